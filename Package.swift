@@ -1,0 +1,90 @@
+// swift-tools-version: 6.0
+import PackageDescription
+
+let package = Package(
+    name: "swarmprobe",
+    platforms: [.macOS(.v14)],
+    products: [
+        .executable(name: "swarmprobe", targets: ["swarmprobe"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-crypto.git", from: "3.12.3"),
+        .package(url: "https://github.com/jpsim/Yams.git", from: "6.2.2"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
+    ],
+    targets: [
+        // Pure model: inventory, profile, checks, evidence, the verdict function,
+        // wire messages and their authentication. No networking, no C.
+        .target(
+            name: "SwarmProbeCore",
+            dependencies: [
+                .product(name: "Yams", package: "Yams"),
+                .product(name: "Crypto", package: "swift-crypto"),
+            ]
+        ),
+        .target(
+            name: "SwarmProbeAgent",
+            dependencies: [
+                "SwarmProbeCore",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
+        .target(
+            name: "SwarmProbeCoordinator",
+            dependencies: [
+                "SwarmProbeCore",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .target(
+            name: "SwarmProbeReport",
+            dependencies: ["SwarmProbeCore"]
+        ),
+        .target(
+            name: "SwarmProbeLab",
+            dependencies: ["SwarmProbeCore"]
+        ),
+        .target(
+            name: "SwarmProbeCommands",
+            dependencies: [
+                "SwarmProbeCore",
+                "SwarmProbeAgent",
+                "SwarmProbeCoordinator",
+                "SwarmProbeReport",
+                "SwarmProbeLab",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
+        .executableTarget(
+            name: "swarmprobe",
+            dependencies: ["SwarmProbeCommands"]
+        ),
+        .testTarget(
+            name: "SwarmProbeCoreTests",
+            dependencies: ["SwarmProbeCore"],
+            resources: [.copy("Fixtures")]
+        ),
+        .testTarget(
+            name: "SwarmProbeReportTests",
+            dependencies: ["SwarmProbeReport", "SwarmProbeCore"],
+            resources: [.copy("Golden")]
+        ),
+        .testTarget(
+            name: "SwarmProbeIntegrationTests",
+            dependencies: ["SwarmProbeLab", "SwarmProbeCore"]
+        ),
+    ],
+    swiftLanguageModes: [.v6]
+)

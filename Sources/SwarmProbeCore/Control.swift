@@ -1,0 +1,296 @@
+import Crypto
+import Foundation
+
+/// Requests and answers between the coordinator and an agent's control endpoint:
+/// JSON over HTTP/1.1, every request signed (`Authorization: SWP1 ...`), every answer
+/// signed back (`X-Swarmprobe-Mac`), so neither side trusts bytes from a stranger.
+public enum ControlPath {
+    public static let hello = "/v1/hello"
+    public static let run = "/v1/run"
+    public static let log = "/v1/log"
+}
+
+public struct HelloRequest: Codable, Sendable { public init() {} }
+
+public struct HelloResponse: Codable, Sendable, Equatable {
+    public var agentVersion: String
+    public var address: IPAddress
+    /// The agent's clock, milliseconds since 1970.
+    public var timeMs: Int64
+    public var profile: String
+    public var listeners: [ListenerState]
+
+    public init(agentVersion: String, address: IPAddress, timeMs: Int64, profile: String, listeners: [ListenerState]) {
+        self.agentVersion = agentVersion
+        self.address = address
+        self.timeMs = timeMs
+        self.profile = profile
+        self.listeners = listeners
+    }
+}
+
+public struct PeerRef: Codable, Sendable, Hashable {
+    public var name: String
+    public var address: IPAddress
+    public init(name: String, address: IPAddress) {
+        self.name = name
+        self.address = address
+    }
+}
+
+public struct ProbeOrder: Codable, Sendable, Hashable {
+    public var target: IPAddress
+    public var kind: KindID
+    public init(target: IPAddress, kind: KindID) {
+        self.target = target
+        self.kind = kind
+    }
+}
+
+/// A plan: whom this agent probes on what. The node list is part of the signed request;
+/// an agent probes nothing outside it and no port outside its own profile.
+public struct RunRequest: Codable, Sendable, Equatable {
+    public var runID: String
+    public var nodes: [PeerRef]
+    public var probes: [ProbeOrder]
+    public var timeoutMs: Int
+    public var attempts: Int
+
+    public init(runID: String, nodes: [PeerRef], probes: [ProbeOrder], timeoutMs: Int, attempts: Int) {
+        self.runID = runID
+        self.nodes = nodes
+        self.probes = probes
+        self.timeoutMs = timeoutMs
+        self.attempts = attempts
+    }
+
+    public static let maximumNodes = 5000
+    public static let timeoutRangeMs = 50...60_000
+    public static let attemptsRange = 1...5
+
+    /// Refuses a plan this agent must not carry out. Errors name the field.
+    public func validate(selfAddress: IPAddress, kinds: Set<KindID>) throws(InputError) {
+        let src = "run request"
+        guard let id = Hex.decode(runID), id.count == 16 else {
+            throw InputError(source: src, "field `runID`: expected 32 hex digits")
+        }
+        guard nodes.count <= RunRequest.maximumNodes else {
+            throw InputError(source: src, "field `nodes`: \(nodes.count) nodes, more than the limit of \(RunRequest.maximumNodes)")
+        }
+        guard RunRequest.timeoutRangeMs.contains(timeoutMs) else {
+            throw InputError(source: src, "field `timeoutMs`: \(timeoutMs) is outside \(RunRequest.timeoutRangeMs)")
+        }
+        guard RunRequest.attemptsRange.contains(attempts) else {
+            throw InputError(source: src, "field `attempts`: \(attempts) is outside \(RunRequest.attemptsRange)")
+        }
+        let addresses = Set(nodes.map(\.address))
+        guard addresses.contains(selfAddress) else {
+            throw InputError(source: src, "field `nodes`: this agent's address \(selfAddress) is not in the node list")
+        }
+        guard probes.count <= nodes.count * max(1, kinds.count) else {
+            throw InputError(source: src, "field `probes`: \(probes.count) probes, more than one per node and kind")
+        }
+        var seen = Set<ProbeOrder>()
+        for (i, p) in probes.enumerated() {
+            guard addresses.contains(p.target) else {
+                throw InputError(source: src, "field `probes[\(i)].target`: \(p.target) is not in the signed node list; refused")
+            }
+            guard p.target != selfAddress else {
+                throw InputError(source: src, "field `probes[\(i)].target`: \(p.target) is this agent itself")
+            }
+            guard kinds.contains(p.kind) else {
+                throw InputError(source: src, "field `probes[\(i)].kind`: \(p.kind) is not in this agent's profile; refused")
+            }
+            guard seen.insert(p).inserted else {
+                throw InputError(source: src, "field `probes[\(i)]`: \(p.kind) to \(p.target) is listed twice")
+            }
+        }
+    }
+}
+
+public struct ProbeReport: Codable, Sendable, Equatable {
+    public var target: IPAddress
+    public var kind: KindID
+    public var evidence: SenderEvidence
+    public init(target: IPAddress, kind: KindID, evidence: SenderEvidence) {
+        self.target = target
+        self.kind = kind
+        self.evidence = evidence
+    }
+}
+
+public struct RunResponse: Codable, Sendable, Equatable {
+    public var runID: String
+    public var results: [ProbeReport]
+    public init(runID: String, results: [ProbeReport]) {
+        self.runID = runID
+        self.results = results
+    }
+}
+
+public struct LogRequest: Codable, Sendable {
+    public var runID: String
+    public init(runID: String) { self.runID = runID }
+}
+
+/// One authenticated probe an agent received.
+public struct ReceiveLogEntry: Codable, Sendable, Equatable {
+    public var nonce: String
+    public var runID: String
+    public var kind: KindID
+    /// The sender address the probe names (signed).
+    public var claimedSender: IPAddress
+    /// The address it actually arrived from.
+    public var sourceAddress: IPAddress
+    public var sourcePort: Int
+    public var timeMs: Int64
+    /// Whether the agent's answer left it without error.
+    public var answered: Bool
+
+    public init(nonce: String, runID: String, kind: KindID, claimedSender: IPAddress, sourceAddress: IPAddress,
+                sourcePort: Int, timeMs: Int64, answered: Bool) {
+        self.nonce = nonce
+        self.runID = runID
+        self.kind = kind
+        self.claimedSender = claimedSender
+        self.sourceAddress = sourceAddress
+        self.sourcePort = sourcePort
+        self.timeMs = timeMs
+        self.answered = answered
+    }
+}
+
+public struct LogResponse: Codable, Sendable, Equatable {
+    public var runID: String
+    public var entries: [ReceiveLogEntry]
+    /// True when the bounded log dropped older entries of this run.
+    public var truncated: Bool
+    public init(runID: String, entries: [ReceiveLogEntry], truncated: Bool) {
+        self.runID = runID
+        self.entries = entries
+        self.truncated = truncated
+    }
+}
+
+public struct ErrorResponse: Codable, Sendable {
+    public var error: String
+    public init(error: String) { self.error = error }
+}
+
+/// Signing and checking control requests and answers.
+public enum ControlAuth {
+    public static let scheme = "SWP1"
+    public static let responseHeader = "X-Swarmprobe-Mac"
+    /// Largest request body an agent reads.
+    public static let maximumBodyBytes = 4 << 20
+
+    static func bodyHash(_ body: [UInt8]) -> String { Hex.encode(Array(SHA256.hash(data: body))) }
+
+    static func requestMAC(key: SymmetricKey, method: String, path: String, timeMs: UInt64, nonce: String, body: [UInt8]) -> String {
+        let text = "swarmprobe-control-v1\n\(method)\n\(path)\n\(timeMs)\n\(nonce)\n\(bodyHash(body))"
+        return Hex.encode(Array(HMAC<SHA256>.authenticationCode(for: Data(text.utf8), using: key)))
+    }
+
+    /// The `Authorization` header value for a request; returns it with its nonce.
+    public static func sign(key: SymmetricKey, method: String, path: String, body: [UInt8], timeMs: UInt64,
+                            nonce: [UInt8] = randomBytes(16)) -> (header: String, nonce: String) {
+        let n = Hex.encode(nonce)
+        let mac = requestMAC(key: key, method: method, path: path, timeMs: timeMs, nonce: n, body: body)
+        return ("\(scheme) ts=\(timeMs),nonce=\(n),mac=\(mac)", n)
+    }
+
+    public enum Failure: Error, Equatable, CustomStringConvertible {
+        case missing, malformed(String), badMAC, stale, future, replayed, busy
+        public var description: String {
+            switch self {
+            case .missing: return "missing Authorization header"
+            case .malformed(let why): return "malformed Authorization header: \(why)"
+            case .badMAC: return "authentication failed: signature does not match (different token?)"
+            case .stale: return "authentication failed: request is too old (clock skew or replay)"
+            case .future: return "authentication failed: request is from the future (clock skew)"
+            case .replayed: return "authentication failed: request was already used (replay)"
+            case .busy: return "too many recent requests to remember; try again"
+            }
+        }
+    }
+
+    /// Verifies a request's header; on success returns its nonce (to sign the answer with).
+    public static func verify(header: String?, key: SymmetricKey, method: String, path: String, body: [UInt8],
+                              now: UInt64, guard replay: inout ReplayGuard) -> Result<String, Failure> {
+        guard let header else { return .failure(.missing) }
+        guard header.hasPrefix(scheme + " ") else { return .failure(.malformed("expected scheme \(scheme)")) }
+        var fields: [String: String] = [:]
+        for part in header.dropFirst(scheme.count + 1).split(separator: ",") {
+            let kv = part.split(separator: "=", maxSplits: 1)
+            guard kv.count == 2 else { return .failure(.malformed("field \"\(part.prefix(20))\" is not key=value")) }
+            fields[kv[0].trimmingCharacters(in: .whitespaces)] = kv[1].trimmingCharacters(in: .whitespaces)
+        }
+        guard let tsText = fields["ts"], let ts = UInt64(tsText) else { return .failure(.malformed("field ts")) }
+        guard let nonce = fields["nonce"], let nonceBytes = Hex.decode(nonce), nonceBytes.count == 16 else {
+            return .failure(.malformed("field nonce"))
+        }
+        guard let mac = fields["mac"], let macBytes = Hex.decode(mac), macBytes.count == 32 else {
+            return .failure(.malformed("field mac"))
+        }
+        let text = "swarmprobe-control-v1\n\(method)\n\(path)\n\(ts)\n\(nonce)\n\(bodyHash(body))"
+        guard HMAC<SHA256>.isValidAuthenticationCode(macBytes, authenticating: Data(text.utf8), using: key) else {
+            return .failure(.badMAC)
+        }
+        switch replay.check(nonce: nonceBytes, timeMs: ts, now: now) {
+        case .fresh: return .success(nonce)
+        case .replayed: return .failure(.replayed)
+        case .stale: return .failure(.stale)
+        case .future: return .failure(.future)
+        case .full: return .failure(.busy)
+        }
+    }
+
+    public static func responseMAC(key: SymmetricKey, requestNonce: String, status: Int, body: [UInt8]) -> String {
+        let text = "swarmprobe-response-v1\n\(requestNonce)\n\(status)\n\(bodyHash(body))"
+        return Hex.encode(Array(HMAC<SHA256>.authenticationCode(for: Data(text.utf8), using: key)))
+    }
+
+    public static func verifyResponse(key: SymmetricKey, requestNonce: String, status: Int, body: [UInt8], mac: String?) -> Bool {
+        guard let mac, let macBytes = Hex.decode(mac), macBytes.count == 32 else { return false }
+        let text = "swarmprobe-response-v1\n\(requestNonce)\n\(status)\n\(bodyHash(body))"
+        return HMAC<SHA256>.isValidAuthenticationCode(macBytes, authenticating: Data(text.utf8), using: key)
+    }
+}
+
+public func randomBytes(_ n: Int) -> [UInt8] {
+    var g = SystemRandomNumberGenerator()
+    return (0..<n).map { _ in UInt8.random(in: 0...255, using: &g) }
+}
+
+public func nowMs() -> UInt64 {
+    UInt64(Date().timeIntervalSince1970 * 1000)
+}
+
+/// JSON as the wire and the results file use it: stable key order, ISO dates.
+public enum WireJSON {
+    public static func encoder(pretty: Bool = false) -> JSONEncoder {
+        let e = JSONEncoder()
+        e.outputFormatting = pretty ? [.sortedKeys, .prettyPrinted, .withoutEscapingSlashes] : [.sortedKeys, .withoutEscapingSlashes]
+        return e
+    }
+
+    /// Decodes, turning Foundation's error into one line naming the field.
+    public static func decode<T: Decodable>(_ type: T.Type, from data: [UInt8], source: String) throws(InputError) -> T {
+        do {
+            return try JSONDecoder().decode(type, from: Data(data))
+        } catch let DecodingError.keyNotFound(key, ctx) {
+            throw InputError(source: source, "field `\(path(ctx.codingPath + [key]))` is missing")
+        } catch let DecodingError.typeMismatch(_, ctx), let DecodingError.valueNotFound(_, ctx) {
+            throw InputError(source: source, "field `\(path(ctx.codingPath))` has the wrong type")
+        } catch let DecodingError.dataCorrupted(ctx) {
+            let at = ctx.codingPath.isEmpty ? "" : "field `\(path(ctx.codingPath))`: "
+            throw InputError(source: source, "\(at)\(ctx.debugDescription)")
+        } catch {
+            throw InputError(source: source, "not valid JSON")
+        }
+    }
+
+    static func path(_ keys: [any CodingKey]) -> String {
+        keys.map { k in k.intValue.map { "[\($0)]" } ?? ".\(k.stringValue)" }.joined().trimmingCharacters(in: CharacterSet(charactersIn: "."))
+    }
+}

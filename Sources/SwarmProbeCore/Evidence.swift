@@ -1,0 +1,120 @@
+/// Whether the agent at one end of a check could be used.
+public struct AgentHealth: Codable, Sendable, Equatable {
+    public enum Status: String, Codable, Sendable {
+        case up
+        /// Could not be reached, refused the connection, or died during the check.
+        case down
+        /// Reached, but it does not hold our token (or we do not hold its).
+        case authFailed = "auth-failed"
+    }
+    public var status: Status
+    public var detail: String?
+
+    public init(_ status: Status, _ detail: String? = nil) {
+        self.status = status
+        self.detail = detail
+    }
+    public static let up = AgentHealth(.up)
+    public var isUp: Bool { status == .up }
+}
+
+/// What the sending agent saw when it probed.
+public enum ProbeOutcome: String, Codable, Sendable, CaseIterable {
+    /// The target's agent answered with an authenticated echo (UDP, ESP) or challenge (TCP).
+    case answered
+    /// The TCP handshake completed but nothing authenticated came back: another program holds the port.
+    case connected
+    /// A TCP reset or an ICMP port-unreachable came back.
+    case refused
+    /// An ICMP host/network unreachable or administratively-prohibited came back.
+    case unreachable
+    /// Nothing came back within the timeout, on any attempt.
+    case timeout
+    /// Something answered but failed authentication.
+    case badAnswer = "bad-answer"
+    /// The sender could not send at all (a local error).
+    case sendFailed = "send-failed"
+}
+
+public struct SenderEvidence: Codable, Sendable, Equatable {
+    public var outcome: ProbeOutcome
+    public var attempts: Int
+    /// Round trip of the first answer, microseconds.
+    public var rttMicros: Int?
+    /// Error text from the socket (errno), when there was one.
+    public var detail: String?
+    /// Hex nonces of every attempt, so the receiver's log can be matched.
+    public var nonces: [String]
+    /// The local port the probe left from.
+    public var sourcePort: Int?
+
+    public init(outcome: ProbeOutcome, attempts: Int, rttMicros: Int? = nil, detail: String? = nil,
+                nonces: [String] = [], sourcePort: Int? = nil) {
+        self.outcome = outcome
+        self.attempts = attempts
+        self.rttMicros = rttMicros
+        self.detail = detail
+        self.nonces = nonces
+        self.sourcePort = sourcePort
+    }
+}
+
+/// How an agent covers one traffic kind on its node.
+public struct ListenerState: Codable, Sendable, Equatable {
+    public enum Mode: String, Codable, Sendable {
+        /// The agent holds the port and answers probes itself.
+        case listening
+        /// Someone else (dockerd, the kernel's VXLAN socket) holds it; the agent watches it through capture.
+        case observing
+        /// Neither: `detail` says why (bind failed, no privilege).
+        case unavailable
+    }
+    public var kind: KindID
+    public var mode: Mode
+    public var detail: String?
+
+    public init(kind: KindID, mode: Mode, detail: String? = nil) {
+        self.kind = kind
+        self.mode = mode
+        self.detail = detail
+    }
+}
+
+/// What a capture tap on the target saw of the probes of one check.
+/// nil fields mean that tap was not available; the verdict then does not rely on it.
+public struct CaptureEvidence: Codable, Sendable, Equatable {
+    /// The probe showed up on the target's interface (before its firewall).
+    public var seenAtInterface: Bool?
+    /// The probe was seen after the target's input firewall (nflog tap).
+    public var seenPastFirewall: Bool?
+    /// The target's answer (echo, TCP SYN-ACK) was seen leaving its interface.
+    public var answerSeenLeaving: Bool?
+
+    public init(seenAtInterface: Bool? = nil, seenPastFirewall: Bool? = nil, answerSeenLeaving: Bool? = nil) {
+        self.seenAtInterface = seenAtInterface
+        self.seenPastFirewall = seenPastFirewall
+        self.answerSeenLeaving = answerSeenLeaving
+    }
+}
+
+/// What the target's agent saw of one check's probes.
+public struct ReceiverEvidence: Codable, Sendable, Equatable {
+    /// How the target's agent covers this kind; nil when it did not report it.
+    public var listener: ListenerState?
+    /// Authenticated probes of this check the target's agent received.
+    public var received: Int
+    /// How many of those it answered.
+    public var answered: Int
+    /// The source addresses those probes arrived from.
+    public var sourceAddresses: [IPAddress]
+    public var capture: CaptureEvidence?
+
+    public init(listener: ListenerState?, received: Int = 0, answered: Int = 0,
+                sourceAddresses: [IPAddress] = [], capture: CaptureEvidence? = nil) {
+        self.listener = listener
+        self.received = received
+        self.answered = answered
+        self.sourceAddresses = sourceAddresses
+        self.capture = capture
+    }
+}

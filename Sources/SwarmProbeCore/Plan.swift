@@ -1,0 +1,31 @@
+/// One ordered pair of nodes and one traffic kind.
+public struct PlannedCheck: Sendable, Hashable {
+    public var from: Node
+    public var to: Node
+    public var kind: TrafficKind
+    public var required: Bool
+
+    public init(from: Node, to: Node, kind: TrafficKind, required: Bool) {
+        self.from = from
+        self.to = to
+        self.kind = kind
+        self.required = required
+    }
+}
+
+public enum Planner {
+    /// Every enabled kind between every ordered pair, `required` from the roles.
+    /// Order: by kind (profile order), then sender, then target (inventory order).
+    public static func checks(inventory: Inventory, profile: Profile) -> [PlannedCheck] {
+        var out: [PlannedCheck] = []
+        out.reserveCapacity(inventory.nodes.count * max(0, inventory.nodes.count - 1) * profile.enabledKinds.count)
+        for kind in profile.enabledKinds {
+            for a in inventory.nodes {
+                for b in inventory.nodes where b.name != a.name {
+                    out.append(PlannedCheck(from: a, to: b, kind: kind, required: kind.isRequired(from: a.role, to: b.role)))
+                }
+            }
+        }
+        return out
+    }
+}

@@ -1,0 +1,184 @@
+/// The result of one check, as `swarmprobe.results/v1` publishes it.
+public struct CheckResult: Codable, Sendable, Equatable {
+    public var from: String
+    public var to: String
+    public var port: Int?
+    public var proto: TransportProtocol
+    /// The profile's name for the kind (`gossip-udp`).
+    public var kind: String
+    public var required: Bool
+    public var verdict: Verdict
+    public var location: Where?
+    public var detail: String
+    /// Addresses the probe arrived from other than the sender's inventory address.
+    public var unexpectedSources: [IPAddress]
+    public var sender: SenderEvidence?
+    public var receiver: ReceiverEvidence?
+
+    public init(from: String, to: String, kind: TrafficKind, required: Bool, decision: Decision,
+                sender: SenderEvidence?, receiver: ReceiverEvidence?) {
+        self.from = from
+        self.to = to
+        self.port = kind.port
+        self.proto = kind.proto
+        self.kind = kind.name
+        self.required = required
+        self.verdict = decision.verdict
+        self.location = decision.location
+        self.detail = decision.detail
+        self.unexpectedSources = decision.unexpectedSources
+        self.sender = sender
+        self.receiver = receiver
+    }
+
+    public var kindID: KindID { KindID(proto: proto, port: port) }
+
+    enum CodingKeys: String, CodingKey {
+        case from, to, port, proto = "protocol", kind, required, verdict, location = "where", detail
+        case unexpectedSources = "unexpected_sources", evidence
+    }
+    enum EvidenceKeys: String, CodingKey { case sender, receiver }
+
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(from, forKey: .from)
+        try c.encode(to, forKey: .to)
+        try c.encode(port, forKey: .port)  // null for ESP, always present
+        try c.encode(proto, forKey: .proto)
+        try c.encode(kind, forKey: .kind)
+        try c.encode(required, forKey: .required)
+        try c.encode(verdict, forKey: .verdict)
+        try c.encode(location, forKey: .location)  // null unless blocked
+        try c.encode(detail, forKey: .detail)
+        if !unexpectedSources.isEmpty { try c.encode(unexpectedSources, forKey: .unexpectedSources) }
+        var e = c.nestedContainer(keyedBy: EvidenceKeys.self, forKey: .evidence)
+        try e.encode(sender, forKey: .sender)
+        try e.encode(receiver, forKey: .receiver)
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        from = try c.decode(String.self, forKey: .from)
+        to = try c.decode(String.self, forKey: .to)
+        port = try c.decodeIfPresent(Int.self, forKey: .port)
+        proto = try c.decode(TransportProtocol.self, forKey: .proto)
+        kind = try c.decode(String.self, forKey: .kind)
+        required = try c.decode(Bool.self, forKey: .required)
+        verdict = try c.decode(Verdict.self, forKey: .verdict)
+        location = try c.decodeIfPresent(Where.self, forKey: .location)
+        detail = try c.decode(String.self, forKey: .detail)
+        unexpectedSources = try c.decodeIfPresent([IPAddress].self, forKey: .unexpectedSources) ?? []
+        let e = try c.nestedContainer(keyedBy: EvidenceKeys.self, forKey: .evidence)
+        sender = try e.decodeIfPresent(SenderEvidence.self, forKey: .sender)
+        receiver = try e.decodeIfPresent(ReceiverEvidence.self, forKey: .receiver)
+    }
+}
+
+/// One node as the check saw it.
+public struct NodeResult: Codable, Sendable, Equatable {
+    public var name: String
+    public var address: IPAddress
+    public var role: Role
+    public var control: String
+    public var agent: AgentHealth
+    public var agentVersion: String?
+    /// How the agent covers each kind of the profile on this node.
+    public var listeners: [ListenerState]
+    /// Agent clock minus coordinator clock, milliseconds (halfway through the hello round trip).
+    public var clockOffsetMs: Int?
+
+    public init(node: Node, agent: AgentHealth, agentVersion: String? = nil, listeners: [ListenerState] = [], clockOffsetMs: Int? = nil) {
+        self.name = node.name
+        self.address = node.address
+        self.role = node.role
+        self.control = node.control.description
+        self.agent = agent
+        self.agentVersion = agentVersion
+        self.listeners = listeners
+        self.clockOffsetMs = clockOffsetMs
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case name, address, role, control, agent, agentVersion = "agent_version", listeners, clockOffsetMs = "clock_offset_ms"
+    }
+}
+
+public struct Summary: Codable, Sendable, Equatable {
+    public var checks: Int
+    public var open: Int
+    public var blocked: Int
+    public var closed: Int
+    public var agentDown: Int
+    public var inconclusive: Int
+    /// Required checks whose verdict is not `open`: each is a finding.
+    public var requiredNotOpen: Int
+    /// `pass` (exit 0), `fail` (exit 1) or `incomplete` (interrupted; exit 1).
+    public var status: String
+    public var exitCode: Int32
+
+    public init(checks: [CheckResult], complete: Bool) {
+        self.checks = checks.count
+        open = checks.count { $0.verdict == .open }
+        blocked = checks.count { $0.verdict == .blocked }
+        closed = checks.count { $0.verdict == .closed }
+        agentDown = checks.count { $0.verdict == .agentDown }
+        inconclusive = checks.count { $0.verdict == .inconclusive }
+        requiredNotOpen = checks.count { $0.required && $0.verdict != .open }
+        if !complete {
+            status = "incomplete"
+            exitCode = 1
+        } else if requiredNotOpen == 0 {
+            status = "pass"
+            exitCode = 0
+        } else {
+            status = "fail"
+            exitCode = 1
+        }
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case checks, open, blocked, closed, agentDown = "agent_down", inconclusive
+        case requiredNotOpen = "required_not_open", status, exitCode = "exit_code"
+    }
+}
+
+/// Everything a check found: the `swarmprobe.results/v1` document.
+public struct Results: Codable, Sendable, Equatable {
+    public static let schemaID = "swarmprobe.results/v1"
+    public var schema: String = Results.schemaID
+    public var toolVersion: String
+    public var profile: String
+    /// ISO 8601, UTC.
+    public var startedAt: String
+    public var durationMs: Int
+    public var timeoutMs: Int
+    /// False when the check was interrupted: what is here is real, the rest is missing.
+    public var complete: Bool
+    public var nodes: [NodeResult]
+    public var checks: [CheckResult]
+    public var summary: Summary
+
+    public init(toolVersion: String, profile: String, startedAt: String, durationMs: Int, timeoutMs: Int,
+                complete: Bool, nodes: [NodeResult], checks: [CheckResult]) {
+        self.toolVersion = toolVersion
+        self.profile = profile
+        self.startedAt = startedAt
+        self.durationMs = durationMs
+        self.timeoutMs = timeoutMs
+        self.complete = complete
+        self.nodes = nodes
+        self.checks = checks
+        self.summary = Summary(checks: checks, complete: complete)
+    }
+
+    public var exitCode: Int32 { summary.exitCode }
+
+    enum CodingKeys: String, CodingKey {
+        case schema, toolVersion = "tool_version", profile, startedAt = "started_at", durationMs = "duration_ms"
+        case timeoutMs = "timeout_ms", complete, nodes, checks, summary
+    }
+}
+
+public enum SwarmProbeVersion {
+    public static let current = "0.1.0"
+}
