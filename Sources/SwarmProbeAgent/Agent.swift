@@ -1,0 +1,147 @@
+import Foundation
+import Logging
+import NIOConcurrencyHelpers
+import NIOCore
+import NIOHTTP1
+import NIOPosix
+import ServiceLifecycle
+import SwarmProbeCore
+
+public struct AgentConfiguration: Sendable {
+    public var address: IPAddress
+    public var controlPort: Int
+    public var profile: Profile
+    public var token: ClusterToken
+    /// Open TCP connections per listener before new ones are refused.
+    public var maxConnectionsPerListener: Int = 256
+
+    public init(address: IPAddress, controlPort: Int = Defaults.controlPort, profile: Profile, token: ClusterToken) {
+        self.address = address
+        self.controlPort = controlPort
+        self.profile = profile
+        self.token = token
+    }
+}
+
+public struct AgentStartupError: Error, CustomStringConvertible {
+    public var description: String
+}
+
+/// An agent: probe listeners on the profile's ports, an ESP raw socket when it may,
+/// and the signed control endpoint. Runs until graceful shutdown (SIGTERM/SIGINT).
+public final class Agent: Service, Sendable {
+    public let configuration: AgentConfiguration
+    private let logger: Logger
+    private let group: MultiThreadedEventLoopGroup
+    private let listenerStates = NIOLockedValueBox<[ListenerState]>([])
+    /// Called once everything is bound, with the listener states (the CLI prints the ready line).
+    private let onReady: @Sendable ([ListenerState], Int) -> Void
+
+    public init(configuration: AgentConfiguration, logger: Logger,
+                onReady: @escaping @Sendable ([ListenerState], Int) -> Void = { _, _ in }) {
+        self.configuration = configuration
+        self.logger = logger
+        self.group = MultiThreadedEventLoopGroup.singleton
+        self.onReady = onReady
+    }
+
+    public var listeners: [ListenerState] { listenerStates.withLockedValue { $0 } }
+
+    public func run() async throws {
+        let cfg = configuration
+        let responder = Responder(address: cfg.address, token: cfg.token)
+        var channels: [any Channel] = []
+        var states: [ListenerState] = []
+        var esp: ESPSocket?
+
+        for kind in cfg.profile.enabledKinds {
+            let id = kind.kindID
+            do {
+                switch kind.proto {
+                case .udp:
+                    let ch = try await DatagramBootstrap(group: group)
+                        .channelInitializer { channel in
+                            channel.eventLoop.makeCompletedFuture {
+                                try channel.pipeline.syncOperations.addHandler(DatagramProbeHandler(responder: responder, kind: id))
+                            }
+                        }
+                        .bind(to: cfg.address.socketAddress(port: kind.port!)).get()
+                    channels.append(ch)
+                case .tcp:
+                    let limiter = ConnectionLimiter(limit: cfg.maxConnectionsPerListener)
+                    let ch = try await ServerBootstrap(group: group)
+                        .serverChannelOption(.backlog, value: 256)
+                        .serverChannelInitializer { channel in
+                            channel.eventLoop.makeCompletedFuture { try channel.pipeline.syncOperations.addHandler(limiter) }
+                        }
+                        .childChannelInitializer { channel in
+                            channel.eventLoop.makeCompletedFuture {
+                                try channel.pipeline.syncOperations.addHandler(StreamProbeHandler(responder: responder, kind: id))
+                            }
+                        }
+                        .bind(to: cfg.address.socketAddress(port: kind.port!)).get()
+                    channels.append(ch)
+                case .esp:
+                    let socket = try await ESPSocket.open(group: group, address: cfg.address, responder: responder, token: cfg.token)
+                    esp = socket
+                    channels.append(socket.channel)
+                }
+                states.append(ListenerState(kind: id, mode: .listening))
+            } catch {
+                let why = Agent.describeBindError(error, kind: kind)
+                logger.warning("\(id): not listening: \(why)")
+                states.append(ListenerState(kind: id, mode: .unavailable, detail: why))
+            }
+        }
+        listenerStates.withLockedValue { $0 = states }
+
+        let prober = Prober(group: group, address: cfg.address, token: cfg.token, esp: esp)
+        let service = ControlService(address: cfg.address, profile: cfg.profile, token: cfg.token,
+                                     listeners: { [listenerStates] in listenerStates.withLockedValue { $0 } },
+                                     responder: responder, prober: prober, logger: logger)
+        let control: any Channel
+        do {
+            control = try await ServerBootstrap(group: group)
+                .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+                .serverChannelInitializer { channel in
+                    channel.eventLoop.makeCompletedFuture {
+                        try channel.pipeline.syncOperations.addHandler(ConnectionLimiter(limit: 128))
+                    }
+                }
+                .childChannelInitializer { channel in
+                    channel.eventLoop.makeCompletedFuture {
+                        try channel.pipeline.syncOperations.configureHTTPServerPipeline(withErrorHandling: true)
+                        try channel.pipeline.syncOperations.addHandler(ControlHTTPHandler(service: service))
+                    }
+                }
+                .bind(to: cfg.address.socketAddress(port: cfg.controlPort)).get()
+        } catch {
+            for ch in channels { try? await ch.close() }
+            throw AgentStartupError(description: "cannot open the control endpoint on \(cfg.address):\(cfg.controlPort): \(Agent.describeBindError(error, kind: nil))")
+        }
+        channels.append(control)
+        onReady(states, control.localAddress?.port ?? cfg.controlPort)
+
+        // Serve until SIGTERM/SIGINT (graceful shutdown) or cancellation, then close everything.
+        try? await gracefulShutdown()
+        logger.info("shutting down")
+        for ch in channels.reversed() { try? await ch.close() }
+    }
+
+    static func describeBindError(_ error: any Error, kind: TrafficKind?) -> String {
+        if let io = error as? IOError {
+            switch io.errnoCode {
+            case EADDRINUSE:
+                return "address in use: another program (dockerd? the kernel's VXLAN socket?) holds \(kind?.id ?? "the port")"
+            case EACCES, EPERM:
+                if kind?.proto == .esp { return "no privilege for a raw ESP socket (needs root or CAP_NET_RAW)" }
+                return "permission denied (ports below 1024 need root or CAP_NET_BIND_SERVICE)"
+            case EADDRNOTAVAIL:
+                return "the address is not configured on this host"
+            default:
+                return String(cString: strerror(io.errnoCode))
+            }
+        }
+        return "\(error)"
+    }
+}

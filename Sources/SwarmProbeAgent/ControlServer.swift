@@ -1,0 +1,197 @@
+import Foundation
+import Logging
+import NIOConcurrencyHelpers
+import NIOCore
+import NIOHTTP1
+import NIOPosix
+import SwarmProbeCore
+
+/// What the control endpoint answers, independent of HTTP plumbing.
+struct ControlReply: Sendable {
+    var status: HTTPResponseStatus
+    var body: [UInt8]
+    /// The authenticated request's nonce; the reply is signed only when set.
+    var requestNonce: String?
+}
+
+/// The signed control API: hello, run (carry out a plan), log (what this agent received).
+final class ControlService: Sendable {
+    let address: IPAddress
+    let profile: Profile
+    let token: ClusterToken
+    let listeners: @Sendable () -> [ListenerState]
+    let responder: Responder
+    let prober: Prober
+    let logger: Logger
+    private let replay = NIOLockedValueBox(ReplayGuard(windowMs: 60_000, capacity: 65_536))
+    /// One plan at a time; a second waits its turn rather than doubling the packet rate.
+    private let running = NIOLockedValueBox(false)
+
+    init(address: IPAddress, profile: Profile, token: ClusterToken, listeners: @escaping @Sendable () -> [ListenerState],
+         responder: Responder, prober: Prober, logger: Logger) {
+        self.address = address
+        self.profile = profile
+        self.token = token
+        self.listeners = listeners
+        self.responder = responder
+        self.prober = prober
+        self.logger = logger
+    }
+
+    func handle(method: HTTPMethod, path: String, authorization: String?, body: [UInt8]) async -> ControlReply {
+        let verdict = replay.withLockedValue { guardState in
+            ControlAuth.verify(header: authorization, key: token.controlKey, method: method.rawValue, path: path,
+                               body: body, now: nowMs(), guard: &guardState)
+        }
+        let nonce: String
+        switch verdict {
+        case .failure(let failure):
+            logger.notice("control: refused \(method.rawValue) \(path): \(failure)")
+            let status: HTTPResponseStatus = failure == .busy ? .serviceUnavailable : .unauthorized
+            return ControlReply(status: status, body: errorBody(failure.description))
+        case .success(let n):
+            nonce = n
+        }
+        guard method == .POST else {
+            return ControlReply(status: .methodNotAllowed, body: errorBody("use POST"), requestNonce: nonce)
+        }
+        do {
+            switch path {
+            case ControlPath.hello:
+                let hello = HelloResponse(agentVersion: SwarmProbeVersion.current, address: address, timeMs: Int64(nowMs()),
+                                          profile: profile.name, listeners: listeners())
+                return try ok(hello, nonce)
+            case ControlPath.run:
+                let request = try WireJSON.decode(RunRequest.self, from: body, source: "run request")
+                try request.validate(selfAddress: address, kinds: Set(profile.enabledKinds.map(\.kindID)))
+                guard running.withLockedValue({ busy in defer { busy = true }; return !busy }) else {
+                    return ControlReply(status: .conflict, body: errorBody("a plan is already running on this agent"), requestNonce: nonce)
+                }
+                defer { running.withLockedValue { $0 = false } }
+                logger.info("control: run \(request.runID.prefix(8)): \(request.probes.count) probes, timeout \(request.timeoutMs) ms")
+                let results = await prober.run(request)
+                return try ok(RunResponse(runID: request.runID, results: results), nonce)
+            case ControlPath.log:
+                let request = try WireJSON.decode(LogRequest.self, from: body, source: "log request")
+                let (entries, truncated) = responder.log(runID: request.runID)
+                return try ok(LogResponse(runID: request.runID, entries: entries, truncated: truncated), nonce)
+            default:
+                return ControlReply(status: .notFound, body: errorBody("no such endpoint: \(path)"), requestNonce: nonce)
+            }
+        } catch let e as InputError {
+            logger.notice("control: refused \(path): \(e)")
+            return ControlReply(status: .badRequest, body: errorBody(e.description), requestNonce: nonce)
+        } catch {
+            return ControlReply(status: .internalServerError, body: errorBody("\(error)"), requestNonce: nonce)
+        }
+    }
+
+    private func ok<T: Encodable>(_ value: T, _ nonce: String) throws -> ControlReply {
+        ControlReply(status: .ok, body: Array(try WireJSON.encoder().encode(value)), requestNonce: nonce)
+    }
+
+    private func errorBody(_ message: String) -> [UInt8] {
+        Array((try? WireJSON.encoder().encode(ErrorResponse(error: message))) ?? Data())
+    }
+}
+
+/// HTTP/1.1 plumbing for the control endpoint: bounded bodies, a deadline per request,
+/// a cap on open connections, and the answer signed with the request's nonce.
+final class ControlHTTPHandler: ChannelInboundHandler {
+    typealias InboundIn = HTTPServerRequestPart
+    typealias OutboundOut = HTTPServerResponsePart
+
+    static let requestDeadline = TimeAmount.seconds(10)
+
+    private let service: ControlService
+    private var head: HTTPRequestHead?
+    private var body: [UInt8] = []
+    private var tooLarge = false
+    private var timer: Scheduled<Void>?
+    private var busy = false
+
+    init(service: ControlService) { self.service = service }
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        armTimer(context)
+    }
+
+    private func armTimer(_ context: ChannelHandlerContext) {
+        timer?.cancel()
+        let channel = context.channel
+        // A client that does not finish its request in time (a slow writer) is cut off.
+        timer = context.eventLoop.scheduleTask(in: Self.requestDeadline) { channel.close(promise: nil) }
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        switch unwrapInboundIn(data) {
+        case .head(let h):
+            guard !busy else { return }
+            head = h
+            body = []
+            tooLarge = false
+            if let len = h.headers.first(name: "content-length").flatMap(Int.init), len > ControlAuth.maximumBodyBytes {
+                tooLarge = true
+            }
+        case .body(var chunk):
+            guard !tooLarge else { return }
+            if body.count + chunk.readableBytes > ControlAuth.maximumBodyBytes {
+                tooLarge = true
+                body = []
+                return
+            }
+            body += chunk.readBytes(length: chunk.readableBytes) ?? []
+        case .end:
+            guard let head, !busy else { return }
+            self.head = nil
+            if tooLarge {
+                return respond(context, ControlReply(status: .payloadTooLarge, body: Array(#"{"error":"request body over 4 MiB"}"#.utf8)), keepAlive: false)
+            }
+            timer?.cancel()  // the plan itself may run for the whole probe timeout
+            busy = true
+            let service = self.service
+            let bodyBytes = body
+            body = []
+            let path = String(head.uri.split(separator: "?", maxSplits: 1).first ?? "")
+            let auth = head.headers.first(name: "authorization")
+            let keepAlive = head.isKeepAlive
+            let promise = context.eventLoop.makePromise(of: ControlReply.self)
+            promise.completeWithTask { await service.handle(method: head.method, path: path, authorization: auth, body: bodyBytes) }
+            promise.futureResult.assumeIsolated().whenSuccess { [self] reply in
+                busy = false
+                respond(context, reply, keepAlive: keepAlive)
+                armTimer(context)
+            }
+        }
+    }
+
+    private func respond(_ context: ChannelHandlerContext, _ reply: ControlReply, keepAlive: Bool) {
+        var headers = HTTPHeaders()
+        headers.add(name: "content-type", value: "application/json")
+        headers.add(name: "content-length", value: String(reply.body.count))
+        if let nonce = reply.requestNonce {
+            headers.add(name: ControlAuth.responseHeader,
+                        value: ControlAuth.responseMAC(key: service.token.controlKey, requestNonce: nonce,
+                                                       status: Int(reply.status.code), body: reply.body))
+        }
+        if !keepAlive { headers.add(name: "connection", value: "close") }
+        context.write(wrapOutboundOut(.head(HTTPResponseHead(version: .http1_1, status: reply.status, headers: headers))), promise: nil)
+        context.write(wrapOutboundOut(.body(.byteBuffer(context.channel.allocator.buffer(bytes: reply.body)))), promise: nil)
+        let done = context.writeAndFlush(wrapOutboundOut(.end(nil)))
+        if !keepAlive {
+            let channel = context.channel
+            done.whenComplete { _ in channel.close(promise: nil) }
+        }
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        timer?.cancel()
+        context.fireChannelInactive()
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        // Malformed HTTP was already answered with 400 by NIO's protocol error handler; just close.
+        context.close(promise: nil)
+
+    }
+}

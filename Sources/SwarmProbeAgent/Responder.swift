@@ -1,0 +1,172 @@
+import NIOConcurrencyHelpers
+import NIOCore
+import SwarmProbeCore
+
+/// Decides, for every packet that reaches a listener, whether it earns an answer,
+/// and remembers the authenticated probes it received.
+///
+/// Order of checks (cheapest refusal first, all silent): length and magic, HMAC,
+/// addressed to this node and this port, replay window, per-source rate limit.
+/// Shared by every listener; its state sits behind one lock that is held only
+/// for bookkeeping, never across I/O.
+final class Responder: Sendable {
+    let address: IPAddress
+    private let keyBytes: [UInt8]
+    private let state: NIOLockedValueBox<State>
+
+    struct State {
+        var replay = ReplayGuard(windowMs: 60_000, capacity: 262_144)
+        var log = ReceiveLog(capacity: 65_536)
+        var buckets = RateLimiter(perSecond: 200, burst: 400, maxSources: 65_536)
+        var counters = Counters()
+    }
+
+    struct Counters: Sendable {
+        var received = 0
+        var answered = 0
+        var droppedUnauthenticated = 0
+        var droppedMisdirected = 0
+        var droppedReplay = 0
+        var droppedRateLimited = 0
+    }
+
+    init(address: IPAddress, token: ClusterToken) {
+        self.address = address
+        self.keyBytes = token.probeKey.withUnsafeBytes { Array($0) }
+        self.state = NIOLockedValueBox(State())
+    }
+
+    var counters: Counters { state.withLockedValue { $0.counters } }
+
+    enum Decision {
+        /// Send `echo` to `destination`; call `answered(nonce:)` once it is out.
+        case answer(echo: [UInt8], destination: SocketAddress, nonce: [UInt8])
+        case drop
+    }
+
+    /// `localPort`: the port the packet arrived on (nil for ESP).
+    func handle(_ bytes: ByteBufferView, source: SocketAddress?, kind: KindID, now: UInt64) -> Decision {
+        let key = SymmetricKeyCache.key(keyBytes)
+        guard case let .success(p) = ProbePacket.decode(bytes, key: key), p.type == .probe else {
+            state.withLockedValue { $0.counters.droppedUnauthenticated += 1 }
+            return .drop
+        }
+        guard p.target == address, p.proto == kind.proto, Int(p.targetPort) == (kind.port ?? 0) else {
+            state.withLockedValue { $0.counters.droppedMisdirected += 1 }
+            return .drop
+        }
+        let sourceIP = source.flatMap(IPAddress.init(socketAddress:)) ?? p.sender
+        let sourcePort = source?.port ?? 0
+        let admitted: Bool = state.withLockedValue { s in
+            switch s.replay.check(nonce: p.nonce, timeMs: p.timeMs, now: now) {
+            case .fresh: break
+            default:
+                s.counters.droppedReplay += 1
+                return false
+            }
+            guard s.buckets.allow(sourceIP, now: now) else {
+                s.counters.droppedRateLimited += 1
+                return false
+            }
+            s.counters.received += 1
+            s.log.append(ReceiveLogEntry(
+                nonce: Hex.encode(p.nonce), runID: Hex.encode(p.runID), kind: kind, claimedSender: p.sender,
+                sourceAddress: sourceIP, sourcePort: sourcePort, timeMs: Int64(now), answered: false))
+            return true
+        }
+        guard admitted else { return .drop }
+        // The echo goes only to the address the authenticated probe names, never larger than the probe.
+        let port = kind.proto == .esp ? 0 : Int(p.replyPort)
+        guard let destination = try? p.sender.socketAddress(port: port) else { return .drop }
+        let echo = p.echo(timeMs: now).encode(key: key)
+        assert(echo.count == bytes.count)
+        return .answer(echo: echo, destination: destination, nonce: p.nonce)
+    }
+
+    func answered(nonce: [UInt8]) {
+        state.withLockedValue { s in
+            s.counters.answered += 1
+            s.log.markAnswered(nonce: Hex.encode(nonce))
+        }
+    }
+
+    func log(runID: String) -> (entries: [ReceiveLogEntry], truncated: Bool) {
+        state.withLockedValue { $0.log.entries(runID: runID) }
+    }
+}
+
+/// Rebuilding a SymmetricKey from bytes is cheap; this keeps the call sites short.
+enum SymmetricKeyCache {
+    static func key(_ bytes: [UInt8]) -> SymmetricKeyType { SymmetricKeyType(data: bytes) }
+}
+
+/// A bounded log of the authenticated probes received, oldest dropped first.
+struct ReceiveLog {
+    let capacity: Int
+    private var ring: [ReceiveLogEntry] = []
+    private var head = 0
+    private var indexByNonce: [String: Int] = [:]
+    /// Runs that lost entries to the bound (bounded itself).
+    private var truncatedRuns: [String] = []
+
+    init(capacity: Int) { self.capacity = capacity }
+
+    mutating func append(_ e: ReceiveLogEntry) {
+        if ring.count < capacity {
+            indexByNonce[e.nonce] = ring.count
+            ring.append(e)
+            return
+        }
+        let old = ring[head]
+        indexByNonce[old.nonce] = nil
+        if !truncatedRuns.contains(old.runID) {
+            truncatedRuns.append(old.runID)
+            if truncatedRuns.count > 64 { truncatedRuns.removeFirst() }
+        }
+        ring[head] = e
+        indexByNonce[e.nonce] = head
+        head = (head + 1) % capacity
+    }
+
+    mutating func markAnswered(nonce: String) {
+        if let i = indexByNonce[nonce] { ring[i].answered = true }
+    }
+
+    func entries(runID: String) -> (entries: [ReceiveLogEntry], truncated: Bool) {
+        let ordered = ring[head...] + ring[..<head]
+        return (ordered.filter { $0.runID == runID }, truncatedRuns.contains(runID))
+    }
+}
+
+/// Token buckets per source address, bounded in how many sources it remembers.
+struct RateLimiter {
+    let perSecond: Double
+    let burst: Double
+    let maxSources: Int
+    private var buckets: [IPAddress: (tokens: Double, at: UInt64)] = [:]
+
+    init(perSecond: Double, burst: Double, maxSources: Int) {
+        self.perSecond = perSecond
+        self.burst = burst
+        self.maxSources = maxSources
+    }
+
+    mutating func allow(_ source: IPAddress, now: UInt64) -> Bool {
+        var b = buckets[source] ?? (burst, now)
+        let elapsed = Double(now &- b.at) / 1000
+        b.tokens = min(burst, b.tokens + max(0, elapsed) * perSecond)
+        b.at = now
+        guard b.tokens >= 1 else {
+            buckets[source] = b
+            return false
+        }
+        b.tokens -= 1
+        if buckets[source] == nil && buckets.count >= maxSources {
+            // Forget sources whose buckets are full again; if none, refuse the newcomer.
+            buckets = buckets.filter { Double(now &- $0.value.at) / 1000 * perSecond + $0.value.tokens < burst }
+            if buckets.count >= maxSources { return false }
+        }
+        buckets[source] = b
+        return true
+    }
+}

@@ -1,0 +1,110 @@
+import ArgumentParser
+import Foundation
+import Logging
+import SwarmProbeCoordinator
+import SwarmProbeCore
+import SwarmProbeReport
+
+struct CheckCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "check",
+        abstract: "Have every agent probe every other node on every traffic kind, and report.",
+        discussion: """
+        Prints a matrix per traffic kind and the findings. Exit code: 0 every required path open, \
+        1 a required path is not open (or the check was interrupted), 2 bad input.
+        """
+    )
+
+    @Option(help: ArgumentHelp("Inventory YAML: `nodes:` with name, address, role, optional control.", valueName: "file"))
+    var inventory: String
+
+    @Option(help: ArgumentHelp("File holding the cluster token.", valueName: "file"))
+    var tokenFile: String
+
+    @Option(help: ArgumentHelp("Profile YAML (default: the built-in probes/swarm.yaml).", valueName: "file"))
+    var profile: String?
+
+    @Option(help: ArgumentHelp("The VXLAN port the swarm was created with (`docker swarm init --data-path-port`).", valueName: "port"))
+    var dataPathPort: Int?
+
+    @Option(help: ArgumentHelp("How long a probe may go unanswered (e.g. 2s, 1500ms).", valueName: "duration"))
+    var timeout: Duration = Duration(milliseconds: 2000)
+
+    @Option(help: ArgumentHelp("UDP/ESP attempts spread over the timeout (1-5).", valueName: "n"))
+    var attempts: Int = 3
+
+    @Option(help: ArgumentHelp("Write swarmprobe.results/v1 JSON here (- for stdout).", valueName: "file"))
+    var json: String?
+
+    @Option(help: ArgumentHelp("Write the markdown report here (- for stdout).", valueName: "file"))
+    var report: String?
+
+    @Flag(help: "Print nothing on stdout but errors (the exit code and files still tell).")
+    var quiet = false
+
+    @Flag(help: "No colours in the terminal summary.")
+    var noColor = false
+
+    func validate() throws {
+        guard RunRequest.timeoutRangeMs.contains(timeout.milliseconds) else {
+            throw ValidationError("--timeout: \(timeout.milliseconds) ms is outside 50 ms to 60 s")
+        }
+        guard RunRequest.attemptsRange.contains(attempts) else {
+            throw ValidationError("--attempts: \(attempts) is outside 1 to 5")
+        }
+    }
+
+    func run() async throws {
+        let inv = try Inventory.parse(try readInputFile(inventory, what: "inventory"), source: inventory)
+        let token = try ClusterToken.load(path: tokenFile)
+        let prof = try loadProfile(path: profile, dataPathPort: dataPathPort)
+        let options = CheckOptions(timeoutMs: timeout.milliseconds, attempts: attempts)
+        let coordinator = Coordinator(inventory: inv, profile: prof, token: token, options: options) { event in
+            switch event {
+            case let .contacting(n): progressLine("contacting \(n) agents ...")
+            case let .contacted(up, of): progressLine("\(up) of \(of) agents answered")
+            case let .probing(paths, ms): progressLine("probing \(paths) paths at once (timeout \(Double(ms) / 1000) s) ...")
+            case .probed: break
+            case .collecting: progressLine("collecting what each agent received ...")
+            }
+        }
+
+        // Ctrl-C or SIGTERM: stop waiting, keep what was gathered, mark it incomplete.
+        let task = Task { await coordinator.run() }
+        let signals = SignalCancellation { task.cancel() }
+        let results = await task.value
+        signals.stop()
+
+        if let json { try writeOutput(JSONReport.render(results), to: json, what: "--json") }
+        if let report { try writeOutput(MarkdownReport.render(results), to: report, what: "--report") }
+        if !quiet && json != "-" && report != "-" {
+            let color = !noColor && isatty(STDOUT_FILENO) == 1 && ProcessInfo.processInfo.environment["NO_COLOR"] == nil
+            print(TerminalReport.render(results, color: color), terminator: "")
+        }
+        if !results.complete { printError("swarmprobe: check interrupted; the results written are incomplete") }
+        if results.exitCode != 0 { throw ExitCode(results.exitCode) }
+    }
+}
+
+/// Turns SIGINT/SIGTERM into a callback for as long as it lives.
+final class SignalCancellation: @unchecked Sendable {
+    // Set up once in init and torn down once in stop(); never mutated concurrently.
+    private var sources: [any DispatchSourceSignal] = []
+
+    init(_ onSignal: @escaping @Sendable () -> Void) {
+        for sig in [SIGINT, SIGTERM] {
+            signal(sig, SIG_IGN)
+            let s = DispatchSource.makeSignalSource(signal: sig, queue: .global())
+            s.setEventHandler { onSignal() }
+            s.resume()
+            sources.append(s)
+        }
+    }
+
+    func stop() {
+        sources.forEach { $0.cancel() }
+        sources = []
+        signal(SIGINT, SIG_DFL)
+        signal(SIGTERM, SIG_DFL)
+    }
+}

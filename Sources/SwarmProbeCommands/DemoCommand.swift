@@ -1,0 +1,144 @@
+import ArgumentParser
+import Foundation
+import SwarmProbeCore
+import SwarmProbeLab
+
+struct DemoCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "demo",
+        abstract: "Build a lab of network namespaces with injected faults, run real agents and a real check, and report.",
+        discussion: """
+        As root: four nodes (two managers, two workers) on a bridge, with a one-way network drop of VXLAN, \
+        a host firewall rejecting gossip and swarm management, and a return path that loses answers; then a \
+        real check. Everything is removed on exit, Ctrl-C included. Without root: agents on 127.0.0.x and a \
+        check of a healthy mesh. Exit code 0 when every verdict matches what the lab injected.
+        """
+    )
+
+    @Option(help: ArgumentHelp("Also write the markdown report here.", valueName: "file"))
+    var report: String?
+
+    @Option(help: ArgumentHelp("Also write the results JSON here.", valueName: "file"))
+    var json: String?
+
+    @Option(help: ArgumentHelp("Probe timeout for the check.", valueName: "duration"))
+    var timeout: Duration = Duration(milliseconds: 1000)
+
+    @Flag(help: "Run the loopback demo even as root.")
+    var loopback = false
+
+    func run() async throws {
+        if !loopback, let why = Lab.canBuild() {
+            printError("swarmprobe demo: the namespace lab \(why); running agents on loopback instead.")
+            try runLoopback()
+        } else if loopback {
+            try runLoopback()
+        } else {
+            try runLab()
+        }
+    }
+
+    private func checkArguments(inventory: String, token: String, dir: URL) -> [String] {
+        var args = ["check", "--inventory", inventory, "--token-file", token, "--timeout", "\(timeout.milliseconds)ms",
+                    "--json", dir.appendingPathComponent("results.json").path]
+        args += ["--report", report.map { absolute($0) } ?? dir.appendingPathComponent("report.md").path]
+        return args
+    }
+
+    private func absolute(_ path: String) -> String {
+        path.hasPrefix("/") ? path : FileManager.default.currentDirectoryPath + "/" + path
+    }
+
+    private func runLab() throws {
+        let scenario = LabScenario.demo
+        let binary = selfExecutable()
+        let teardown = SignalCancellation {
+            LabRegistry.shared.destroyAll()
+            printError("\nswarmprobe demo: interrupted; the lab is removed.")
+            Foundation.exit(130)
+        }
+        defer { teardown.stop() }
+        printError("Building a lab of \(scenario.nodes.count) network namespaces on one bridge (198.18.0.0/16) ...")
+        let lab = try Lab(nodes: scenario.nodes)
+        defer { lab.destroy() }
+        let token = try lab.write("token", ClusterToken.generate() + "\n")
+        let inventory = try lab.write("inventory.yaml", lab.inventoryYAML())
+        try lab.startAgents(binary: binary, tokenFile: token)
+        for n in lab.nodes { printError("  \(n.name) (\(n.role.rawValue)) \(n.address) in namespace \(n.namespace): agent up") }
+        printError("Injecting faults:")
+        for f in scenario.faults {
+            try lab.inject(f)
+            printError("  - \(f)")
+        }
+        printError("Running `swarmprobe check` from the switch namespace ...\n")
+        let run = try lab.runInSwitch(binary: binary, checkArguments(inventory: inventory, token: token, dir: lab.directory))
+        print(run.stdout, terminator: "")
+        if run.status == 2 || !FileManager.default.fileExists(atPath: lab.directory.appendingPathComponent("results.json").path) {
+            printError(run.stderr)
+            throw ExitCode(1)
+        }
+        let results = try readResults(lab.directory)
+        try copyOutputs(lab.directory)
+        // The demo checks itself: every verdict against what the lab injected.
+        var mismatches: [String] = []
+        for c in results.checks {
+            let (v, w) = scenario.expected(from: c.from, to: c.to, kind: c.kindID)
+            if c.verdict != v || c.location != w {
+                mismatches.append("\(c.from) -> \(c.to) \(c.kindID): expected \(v.rawValue)\(w.map { "/\($0.rawValue)" } ?? ""), got \(c.verdict.rawValue)\(c.location.map { "/\($0.rawValue)" } ?? "")")
+            }
+        }
+        print("")
+        if mismatches.isEmpty {
+            print("demo: all \(results.checks.count) verdicts match the faults the lab injected (check took \(results.durationMs) ms with a \(results.timeoutMs) ms probe timeout).")
+        } else {
+            print("demo: \(mismatches.count) of \(results.checks.count) verdicts differ from the injected faults:")
+            mismatches.forEach { print("  \($0)") }
+        }
+        if report == nil { print("Add --report FILE to keep the markdown report.") }
+        if !mismatches.isEmpty { throw ExitCode(1) }
+    }
+
+    private func runLoopback() throws {
+        let scenario = LabScenario.healthy(nodes: 4, managers: 2)
+        let binary = selfExecutable()
+        let lab = try LoopbackLab(nodes: scenario.nodes)
+        let teardown = SignalCancellation {
+            lab.destroy()
+            Foundation.exit(130)
+        }
+        defer {
+            teardown.stop()
+            lab.destroy()
+        }
+        let token = try lab.write("token", ClusterToken.generate() + "\n")
+        let inventory = try lab.write("inventory.yaml", lab.inventoryYAML())
+        printError("Starting \(lab.nodes.count) agents on 127.0.0.11-\(10 + lab.nodes.count) ...")
+        try lab.startAgents(binary: binary, tokenFile: token)
+        let run = try Shell.capture([binary] + checkArguments(inventory: inventory, token: token, dir: lab.directory))
+        print(run.stdout, terminator: "")
+        if run.status == 2 {
+            printError(run.stderr)
+            throw ExitCode(1)
+        }
+        try copyOutputs(lab.directory)
+        print("""
+
+        This was a healthy mesh on loopback. As root, `swarmprobe demo` builds four network namespaces on a
+        bridge and injects a one-way VXLAN drop in the network, a host firewall rejecting gossip and swarm
+        management, and a stateless return path; the check then names each one: blocked, in which direction,
+        and where (network, host-firewall, return-path).
+        """)
+        if run.status != 0 { throw ExitCode(run.status) }
+    }
+
+    private func readResults(_ dir: URL) throws -> Results {
+        let data = try Data(contentsOf: dir.appendingPathComponent("results.json"))
+        return try JSONDecoder().decode(Results.self, from: data)
+    }
+
+    private func copyOutputs(_ dir: URL) throws {
+        if let json {
+            try writeOutput(String(decoding: try Data(contentsOf: dir.appendingPathComponent("results.json")), as: UTF8.self), to: absolute(json), what: "--json")
+        }
+    }
+}

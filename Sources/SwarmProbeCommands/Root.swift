@@ -1,0 +1,107 @@
+import ArgumentParser
+import Foundation
+import SwarmProbeCore
+
+public struct SwarmProbe: AsyncParsableCommand {
+    public static let configuration = CommandConfiguration(
+        commandName: "swarmprobe",
+        abstract: "Diagnose Docker swarm connectivity: which node pairs are blocked, on which port, in which direction, and where.",
+        discussion: """
+        Run `swarmprobe agent` on every node, then `swarmprobe check` from anywhere that reaches the agents.
+        `swarmprobe demo` shows it all on a lab of network namespaces.
+        Exit codes of check: 0 every required path open, 1 findings, 2 bad input or usage.
+        """,
+        version: SwarmProbeVersion.current,
+        subcommands: [CheckCommand.self, AgentCommand.self, TokenCommand.self, DemoCommand.self, BenchCommand.self]
+    )
+
+    public init() {}
+
+    /// The entry point: parse, run, and map every failure to a one-line message and an exit code
+    /// (2 for bad input or usage, as PRODUCT.md promises, where argument-parser alone would say 64).
+    public static func main(_ arguments: [String]? = nil) async -> Int32 {
+        do {
+            var command = try parseAsRoot(arguments)
+            if var asyncCommand = command as? any AsyncParsableCommand {
+                try await asyncCommand.run()
+            } else {
+                try command.run()
+            }
+            return 0
+        } catch let e as InputError {
+            printError("swarmprobe: \(e)")
+            return 2
+        } catch let e as ExitCode {
+            return e.rawValue
+        } catch {
+            let code = exitCode(for: error)
+            let message = fullMessage(for: error)
+            if code == .success {
+                print(message)
+                return 0
+            }
+            printError(message)
+            return code == .validationFailure ? 2 : code.rawValue
+        }
+    }
+}
+
+func printError(_ text: String) {
+    FileHandle.standardError.write(Data((text.hasSuffix("\n") ? text : text + "\n").utf8))
+}
+
+/// Progress lines for a person watching: only when stderr is a terminal.
+func progressLine(_ text: String) {
+    if isatty(STDERR_FILENO) == 1 { printError(text) }
+}
+
+/// A probe timeout: `2s`, `1500ms`, `1.5s` or plain seconds.
+struct Duration: ExpressibleByArgument {
+    var milliseconds: Int
+
+    init?(argument: String) {
+        let s = argument.trimmingCharacters(in: .whitespaces).lowercased()
+        var number = s, scale = 1000.0
+        if s.hasSuffix("ms") { number = String(s.dropLast(2)); scale = 1 }
+        else if s.hasSuffix("s") { number = String(s.dropLast()); scale = 1000 }
+        else if s.hasSuffix("m") { number = String(s.dropLast()); scale = 60_000 }
+        guard let v = Double(number), v.isFinite, v > 0 else { return nil }
+        milliseconds = Int((v * scale).rounded())
+    }
+
+    init(milliseconds: Int) { self.milliseconds = milliseconds }
+    var defaultValueDescription: String { "\(Double(milliseconds) / 1000)s" }
+}
+
+/// Loads a profile from a file, or the built-in default, and applies `--data-path-port`.
+func loadProfile(path: String?, dataPathPort: Int?) throws(InputError) -> Profile {
+    var profile: Profile
+    if let path {
+        profile = try Profile.parse(try readInputFile(path, what: "profile"), source: path)
+    } else {
+        profile = DefaultProfile.load()
+    }
+    if let dataPathPort { profile = try profile.withDataPathPort(dataPathPort) }
+    return profile
+}
+
+/// Where this binary is, to start agents and checks in lab namespaces.
+func selfExecutable() -> String {
+    var buffer = [CChar](repeating: 0, count: 4096)
+    let n = readlink("/proc/self/exe", &buffer, buffer.count - 1)
+    if n > 0 { return String(decoding: buffer[0..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self) }
+    return CommandLine.arguments[0]
+}
+
+/// Writes `text` to `path`, or stdout for `-`.
+func writeOutput(_ text: String, to path: String, what: String) throws {
+    if path == "-" {
+        FileHandle.standardOutput.write(Data(text.utf8))
+        return
+    }
+    do {
+        try text.write(toFile: path, atomically: true, encoding: .utf8)
+    } catch {
+        throw InputError(source: path, "\(what): cannot write the file (\(error.localizedDescription))")
+    }
+}

@@ -1,0 +1,219 @@
+import AsyncHTTPClient
+import Foundation
+import Logging
+import NIOConcurrencyHelpers
+import NIOCore
+import SwarmProbeCore
+
+public struct CheckOptions: Sendable {
+    /// How long a probe may go unanswered before it counts as silence.
+    public var timeoutMs: Int = 2000
+    /// UDP/ESP attempts spread over the timeout, so one lost packet never flips a verdict.
+    public var attempts: Int = 3
+    /// How long to wait for an agent's control endpoint to answer hello or log.
+    public var controlTimeoutMs: Int = 3000
+
+    public init(timeoutMs: Int = 2000, attempts: Int = 3, controlTimeoutMs: Int = 3000) {
+        self.timeoutMs = timeoutMs
+        self.attempts = attempts
+        self.controlTimeoutMs = controlTimeoutMs
+    }
+}
+
+/// Progress a coordinator reports while it works (for a terminal).
+public enum CheckProgress: Sendable {
+    case contacting(agents: Int)
+    case contacted(up: Int, of: Int)
+    case probing(paths: Int, timeoutMs: Int)
+    case probed(agent: String)
+    case collecting
+}
+
+/// What has been gathered so far; everything here survives an interruption.
+struct Gathered: Sendable {
+    var health: [String: AgentHealth] = [:]
+    var hello: [String: HelloResponse] = [:]
+    var clockOffsetMs: [String: Int] = [:]
+    /// sender name -> (target address, kind) -> evidence
+    var sent: [String: [ProbeKey: SenderEvidence]] = [:]
+    /// target name -> nonce -> entry
+    var received: [String: [String: ReceiveLogEntry]] = [:]
+}
+
+struct ProbeKey: Hashable, Sendable {
+    var target: IPAddress
+    var kind: KindID
+}
+
+/// Has every agent probe every other node on every kind at once, gathers both ends'
+/// evidence, and decides each check with Core's verdict function.
+public final class Coordinator: Sendable {
+    public let inventory: Inventory
+    public let profile: Profile
+    public let options: CheckOptions
+    private let token: ClusterToken
+    private let logger: Logger
+    private let progress: @Sendable (CheckProgress) -> Void
+    private let gathered = NIOLockedValueBox(Gathered())
+    private let started = Date()
+
+    public init(inventory: Inventory, profile: Profile, token: ClusterToken, options: CheckOptions,
+                logger: Logger = Logger(label: "swarmprobe.check"),
+                progress: @escaping @Sendable (CheckProgress) -> Void = { _ in }) {
+        self.inventory = inventory
+        self.profile = profile
+        self.token = token
+        self.options = options
+        self.logger = logger
+        self.progress = progress
+    }
+
+    /// Runs the whole check. If the task is cancelled (Ctrl-C), it stops waiting and
+    /// `results(complete:)` returns what was gathered, marked incomplete.
+    public func run() async -> Results {
+        let http = HTTPClient(eventLoopGroupProvider: .singleton,
+                              configuration: .init(timeout: .init(connect: .milliseconds(Int64(options.controlTimeoutMs)))))
+        let client = ControlClient(http: http, token: token)
+        let completed = await phases(client)
+        try? await http.shutdown()
+        return results(complete: completed)
+    }
+
+    private func phases(_ client: ControlClient) async -> Bool {
+        let nodes = inventory.nodes
+        let controlTimeout = TimeAmount.milliseconds(Int64(options.controlTimeoutMs))
+
+        // 1. Hello: who is up, what they hold, their clocks.
+        progress(.contacting(agents: nodes.count))
+        await withTaskGroup(of: Void.self) { group in
+            for node in nodes {
+                group.addTask { [self] in
+                    let t0 = nowMs()
+                    do throws(AgentCallError) {
+                        let hello = try await client.call(node, path: ControlPath.hello, HelloRequest(), as: HelloResponse.self, timeout: controlTimeout)
+                        let t1 = nowMs()
+                        var health = AgentHealth.up
+                        if hello.address != node.address {
+                            health = AgentHealth(.down, "the agent at \(node.control) serves address \(hello.address), but the inventory says \(node.address); restart it with --address \(node.address)")
+                        }
+                        let offset = Int(hello.timeMs) - Int((t0 + t1) / 2)
+                        gathered.withLockedValue {
+                            $0.health[node.name] = health
+                            $0.hello[node.name] = hello
+                            $0.clockOffsetMs[node.name] = offset
+                        }
+                    } catch {
+                        guard !Task.isCancelled else { return }
+                        logger.debug("hello \(node.name): \(error)")
+                        gathered.withLockedValue { $0.health[node.name] = error.health }
+                    }
+                }
+            }
+        }
+        let health = gathered.withLockedValue { $0.health }
+        let up = nodes.filter { health[$0.name]?.isUp ?? false }
+        progress(.contacted(up: up.count, of: nodes.count))
+        if Task.isCancelled { return false }
+
+        // 2. Run: every up agent probes every other node on every kind, all at once.
+        let peers = nodes.map { PeerRef(name: $0.name, address: $0.address) }
+        let kinds = profile.enabledKinds
+        let runID = Hex.encode(randomBytes(16))
+        progress(.probing(paths: up.count * (nodes.count - 1) * kinds.count, timeoutMs: options.timeoutMs))
+        let runTimeout = TimeAmount.milliseconds(Int64(options.timeoutMs + options.controlTimeoutMs + 5000))
+        await withTaskGroup(of: Void.self) { group in
+            for node in up {
+                group.addTask { [self] in
+                    let probes = kinds.flatMap { kind in
+                        nodes.filter { $0.name != node.name }.map { ProbeOrder(target: $0.address, kind: kind.kindID) }
+                    }
+                    let request = RunRequest(runID: runID, nodes: peers, probes: probes, timeoutMs: options.timeoutMs, attempts: options.attempts)
+                    do throws(AgentCallError) {
+                        let response = try await client.call(node, path: ControlPath.run, request, as: RunResponse.self, timeout: runTimeout)
+                        var map: [ProbeKey: SenderEvidence] = [:]
+                        for r in response.results where r.kind.proto != .esp || kinds.contains(where: { $0.kindID == r.kind }) {
+                            map[ProbeKey(target: r.target, kind: r.kind)] = r.evidence
+                        }
+                        gathered.withLockedValue { $0.sent[node.name] = map }
+                    } catch {
+                        // Interrupted is not down: leave the node's health as it was.
+                        guard !Task.isCancelled else { return }
+                        logger.debug("run \(node.name): \(error)")
+                        var h = error.health
+                        h.detail = "during the check: \(h.detail ?? "stopped answering")"
+                        gathered.withLockedValue { $0.health[node.name] = h }
+                    }
+                    progress(.probed(agent: node.name))
+                }
+            }
+        }
+        if Task.isCancelled { return false }
+
+        // 3. Log: what each agent received, once every sender is done.
+        progress(.collecting)
+        await withTaskGroup(of: Void.self) { group in
+            for node in up {
+                group.addTask { [self] in
+                    do throws(AgentCallError) {
+                        let log = try await client.call(node, path: ControlPath.log, LogRequest(runID: runID), as: LogResponse.self, timeout: controlTimeout)
+                        var byNonce: [String: ReceiveLogEntry] = [:]
+                        for e in log.entries { byNonce[e.nonce] = e }
+                        gathered.withLockedValue { $0.received[node.name] = byNonce }
+                    } catch {
+                        guard !Task.isCancelled else { return }
+                        logger.debug("log \(node.name): \(error)")
+                        var h = error.health
+                        h.detail = "after the check: \(h.detail ?? "stopped answering")"
+                        gathered.withLockedValue { $0.health[node.name] = h }
+                    }
+                }
+            }
+        }
+        return !Task.isCancelled
+    }
+
+    /// Decides every check from what has been gathered so far.
+    public func results(complete: Bool) -> Results {
+        let g = gathered.withLockedValue { $0 }
+        let checks = Planner.checks(inventory: inventory, profile: profile).map { planned in
+            Coordinator.result(for: planned, gathered: g, complete: complete)
+        }
+        let nodeResults = inventory.nodes.map { node in
+            NodeResult(node: node, agent: g.health[node.name] ?? AgentHealth(.down, "not contacted (the check was interrupted)"),
+                       agentVersion: g.hello[node.name]?.agentVersion,
+                       listeners: g.hello[node.name]?.listeners ?? [],
+                       clockOffsetMs: g.clockOffsetMs[node.name])
+        }
+        let iso = ISO8601DateFormatter()
+        return Results(toolVersion: SwarmProbeVersion.current, profile: profile.name, startedAt: iso.string(from: started),
+                       durationMs: Int(Date().timeIntervalSince(started) * 1000), timeoutMs: options.timeoutMs,
+                       complete: complete, nodes: nodeResults, checks: checks)
+    }
+
+    static func result(for planned: PlannedCheck, gathered g: Gathered, complete: Bool) -> CheckResult {
+        let from = planned.from, to = planned.to, kind = planned.kind
+        if !complete && (g.sent[from.name] == nil || g.received[to.name] == nil)
+            && (g.health[from.name]?.isUp ?? true) && (g.health[to.name]?.isUp ?? true) {
+            let decision = Decision(.inconclusive, nil, "the check was interrupted before both ends of this path reported")
+            return CheckResult(from: from.name, to: to.name, kind: kind, required: planned.required, decision: decision,
+                               sender: g.sent[from.name]?[ProbeKey(target: to.address, kind: kind.kindID)], receiver: nil)
+        }
+        let senderHealth = g.health[from.name] ?? AgentHealth(.down, "not contacted (the check was interrupted)")
+        let receiverHealth = g.health[to.name] ?? AgentHealth(.down, "not contacted (the check was interrupted)")
+        let sent = g.sent[from.name]?[ProbeKey(target: to.address, kind: kind.kindID)]
+        var receiver: ReceiverEvidence?
+        if let log = g.received[to.name] {
+            let entries = (sent?.nonces ?? []).compactMap { log[$0] }
+            receiver = ReceiverEvidence(
+                listener: g.hello[to.name]?.listeners.first { $0.kind == kind.kindID },
+                received: entries.count,
+                answered: entries.count { $0.answered },
+                sourceAddresses: Array(Set(entries.map(\.sourceAddress))).sorted { $0.description < $1.description })
+        }
+        let decision = decide(VerdictInput(kind: kind.kindID, fromName: from.name, toName: to.name, expectedSource: from.address,
+                                           senderAgent: senderHealth, receiverAgent: receiverHealth,
+                                           sender: sent, receiver: receiver))
+        return CheckResult(from: from.name, to: to.name, kind: kind, required: planned.required, decision: decision,
+                           sender: sent, receiver: receiver)
+    }
+}

@@ -1,0 +1,223 @@
+import Foundation
+import SwarmProbeCore
+
+/// A node of a namespace lab.
+public struct LabNode: Sendable {
+    public var name: String
+    public var role: Role
+    public var address: IPAddress
+    /// The node's network namespace.
+    public var namespace: String
+    /// The bridge port (in the switch namespace) of the node's veth.
+    public var bridgePort: String
+}
+
+/// A fault injected into a lab, each at a known place.
+public enum LabFault: Sendable, CustomStringConvertible {
+    /// The network (a security group, a NACL) drops `from -> to` on this kind; the answer way is fine.
+    case networkDrop(from: String, to: String, kind: KindID)
+    /// The answers `to -> from` for this kind are dropped on the way back (stateless ACL).
+    case returnPathDrop(from: String, to: String, kind: KindID)
+    /// `node`'s own firewall drops or rejects the kind from `from` (nil: from everyone).
+    case hostFirewall(node: String, from: String?, kind: KindID, reject: Bool)
+
+    public var description: String {
+        switch self {
+        case let .networkDrop(f, t, k): return "network drops \(k) \(f) -> \(t)"
+        case let .returnPathDrop(f, t, k): return "network drops the answers of \(k) on the way back \(t) -> \(f)"
+        case let .hostFirewall(n, f, k, r): return "\(n)'s firewall \(r ? "rejects" : "drops") \(k) from \(f ?? "everyone")"
+        }
+    }
+}
+
+/// A mesh of network namespaces on one bridge, with faults injected by nftables
+/// (LAB.md §1). Every name is unique per lab; `destroy()` removes all of it and is
+/// safe to call more than once, from a signal handler's path too.
+public final class Lab: @unchecked Sendable {
+    // Mutable state (agents, destroyed) is guarded by `lock`; the rest is set in init.
+    public let id: String
+    public let switchNamespace: String
+    public let nodes: [LabNode]
+    /// The address of the bridge in the switch namespace: where the coordinator runs.
+    public let coordinatorAddress: IPAddress
+    public let directory: URL
+    private let lock = NSLock()
+    private let agents: AgentSupervisor
+    private var destroyed = false
+    private var faults: [LabFault] = []
+
+    public static let prefixLength = 16
+
+    /// Is this process allowed to build labs (root, `ip netns`, nft)?
+    public static func canBuild() -> String? {
+        guard geteuid() == 0 else { return "needs root (network namespaces)" }
+        for tool in ["ip", "nft"] {
+            if (try? Shell.resolve(tool)) == nil { return "\(tool) is not installed (apt-get install -y iproute2 nftables)" }
+        }
+        return nil
+    }
+
+    /// Builds the lab: a switch namespace with bridge `br0` and one namespace per node.
+    /// Addresses come from 198.18.0.0/16 (RFC 2544 benchmarking space), never routed off this host.
+    public init(nodes specs: [(name: String, role: Role)]) throws {
+        precondition(specs.count <= 4000)
+        let id = "sp" + String(format: "%04x", UInt16.random(in: 0...UInt16.max))
+        self.id = id
+        switchNamespace = "\(id)-sw"
+        coordinatorAddress = .v4(198, 18, 0, 1)
+        directory = FileManager.default.temporaryDirectory.appendingPathComponent("swarmprobe-lab-\(id)")
+        agents = AgentSupervisor(directory: directory)
+        nodes = specs.enumerated().map { i, s in
+            let n = i + 1
+            return LabNode(name: s.name, role: s.role, address: .v4(198, 18, UInt8(1 + n / 250), UInt8(10 + n % 250)),
+                           namespace: "\(id)-\(n)", bridgePort: "\(id)p\(n)")
+        }
+        LabRegistry.shared.add(self)
+        do {
+            try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+            try build()
+        } catch {
+            destroy()
+            throw error
+        }
+    }
+
+    private func build() throws {
+        try Shell.run(["ip", "netns", "add", switchNamespace])
+        try Shell.run(["ip", "-n", switchNamespace, "link", "set", "lo", "up"])
+        try Shell.run(["ip", "-n", switchNamespace, "link", "add", "br0", "type", "bridge"])
+        try Shell.run(["ip", "-n", switchNamespace, "addr", "add", "\(coordinatorAddress)/\(Lab.prefixLength)", "dev", "br0"])
+        try Shell.run(["ip", "-n", switchNamespace, "link", "set", "br0", "up"])
+        // The bridge family table that network faults go into (security groups, NACLs).
+        try nft(switchNamespace, """
+        table bridge spnet {
+          chain filt { type filter hook forward priority 0; policy accept; }
+        }
+        """)
+        for (i, node) in nodes.enumerated() {
+            let tmp = "\(id)n\(i + 1)"
+            try Shell.run(["ip", "netns", "add", node.namespace])
+            try Shell.run(["ip", "link", "add", tmp, "netns", node.namespace, "type", "veth", "peer", "name", node.bridgePort, "netns", switchNamespace])
+            try Shell.run(["ip", "-n", node.namespace, "link", "set", tmp, "name", "eth0"])
+            try Shell.run(["ip", "-n", node.namespace, "addr", "add", "\(node.address)/\(Lab.prefixLength)", "dev", "eth0"])
+            try Shell.run(["ip", "-n", node.namespace, "link", "set", "eth0", "up"])
+            try Shell.run(["ip", "-n", node.namespace, "link", "set", "lo", "up"])
+            try Shell.run(["ip", "-n", switchNamespace, "link", "set", node.bridgePort, "master", "br0"])
+            try Shell.run(["ip", "-n", switchNamespace, "link", "set", node.bridgePort, "up"])
+        }
+    }
+
+    public func node(_ name: String) -> LabNode {
+        guard let n = nodes.first(where: { $0.name == name }) else { preconditionFailure("no lab node \(name)") }
+        return n
+    }
+
+    private func nft(_ namespace: String, _ script: String) throws {
+        try Shell.run(["ip", "netns", "exec", namespace, "nft", "-f", "-"], input: script)
+    }
+
+    private static func match(_ kind: KindID, port: String) -> String {
+        switch kind.proto {
+        case .esp: return "ip protocol esp"
+        case .tcp, .udp: return "\(kind.proto.rawValue) \(port) \(kind.port!)"
+        }
+    }
+
+    public func inject(_ fault: LabFault) throws {
+        lock.withLock { faults.append(fault) }
+        switch fault {
+        case let .networkDrop(from, to, kind):
+            let rule = "ip saddr \(node(from).address) ip daddr \(node(to).address) \(Lab.match(kind, port: "dport")) drop"
+            try nft(switchNamespace, "add rule bridge spnet filt \(rule)\n")
+        case let .returnPathDrop(from, to, kind):
+            let rule = "ip saddr \(node(to).address) ip daddr \(node(from).address) \(Lab.match(kind, port: "sport")) drop"
+            try nft(switchNamespace, "add rule bridge spnet filt \(rule)\n")
+        case let .hostFirewall(name, from, kind, reject):
+            let target = node(name)
+            let source = from.map { "ip saddr \(node($0).address) " } ?? ""
+            let action = reject ? (kind.proto == .tcp ? "reject with tcp reset" : "reject") : "drop"
+            try nft(target.namespace, """
+            table inet spfw {
+              chain input { type filter hook input priority 0; policy accept; }
+            }
+            add rule inet spfw input \(source)\(Lab.match(kind, port: "dport")) \(action)
+
+            """)
+        }
+    }
+
+    public var injectedFaults: [LabFault] { lock.withLock { faults } }
+
+    /// The inventory of this lab, as YAML a user would write.
+    public func inventoryYAML() -> String {
+        var s = "# swarmprobe lab \(id): namespaces on bridge br0 in \(switchNamespace)\nnodes:\n"
+        for n in nodes {
+            s += "  - name: \(n.name)\n    address: \(n.address)\n    role: \(n.role.rawValue)\n"
+        }
+        return s
+    }
+
+    /// Writes a file into the lab's directory and returns its path.
+    public func write(_ name: String, _ contents: String) throws -> String {
+        let url = directory.appendingPathComponent(name)
+        try contents.write(to: url, atomically: true, encoding: .utf8)
+        return url.path
+    }
+
+    /// Starts `binary agent` in each node's namespace; returns when all are ready.
+    public func startAgents(binary: String, tokenFile: String, extraArguments: [String] = [], only: [String]? = nil) throws {
+        let specs = nodes.filter { only?.contains($0.name) ?? true }.map { node in
+            AgentSupervisor.Spec(name: node.name, launcher: ["ip", "netns", "exec", node.namespace],
+                                 arguments: [binary, "agent", "--address", node.address.description, "--token-file", tokenFile] + extraArguments)
+        }
+        try agents.start(specs)
+    }
+
+    public func agentLog(_ name: String) -> String { agents.log(name) }
+    public func agentPID(_ name: String) -> Int32? { agents.pid(name) }
+    /// Kills a node's agent outright (SIGKILL): "agent down".
+    public func killAgent(_ name: String) { agents.kill(name) }
+    public func stopAgents() { agents.stopAll() }
+
+    /// Takes a node's link down: "node down".
+    public func takeDown(_ name: String) throws {
+        try Shell.run(["ip", "-n", node(name).namespace, "link", "set", "eth0", "down"])
+    }
+
+    /// Runs `binary args...` in the switch namespace (where the coordinator reaches every agent).
+    public func runInSwitch(binary: String, _ arguments: [String], environment: [String: String]? = nil) throws -> (status: Int32, stdout: String, stderr: String) {
+        try Shell.capture(["ip", "netns", "exec", switchNamespace, binary] + arguments, environment: environment)
+    }
+
+    /// Removes everything: agents, namespaces (their veths and nft tables go with them), files.
+    public func destroy() {
+        let already = lock.withLock { () -> Bool in
+            defer { destroyed = true }
+            return destroyed
+        }
+        if already { return }
+        stopAgents()
+        for n in nodes { Shell.attempt(["ip", "netns", "delete", n.namespace]) }
+        Shell.attempt(["ip", "netns", "delete", switchNamespace])
+        try? FileManager.default.removeItem(at: directory)
+        LabRegistry.shared.remove(self)
+    }
+
+    deinit { destroy() }
+}
+
+/// Every live lab of this process, so a signal handler can tear them all down.
+public final class LabRegistry: @unchecked Sendable {
+    // Guarded by `lock`.
+    public static let shared = LabRegistry()
+    private let lock = NSLock()
+    private var labs: [ObjectIdentifier: Lab] = [:]
+
+    func add(_ lab: Lab) { lock.withLock { labs[ObjectIdentifier(lab)] = lab } }
+    func remove(_ lab: Lab) { lock.withLock { labs[ObjectIdentifier(lab)] = nil } }
+
+    public func destroyAll() {
+        let all = lock.withLock { Array(labs.values) }
+        for lab in all { lab.destroy() }
+    }
+}

@@ -1,0 +1,158 @@
+import SwarmProbeCore
+
+/// What a finding saw, and what fixes it.
+struct Explanation {
+    var seen: String
+    var fix: String
+}
+
+/// The plain words of each finding: what was seen, and which rule on which node fixes it.
+/// Shared by the terminal and markdown reports; commands are in backticks for both.
+enum Remedy {
+    static func title(_ f: CauseFinding) -> String {
+        let what: String
+        switch f.verdict {
+        case .blocked:
+            let text = describe(.blocked, f.location)
+            what = text.prefix(1).uppercased() + text.dropFirst()
+        case .closed: what = "Closed"
+        case .inconclusive: what = "Inconclusive"
+        case .agentDown: what = "Agent down"
+        case .open: what = "Open"
+        }
+        return "\(what): \(f.kind) (\(f.kindName))"
+    }
+
+    static func title(_ a: AgentFinding, _ m: ReportModel) -> String {
+        switch a.health.status {
+        case .down: return "Agent down: \(m.labeled(a.node))"
+        case .authFailed: return "Authentication failed: \(m.labeled(a.node))"
+        case .up: return "Agent stopped answering: \(m.labeled(a.node))"
+        }
+    }
+
+    static func title(_ s: SourceFinding, _ m: ReportModel) -> String {
+        "Unexpected source address: \(m.labeled(s.sender))"
+    }
+
+    /// The heading of one target inside a finding: `To wrk-1 (198.18.1.13), from mgr-1, mgr-2`.
+    static func subject(_ t: TargetChecks, _ m: ReportModel) -> String {
+        "To \(m.labeled(t.target)), from \(t.sources.joined(separator: ", "))"
+    }
+
+    /// What was seen on the way to one target, and the fix.
+    static func explain(_ f: CauseFinding, _ t: TargetChecks, _ m: ReportModel) -> Explanation {
+        let c = t.target, cAddr = m.labeled(t.target)
+        let senders = t.sources.joined(separator: ", ")
+        let sendersAddr = m.labeledList(t.sources)
+        let k = f.kind, rule = ruleName(f.kind)
+        switch (f.verdict, f.location) {
+        case (.blocked, .network?):
+            return Explanation(
+                seen: "Traffic to \(c) on \(k) from \(senders) never reaches \(c)'s network interface.",
+                fix: "Allow inbound \(rule) to \(cAddr) from \(sendersAddr) in the security group / network ACL / cloud firewall between them."
+                    + protocolHint(k))
+        case (.blocked, .hostFirewall?):
+            return Explanation(
+                seen: "Traffic from \(senders) reaches \(c)'s interface on \(k), then \(c)'s own firewall (nftables/iptables/ufw/firewalld) rejects or drops it.",
+                fix: "Add an accept rule on \(cAddr) for inbound \(rule) from \(sendersAddr)" + firewallExamples(k, sources: t.sources, m) + ".")
+        case (.blocked, .returnPath?):
+            let ports = k.port == nil ? "IP protocol 50 (ESP)" : "\(k.proto.rawValue.uppercased()) ephemeral ports 1024-65535"
+            return Explanation(
+                seen: "\(cAddr) receives the \(k) probes from \(senders) and answers, but the answers from \(c) back to \(senders) never arrive.",
+                fix: "Allow the return traffic from \(c) to \(sendersAddr): a stateless network ACL (AWS NACL) needs an outbound rule on \(c)'s subnet "
+                    + "and an inbound rule on the senders' subnets for \(ports); otherwise look for asymmetric routing (the answer leaves \(c) by another interface or gateway).")
+        case (.blocked, _):
+            return Explanation(
+                seen: "Traffic to \(c) on \(k) from \(senders) gets no answer, and \(c)'s agent never received it: either the network between them drops it "
+                    + "(security group, network ACL, cloud firewall) or \(c)'s own firewall does. A capture tap on \(c) (its agent run with packet-capture privileges) would tell which.",
+                fix: "Until a capture settles it, check both: allow inbound \(rule) to \(cAddr) from \(sendersAddr) in the security group / network ACL, "
+                    + "and accept it in \(c)'s own firewall" + firewallExamples(k, sources: t.sources, m) + ".")
+        case (.closed, _):
+            let why = m.listener(c, k).flatMap { $0.mode == .unavailable ? $0.detail : nil }.map { "; \(c)'s agent could not hold the port: \($0)" } ?? ""
+            var fix = "Make sure a program holds \(k) on \(c): for a pre-flight check the swarmprobe agent, in a live swarm dockerd "
+                + "(`ss -ln\(k.proto == .tcp ? "t" : "u")p` on \(c) shows what listens). If something does listen there, a REJECT rule in \(c)'s firewall answers for it."
+            if k == KindID(proto: .tcp, port: 2377) {
+                fix += " Closed is expected for 2377/tcp on a worker of a live swarm; if \(c) should be a manager, check `docker node ls`."
+            }
+            return Explanation(seen: "\(cAddr) answered \(senders) that nothing listens on \(k)\(why).", fix: fix)
+        case (.inconclusive, _):
+            return Explanation(seen: "The evidence from both ends does not settle these paths; each detail says what would.",
+                               fix: "Do what the detail says, then run the check again.")
+        default:
+            return Explanation(seen: t.checks.map(\.detail).joined(separator: " "), fix: "Run the check again.")
+        }
+    }
+
+    static func explain(_ a: AgentFinding, _ m: ReportModel) -> Explanation {
+        let x = a.node, xAddr = m.labeled(a.node)
+        let d = a.health.detail.map { " (\($0))" } ?? ""
+        let kinds = a.kinds.map(\.description).joined(separator: ", ")
+        let effect = a.checks.isEmpty
+            ? "it takes part in no required check, so nothing required depends on it"
+            : "\(plural(a.checks.count, "required check")) to and from \(x) (\(kinds)) say nothing about the path"
+        switch a.health.status {
+        case .down:
+            let ep = m.nodes[x].map { " at \($0.control)" } ?? ""
+            return Explanation(
+                seen: "The agent on \(xAddr) could not be reached\(d): \(effect).",
+                fix: "Start the agent on \(x) (`swarmprobe agent`) and make sure the coordinator reaches its control port\(ep).")
+        case .authFailed:
+            return Explanation(
+                seen: "Authentication failed for node \(x)\(d): its agent does not hold the coordinator's token, so \(effect).",
+                fix: "Copy the coordinator's token file to \(x) (\(m.address(x))), restart its agent, and run the check again.")
+        case .up:
+            return Explanation(
+                seen: "The agent on \(xAddr) stopped answering during the check: \(effect).",
+                fix: "Look at the agent's log on \(x) (did it crash or restart?) and run the check again.")
+        }
+    }
+
+    static func explain(_ s: SourceFinding, _ m: ReportModel) -> Explanation {
+        let a = s.sender
+        let seen = s.addresses.map(\.description).joined(separator: ", ")
+        let kinds = s.kinds.map(\.description).joined(separator: ", ")
+        let firstTarget = s.targets.first.map { m.address($0) } ?? "PEER-ADDRESS"
+        return Explanation(
+            seen: "Probes from \(a) arrived at \(m.labeledList(s.targets)) on \(kinds) from \(seen), not from \(a)'s advertise address \(m.address(a)). "
+                + "Swarm peers expect \(a)'s traffic from its advertise address, and VXLAN from another address is dropped (moby#53004). "
+                + "Likely causes: a wrong `--advertise-addr`, NAT between the nodes, or a second network interface whose route the kernel picks.",
+            fix: "On \(a), `ip route get \(firstTarget)` must show `src \(m.address(a))`; fix the route, "
+                + "or give swarm the address the others really see (`--advertise-addr`, `--data-path-addr`).")
+    }
+
+    // MARK: -
+
+    private static func protocolHint(_ k: KindID) -> String {
+        switch k.proto {
+        case .udp: return " Make sure the rule is for UDP: a TCP rule for the same port does not cover it (moby#25836)."
+        case .esp: return " ESP is IP protocol 50, not a port: it needs its own rule (\"all TCP\" / \"all UDP\" rules do not cover it), and it does not pass NAT (moby#37115)."
+        case .tcp: return ""
+        }
+    }
+
+    /// `, e.g. `nft ...` (nftables) or `ufw ...` (ufw)`, for the sources whose address is known.
+    private static func firewallExamples(_ k: KindID, sources: [String], _ m: ReportModel) -> String {
+        let addresses = sources.compactMap { m.nodes[$0]?.address }
+        guard let first = addresses.first else { return "" }
+        let match: String
+        if let port = k.port {
+            match = "\(k.proto.rawValue) dport \(port)"
+        } else {
+            match = "meta l4proto esp"
+        }
+        var nft: [String] = []
+        for (family, group) in [("ip", addresses.filter(\.isIPv4)), ("ip6", addresses.filter { !$0.isIPv4 })] where !group.isEmpty {
+            let set = group.count == 1 ? group[0].description : "{ " + group.map(\.description).joined(separator: ", ") + " }"
+            nft.append("`nft insert rule inet filter input \(family) saddr \(set) \(match) accept`")
+        }
+        let ufw: String
+        if let port = k.port {
+            ufw = "`ufw allow from \(first) to any port \(port) proto \(k.proto.rawValue)`"
+        } else {
+            ufw = "`ufw allow proto esp from \(first) to any`"
+        }
+        let perSource = addresses.count > 1 ? ", one rule per source" : ""
+        return ", e.g. " + nft.joined(separator: " and ") + " (nftables) or " + ufw + " (ufw\(perSource))"
+    }
+}

@@ -1,0 +1,83 @@
+import Foundation
+import SwarmProbeLab
+import Testing
+
+/// The built binary's behaviour on bad input: one line naming file/line/field, exit code 2.
+@Suite("command line", .enabled(if: FileManager.default.isExecutableFile(atPath: swarmprobeBinary()), "swarmprobe binary not built"))
+struct CLITests {
+    func run(_ args: [String]) throws -> (status: Int32, stdout: String, stderr: String) {
+        try Shell.capture([swarmprobeBinary()] + args)
+    }
+
+    func tempFile(_ contents: String) throws -> String {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("sp-cli-\(UUID().uuidString).yaml").path
+        try contents.write(toFile: path, atomically: true, encoding: .utf8)
+        return path
+    }
+
+    @Test func versionAndHelp() throws {
+        #expect(try run(["--version"]).stdout.contains("0."))
+        let help = try run(["--help"])
+        #expect(help.status == 0)
+        for sub in ["check", "agent", "token", "demo"] { #expect(help.stdout.contains(sub)) }
+    }
+
+    @Test func tokenIsFresh() throws {
+        let a = try run(["token"]).stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+        let b = try run(["token"]).stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+        #expect(a.count == 64 && b.count == 64 && a != b)
+    }
+
+    @Test func missingInventoryFile() throws {
+        let token = try tempFile(String(repeating: "ab", count: 32) + "\n")
+        let r = try run(["check", "--inventory", "/nonexistent/inv.yaml", "--token-file", token])
+        #expect(r.status == 2)
+        #expect(r.stderr == "swarmprobe: /nonexistent/inv.yaml: inventory: cannot read the file (no such file)\n")
+    }
+
+    @Test func badInventoryNamesFileAndLine() throws {
+        let token = try tempFile(String(repeating: "ab", count: 32) + "\n")
+        let inv = try tempFile("nodes:\n  - name: m1\n    address: 10.0.0.300\n    role: manager\n")
+        let r = try run(["check", "--inventory", inv, "--token-file", token])
+        #expect(r.status == 2)
+        #expect(r.stderr == "swarmprobe: \(inv):3: node \"m1\": address \"10.0.0.300\" is not an IPv4 or IPv6 address\n")
+    }
+
+    @Test func badTokenFile() throws {
+        let token = try tempFile("not-a-token\n")
+        let inv = try tempFile("nodes:\n  - name: m1\n    address: 198.18.0.10\n    role: manager\n")
+        let r = try run(["check", "--inventory", inv, "--token-file", token])
+        #expect(r.status == 2)
+        #expect(r.stderr.hasPrefix("swarmprobe: \(token):1: token: expected 64 hex digits"))
+        #expect(r.stderr.split(separator: "\n").count == 1)
+    }
+
+    @Test(arguments: [
+        (["check", "--inventory", "x", "--token-file", "y", "--timeout", "soon"], "--timeout"),
+        (["check", "--inventory", "x", "--token-file", "y", "--timeout", "90s"], "--timeout"),
+        (["check", "--inventory", "x", "--token-file", "y", "--attempts", "9"], "--attempts"),
+        (["agent", "--address", "1.2.3", "--token-file", "y"], "--address"),
+        (["agent", "--address", "198.18.0.1", "--token-file", "y", "--control-port", "70000"], "--control-port"),
+        (["check", "--token-file", "y"], "--inventory"),
+        (["frobnicate"], "frobnicate"),
+    ])
+    func badFlags(args: [String], mentions: String) throws {
+        let r = try run(args)
+        #expect(r.status == 2, "\(args): \(r.stderr)")
+        #expect(r.stderr.contains(mentions), "\(r.stderr)")
+    }
+
+    @Test func badDataPathPort() throws {
+        let token = try tempFile(String(repeating: "ab", count: 32) + "\n")
+        let inv = try tempFile("nodes:\n  - name: m1\n    address: 198.18.0.10\n    role: manager\n")
+        let r = try run(["check", "--inventory", inv, "--token-file", token, "--data-path-port", "7946"])
+        #expect(r.status == 2)
+        #expect(r.stderr == "swarmprobe: --data-path-port: 7946/udp is already the profile's kind \"gossip-udp\"\n")
+    }
+
+    @Test func loopbackDemo() throws {
+        let r = try run(["demo", "--loopback", "--timeout", "500ms"])
+        #expect(r.status == 0, "\(r.stdout)\n\(r.stderr)")
+        #expect(r.stdout.contains("PASS"))
+    }
+}

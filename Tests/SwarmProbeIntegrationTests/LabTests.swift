@@ -1,0 +1,166 @@
+import Foundation
+import SwarmProbeCore
+import SwarmProbeLab
+import Testing
+
+/// End to end on namespace labs (LAB.md §1): real agents, a real check, faults at known pairs.
+/// Needs root; each test builds its own uniquely named lab and removes it on every exit path.
+@Suite("namespace lab", .serialized, .enabled(if: labUnavailable == nil, "\(labUnavailable ?? "")"))
+struct LabTests {
+    let udp7946 = KindID(proto: .udp, port: 7946)
+    let tcp7946 = KindID(proto: .tcp, port: 7946)
+    let tcp2377 = KindID(proto: .tcp, port: 2377)
+    let vxlan = KindID(proto: .udp, port: 4789)
+
+    @Test("a healthy mesh: every check open, exit code 0")
+    func healthy() throws {
+        let scenario = LabScenario.healthy(nodes: 4, managers: 2)
+        try withLab(scenario) { lab, token in
+            let run = try runCheck(lab, token: token)
+            #expect(run.status == 0, "\(run.stderr)")
+            #expect(run.results.checks.count == 4 * 3 * 4)
+            #expect(run.results.checks.allSatisfy { $0.verdict == .open }, "\(run.results.checks.filter { $0.verdict != .open }.map(\.detail))")
+            #expect(run.results.summary.status == "pass")
+            #expect(run.results.complete)
+            #expect(run.results.nodes.allSatisfy { $0.agent.isUp && $0.listeners.allSatisfy { $0.mode == .listening } })
+            // worker -> worker on 2377 is checked but not required
+            let ww = try #require(run.results.checks.first { $0.from == "w1" && $0.to == "w2" && $0.kindID == tcp2377 })
+            #expect(!ww.required)
+            #expect(run.markdown.contains("PASS"))
+        }
+    }
+
+    @Test("the demo's faults: network drop, host firewall reject, return path")
+    func demoScenario() throws {
+        let scenario = LabScenario.demo
+        try withLab(scenario) { lab, token in
+            let run = try runCheck(lab, token: token)
+            #expect(run.status == 1)
+            expectMatches(run.results, scenario)
+            // Spot checks of what the issue names explicitly.
+            let vx = try #require(run.results.checks.first { $0.from == "w1" && $0.to == "w2" && $0.kindID == vxlan })
+            #expect(vx.verdict == .blocked && vx.location == .unknown)
+            let back = try #require(run.results.checks.first { $0.from == "w2" && $0.to == "w1" && $0.kindID == vxlan })
+            #expect(back.verdict == .open, "the drop is one way")
+            let fw = try #require(run.results.checks.first { $0.from == "w1" && $0.to == "m2" && $0.kindID == udp7946 })
+            #expect(fw.verdict == .blocked && fw.location == .hostFirewall)
+            let rst = try #require(run.results.checks.first { $0.from == "w2" && $0.to == "m2" && $0.kindID == tcp2377 })
+            #expect(rst.verdict == .blocked && rst.location == .hostFirewall)
+            let ret = try #require(run.results.checks.first { $0.from == "m1" && $0.to == "w1" && $0.kindID == udp7946 })
+            #expect(ret.verdict == .blocked && ret.location == .returnPath)
+            #expect((ret.receiver?.received ?? 0) > 0 && (ret.receiver?.answered ?? 0) > 0)
+            #expect(run.results.summary.status == "fail")
+            #expect(run.markdown.contains("FAIL"))
+        }
+    }
+
+    @Test("silent drops, TCP network drops, a rejecting source, a lost SYN-ACK")
+    func moreFaults() throws {
+        let scenario = LabScenario(
+            name: "more",
+            nodes: [("m1", .manager), ("w1", .worker), ("w2", .worker), ("w3", .worker)],
+            faults: [
+                .networkDrop(from: "w1", to: "m1", kind: tcp2377),
+                .hostFirewall(node: "w2", from: nil, kind: tcp7946, reject: false),
+                .hostFirewall(node: "w3", from: "m1", kind: vxlan, reject: true),
+                .returnPathDrop(from: "w3", to: "w1", kind: tcp7946),
+                .networkDrop(from: "m1", to: "w3", kind: udp7946),
+            ])
+        try withLab(scenario) { lab, token in
+            let run = try runCheck(lab, token: token)
+            #expect(run.status == 1)
+            expectMatches(run.results, scenario)
+        }
+    }
+
+    @Test("an agent killed before the check: its checks are agent-down, never blocked")
+    func agentDown() throws {
+        let scenario = LabScenario.healthy(nodes: 4, managers: 1)
+        try withLab(scenario) { lab, token in
+            lab.killAgent("w2")
+            let run = try runCheck(lab, token: token)
+            #expect(run.status == 1)
+            for c in run.results.checks {
+                if c.from == "w2" || c.to == "w2" {
+                    #expect(c.verdict == .agentDown, "\(c.from) -> \(c.to) \(c.kindID): \(c.verdict)")
+                } else {
+                    #expect(c.verdict == .open, "\(c.from) -> \(c.to) \(c.kindID): \(c.verdict) \(c.detail)")
+                }
+            }
+            let node = try #require(run.results.nodes.first { $0.name == "w2" })
+            #expect(node.agent.status == .down)
+            #expect(node.agent.detail?.contains("refused") == true, "\(node.agent.detail ?? "")")
+        }
+    }
+
+    @Test("a node whose link is down: agent-down, and the check still ends on time")
+    func nodeDown() throws {
+        let scenario = LabScenario.healthy(nodes: 3, managers: 1)
+        try withLab(scenario) { lab, token in
+            try lab.takeDown("w2")
+            let run = try runCheck(lab, token: token)
+            #expect(run.status == 1)
+            #expect(run.results.checks.filter { $0.from == "w2" || $0.to == "w2" }.allSatisfy { $0.verdict == .agentDown })
+            #expect(run.results.checks.filter { $0.from != "w2" && $0.to != "w2" }.allSatisfy { $0.verdict == .open })
+            // Hello waits at most the control timeout (3 s); the probes one timeout.
+            #expect(run.results.durationMs < 15_000)
+        }
+    }
+
+    @Test("an agent with another token: authentication failed, not a blocked path")
+    func wrongToken() throws {
+        let scenario = LabScenario.healthy(nodes: 3, managers: 1)
+        let lab = try Lab(nodes: scenario.nodes)
+        defer { lab.destroy() }
+        let token = try lab.write("token", ClusterToken.generate() + "\n")
+        let other = try lab.write("other-token", ClusterToken.generate() + "\n")
+        try lab.startAgents(binary: swarmprobeBinary(), tokenFile: token, only: ["m1", "w1"])
+        try lab.startAgents(binary: swarmprobeBinary(), tokenFile: other, only: ["w2"])
+        let run = try runCheck(lab, token: token)
+        #expect(run.status == 1)
+        let node = try #require(run.results.nodes.first { $0.name == "w2" })
+        #expect(node.agent.status == .authFailed)
+        #expect(node.agent.detail?.contains("authentication failed for node w2") == true, "\(node.agent.detail ?? "")")
+        #expect(run.results.checks.filter { $0.from == "w2" || $0.to == "w2" }.allSatisfy { $0.verdict == .agentDown })
+        #expect(!run.results.checks.contains { $0.verdict == .blocked })
+        #expect(run.markdown.contains("authentication failed for node w2"))
+    }
+
+    @Test("--data-path-port 7789: VXLAN probed on 7789, and a drop there is found")
+    func dataPathPort() throws {
+        let moved = KindID(proto: .udp, port: 7789)
+        let scenario = LabScenario(name: "dpp", nodes: [("m1", .manager), ("w1", .worker), ("w2", .worker)],
+                                   faults: [.networkDrop(from: "w2", to: "m1", kind: moved)])
+        try withLab(scenario, agentArguments: ["--data-path-port", "7789"]) { lab, token in
+            let run = try runCheck(lab, token: token, extra: ["--data-path-port", "7789"])
+            #expect(!run.results.checks.contains { $0.kindID == vxlan })
+            #expect(run.results.checks.contains { $0.kindID == moved })
+            expectMatches(run.results, scenario)
+        }
+    }
+
+    @Test("ESP on an encrypted-overlay profile: probed over a raw socket, a drop found")
+    func esp() throws {
+        let espKind = KindID(proto: .esp, port: nil)
+        let profile = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().appendingPathComponent("probes/swarm-encrypted.yaml").path
+        let scenario = LabScenario(name: "esp", nodes: [("m1", .manager), ("w1", .worker), ("w2", .worker)],
+                                   faults: [.networkDrop(from: "w1", to: "w2", kind: espKind)])
+        try withLab(scenario, agentArguments: ["--profile", profile]) { lab, token in
+            let run = try runCheck(lab, token: token, extra: ["--profile", profile])
+            let esps = run.results.checks.filter { $0.kindID == espKind }
+            #expect(esps.count == 6)
+            #expect(esps.allSatisfy { $0.port == nil && $0.proto == .esp })
+            expectMatches(run.results, scenario)
+        }
+    }
+
+    @Test("the demo command runs end to end and its verdicts match what it injected")
+    func demoCommand() throws {
+        let r = try Shell.capture([swarmprobeBinary(), "demo", "--timeout", "1s"])
+        #expect(r.status == 0, "\(r.stdout)\n\(r.stderr)")
+        #expect(r.stdout.contains("verdicts match the faults the lab injected"))
+        let left = try Shell.run(["ip", "netns", "list"])
+        #expect(!left.contains("-sw"), "namespaces left behind: \(left)")
+    }
+}

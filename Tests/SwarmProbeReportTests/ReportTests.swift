@@ -1,0 +1,174 @@
+import Foundation
+import SwarmProbeCore
+import SwarmProbeReport
+import Testing
+
+@Suite("Markdown report")
+struct MarkdownReportTests {
+    @Test func verdictIsAtTheTop() {
+        let expectations: [(Fixture, String)] = [
+            (.healthy, "**PASS: all 42 required paths open**"),
+            (.failing, "**FAIL: "),
+            (.incomplete, "**INCOMPLETE: interrupted after 8 checks; 1 required path not open so far**"),
+        ]
+        for (fixture, prefix) in expectations {
+            let lines = MarkdownReport.render(fixture.results).split(separator: "\n").prefix(3)
+            #expect(lines.contains { $0.hasPrefix(prefix) }, "\(fixture): \(Array(lines))")
+        }
+    }
+
+    @Test func failVerdictCountsRequiredPathsNotOpen() {
+        let r = Fixtures.failing()
+        let md = MarkdownReport.render(r)
+        #expect(r.summary.status == "fail")
+        #expect(md.contains("**FAIL: \(r.summary.requiredNotOpen) of \(r.checks.count { $0.required }) required paths not open**"))
+    }
+
+    @Test func hostFirewallFindingNamesTargetAddressAndPort() throws {
+        let md = MarkdownReport.render(Fixtures.failing())
+        let finding = try #require(section(of: md, heading: "Blocked by the target's own firewall: 2377/tcp"))
+        #expect(finding.contains("To mgr-1 (198.18.1.11), from mgr-2, wrk-1"))
+        #expect(finding.contains("**Fix:** Add an accept rule on mgr-1 (198.18.1.11) for inbound TCP 2377 from mgr-2 (198.18.1.12), wrk-1 (198.18.1.13)"))
+        #expect(finding.contains("`nft insert rule inet filter input ip saddr { 198.18.1.12, 198.18.1.13 } tcp dport 2377 accept`"))
+        #expect(finding.contains("`ufw allow from 198.18.1.12 to any port 2377 proto tcp`"))
+    }
+
+    @Test func networkFindingSaysWhichInboundRuleOnWhichNode() throws {
+        let md = MarkdownReport.render(Fixtures.failing())
+        let finding = try #require(section(of: md, heading: "Blocked in the network: 4789/udp"))
+        #expect(finding.contains("Traffic to wrk-1 on 4789/udp from mgr-1, mgr-2 never reaches wrk-1's network interface."))
+        #expect(finding.contains("**Fix:** Allow inbound UDP 4789 to wrk-1 (198.18.1.13) from mgr-1 (198.18.1.11), mgr-2 (198.18.1.12) in the security group / network ACL / cloud firewall"))
+    }
+
+    @Test func returnPathUnknownAgentAndSourceFindings() throws {
+        let md = MarkdownReport.render(Fixtures.failing())
+        let returnPath = try #require(section(of: md, heading: "Blocked on the return path: 4789/udp"))
+        #expect(returnPath.contains("the answers from mgr-1 back to wrk-1 never arrive"))
+        #expect(returnPath.contains("ephemeral ports 1024-65535"))
+        let unknown = try #require(section(of: md, heading: "Blocked, place unknown: 4789/udp"))
+        #expect(unknown.contains("A capture tap on mgr-2"))
+        let auth = try #require(section(of: md, heading: "Authentication failed: wrk-3 (198.18.1.15)"))
+        #expect(auth.contains("Authentication failed for node wrk-3"))
+        let down = try #require(section(of: md, heading: "Agent down: wrk-2 (198.18.1.14)"))
+        #expect(down.contains("**Fix:** Start the agent on wrk-2"))
+        #expect(down.contains("198.18.1.14:7950"))
+        let source = try #require(section(of: md, heading: "Unexpected source address: wrk-1 (198.18.1.13)"))
+        #expect(source.contains("from 10.0.7.13"))
+        #expect(source.contains("moby#53004"))
+    }
+
+    @Test func optionalPathsAreInformationNotFindings() throws {
+        let md = MarkdownReport.render(Fixtures.failing())
+        let findings = try #require(section(of: md, heading: "Findings", level: "## "))
+        // The closed 2377/tcp to the worker wrk-1 is not required: only the manager mgr-2 is a finding.
+        let closed = try #require(section(of: findings, heading: "Closed: 2377/tcp"))
+        #expect(closed.contains("To mgr-2 (198.18.1.12), from mgr-1, wrk-1"))
+        #expect(!closed.contains("To wrk-1"))
+        let info = try #require(section(of: md, heading: "Not required (information)", level: "## "))
+        #expect(info.contains("- 2377/tcp (cluster-management), closed: mgr-1 -> wrk-1, mgr-2 -> wrk-1"))
+    }
+
+    @Test func openChecksAreCountedNotListedWhenMany() {
+        let md = MarkdownReport.render(Fixtures.large())
+        #expect(md.contains("56 open checks (56 on 4789/udp), not listed here"))
+        #expect(!md.contains("<details>"))
+        let few = MarkdownReport.render(Fixtures.healthy())
+        #expect(few.contains("<details><summary>48 open checks</summary>"))
+    }
+
+    /// A 150-node run (22,350 checks) renders in well under the limit.
+    @Test(.timeLimit(.minutes(1))) func largeRunsRenderQuickly() {
+        let r = Fixtures.large(nodes: 150)
+        #expect(MarkdownReport.render(r).contains("22350 open checks (22350 on 4789/udp), not listed here"))
+        #expect(TerminalReport.render(r, color: true).contains("PASS: all 22350 required paths open"))
+    }
+
+    @Test func tablesEscapePipes() {
+        var r = Fixtures.incomplete()
+        r.checks[0].detail = "a | b"
+        #expect(MarkdownReport.render(r).contains("a \\| b"))
+    }
+
+    /// The text from a heading (`### n. Title` or `## Title`) to the next heading of that level or above.
+    func section(of md: String, heading: String, level: String = "### ") -> String? {
+        let lines = md.split(separator: "\n", omittingEmptySubsequences: false)
+        guard let start = lines.firstIndex(where: { $0.hasPrefix(level) && $0.contains(heading) }) else { return nil }
+        let end = lines[(start + 1)...].firstIndex { line in
+            line.hasPrefix("## ") || (level == "### " && line.hasPrefix("### "))
+        } ?? lines.endIndex
+        return lines[start..<end].joined(separator: "\n")
+    }
+}
+
+@Suite("Terminal report")
+struct TerminalReportTests {
+    @Test(arguments: Fixture.allCases)
+    func colourIsOnlyAddedEscapes(_ fixture: Fixture) {
+        let plain = TerminalReport.render(fixture.results, color: false)
+        let coloured = TerminalReport.render(fixture.results, color: true)
+        #expect(!plain.contains("\u{1B}"))
+        #expect(coloured.contains("\u{1B}["))
+        #expect(coloured.replacing(/\x{1B}\[[0-9;]*m/, with: "") == plain)
+    }
+
+    @Test(arguments: Fixture.allCases)
+    func linesStayWithinWidth(_ fixture: Fixture) {
+        for line in TerminalReport.render(fixture.results, color: false).split(separator: "\n") {
+            // Only a command too long for any line may overflow, on a line of its own.
+            #expect(line.count <= TerminalReport.width || line.drop { $0 == " " }.hasPrefix("`"), "\(line)")
+            #expect(!line.hasSuffix(" "), "trailing space: \(line)")
+        }
+    }
+
+    @Test func lastLineIsTheVerdict() {
+        let r = Fixtures.failing()
+        let last = TerminalReport.render(r, color: false).split(separator: "\n").last.map(String.init)
+        #expect(last == "FAIL: \(r.summary.requiredNotOpen) of \(r.checks.count { $0.required }) required paths not open")
+    }
+
+    /// Long names: columns are numbered, and every cell starts under its column's label.
+    @Test func matrixColumnsAlignWithLongNames() throws {
+        let r = Fixtures.healthy()
+        let lines = TerminalReport.render(r, color: false).split(separator: "\n").map(String.init)
+        let headerIndex = try #require(lines.firstIndex { $0.hasPrefix("  from \\ to") })
+        let header = Array(lines[headerIndex])
+        #expect(String(header).hasSuffix("1      2      3      4"))
+        let starts = header.indices.filter { $0 > 0 && header[$0] != " " && header[$0 - 1] == " " }.suffix(r.nodes.count)
+        for row in lines[(headerIndex + 1)...(headerIndex + r.nodes.count)] {
+            let chars = Array(row)
+            for s in starts {
+                #expect(s < chars.count && chars[s] != " " && chars[s - 1] == " ", "\(row)")
+            }
+        }
+        #expect(lines.contains("  1 swarm-manager-eu-west-1a  -      ok     ok     ok"))
+    }
+
+    @Test func symbolsOfTheFailingRun() {
+        let out = TerminalReport.render(Fixtures.failing(), color: false)
+        // 4789/udp row of mgr-1: ?? to mgr-2, NET to wrk-1, dn to the two broken agents.
+        #expect(out.contains("  mgr-1      -      ??     NET    dn     dn"))
+        // 2377/tcp row of mgr-1: closed to mgr-2 (required), closed and agent-down to workers (not required).
+        #expect(out.contains("  mgr-1      -      cl     (cl)   (dn)   (dn)"))
+    }
+}
+
+@Suite("JSON report")
+struct JSONReportTests {
+    @Test(arguments: Fixture.allCases)
+    func roundTrips(_ fixture: Fixture) throws {
+        let r = fixture.results
+        let json = JSONReport.render(r)
+        #expect(json.hasSuffix("}\n"))
+        let decoded = try JSONDecoder().decode(Results.self, from: Data(json.utf8))
+        #expect(decoded == r)
+    }
+
+    @Test func schemaNullPortAndNullWhere() {
+        let json = JSONReport.render(Fixtures.failing())
+        #expect(json.contains(#""schema" : "swarmprobe.results/v1""#))
+        #expect(json.contains(#""port" : null"#))
+        #expect(json.contains(#""protocol" : "esp""#))
+        #expect(json.contains(#""where" : null"#))
+        #expect(json.contains(#""where" : "host-firewall""#))
+    }
+}
