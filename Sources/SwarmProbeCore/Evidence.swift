@@ -57,6 +57,10 @@ public struct SenderEvidence: Codable, Sendable, Equatable {
         self.nonces = nonces
         self.sourcePort = sourcePort
     }
+
+    enum CodingKeys: String, CodingKey {
+        case outcome, attempts, rttMicros = "rtt_micros", detail, nonces, sourcePort = "source_port"
+    }
 }
 
 /// How an agent covers one traffic kind on its node.
@@ -95,6 +99,11 @@ public struct CaptureEvidence: Codable, Sendable, Equatable {
         self.seenPastFirewall = seenPastFirewall
         self.answerSeenLeaving = answerSeenLeaving
     }
+
+    enum CodingKeys: String, CodingKey {
+        case seenAtInterface = "seen_at_interface", seenPastFirewall = "seen_past_firewall"
+        case answerSeenLeaving = "answer_seen_leaving"
+    }
 }
 
 /// What the target's agent saw of one check's probes.
@@ -116,5 +125,9 @@ public struct ReceiverEvidence: Codable, Sendable, Equatable {
         self.answered = answered
         self.sourceAddresses = sourceAddresses
         self.capture = capture
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case listener, received, answered, sourceAddresses = "source_addresses", capture
     }
 }
