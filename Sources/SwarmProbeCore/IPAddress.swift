@@ -102,7 +102,8 @@ public enum IPAddress: Hashable, Sendable, CustomStringConvertible, Codable {
                     result.append(UInt16(c) << 8 | UInt16(d))
                     continue
                 }
-                guard (1...4).contains(item.count), let v = UInt16(item, radix: 16) else { return nil }
+                guard (1...4).contains(item.count), item.allSatisfy({ $0.isASCII && $0.isHexDigit }),
+                      let v = UInt16(item, radix: 16) else { return nil }
                 result.append(v)
             }
             return result
@@ -113,9 +114,17 @@ public enum IPAddress: Hashable, Sendable, CustomStringConvertible, Codable {
                   h.count + t.count <= 7 else { return nil }
             groups = h
             tailGroups = t
-            return .v6(groups + [UInt16](repeating: 0, count: 8 - h.count - t.count) + tailGroups)
+            return normalized(groups + [UInt16](repeating: 0, count: 8 - h.count - t.count) + tailGroups)
         }
         guard let all = parseGroups(text, allowV4Tail: true), all.count == 8 else { return nil }
-        return .v6(all)
+        return normalized(all)
+    }
+
+    /// An IPv4-mapped IPv6 address (::ffff:a.b.c.d) is the IPv4 address: one value, however it is written.
+    private static func normalized(_ g: [UInt16]) -> IPAddress {
+        if g[0..<5].allSatisfy({ $0 == 0 }) && g[5] == 0xffff {
+            return .v4(UInt8(g[6] >> 8), UInt8(g[6] & 0xff), UInt8(g[7] >> 8), UInt8(g[7] & 0xff))
+        }
+        return .v6(g)
     }
 }

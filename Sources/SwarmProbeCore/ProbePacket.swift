@@ -189,17 +189,20 @@ public struct ReplayGuard: Sendable {
     /// Accepts a (16-byte nonce, sender time) once; `now` is the receiver's clock.
     public mutating func check(nonce: [UInt8], timeMs: UInt64, now: UInt64) -> Verdict {
         guard nonce.count == 16 else { return .stale }
-        if timeMs + windowMs < now { return .stale }
-        if timeMs > now + windowMs { return .future }
-        if now >= lastPrune + 1000 || seen.count >= capacity {
-            seen = seen.filter { $0.value > now }
+        // Compare by subtraction: a signed but absurd timestamp must not overflow.
+        if now > timeMs && now - timeMs > windowMs { return .stale }
+        if timeMs > now && timeMs - now > windowMs { return .future }
+        if now &- lastPrune >= 1000 || seen.count >= capacity {
+            // An entry is needed while its timestamp can still pass the window test, up to and including `expiry`.
+            seen = seen.filter { $0.value >= now }
             lastPrune = now
         }
         let key = Nonce(nonce)
         if seen[key] != nil { return .replayed }
         guard seen.count < capacity else { return .full }
         // Keep it until the sender's timestamp leaves the window either way.
-        seen[key] = max(timeMs, now) + windowMs
+        let (expiry, overflow) = max(timeMs, now).addingReportingOverflow(windowMs)
+        seen[key] = overflow ? .max : expiry
         return .fresh
     }
 }

@@ -31,12 +31,16 @@ public struct ClusterToken: Sendable {
         guard let first = lines.first else {
             throw InputError(source: source, line: 1, "token: the file is empty (make a token with `swarmprobe token > \(source)`)")
         }
-        let lineNo = text.split(separator: "\n", omittingEmptySubsequences: false).firstIndex { $0.trimmingCharacters(in: .whitespaces) == first }.map { $0 + 1 }
+        let lineNo = text.split(omittingEmptySubsequences: false, whereSeparator: \.isNewline)
+            .firstIndex { $0.trimmingCharacters(in: .whitespaces) == first }.map { $0 + 1 }
         guard lines.count == 1 else {
             throw InputError(source: source, line: lineNo, "token: expected one line of 64 hex digits, found \(lines.count) lines")
         }
-        guard first.count == 64, let bytes = Hex.decode(first) else {
+        guard first.count == 64 else {
             throw InputError(source: source, line: lineNo, "token: expected 64 hex digits (32 bytes), got \(first.count) characters (make one with `swarmprobe token`)")
+        }
+        guard let bytes = Hex.decode(first) else {
+            throw InputError(source: source, line: lineNo, "token: expected 64 hex digits (32 bytes), but the line holds characters other than 0-9 and a-f (make one with `swarmprobe token`)")
         }
         return ClusterToken(secret: bytes)
     }

@@ -29,8 +29,12 @@ struct YAMLNode {
             return InputError(source: source, line: mark.line, "not valid YAML: \(problem)")
         case let .reader(problem, _, _, _):
             return InputError(source: source, "not valid YAML: \(problem)")
+        case let .duplicatedKeysInMapping(duplicates, context):
+            let keys = duplicates.sorted().map { "`\($0)`" }.joined(separator: ", ")
+            return InputError(source: source, line: context.mark.line, "field \(keys) appears more than once")
         default:
-            return InputError(source: source, "not valid YAML: \(e)")
+            let firstLine = "\(e)".split(whereSeparator: \.isNewline).first.map(String.init) ?? "unknown error"
+            return InputError(source: source, "not valid YAML: \(firstLine)")
         }
     }
 

@@ -1,0 +1,114 @@
+import Foundation
+import Testing
+@testable import SwarmProbeCore
+
+@Suite("RunRequest.validate")
+struct RunRequestTests {
+    static let selfAddress = ip("10.0.0.1")
+    static let kinds = Set(DefaultProfile.load().enabledKinds.map(\.kindID))
+    static let runID = "00112233445566778899aabbccddeeff"
+    static let nodes = [
+        PeerRef(name: "m1", address: ip("10.0.0.1")),
+        PeerRef(name: "m2", address: ip("10.0.0.2")),
+        PeerRef(name: "w1", address: ip("2001:db8::3")),
+    ]
+
+    static func request(runID: String = runID, nodes: [PeerRef] = nodes, probes: [ProbeOrder]? = nil,
+                        timeoutMs: Int = 1000, attempts: Int = 3) -> RunRequest {
+        let plan = probes ?? kinds.sorted().flatMap { k in
+            [ProbeOrder(target: ip("10.0.0.2"), kind: k), ProbeOrder(target: ip("2001:db8::3"), kind: k)]
+        }
+        return RunRequest(runID: runID, nodes: nodes, probes: plan, timeoutMs: timeoutMs, attempts: attempts)
+    }
+
+    @Test("a good plan passes", arguments: [
+        request(),
+        request(runID: "00112233445566778899AABBCCDDEEFF"),
+        request(probes: []),
+        request(timeoutMs: 50, attempts: 1),
+        request(timeoutMs: 60_000, attempts: 5),
+        request(nodes: [PeerRef(name: "m1", address: ip("10.0.0.1"))], probes: []),
+    ])
+    func good(_ r: RunRequest) throws {
+        try r.validate(selfAddress: Self.selfAddress, kinds: Self.kinds)
+    }
+
+    struct Bad: Sendable, CustomTestStringConvertible {
+        var name: String
+        var request: RunRequest
+        var message: String
+        var testDescription: String { name }
+    }
+
+    static func manyNodes(_ n: Int) -> [PeerRef] {
+        (0..<n).map { (i: Int) -> PeerRef in
+            let hi = UInt8(truncatingIfNeeded: i >> 8)
+            let lo = UInt8(truncatingIfNeeded: i)
+            return PeerRef(name: "n\(i)", address: .v4(10, 0, hi, lo))
+        }
+    }
+
+    static let bad: [Bad] = [
+        Bad(name: "target not in the node list",
+            request: request(probes: [ProbeOrder(target: ip("10.0.0.9"), kind: .tcp2377)]),
+            message: "run request: field `probes[0].target`: 10.0.0.9 is not in the signed node list; refused"),
+        Bad(name: "self target",
+            request: request(probes: [ProbeOrder(target: ip("10.0.0.2"), kind: .tcp2377), ProbeOrder(target: ip("10.0.0.1"), kind: .udp4789)]),
+            message: "run request: field `probes[1].target`: 10.0.0.1 is this agent itself"),
+        Bad(name: "kind not in the profile",
+            request: request(probes: [ProbeOrder(target: ip("2001:db8::3"), kind: KindID(proto: .tcp, port: 22))]),
+            message: "run request: field `probes[0].kind`: 22/tcp is not in this agent's profile; refused"),
+        Bad(name: "disabled ESP is not in the profile",
+            request: request(probes: [ProbeOrder(target: ip("10.0.0.2"), kind: .esp)]),
+            message: "run request: field `probes[0].kind`: esp is not in this agent's profile; refused"),
+        Bad(name: "duplicate probe",
+            request: request(probes: [ProbeOrder(target: ip("10.0.0.2"), kind: .udp7946), ProbeOrder(target: ip("10.0.0.2"), kind: .tcp7946),
+                                      ProbeOrder(target: ip("10.0.0.2"), kind: .udp7946)]),
+            message: "run request: field `probes[2]`: 7946/udp to 10.0.0.2 is listed twice"),
+        Bad(name: "runID not hex", request: request(runID: "not-a-run-id-not-a-run-id-123456"),
+            message: "run request: field `runID`: expected 32 hex digits"),
+        Bad(name: "runID too short", request: request(runID: "0011"), message: "run request: field `runID`: expected 32 hex digits"),
+        Bad(name: "runID too long", request: request(runID: runID + "00"), message: "run request: field `runID`: expected 32 hex digits"),
+        Bad(name: "runID odd length", request: request(runID: String(runID.dropLast())), message: "run request: field `runID`: expected 32 hex digits"),
+        Bad(name: "runID empty", request: request(runID: ""), message: "run request: field `runID`: expected 32 hex digits"),
+        Bad(name: "too many nodes",
+            request: request(nodes: manyNodes(5001)),
+            message: "run request: field `nodes`: 5001 nodes, more than the limit of 5000"),
+        Bad(name: "timeout too short", request: request(timeoutMs: 49), message: "run request: field `timeoutMs`: 49 is outside 50...60000"),
+        Bad(name: "timeout too long", request: request(timeoutMs: 60_001), message: "run request: field `timeoutMs`: 60001 is outside 50...60000"),
+        Bad(name: "timeout negative", request: request(timeoutMs: -1), message: "run request: field `timeoutMs`: -1 is outside 50...60000"),
+        Bad(name: "no attempts", request: request(attempts: 0), message: "run request: field `attempts`: 0 is outside 1...5"),
+        Bad(name: "too many attempts", request: request(attempts: 6), message: "run request: field `attempts`: 6 is outside 1...5"),
+        Bad(name: "self address missing from the nodes",
+            request: request(nodes: Array(nodes.dropFirst()), probes: [ProbeOrder(target: ip("10.0.0.2"), kind: .tcp2377)]),
+            message: "run request: field `nodes`: this agent's address 10.0.0.1 is not in the node list"),
+        Bad(name: "more probes than nodes x kinds",
+            request: request(probes: (0..<13).map { _ in ProbeOrder(target: ip("10.0.0.2"), kind: .tcp2377) }),
+            message: "run request: field `probes`: 13 probes, more than one per node and kind"),
+    ]
+
+    @Test("refuses a plan it must not carry out, with the exact message", arguments: bad)
+    func refuses(_ bad: Bad) {
+        let e = inputError { () throws(InputError) in try bad.request.validate(selfAddress: Self.selfAddress, kinds: Self.kinds) }
+        #expect(e?.description == bad.message)
+        #expect(e?.line == nil)
+    }
+
+    @Test("JSON round trip, and decoding errors name the field")
+    func json() throws {
+        let r = Self.request()
+        let data = try WireJSON.encoder().encode(r)
+        #expect(try WireJSON.decode(RunRequest.self, from: Array(data), source: "run request") == r)
+
+        let missing = Array(#"{"runID":"00","nodes":[],"probes":[],"attempts":1}"#.utf8)
+        #expect(inputError { () throws(InputError) in try WireJSON.decode(RunRequest.self, from: missing, source: "run request") }?.description
+                == "run request: field `timeoutMs` is missing")
+        let badAddress = Array(#"{"runID":"00","nodes":[{"name":"a","address":"10.0.0.300"}],"probes":[],"timeoutMs":1,"attempts":1}"#.utf8)
+        #expect(inputError { () throws(InputError) in try WireJSON.decode(RunRequest.self, from: badAddress, source: "run request") }?.description
+                == "run request: field `nodes[0].address`: not an IP address: 10.0.0.300")
+        let wrongType = Array(#"{"runID":"00","nodes":[],"probes":[],"timeoutMs":"soon","attempts":1}"#.utf8)
+        #expect(inputError { () throws(InputError) in try WireJSON.decode(RunRequest.self, from: wrongType, source: "run request") }?.description
+                == "run request: field `timeoutMs` has the wrong type")
+        #expect(inputError { () throws(InputError) in try WireJSON.decode(RunRequest.self, from: Array("{".utf8), source: "run request") } != nil)
+    }
+}
