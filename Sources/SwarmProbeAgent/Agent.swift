@@ -69,8 +69,12 @@ public final class Agent: Service, Sendable {
                     channels.append(ch)
                 case .tcp:
                     let limiter = ConnectionLimiter(limit: cfg.maxConnectionsPerListener)
+                    // SO_REUSEADDR on a TCP listener only lets us bind over TIME_WAIT leftovers; Linux still
+                    // refuses it while anyone else listens there, so it never takes a port from dockerd.
+                    // (UDP listeners never set it: there it would share the port.)
                     let ch = try await ServerBootstrap(group: group)
                         .serverChannelOption(.backlog, value: 256)
+                        .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
                         .serverChannelInitializer { channel in
                             channel.eventLoop.makeCompletedFuture { try channel.pipeline.syncOperations.addHandler(limiter) }
                         }

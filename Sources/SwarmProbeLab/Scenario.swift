@@ -42,6 +42,9 @@ public struct LabScenario: Sendable {
             switch fault {
             case let .networkDrop(f, t, k) where f == from && t == to && k == kind:
                 return (.blocked, capture ? .network : .unknown)
+            case let .networkDrop(f, t, k) where f == to && t == from && k == kind && kind.proto == .esp:
+                // ESP has no ports: dropping t <- f also drops the echoes t sends back to f.
+                return (.blocked, .returnPath)
             case let .returnPathDrop(f, t, k) where f == from && t == to && k == kind:
                 // UDP: the target logs the probe it answered. TCP: the SYN-ACK dies, nobody logs anything.
                 return (.blocked, kind.proto == .tcp && !capture ? .unknown : .returnPath)
