@@ -30,6 +30,7 @@ let package = Package(
             name: "SwarmProbeAgent",
             dependencies: [
                 "SwarmProbeCore",
+                "SwarmProbeCapture",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -58,6 +59,22 @@ let package = Package(
             name: "SwarmProbeLab",
             dependencies: ["SwarmProbeCore"]
         ),
+        // libpcap, through pkg-config (Debian: libpcap-dev). Only SwarmProbeCapture imports it.
+        .systemLibrary(
+            name: "CPcap",
+            path: "Sources/CPcap",
+            pkgConfig: "libpcap",
+            providers: [.apt(["libpcap-dev"])]
+        ),
+        // Packet capture: one owner of each pcap_t, a capture thread, the dissector, offline reading.
+        .target(
+            name: "SwarmProbeCapture",
+            dependencies: [
+                "CPcap",
+                "SwarmProbeCore",
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+            ]
+        ),
         .target(
             name: "SwarmProbeCommands",
             dependencies: [
@@ -81,13 +98,22 @@ let package = Package(
             resources: [.copy("Fixtures")]
         ),
         .testTarget(
+            name: "SwarmProbeCaptureTests",
+            dependencies: [
+                "SwarmProbeCapture",
+                "SwarmProbeCore",
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+            ],
+            resources: [.copy("Fixtures")]
+        ),
+        .testTarget(
             name: "SwarmProbeReportTests",
             dependencies: ["SwarmProbeReport", "SwarmProbeCore"],
             resources: [.copy("Golden")]
         ),
         .testTarget(
             name: "SwarmProbeIntegrationTests",
-            dependencies: ["SwarmProbeLab", "SwarmProbeCore"]
+            dependencies: ["SwarmProbeLab", "SwarmProbeCore", "SwarmProbeCoordinator"]
         ),
     ],
     swiftLanguageModes: [.v6]
