@@ -14,6 +14,8 @@ public struct AgentConfiguration: Sendable {
     public var token: ClusterToken
     /// Open TCP connections per listener before new ones are refused.
     public var maxConnectionsPerListener: Int = 256
+    /// Open the capture taps (interface and nflog); off, silent drops get `where: unknown`.
+    public var capture: Bool = true
 
     public init(address: IPAddress, controlPort: Int = Defaults.controlPort, profile: Profile, token: ClusterToken) {
         self.address = address
@@ -51,8 +53,14 @@ public final class Agent: Service, Sendable {
         let cfg = configuration
         let responder = Responder(address: cfg.address, token: cfg.token)
         var channels: [any Channel] = []
+        var portChannels: [KindID: any Channel] = [:]
         var states: [ListenerState] = []
         var esp: ESPSocket?
+        // Taps first: whether a port someone else holds can be observed depends on them.
+        let taps: CaptureTaps? = cfg.capture
+            ? CaptureTaps.start(address: cfg.address, profile: cfg.profile, token: cfg.token, group: cfg.controlPort, logger: logger)
+            : nil
+        defer { taps?.stop() }
 
         for kind in cfg.profile.enabledKinds {
             let id = kind.kindID
@@ -62,11 +70,12 @@ public final class Agent: Service, Sendable {
                     let ch = try await DatagramBootstrap(group: group)
                         .channelInitializer { channel in
                             channel.eventLoop.makeCompletedFuture {
-                                try channel.pipeline.syncOperations.addHandler(DatagramProbeHandler(responder: responder, kind: id))
+                                try channel.pipeline.syncOperations.addHandler(DatagramProbeHandler(responder: responder, kind: id, framed: kind.dataPath))
                             }
                         }
                         .bind(to: cfg.address.socketAddress(port: kind.port!)).get()
                     channels.append(ch)
+                    portChannels[id] = ch
                 case .tcp:
                     let limiter = ConnectionLimiter(limit: cfg.maxConnectionsPerListener)
                     // SO_REUSEADDR on a TCP listener only lets us bind over TIME_WAIT leftovers; Linux still
@@ -85,6 +94,7 @@ public final class Agent: Service, Sendable {
                         }
                         .bind(to: cfg.address.socketAddress(port: kind.port!)).get()
                     channels.append(ch)
+                    portChannels[id] = ch
                 case .esp:
                     let socket = try await ESPSocket.open(group: group, address: cfg.address, responder: responder, token: cfg.token)
                     esp = socket
@@ -93,16 +103,34 @@ public final class Agent: Service, Sendable {
                 states.append(ListenerState(kind: id, mode: .listening))
             } catch {
                 let why = Agent.describeBindError(error, kind: kind)
-                logger.warning("\(id): not listening: \(why)")
-                states.append(ListenerState(kind: id, mode: .unavailable, detail: why))
+                if Agent.isInUse(error), kind.proto != .esp, taps?.interfaceActive == true {
+                    // Live mode: dockerd or the kernel holds it; never bind beside it, watch it instead.
+                    logger.info("\(id): held by another program; observing it through capture")
+                    states.append(ListenerState(kind: id, mode: .observing, detail: "held by another program (dockerd? the kernel's VXLAN socket?)"))
+                } else {
+                    logger.warning("\(id): not listening: \(why)")
+                    states.append(ListenerState(kind: id, mode: .unavailable, detail: why))
+                }
+            }
+        }
+        // Live mode: another program holds some swarm ports, so this node runs a live swarm. A port nobody
+        // holds there is genuinely closed (2377 on a worker); holding it ourselves would hide that.
+        if states.contains(where: { $0.mode == .observing || Agent.isInUseDetail($0.detail) }) {
+            for (i, s) in states.enumerated() where s.mode == .listening {
+                guard let ch = portChannels[s.kind] else { continue }
+                try? await ch.close()
+                channels.removeAll { $0 === ch }
+                states[i] = ListenerState(kind: s.kind, mode: .unavailable,
+                                          detail: "nothing holds it on this live swarm node, so the agent leaves it closed")
+                logger.info("\(s.kind): live swarm node and nobody holds it: left closed")
             }
         }
         listenerStates.withLockedValue { $0 = states }
 
-        let prober = Prober(group: group, address: cfg.address, token: cfg.token, esp: esp)
+        let prober = Prober(group: group, address: cfg.address, token: cfg.token, esp: esp, framedKinds: cfg.profile.framedKinds)
         let service = ControlService(address: cfg.address, profile: cfg.profile, token: cfg.token,
                                      listeners: { [listenerStates] in listenerStates.withLockedValue { $0 } },
-                                     responder: responder, prober: prober, logger: logger)
+                                     taps: taps, responder: responder, prober: prober, logger: logger)
         let control: any Channel
         do {
             control = try await ServerBootstrap(group: group)
@@ -130,6 +158,14 @@ public final class Agent: Service, Sendable {
         try? await gracefulShutdown()
         logger.info("shutting down")
         for ch in channels.reversed() { try? await ch.close() }
+    }
+
+    static func isInUseDetail(_ detail: String?) -> Bool {
+        detail?.hasPrefix("address in use") ?? false
+    }
+
+    static func isInUse(_ error: any Error) -> Bool {
+        (error as? IOError)?.errnoCode == EADDRINUSE
     }
 
     static func describeBindError(_ error: any Error, kind: TrafficKind?) -> String {

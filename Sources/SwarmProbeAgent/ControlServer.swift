@@ -20,19 +20,23 @@ final class ControlService: Sendable {
     let profile: Profile
     let token: ClusterToken
     let listeners: @Sendable () -> [ListenerState]
+    let taps: CaptureTaps?
     let responder: Responder
     let prober: Prober
     let logger: Logger
     private let replay = NIOLockedValueBox(ReplayGuard(windowMs: 60_000, capacity: 65_536))
     /// One plan at a time; a second waits its turn rather than doubling the packet rate.
     private let running = NIOLockedValueBox(false)
+    /// When each recent run began here (agent clock, ms): capture records are returned from then on.
+    private let runStarts = NIOLockedValueBox<[String: Int64]>([:])
 
     init(address: IPAddress, profile: Profile, token: ClusterToken, listeners: @escaping @Sendable () -> [ListenerState],
-         responder: Responder, prober: Prober, logger: Logger) {
+         taps: CaptureTaps?, responder: Responder, prober: Prober, logger: Logger) {
         self.address = address
         self.profile = profile
         self.token = token
         self.listeners = listeners
+        self.taps = taps
         self.responder = responder
         self.prober = prober
         self.logger = logger
@@ -59,7 +63,10 @@ final class ControlService: Sendable {
             switch path {
             case ControlPath.hello:
                 let hello = HelloResponse(agentVersion: SwarmProbeVersion.current, address: address, timeMs: Int64(nowMs()),
-                                          profile: profile.name, listeners: listeners())
+                                          profile: profile.name, listeners: listeners(), taps: taps?.states ?? [
+                                              TapState(tap: .interface, active: false, detail: "capture is off (--no-capture)"),
+                                              TapState(tap: .nflog, active: false, detail: "capture is off (--no-capture)"),
+                                          ])
                 return try ok(hello, nonce)
             case ControlPath.run:
                 let request = try WireJSON.decode(RunRequest.self, from: body, source: "run request")
@@ -68,13 +75,21 @@ final class ControlService: Sendable {
                     return ControlReply(status: .conflict, body: errorBody("a plan is already running on this agent"), requestNonce: nonce)
                 }
                 defer { running.withLockedValue { $0 = false } }
+                let started = Int64(nowMs())
+                runStarts.withLockedValue { starts in
+                    if starts.count > 64 { starts = starts.filter { started - $0.value < 600_000 } }
+                    starts[request.runID] = started
+                }
                 logger.info("control: run \(request.runID.prefix(8)): \(request.probes.count) probes, timeout \(request.timeoutMs) ms")
                 let results = await prober.run(request)
                 return try ok(RunResponse(runID: request.runID, results: results), nonce)
             case ControlPath.log:
                 let request = try WireJSON.decode(LogRequest.self, from: body, source: "log request")
                 let (entries, truncated) = responder.log(runID: request.runID)
-                return try ok(LogResponse(runID: request.runID, entries: entries, truncated: truncated), nonce)
+                // Probes of a run can arrive here a little before this agent starts its own part of it.
+                let since = (runStarts.withLockedValue { $0[request.runID] } ?? Int64(nowMs()) - 120_000) - 5_000
+                let capture = taps?.records(since: since) ?? []
+                return try ok(LogResponse(runID: request.runID, entries: entries, truncated: truncated, capture: capture), nonce)
             default:
                 return ControlReply(status: .notFound, body: errorBody("no such endpoint: \(path)"), requestNonce: nonce)
             }

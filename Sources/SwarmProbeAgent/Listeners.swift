@@ -9,11 +9,13 @@ final class DatagramProbeHandler: ChannelInboundHandler {
 
     private let responder: Responder
     private let kind: KindID
+    private let framed: Bool
     private let inbox: ProbeInbox?
 
-    init(responder: Responder, kind: KindID, inbox: ProbeInbox? = nil) {
+    init(responder: Responder, kind: KindID, framed: Bool = false, inbox: ProbeInbox? = nil) {
         self.responder = responder
         self.kind = kind
+        self.framed = framed
         self.inbox = inbox
     }
 
@@ -29,7 +31,7 @@ final class DatagramProbeHandler: ChannelInboundHandler {
             if let inbox, inbox.deliver(envelope.data.readableBytesView, from: envelope.remoteAddress) { return }
         }
         let now = nowMs()
-        guard case let .answer(echo, destination, nonce) = responder.handle(envelope.data.readableBytesView, source: envelope.remoteAddress, kind: kind, now: now) else {
+        guard case let .answer(echo, destination, nonce) = responder.handle(envelope.data.readableBytesView, source: envelope.remoteAddress, kind: kind, framed: framed, now: now) else {
             return
         }
         let buffer = context.channel.allocator.buffer(bytes: echo)

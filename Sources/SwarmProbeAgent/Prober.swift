@@ -10,6 +10,8 @@ struct ProbeEnd: Sendable {
     var rttMicros: Int?
     var detail: String?
     var attemptsSent: Int
+    /// The local port the probe left from, when known (TCP: chosen before connecting).
+    var sourcePort: Int?
 }
 
 /// Sends the probes of a plan and reports what came back.
@@ -18,14 +20,18 @@ final class Prober: Sendable {
     let address: IPAddress
     private let keyBytes: [UInt8]
     let esp: ESPSocket?
+    /// Kinds whose probes travel in VXLAN frames (the data path).
+    let framedKinds: Set<KindID>
     /// Probes in flight at once per run; more wait their turn.
     let concurrency: Int
 
-    init(group: any EventLoopGroup, address: IPAddress, token: ClusterToken, esp: ESPSocket?, concurrency: Int = 512) {
+    init(group: any EventLoopGroup, address: IPAddress, token: ClusterToken, esp: ESPSocket?, framedKinds: Set<KindID>,
+         concurrency: Int = 512) {
         self.group = group
         self.address = address
         self.keyBytes = token.probeKey.withUnsafeBytes { Array($0) }
         self.esp = esp
+        self.framedKinds = framedKinds
         self.concurrency = concurrency
     }
 
@@ -53,13 +59,16 @@ final class Prober: Sendable {
     }
 
     func probe(_ order: ProbeOrder, runID: [UInt8], timeout: TimeAmount, attempts: Int) async -> SenderEvidence {
-        let nonces = (0..<max(1, attempts)).map { _ in randomBytes(16) }
+        // An observed port belongs to dockerd or the kernel: one datagram fewer, since no answer will come
+        // and only the target's capture can tell; never fewer than two, so one loss does not decide.
+        let count = order.observed ? max(2, attempts - 1) : max(1, attempts)
+        let nonces = (0..<count).map { _ in randomBytes(16) }
         let end: ProbeEnd
         switch order.kind.proto {
         case .tcp:
             end = await probeTCP(order, nonce: nonces[0], runID: runID, timeout: timeout)
         case .udp:
-            end = await probeDatagram(order, nonces: nonces, runID: runID, timeout: timeout)
+            end = await probeDatagram(order, nonces: nonces, runID: runID, timeout: timeout, framed: framedKinds.contains(order.kind))
         case .esp:
             if let esp {
                 end = await esp.probe(order, nonces: nonces, runID: runID, timeout: timeout, key: keyBytes, from: address)
@@ -69,7 +78,7 @@ final class Prober: Sendable {
         }
         let used = Array(nonces.prefix(max(1, end.attemptsSent)))
         return SenderEvidence(outcome: end.outcome, attempts: end.attemptsSent, rttMicros: end.rttMicros,
-                              detail: end.detail, nonces: used.map { Hex.encode($0) })
+                              detail: end.detail, nonces: used.map { Hex.encode($0) }, sourcePort: end.sourcePort)
     }
 
     private func packet(_ order: ProbeOrder, nonce: [UInt8], runID: [UInt8], replyPort: Int) -> [UInt8] {
@@ -80,40 +89,63 @@ final class Prober: Sendable {
 
     // MARK: TCP
 
+    /// Source ports for TCP probes are chosen here, before connecting, so the target's capture can match
+    /// the SYN of a probe that never connects. Linux's default ephemeral range.
+    static let sourcePorts = 32768...60999
+
     private func probeTCP(_ order: ProbeOrder, nonce: [UInt8], runID: [UInt8], timeout: TimeAmount) async -> ProbeEnd {
+        let remote: SocketAddress
+        do {
+            remote = try order.target.socketAddress(port: order.kind.port ?? 0)
+        } catch {
+            return ProbeEnd(outcome: .sendFailed, detail: "bad address: \(error)", attemptsSent: 0)
+        }
+        var end = ProbeEnd(outcome: .sendFailed, detail: "no free source port", attemptsSent: 0)
+        for _ in 0..<8 {
+            let port = Int.random(in: Prober.sourcePorts)
+            end = await probeTCP(order, from: port, to: remote, nonce: nonce, runID: runID, timeout: timeout)
+            // Another socket has this port: try another one.
+            guard end.outcome == .sendFailed, end.detail == String(cString: strerror(EADDRINUSE)) else { break }
+        }
+        return end
+    }
+
+    private func probeTCP(_ order: ProbeOrder, from sourcePort: Int, to remote: SocketAddress, nonce: [UInt8], runID: [UInt8],
+                          timeout: TimeAmount) async -> ProbeEnd {
         let loop = group.next()
         let promise = loop.makePromise(of: ProbeEnd.self)
         let key = keyBytes
         let started = NIODeadline.now()
-        let remote: SocketAddress
-        let local: SocketAddress
-        do {
-            remote = try order.target.socketAddress(port: order.kind.port ?? 0)
-            local = try address.socketAddress(port: 0)
-        } catch {
-            return ProbeEnd(outcome: .sendFailed, detail: "bad address: \(error)", attemptsSent: 0)
+        let handshakeOnly = order.observed
+        guard let local = try? address.socketAddress(port: sourcePort) else {
+            return ProbeEnd(outcome: .sendFailed, detail: "bad local address", attemptsSent: 0)
         }
         let bootstrap = ClientBootstrap(group: loop)
             .connectTimeout(timeout)
-            .channelOption(.socketOption(.so_reuseaddr), value: 1)
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     try channel.pipeline.syncOperations.addHandler(
-                        TCPProbeClient(key: key, nonce: nonce, started: started, deadline: started + timeout, promise: promise))
+                        TCPProbeClient(key: key, nonce: nonce, started: started, deadline: started + timeout,
+                                       handshakeOnly: handshakeOnly, promise: promise))
                 }
             }
+        var end: ProbeEnd
         do {
             let channel = try await bootstrap.bind(to: local).connect(to: remote).get()
-            // Connected: send the probe; the handler waits for the echo and settles the promise.
-            let bytes = packet(order, nonce: nonce, runID: runID, replyPort: channel.localAddress?.port ?? 0)
-            channel.writeAndFlush(channel.allocator.buffer(bytes: bytes), promise: nil)
-            let end = try await promise.futureResult.get()
+            if !handshakeOnly {
+                // Connected: send the probe; the handler waits for the echo and settles the promise.
+                let bytes = packet(order, nonce: nonce, runID: runID, replyPort: sourcePort)
+                channel.writeAndFlush(channel.allocator.buffer(bytes: bytes), promise: nil)
+            }
+            end = try await promise.futureResult.get()
+            // A graceful close (FIN): the program behind the port sees a plain end of stream.
             try? await channel.close()
-            return end
         } catch {
             promise.succeed(ProbeEnd(outcome: .timeout, attemptsSent: 1))  // no-op if already settled
-            return Prober.classify(connectError: error, attemptsSent: 1)
+            end = Prober.classify(connectError: error, attemptsSent: 1)
         }
+        end.sourcePort = sourcePort
+        return end
     }
 
     static func classify(connectError error: any Error, attemptsSent: Int) -> ProbeEnd {
@@ -148,7 +180,7 @@ final class Prober: Sendable {
 
     // MARK: UDP
 
-    private func probeDatagram(_ order: ProbeOrder, nonces: [UInt8s], runID: [UInt8], timeout: TimeAmount) async -> ProbeEnd {
+    private func probeDatagram(_ order: ProbeOrder, nonces: [UInt8s], runID: [UInt8], timeout: TimeAmount, framed: Bool) async -> ProbeEnd {
         let loop = group.next()
         let promise = loop.makePromise(of: ProbeEnd.self)
         let remote: SocketAddress
@@ -161,13 +193,14 @@ final class Prober: Sendable {
         }
         let key = keyBytes
         let makePacket: @Sendable (_ nonce: [UInt8], _ replyPort: Int) -> [UInt8] = { [self] nonce, port in
-            self.packet(order, nonce: nonce, runID: runID, replyPort: port)
+            let p = self.packet(order, nonce: nonce, runID: runID, replyPort: port)
+            return framed ? VXLANFrame.wrap(p) : p
         }
         let bootstrap = DatagramBootstrap(group: loop)
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     try channel.pipeline.syncOperations.addHandler(
-                        UDPProbeClient(key: key, remote: remote, nonces: nonces, timeout: timeout,
+                        UDPProbeClient(key: key, remote: remote, nonces: nonces, timeout: timeout, framed: framed,
                                        makePacket: makePacket, promise: promise))
                 }
             }
@@ -198,12 +231,15 @@ final class TCPProbeClient: ChannelInboundHandler {
     private var timer: Scheduled<Void>?
     private var settled = false
     private var handshakeMicros: Int?
+    private let handshakeOnly: Bool
 
-    init(key: [UInt8], nonce: [UInt8], started: NIODeadline, deadline: NIODeadline, promise: EventLoopPromise<ProbeEnd>) {
+    init(key: [UInt8], nonce: [UInt8], started: NIODeadline, deadline: NIODeadline, handshakeOnly: Bool,
+         promise: EventLoopPromise<ProbeEnd>) {
         self.key = key
         self.nonce = nonce
         self.started = started
         self.deadline = deadline
+        self.handshakeOnly = handshakeOnly
         self.promise = promise
     }
 
@@ -216,6 +252,13 @@ final class TCPProbeClient: ChannelInboundHandler {
 
     func channelActive(context: ChannelHandlerContext) {
         handshakeMicros = Int((NIODeadline.now() - started).nanoseconds / 1000)
+        if handshakeOnly {
+            // Someone else's port (dockerd): the handshake is the evidence; send nothing, close with FIN.
+            settle(ProbeEnd(outcome: .connected, rttMicros: handshakeMicros,
+                            detail: "handshake completed; no bytes sent (the port belongs to another program)", attemptsSent: 1))
+            context.fireChannelActive()
+            return
+        }
         // Wait for the echo no longer than the rest of the timeout, but at least a little.
         let wait = max(deadline - NIODeadline.now(), .milliseconds(200))
         timer = context.eventLoop.assumeIsolated().scheduleTask(in: wait) { [self] in
@@ -273,6 +316,7 @@ final class UDPProbeClient: ChannelInboundHandler {
     private let remote: SocketAddress
     private let nonces: [[UInt8]]
     private let timeout: TimeAmount
+    private let framed: Bool
     private let makePacket: @Sendable ([UInt8], Int) -> [UInt8]
     private let promise: EventLoopPromise<ProbeEnd>
     private var sentAt: [NIODeadline] = []
@@ -281,12 +325,13 @@ final class UDPProbeClient: ChannelInboundHandler {
     private var badAnswer: String?
     private var lastError: String?
 
-    init(key: [UInt8], remote: SocketAddress, nonces: [[UInt8]], timeout: TimeAmount,
+    init(key: [UInt8], remote: SocketAddress, nonces: [[UInt8]], timeout: TimeAmount, framed: Bool,
          makePacket: @escaping @Sendable ([UInt8], Int) -> [UInt8], promise: EventLoopPromise<ProbeEnd>) {
         self.key = key
         self.remote = remote
         self.nonces = nonces
         self.timeout = timeout
+        self.framed = framed
         self.makePacket = makePacket
         self.promise = promise
     }
@@ -334,7 +379,12 @@ final class UDPProbeClient: ChannelInboundHandler {
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         let envelope = unwrapInboundIn(data)
-        switch ProbePacket.decode(envelope.data.readableBytesView, key: SymmetricKeyType(data: key)) {
+        let bytes = envelope.data.readableBytesView
+        guard let inner = framed ? VXLANFrame.unwrap(bytes) : bytes[...] else {
+            badAnswer = "an answer that is not a VXLAN frame of ours"
+            return
+        }
+        switch ProbePacket.decode(inner, key: SymmetricKeyType(data: key)) {
         case let .success(p) where p.type == .echo:
             guard let i = nonces.firstIndex(of: p.nonce), i < sentAt.count else {
                 badAnswer = "an echo for another probe"

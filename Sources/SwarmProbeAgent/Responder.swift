@@ -44,10 +44,20 @@ final class Responder: Sendable {
         case drop
     }
 
-    /// `localPort`: the port the packet arrived on (nil for ESP).
-    func handle(_ bytes: ByteBufferView, source: SocketAddress?, kind: KindID, now: UInt64) -> Decision {
+    /// `framed`: the kind is the data path, so probes arrive inside a VXLAN frame of ours and echoes leave in one.
+    func handle(_ bytes: ByteBufferView, source: SocketAddress?, kind: KindID, framed: Bool = false, now: UInt64) -> Decision {
         let key = SymmetricKeyCache.key(keyBytes)
-        guard case let .success(p) = ProbePacket.decode(bytes, key: key), p.type == .probe else {
+        let inner: ByteBufferView.SubSequence
+        if framed {
+            guard let unwrapped = VXLANFrame.unwrap(bytes) else {
+                state.withLockedValue { $0.counters.droppedUnauthenticated += 1 }
+                return .drop
+            }
+            inner = unwrapped
+        } else {
+            inner = bytes[...]
+        }
+        guard case let .success(p) = ProbePacket.decode(inner, key: key), p.type == .probe else {
             state.withLockedValue { $0.counters.droppedUnauthenticated += 1 }
             return .drop
         }
@@ -78,7 +88,8 @@ final class Responder: Sendable {
         // The echo goes only to the address the authenticated probe names, never larger than the probe.
         let port = kind.proto == .esp ? 0 : Int(p.replyPort)
         guard let destination = try? p.sender.socketAddress(port: port) else { return .drop }
-        let echo = p.echo(timeMs: now).encode(key: key)
+        var echo = p.echo(timeMs: now).encode(key: key)
+        if framed { echo = VXLANFrame.wrap(echo) }
         assert(echo.count == bytes.count)
         return .answer(echo: echo, destination: destination, nonce: p.nonce)
     }

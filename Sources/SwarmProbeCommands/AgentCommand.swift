@@ -31,6 +31,9 @@ struct AgentCommand: AsyncParsableCommand {
     @Option(help: ArgumentHelp("The VXLAN port the swarm was created with (`docker swarm init --data-path-port`).", valueName: "port"))
     var dataPathPort: Int?
 
+    @Flag(help: "Do not open the capture taps (libpcap on the interface, nflog after the firewall); silent drops then get where: unknown.")
+    var noCapture = false
+
     @Option(help: ArgumentHelp("Log level: trace, debug, info, notice, warning, error.", valueName: "level"))
     var logLevel: String = "info"
 
@@ -57,7 +60,9 @@ struct AgentCommand: AsyncParsableCommand {
             return h
         }
         let logger = Logger(label: "swarmprobe.agent")
-        let agent = Agent(configuration: AgentConfiguration(address: addr, controlPort: controlPort, profile: profile, token: token),
+        var configuration = AgentConfiguration(address: addr, controlPort: controlPort, profile: profile, token: token)
+        configuration.capture = !noCapture
+        let agent = Agent(configuration: configuration,
                           logger: logger) { states, port in
             let kinds = states.map { s in "\(s.kind) \(s.mode.rawValue)\(s.detail.map { " (\($0))" } ?? "")" }
             printError("swarmprobe agent ready on \(addr), control port \(port), profile \(profile.name): " + kinds.joined(separator: ", "))

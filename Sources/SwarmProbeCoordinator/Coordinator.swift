@@ -38,6 +38,61 @@ struct Gathered: Sendable {
     var sent: [String: [ProbeKey: SenderEvidence]] = [:]
     /// target name -> nonce -> entry
     var received: [String: [String: ReceiveLogEntry]] = [:]
+    /// target name -> what its capture taps saw
+    var captured: [String: CaptureIndex] = [:]
+}
+
+/// A target's capture records, indexed the way checks look them up.
+struct CaptureIndex: Sendable {
+    struct TCPKey: Hashable, Sendable {
+        var peer: IPAddress
+        var peerPort: Int
+        var kind: KindID
+    }
+    var inboundNonces: [TapState.Tap: Set<String>] = [:]
+    var outboundNonces: Set<String> = []
+    var inboundSYN: [TapState.Tap: Set<TCPKey>] = [:]
+    var outboundSYNACK: Set<TCPKey> = []
+
+    init(_ records: [CaptureRecord]) {
+        for r in records {
+            switch (r.direction, r.nonce, r.peerPort) {
+            case (.inbound, let nonce?, _):
+                inboundNonces[r.tap, default: []].insert(nonce)
+            case (.outbound, let nonce?, _):
+                outboundNonces.insert(nonce)
+            case (.inbound, nil, let port?) where r.tcp == "syn":
+                inboundSYN[r.tap, default: []].insert(TCPKey(peer: r.peer, peerPort: port, kind: r.kind))
+            case (.outbound, nil, let port?) where r.tcp == "syn-ack":
+                outboundSYNACK.insert(TCPKey(peer: r.peer, peerPort: port, kind: r.kind))
+            default:
+                break
+            }
+        }
+    }
+
+    /// What the taps that were active saw of one check's probes; nil fields for inactive taps.
+    func evidence(for sent: SenderEvidence?, from: IPAddress, kind: KindID, taps: [TapState]) -> CaptureEvidence? {
+        let interface = taps.contains { $0.tap == .interface && $0.active }
+        let nflog = taps.contains { $0.tap == .nflog && $0.active }
+        guard interface || nflog, let sent else { return nil }
+        func seen(_ tap: TapState.Tap) -> Bool {
+            if kind.proto == .tcp {
+                guard let port = sent.sourcePort else { return false }
+                return inboundSYN[tap]?.contains(TCPKey(peer: from, peerPort: port, kind: kind)) ?? false
+            }
+            return sent.nonces.contains { inboundNonces[tap]?.contains($0) ?? false }
+        }
+        let answered: Bool
+        if kind.proto == .tcp {
+            answered = sent.sourcePort.map { outboundSYNACK.contains(TCPKey(peer: from, peerPort: $0, kind: kind)) } ?? false
+        } else {
+            answered = sent.nonces.contains { outboundNonces.contains($0) }
+        }
+        return CaptureEvidence(seenAtInterface: interface ? seen(.interface) : nil,
+                               seenPastFirewall: nflog ? seen(.nflog) : nil,
+                               answerSeenLeaving: interface ? answered : nil)
+    }
 }
 
 struct ProbeKey: Hashable, Sendable {
@@ -110,7 +165,7 @@ public final class Coordinator: Sendable {
                 }
             }
         }
-        let health = gathered.withLockedValue { $0.health }
+        let (health, hellos) = gathered.withLockedValue { ($0.health, $0.hello) }
         let up = nodes.filter { health[$0.name]?.isUp ?? false }
         progress(.contacted(up: up.count, of: nodes.count))
         if Task.isCancelled { return false }
@@ -125,7 +180,11 @@ public final class Coordinator: Sendable {
             for node in up {
                 group.addTask { [self] in
                     let probes = kinds.flatMap { kind in
-                        nodes.filter { $0.name != node.name }.map { ProbeOrder(target: $0.address, kind: kind.kindID) }
+                        nodes.filter { $0.name != node.name }.map { target in
+                            // A port the target's agent only observes belongs to dockerd or the kernel: probe it gently.
+                            let mode = hellos[target.name]?.listeners.first { $0.kind == kind.kindID }?.mode
+                            return ProbeOrder(target: target.address, kind: kind.kindID, observed: mode == .observing)
+                        }
                     }
                     let request = RunRequest(runID: runID, nodes: peers, probes: probes, timeoutMs: options.timeoutMs, attempts: options.attempts)
                     do throws(AgentCallError) {
@@ -158,7 +217,11 @@ public final class Coordinator: Sendable {
                         let log = try await client.call(node, path: ControlPath.log, LogRequest(runID: runID), as: LogResponse.self, timeout: controlTimeout)
                         var byNonce: [String: ReceiveLogEntry] = [:]
                         for e in log.entries { byNonce[e.nonce] = e }
-                        gathered.withLockedValue { $0.received[node.name] = byNonce }
+                        let index = CaptureIndex(log.capture)
+                        gathered.withLockedValue {
+                            $0.received[node.name] = byNonce
+                            $0.captured[node.name] = index
+                        }
                     } catch {
                         guard !Task.isCancelled else { return }
                         logger.debug("log \(node.name): \(error)")
@@ -182,6 +245,7 @@ public final class Coordinator: Sendable {
             NodeResult(node: node, agent: g.health[node.name] ?? AgentHealth(.down, "not contacted (the check was interrupted)"),
                        agentVersion: g.hello[node.name]?.agentVersion,
                        listeners: g.hello[node.name]?.listeners ?? [],
+                       taps: g.hello[node.name]?.taps ?? [],
                        clockOffsetMs: g.clockOffsetMs[node.name])
         }
         let iso = ISO8601DateFormatter()
@@ -208,7 +272,9 @@ public final class Coordinator: Sendable {
                 listener: g.hello[to.name]?.listeners.first { $0.kind == kind.kindID },
                 received: entries.count,
                 answered: entries.count { $0.answered },
-                sourceAddresses: Array(Set(entries.map(\.sourceAddress))).sorted { $0.description < $1.description })
+                sourceAddresses: Array(Set(entries.map(\.sourceAddress))).sorted { $0.description < $1.description },
+                capture: g.captured[to.name]?.evidence(for: sent, from: from.address, kind: kind.kindID,
+                                                       taps: g.hello[to.name]?.taps ?? []))
         }
         let decision = decide(VerdictInput(kind: kind.kindID, fromName: from.name, toName: to.name, expectedSource: from.address,
                                            senderAgent: senderHealth, receiverAgent: receiverHealth,

@@ -19,13 +19,16 @@ public struct HelloResponse: Codable, Sendable, Equatable {
     public var timeMs: Int64
     public var profile: String
     public var listeners: [ListenerState]
+    public var taps: [TapState]
 
-    public init(agentVersion: String, address: IPAddress, timeMs: Int64, profile: String, listeners: [ListenerState]) {
+    public init(agentVersion: String, address: IPAddress, timeMs: Int64, profile: String, listeners: [ListenerState],
+                taps: [TapState] = []) {
         self.agentVersion = agentVersion
         self.address = address
         self.timeMs = timeMs
         self.profile = profile
         self.listeners = listeners
+        self.taps = taps
     }
 }
 
@@ -41,9 +44,23 @@ public struct PeerRef: Codable, Sendable, Hashable {
 public struct ProbeOrder: Codable, Sendable, Hashable {
     public var target: IPAddress
     public var kind: KindID
-    public init(target: IPAddress, kind: KindID) {
+    /// The target's agent only observes this port (dockerd or the kernel holds it): probe so that the
+    /// owner is left alone (a TCP handshake closed with FIN and no bytes; one datagram attempt fewer).
+    public var observed: Bool
+
+    public init(target: IPAddress, kind: KindID, observed: Bool = false) {
         self.target = target
         self.kind = kind
+        self.observed = observed
+    }
+
+    enum CodingKeys: String, CodingKey { case target, kind, observed }
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        target = try c.decode(IPAddress.self, forKey: .target)
+        kind = try c.decode(KindID.self, forKey: .kind)
+        observed = try c.decodeIfPresent(Bool.self, forKey: .observed) ?? false
     }
 }
 
@@ -90,7 +107,7 @@ public struct RunRequest: Codable, Sendable, Equatable {
         guard probes.count <= nodes.count * max(1, kinds.count) else {
             throw InputError(source: src, "field `probes`: \(probes.count) probes, more than one per node and kind")
         }
-        var seen = Set<ProbeOrder>()
+        var seen = Set<ProbeKeyPair>()
         for (i, p) in probes.enumerated() {
             guard addresses.contains(p.target) else {
                 throw InputError(source: src, "field `probes[\(i)].target`: \(p.target) is not in the signed node list; refused")
@@ -101,11 +118,16 @@ public struct RunRequest: Codable, Sendable, Equatable {
             guard kinds.contains(p.kind) else {
                 throw InputError(source: src, "field `probes[\(i)].kind`: \(p.kind) is not in this agent's profile; refused")
             }
-            guard seen.insert(p).inserted else {
+            guard seen.insert(ProbeKeyPair(target: p.target, kind: p.kind)).inserted else {
                 throw InputError(source: src, "field `probes[\(i)]`: \(p.kind) to \(p.target) is listed twice")
             }
         }
     }
+}
+
+struct ProbeKeyPair: Hashable {
+    var target: IPAddress
+    var kind: KindID
 }
 
 public struct ProbeReport: Codable, Sendable, Equatable {
@@ -165,10 +187,14 @@ public struct LogResponse: Codable, Sendable, Equatable {
     public var entries: [ReceiveLogEntry]
     /// True when the bounded log dropped older entries of this run.
     public var truncated: Bool
-    public init(runID: String, entries: [ReceiveLogEntry], truncated: Bool) {
+    /// What the capture taps saw of probes and answers since this run began on the agent.
+    public var capture: [CaptureRecord]
+
+    public init(runID: String, entries: [ReceiveLogEntry], truncated: Bool, capture: [CaptureRecord] = []) {
         self.runID = runID
         self.entries = entries
         self.truncated = truncated
+        self.capture = capture
     }
 }
 

@@ -84,10 +84,13 @@ public struct NodeResult: Codable, Sendable, Equatable {
     public var agentVersion: String?
     /// How the agent covers each kind of the profile on this node.
     public var listeners: [ListenerState]
+    /// The agent's capture taps and whether they worked.
+    public var taps: [TapState]
     /// Agent clock minus coordinator clock, milliseconds (halfway through the hello round trip).
     public var clockOffsetMs: Int?
 
-    public init(node: Node, agent: AgentHealth, agentVersion: String? = nil, listeners: [ListenerState] = [], clockOffsetMs: Int? = nil) {
+    public init(node: Node, agent: AgentHealth, agentVersion: String? = nil, listeners: [ListenerState] = [],
+                taps: [TapState] = [], clockOffsetMs: Int? = nil) {
         self.name = node.name
         self.address = node.address
         self.role = node.role
@@ -95,11 +98,12 @@ public struct NodeResult: Codable, Sendable, Equatable {
         self.agent = agent
         self.agentVersion = agentVersion
         self.listeners = listeners
+        self.taps = taps
         self.clockOffsetMs = clockOffsetMs
     }
 
     enum CodingKeys: String, CodingKey {
-        case name, address, role, control, agent, agentVersion = "agent_version", listeners, clockOffsetMs = "clock_offset_ms"
+        case name, address, role, control, agent, agentVersion = "agent_version", listeners, taps, clockOffsetMs = "clock_offset_ms"
     }
 }
 

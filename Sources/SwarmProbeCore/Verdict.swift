@@ -160,6 +160,10 @@ public func decide(_ input: VerdictInput) -> Decision {
         if capture?.seenPastFirewall == true && mode == .listening {
             return make(.inconclusive, nil, "the probe passed \(to)'s firewall but its agent did not log it (replay window, clock skew?)")
         }
+        if capture?.seenAtInterface == true && capture?.seenPastFirewall == nil && mode == .listening {
+            // No nflog tap, but between the interface and the agent's socket there is only the host itself.
+            return make(.blocked, .hostFirewall, "the probe reached \(to)'s interface but never \(to)'s agent listening on \(kind): \(to)'s own firewall (or reverse-path filter) drops it")
+        }
         if mode != .listening && input.kind.proto != .tcp {
             let why = got.listener?.detail.map { " (\($0))" } ?? ""
             return make(.inconclusive, nil, "no answer, and \(to)'s agent holds no listener on \(kind)\(why), so nothing could confirm arrival")

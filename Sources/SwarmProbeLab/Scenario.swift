@@ -20,7 +20,7 @@ public struct LabScenario: Sendable {
         return LabScenario(name: "healthy-\(count)", nodes: nodes, faults: [])
     }
 
-    /// What `swarmprobe demo` shows: four nodes, three kinds of fault.
+    /// What `swarmprobe demo` shows: four nodes, each kind of fault.
     public static let demo = LabScenario(
         name: "demo",
         nodes: [("m1", .manager), ("m2", .manager), ("w1", .worker), ("w2", .worker)],
@@ -33,6 +33,8 @@ public struct LabScenario: Sendable {
             .hostFirewall(node: "m2", from: "w2", kind: KindID(proto: .tcp, port: 2377), reject: true),
             // A stateless ACL that lets w1's gossip answers to m1 die on the way back.
             .returnPathDrop(from: "m1", to: "w1", kind: KindID(proto: .udp, port: 7946)),
+            // w2's firewall silently dropping gossip over TCP from m1: only capture can tell this from the network.
+            .hostFirewall(node: "w2", from: "m1", kind: KindID(proto: .tcp, port: 7946), reject: false),
         ])
 
     /// What a check must conclude for `from -> to` on `kind`, given the faults.

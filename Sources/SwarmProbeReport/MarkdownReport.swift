@@ -46,17 +46,19 @@ public enum MarkdownReport {
         }
         var header = ["#", "Node", "Address", "Role", "Agent", "Control"]
         header += kinds.map(\.description)
+        header.append("Capture taps")
         header.append("Clock offset")
         var rows: [[String]] = []
         for (i, name) in m.nodeNames.enumerated() {
             guard let n = m.nodes[name] else {
-                rows.append([String(i + 1), name, "?", "?", "not in the node list", "?"] + kinds.map { _ in "-" } + ["-"])
+                rows.append([String(i + 1), name, "?", "?", "not in the node list", "?"] + kinds.map { _ in "-" } + ["-", "-"])
                 continue
             }
             var agent = describe(n.agent)
             if n.agent.isUp, let v = n.agentVersion { agent += " (\(v))" }
             var row = [String(i + 1), n.name, n.address.description, n.role.rawValue, agent, n.control]
             row += kinds.map { k in n.listeners.first { $0.kind == k }.map(describe) ?? "-" }
+            row.append(n.taps.isEmpty ? "-" : n.taps.map(describe).joined(separator: "; "))
             if let o = n.clockOffsetMs {
                 row.append(formatOffset(ms: o) + (abs(o) > ReportModel.clockSkewLimitMs ? " (over 30 s)" : ""))
             } else {
@@ -67,6 +69,8 @@ public enum MarkdownReport {
         var out = table(header, rows)
         out.append("")
         out.append("Listeners: `listening` the agent holds the port and answers; `observing` another program (dockerd, the kernel's VXLAN socket) holds it and the agent watches arrivals by capture; `unavailable` neither, so only an answer confirms arrival.")
+        out.append("")
+        out.append("Capture taps: `interface` sees probes arrive before the node's own firewall; `nflog` (an nftables rule at input priority 100) sees only what the firewall let through. Together they tell a drop in the network from one in the host firewall; without them a silent drop is reported with `where: unknown`.")
         return out
     }
 

@@ -49,17 +49,19 @@ enum Remedy {
         switch (f.verdict, f.location) {
         case (.blocked, .network?):
             return Explanation(
-                seen: "Traffic to \(c) on \(k) from \(senders) never reaches \(c)'s network interface.",
+                seen: "Traffic to \(c) on \(k) from \(senders) never reaches \(c)'s network interface." + decidedBy(t, k),
                 fix: "Allow inbound \(rule) to \(cAddr) from \(sendersAddr) in the security group / network ACL / cloud firewall between them."
                     + protocolHint(k))
         case (.blocked, .hostFirewall?):
             return Explanation(
-                seen: "Traffic from \(senders) reaches \(c)'s interface on \(k), then \(c)'s own firewall (nftables/iptables/ufw/firewalld) rejects or drops it.",
+                seen: "Traffic from \(senders) reaches \(c)'s interface on \(k), then \(c)'s own firewall (nftables/iptables/ufw/firewalld) rejects or drops it."
+                    + decidedBy(t, k),
                 fix: "Add an accept rule on \(cAddr) for inbound \(rule) from \(sendersAddr)" + firewallExamples(k, sources: t.sources, m) + ".")
         case (.blocked, .returnPath?):
             let ports = k.port == nil ? "IP protocol 50 (ESP)" : "\(k.proto.rawValue.uppercased()) ephemeral ports 1024-65535"
             return Explanation(
-                seen: "\(cAddr) receives the \(k) probes from \(senders) and answers, but the answers from \(c) back to \(senders) never arrive.",
+                seen: "\(cAddr) receives the \(k) probes from \(senders) and answers, but the answers from \(c) back to \(senders) never arrive."
+                    + decidedBy(t, k),
                 fix: "Allow the return traffic from \(c) to \(sendersAddr): a stateless network ACL (AWS NACL) needs an outbound rule on \(c)'s subnet "
                     + "and an inbound rule on the senders' subnets for \(ports); otherwise look for asymmetric routing (the answer leaves \(c) by another interface or gateway).")
         case (.blocked, _):
@@ -81,6 +83,44 @@ enum Remedy {
                                fix: "Do what the detail says, then run the check again.")
         default:
             return Explanation(seen: t.checks.map(\.detail).joined(separator: " "), fix: "Run the check again.")
+        }
+    }
+
+    /// The evidence that decided a blocked finding, from its first check, in words.
+    static func decidedBy(_ t: TargetChecks, _ k: KindID) -> String {
+        guard let check = t.checks.first else { return "" }
+        let c = t.target, from = check.from
+        let cap = check.receiver?.capture
+        let what = k.proto == .tcp ? "SYN" : "probe"
+        switch check.location {
+        case .network?:
+            if cap?.seenAtInterface == false {
+                return " Decided by capture: the tap on \(c)'s interface saw no \(what) from \(from)."
+            }
+            return ""
+        case .hostFirewall?:
+            if check.sender?.outcome == .refused {
+                let reply = k.proto == .tcp ? "a TCP reset" : "an ICMP port-unreachable"
+                return " Decided by: \(reply) came back from a port \(c)'s agent holds (a REJECT rule)."
+            }
+            if cap?.seenAtInterface == true && cap?.seenPastFirewall == false {
+                return " Decided by capture: the tap on \(c)'s interface saw the \(what) from \(from) arrive; the tap after \(c)'s firewall (nflog) never did."
+            }
+            if cap?.seenAtInterface == true {
+                return " Decided by capture: the tap on \(c)'s interface saw the \(what) from \(from) arrive; \(c)'s agent never got it."
+            }
+            return ""
+        case .returnPath?:
+            if let r = check.receiver, r.received > 0 {
+                return " Decided by: \(c)'s agent logged \(r.received) probe(s) from \(from) and answered \(r.answered); none of the answers reached \(from)."
+            }
+            if cap?.answerSeenLeaving == true {
+                let answer = k.proto == .tcp ? "SYN-ACK" : "answer"
+                return " Decided by capture: the tap on \(c)'s interface saw \(c)'s \(answer) to \(from) leave; it never arrived."
+            }
+            return ""
+        default:
+            return ""
         }
     }
 

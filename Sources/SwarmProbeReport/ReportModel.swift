@@ -376,6 +376,11 @@ func describe(_ l: ListenerState) -> String {
     }
 }
 
+func describe(_ t: TapState) -> String {
+    if t.active { return [t.tap.rawValue, t.device, "on"].compactMap { $0 }.joined(separator: " ") }
+    return "\(t.tap.rawValue) off" + (t.detail.map { " (\($0))" } ?? "")
+}
+
 func describe(_ s: SenderEvidence?) -> String {
     guard let s else { return "no report" }
     var out = "\(s.outcome.rawValue), \(plural(s.attempts, "attempt"))"

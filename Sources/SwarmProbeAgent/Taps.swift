@@ -1,0 +1,243 @@
+import Foundation
+import Logging
+import NIOConcurrencyHelpers
+import SwarmProbeCapture
+import SwarmProbeCore
+
+/// The agent's two capture taps (LAB.md §1):
+/// - `interface`: libpcap on the interface that holds the agent's address, which sees a probe
+///   arrive before the host firewall, and the answers leave;
+/// - `nflog`: an nftables chain at input priority 100 (after the filter at 0) logging the profile's
+///   traffic to NFLOG group N, read through libpcap's `nflog:N`: it sees only what the firewall let through.
+/// The nftables table is installed at start and removed by `stop()`; a stale one from an agent that was
+/// killed is replaced. Without the privilege for either, the tap says so and verdicts fall back to
+/// `where: unknown`.
+final class CaptureTaps: Sendable {
+    let states: [TapState]
+    private let sessions: [CaptureSession]
+    private let log: NIOLockedValueBox<CaptureLog>
+    private let table: String?
+
+    private init(states: [TapState], sessions: [CaptureSession], log: NIOLockedValueBox<CaptureLog>, table: String?) {
+        self.states = states
+        self.sessions = sessions
+        self.log = log
+        self.table = table
+    }
+
+    var interfaceActive: Bool { states.contains { $0.tap == .interface && $0.active } }
+
+    /// Opens both taps; never throws: a tap that cannot open is reported inactive with the reason.
+    static func start(address: IPAddress, profile: Profile, token: ClusterToken, group: Int, logger: Logger) -> CaptureTaps {
+        let kinds = profile.enabledKinds.map(\.kindID)
+        let log = NIOLockedValueBox(CaptureLog(capacity: 131_072))
+        let classifier = CaptureClassifier(address: address, kinds: Set(kinds), framed: profile.framedKinds,
+                                           key: token.probeKey.withUnsafeBytes { Array($0) })
+        var states: [TapState] = []
+        var sessions: [CaptureSession] = []
+
+        // 1. Interface tap.
+        if let device = NetworkInterfaces.device(for: address) {
+            do {
+                let session = try CaptureSession(device: device, filter: CaptureFilter.bpf(address: address, kinds: kinds))
+                try session.start { packet in
+                    if let r = classifier.record(packet, tap: .interface) { log.withLockedValue { $0.append(r) } }
+                }
+                sessions.append(session)
+                states.append(TapState(tap: .interface, active: true, device: device))
+            } catch {
+                states.append(TapState(tap: .interface, active: false, device: device, detail: "\(error)"))
+            }
+        } else {
+            states.append(TapState(tap: .interface, active: false, detail: "no interface holds \(address)"))
+        }
+
+        // 2. nflog tap, after the host firewall.
+        let table = "swarmprobe_tap_\(group)"
+        let device = "nflog:\(group)"
+        var installed: String?
+        do {
+            try NftTap.install(table: table, group: group, address: address, kinds: kinds)
+            installed = table
+            let session = try CaptureSession(device: device, filter: nil)
+            try session.start { packet in
+                if let r = classifier.record(packet, tap: .nflog) { log.withLockedValue { $0.append(r) } }
+            }
+            sessions.append(session)
+            states.append(TapState(tap: .nflog, active: true, device: device))
+        } catch {
+            // Nothing half-done stays behind: no rule logging to a group nobody reads.
+            if let t = installed { NftTap.remove(table: t) }
+            installed = nil
+            states.append(TapState(tap: .nflog, active: false, device: device, detail: "\(error)"))
+        }
+
+        let inactive = states.filter { !$0.active }
+        if !inactive.isEmpty {
+            let why = inactive.map { "\($0.tap.rawValue): \($0.detail ?? "unavailable")" }.joined(separator: "; ")
+            logger.warning("capture taps unavailable (\(why)); silent drops will be reported with where: unknown")
+        }
+        return CaptureTaps(states: states, sessions: sessions, log: log, table: installed)
+    }
+
+    func records(since timeMs: Int64) -> [CaptureRecord] {
+        log.withLockedValue { $0.records(since: timeMs) }
+    }
+
+    /// Stops and joins both capture threads and removes the nftables table.
+    func stop() {
+        for s in sessions { s.stop() }
+        if let table { NftTap.remove(table: table) }
+    }
+}
+
+/// Turns captured packets into records of probes and answers; everything else is ignored.
+struct CaptureClassifier: Sendable {
+    let address: IPAddress
+    let kinds: Set<KindID>
+    let framed: Set<KindID>
+    let key: [UInt8]
+
+    func record(_ p: CapturedPacket, tap: TapState.Tap) -> CaptureRecord? {
+        let now = p.timestamp / 1000
+        if p.destination == address {
+            let kind = KindID(proto: p.proto, port: p.destinationPort)
+            guard kinds.contains(kind) else { return nil }
+            if p.proto == .tcp {
+                // A SYN opening a probe connection (never the ACKs that follow).
+                guard let flags = p.tcpFlags, flags & TCPFlags.syn != 0, flags & TCPFlags.ack == 0 else { return nil }
+                return CaptureRecord(tap: tap, direction: .inbound, kind: kind, peer: p.source, peerPort: p.sourcePort,
+                                     nonce: nil, tcp: "syn", timeMs: now)
+            }
+            guard let packet = decode(p.payload, kind: kind), packet.type == .probe, packet.target == address else { return nil }
+            return CaptureRecord(tap: tap, direction: .inbound, kind: kind, peer: p.source, peerPort: p.sourcePort,
+                                 nonce: Hex.encode(packet.nonce), tcp: nil, timeMs: now)
+        }
+        if p.source == address && tap == .interface {
+            let kind = KindID(proto: p.proto, port: p.sourcePort)
+            guard kinds.contains(kind) else { return nil }
+            if p.proto == .tcp {
+                guard let flags = p.tcpFlags else { return nil }
+                let what: String
+                if flags & TCPFlags.syn != 0 && flags & TCPFlags.ack != 0 { what = "syn-ack" }
+                else if flags & TCPFlags.rst != 0 { what = "rst" }
+                else { return nil }
+                return CaptureRecord(tap: tap, direction: .outbound, kind: kind, peer: p.destination, peerPort: p.destinationPort,
+                                     nonce: nil, tcp: what, timeMs: now)
+            }
+            guard let packet = decode(p.payload, kind: kind), packet.type == .echo else { return nil }
+            return CaptureRecord(tap: tap, direction: .outbound, kind: kind, peer: p.destination, peerPort: p.destinationPort,
+                                 nonce: Hex.encode(packet.nonce), tcp: nil, timeMs: now)
+        }
+        return nil
+    }
+
+    private func decode(_ payload: [UInt8], kind: KindID) -> ProbePacket? {
+        let inner: ArraySlice<UInt8>
+        if framed.contains(kind) {
+            guard let unwrapped = VXLANFrame.unwrap(payload) else { return nil }
+            inner = unwrapped
+        } else {
+            inner = payload[...]
+        }
+        guard case let .success(packet) = ProbePacket.decode(inner, key: SymmetricKeyType(data: key)) else { return nil }
+        return packet
+    }
+}
+
+enum TCPFlags {
+    static let fin: UInt8 = 0x01
+    static let syn: UInt8 = 0x02
+    static let rst: UInt8 = 0x04
+    static let ack: UInt8 = 0x10
+}
+
+/// A bounded, time-ordered log of capture records.
+struct CaptureLog {
+    let capacity: Int
+    private var ring: [CaptureRecord] = []
+    private var head = 0
+
+    init(capacity: Int) { self.capacity = capacity }
+
+    mutating func append(_ r: CaptureRecord) {
+        if ring.count < capacity {
+            ring.append(r)
+        } else {
+            ring[head] = r
+            head = (head + 1) % capacity
+        }
+    }
+
+    func records(since: Int64) -> [CaptureRecord] {
+        (ring[head...] + ring[..<head]).filter { $0.timeMs >= since }
+    }
+}
+
+/// The nftables side of the nflog tap: one table of our own, never touching anyone else's.
+enum NftTap {
+    struct Failure: Error, CustomStringConvertible {
+        var description: String
+    }
+
+    static func script(table: String, group: Int, address: IPAddress, kinds: [KindID]) -> String {
+        let family = address.isIPv4 ? "ip" : "ip6"
+        var rules: [String] = []
+        let tcp = kinds.filter { $0.proto == .tcp }.compactMap(\.port)
+        let udp = kinds.filter { $0.proto == .udp }.compactMap(\.port)
+        if !udp.isEmpty {
+            rules.append("\(family) daddr \(address) udp dport { \(udp.map(String.init).joined(separator: ", ")) } log group \(group) queue-threshold 1")
+        }
+        if !tcp.isEmpty {
+            rules.append("\(family) daddr \(address) tcp dport { \(tcp.map(String.init).joined(separator: ", ")) } tcp flags & (syn | ack) == syn log group \(group) queue-threshold 1")
+        }
+        if kinds.contains(where: { $0.proto == .esp }) {
+            rules.append("\(family) daddr \(address) meta l4proto esp log group \(group) queue-threshold 1")
+        }
+        // Declaring then deleting makes the delete safe when no stale table exists.
+        // `queue-threshold 1`: without it the kernel batches log events for up to a second.
+        return """
+        table inet \(table) {}
+        delete table inet \(table)
+        table inet \(table) {
+          chain input {
+            type filter hook input priority 100; policy accept;
+        \(rules.map { "    " + $0 }.joined(separator: "\n"))
+          }
+        }
+
+        """
+    }
+
+    static func install(table: String, group: Int, address: IPAddress, kinds: [KindID]) throws {
+        try run(["-f", "-"], input: script(table: table, group: group, address: address, kinds: kinds))
+    }
+
+    static func remove(table: String) {
+        _ = try? run(["delete", "table", "inet", table], input: nil)
+    }
+
+    private static func run(_ args: [String], input: String?) throws {
+        guard let nft = ["/usr/sbin/nft", "/sbin/nft", "/usr/bin/nft"].first(where: { FileManager.default.isExecutableFile(atPath: $0) }) else {
+            throw Failure(description: "nft is not installed (apt-get install nftables)")
+        }
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: nft)
+        p.arguments = args
+        let err = Pipe(), inPipe = Pipe()
+        p.standardError = err
+        p.standardOutput = FileHandle.nullDevice
+        p.standardInput = input == nil ? FileHandle.nullDevice : inPipe
+        try p.run()
+        if let input {
+            inPipe.fileHandleForWriting.write(Data(input.utf8))
+            try? inPipe.fileHandleForWriting.close()
+        }
+        let text = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        p.waitUntilExit()
+        guard p.terminationStatus == 0 else {
+            let first = text.split(whereSeparator: \.isNewline).first.map(String.init) ?? "exit \(p.terminationStatus)"
+            throw Failure(description: "nft: \(first)")
+        }
+    }
+}
