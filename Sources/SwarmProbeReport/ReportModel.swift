@@ -377,7 +377,11 @@ func describe(_ l: ListenerState) -> String {
 }
 
 func describe(_ t: TapState) -> String {
-    if t.active { return [t.tap.rawValue, t.device, "on"].compactMap { $0 }.joined(separator: " ") }
+    if t.active {
+        // `interface eth0`, `nflog:7950`: the device names the nflog tap by itself.
+        guard let device = t.device else { return t.tap.rawValue }
+        return device.hasPrefix(t.tap.rawValue) ? device : "\(t.tap.rawValue) \(device)"
+    }
     return "\(t.tap.rawValue) off" + (t.detail.map { " (\($0))" } ?? "")
 }
 
