@@ -114,22 +114,37 @@ public final class Agent: Service, Sendable {
             }
         }
         // Live mode: another program holds some swarm ports, so this node runs a live swarm. A port nobody
-        // holds there is genuinely closed (2377 on a worker); holding it ourselves would hide that.
-        if states.contains(where: { $0.mode == .observing || Agent.isInUseDetail($0.detail) }) {
+        // holds there is genuinely closed (2377 on a worker); holding it ourselves would hide that. Which
+        // ports are held is asked again at every hello (the kernel's VXLAN socket comes and goes).
+        let live = states.contains { $0.mode == .observing || Agent.isInUseDetail($0.detail) }
+        if live {
             for (i, s) in states.enumerated() where s.mode == .listening {
                 guard let ch = portChannels[s.kind] else { continue }
                 try? await ch.close()
                 channels.removeAll { $0 === ch }
-                states[i] = ListenerState(kind: s.kind, mode: .unavailable,
-                                          detail: "nothing holds it on this live swarm node, so the agent leaves it closed")
+                states[i] = ListenerState(kind: s.kind, mode: .unavailable, detail: Agent.leftClosed)
                 logger.info("\(s.kind): live swarm node and nobody holds it: left closed")
             }
         }
         listenerStates.withLockedValue { $0 = states }
+        let canObserve = taps?.interfaceActive == true
+        let currentListeners: @Sendable () -> [ListenerState] = { [listenerStates] in
+            let states = listenerStates.withLockedValue { $0 }
+            guard live else { return states }
+            return states.map { s in
+                guard s.mode != .listening, s.kind.proto != .esp else { return s }
+                if PortOwners.isHeld(s.kind) {
+                    return canObserve
+                        ? ListenerState(kind: s.kind, mode: .observing, detail: "held by another program (dockerd? the kernel's VXLAN socket?)")
+                        : ListenerState(kind: s.kind, mode: .unavailable, detail: "held by another program, and no capture tap to observe it")
+                }
+                return ListenerState(kind: s.kind, mode: .unavailable, detail: Agent.leftClosed)
+            }
+        }
 
         let prober = Prober(group: group, address: cfg.address, token: cfg.token, esp: esp, framedKinds: cfg.profile.framedKinds)
         let service = ControlService(address: cfg.address, profile: cfg.profile, token: cfg.token,
-                                     listeners: { [listenerStates] in listenerStates.withLockedValue { $0 } },
+                                     listeners: currentListeners,
                                      taps: taps, responder: responder, prober: prober, logger: logger)
         let control: any Channel
         do {
@@ -159,6 +174,8 @@ public final class Agent: Service, Sendable {
         logger.info("shutting down")
         for ch in channels.reversed() { try? await ch.close() }
     }
+
+    static let leftClosed = "nothing holds it on this live swarm node, so the agent leaves it closed"
 
     static func isInUseDetail(_ detail: String?) -> Bool {
         detail?.hasPrefix("address in use") ?? false

@@ -16,7 +16,13 @@ struct CheckCommand: AsyncParsableCommand {
     )
 
     @Option(help: ArgumentHelp("Inventory YAML: `nodes:` with name, address, role, optional control.", valueName: "file"))
-    var inventory: String
+    var inventory: String?
+
+    @Flag(help: "Discover the nodes from the local Docker Engine API (run on a manager) instead of an inventory.")
+    var docker = false
+
+    @Option(help: ArgumentHelp("With --docker: the manager's Docker API (unix:///path, tcp://host:port; default $DOCKER_HOST or the local socket).", valueName: "url"))
+    var dockerHost: String?
 
     @Option(help: ArgumentHelp("File holding the cluster token.", valueName: "file"))
     var tokenFile: String
@@ -46,6 +52,10 @@ struct CheckCommand: AsyncParsableCommand {
     var noColor = false
 
     func validate() throws {
+        guard (inventory != nil) != (docker || dockerHost != nil) else {
+            throw ValidationError(inventory == nil ? "--inventory: give an inventory file, or --docker to discover the nodes"
+                                                   : "--inventory and --docker: give one or the other")
+        }
         guard RunRequest.timeoutRangeMs.contains(timeout.milliseconds) else {
             throw ValidationError("--timeout: \(timeout.milliseconds) ms is outside 50 ms to 60 s")
         }
@@ -55,7 +65,13 @@ struct CheckCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let inv = try Inventory.parse(try readInputFile(inventory, what: "inventory"), source: inventory)
+        let inv: Inventory
+        if let inventory {
+            inv = try Inventory.parse(try readInputFile(inventory, what: "inventory"), source: inventory)
+        } else {
+            progressLine("asking the Docker Engine API for the swarm's nodes ...")
+            inv = try await DockerDiscovery.discover(dockerHost: dockerHost)
+        }
         let token = try ClusterToken.load(path: tokenFile)
         let prof = try loadProfile(path: profile, dataPathPort: dataPathPort)
         let options = CheckOptions(timeoutMs: timeout.milliseconds, attempts: attempts)

@@ -112,7 +112,7 @@ public enum DockerDiscovery {
             return try hostPort(t.dropFirst(scheme.count + 3), scheme: scheme)
         }
         if t.hasPrefix("ssh://") || t.hasPrefix("npipe://") || t.hasPrefix("fd://") {
-            throw InputError(source: source, "\"\(text)\": \(t.prefix(while: { $0 != ":" }))://  is not supported; use unix:///path, tcp://host:port or http(s)://host:port")
+            throw InputError(source: source, "\"\(text)\": \(t.prefix(while: { $0 != ":" })):// is not supported; use unix:///path, tcp://host:port or http(s)://host:port")
         }
         throw InputError(source: source, "\"\(text)\" is not a Docker host (expected unix:///var/run/docker.sock, tcp://host:port or http(s)://host:port)")
     }

@@ -1,0 +1,95 @@
+import Foundation
+import SwarmProbeCore
+import SwarmProbeLab
+import Testing
+
+/// Live mode on a real Docker swarm (LAB.md §2): agents run beside dockerd, which holds 2377 (manager)
+/// and 7946, while the kernel's VXLAN socket holds 4789. Agents observe those ports through their taps.
+/// Faults of each kind are injected; every verdict and `where` is asserted, and container pings over an
+/// attachable overlay are the ground truth for the data path.
+@Suite("live swarm", .serialized, .enabled(if: dockerLabUnavailable == nil, "\(dockerLabUnavailable ?? "")"))
+struct LiveSwarmTests {
+    let tcp2377 = KindID(proto: .tcp, port: 2377)
+    let tcp7946 = KindID(proto: .tcp, port: 7946)
+    let udp7946 = KindID(proto: .udp, port: 7946)
+    let vxlan = KindID(proto: .udp, port: 4789)
+
+    @Test("agents beside dockerd: observed ports, a network drop, a host-firewall drop, a lost return path")
+    func liveSwarm() throws {
+        let scenario = LabScenario(
+            name: "live",
+            nodes: [("m1", .manager), ("w1", .worker), ("w2", .worker)],
+            faults: [
+                // The data path between the workers, one way: breaks their containers' pings both ways.
+                .networkDrop(from: "w1", to: "w2", kind: vxlan),
+                // w1's firewall silently dropping gossip from the manager.
+                .hostFirewall(node: "w1", from: "m1", kind: udp7946, reject: false),
+                // dockerd on w2 answers m1's gossip connection, the SYN-ACK dies on the way back.
+                .returnPathDrop(from: "m1", to: "w2", kind: tcp7946),
+            ])
+        let swarm = try DockerSwarmLab(nodes: scenario.nodes)
+        defer { swarm.destroy() }
+        let lab = swarm.lab
+        let token = try lab.write("token", ClusterToken.generate() + "\n")
+        try lab.startAgents(binary: swarmprobeBinary(), tokenFile: token)
+
+        // Discovery against the manager gives the inventory the check uses.
+        let inventoryPath = lab.directory.appendingPathComponent("discovered.yaml").path
+        let discovered = try Shell.capture([swarmprobeBinary(), "discover", "--docker-host", swarm.dockerHost("m1"), "-o", inventoryPath])
+        #expect(discovered.status == 0, "\(discovered.stderr)")
+        let inventory = try Inventory.parse(try String(contentsOfFile: inventoryPath, encoding: .utf8), source: inventoryPath)
+        #expect(Set(inventory.nodes.map(\.address)) == Set(lab.nodes.map(\.address)))
+
+        // Ground truth before any fault: the overlay works between the workers.
+        try swarm.runContainer(node: "m1", name: "c0")
+        try swarm.runContainer(node: "w1", name: "c1")
+        try swarm.runContainer(node: "w2", name: "c2")
+        let ip0 = try swarm.containerIP("c0"), ip1 = try swarm.containerIP("c1"), ip2 = try swarm.containerIP("c2")
+        #expect(swarm.ping(fromContainer: "c1", to: ip2), "overlay w1 -> w2 should work before the fault")
+
+        for f in scenario.faults { try lab.inject(f) }
+
+        // The inventory names nodes by hostname; the lab's scenario by m1/w1/w2: map by address.
+        let nameOf = Dictionary(uniqueKeysWithValues: lab.nodes.map { ($0.address, $0.name) })
+        let json = lab.directory.appendingPathComponent("live.json").path
+        let report = lab.directory.appendingPathComponent("live.md").path
+        let r = try lab.runInSwitch(binary: swarmprobeBinary(), ["check", "--inventory", inventoryPath, "--token-file", token,
+                                                                "--timeout", "1500ms", "--json", json, "--report", report])
+        let data = try #require(FileManager.default.contents(atPath: json), "\(r.stderr)")
+        let results = try JSONDecoder().decode(Results.self, from: data)
+        #expect(r.status == 1)
+
+        // Listener modes: dockerd's and the kernel's ports observed; 2377 on workers left closed.
+        for node in results.nodes {
+            let name = nameOf[node.address] ?? node.name
+            #expect(node.taps.allSatisfy { $0.active }, "\(name): \(node.taps)")
+            for l in node.listeners {
+                let expected: ListenerState.Mode = (l.kind == tcp2377 && name != "m1") ? .unavailable : .observing
+                #expect(l.mode == expected, "\(name) \(l.kind): \(l.mode) \(l.detail ?? "")")
+            }
+        }
+
+        for c in results.checks {
+            let from = nameOf[results.nodes.first { $0.name == c.from }!.address]!
+            let to = nameOf[results.nodes.first { $0.name == c.to }!.address]!
+            var (v, w) = scenario.expected(from: from, to: to, kind: c.kindID, capture: true)
+            if c.kindID == tcp2377 && to != "m1" { (v, w) = (.closed, nil) }  // only managers listen on 2377
+            #expect(c.verdict == v && c.location == w,
+                    "\(from) -> \(to) \(c.kindID): expected \(v)/\(w?.rawValue ?? "-"), got \(c.verdict)/\(c.location?.rawValue ?? "-"): \(c.detail)")
+        }
+
+        // Ground truth after: the cut pair's containers cannot reach each other, the others still can.
+        #expect(!swarm.ping(fromContainer: "c1", to: ip2), "the 4789 drop must break w1 -> w2 on the overlay")
+        #expect(swarm.ping(fromContainer: "c0", to: ip1), "m1 -> w1 is untouched")
+        #expect(swarm.ping(fromContainer: "c0", to: ip2), "m1 -> w2's data path is untouched")
+
+        // The report says per node that it observed rather than listened.
+        let md = try String(contentsOfFile: report, encoding: .utf8)
+        #expect(md.contains("observing"))
+        try? FileManager.default.copyItem(atPath: report, toPath: lab.directory.appendingPathComponent("keep-live.md").path)
+        if let keep = ProcessInfo.processInfo.environment["SWARMPROBE_KEEP_LIVE_REPORT"] {
+            try? FileManager.default.removeItem(atPath: keep)
+            try FileManager.default.copyItem(atPath: report, toPath: keep)
+        }
+    }
+}
