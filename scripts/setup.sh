@@ -1,10 +1,16 @@
 #!/usr/bin/env bash
 # Installs what swarmprobe needs on a fresh Debian machine (idempotent; as root, or with sudo).
+#   scripts/setup.sh           libpcap-dev, nftables, iproute2 (build, demo)
+#   scripts/setup.sh --tests   also docker.io and busybox-static (the real-swarm integration tests)
 set -euo pipefail
 need=()
 dpkg -s libpcap-dev >/dev/null 2>&1 || need+=(libpcap-dev)
 command -v nft >/dev/null 2>&1 || need+=(nftables)
 command -v ip >/dev/null 2>&1 || need+=(iproute2)
+if [ "${1:-}" = "--tests" ]; then
+  command -v dockerd >/dev/null 2>&1 || need+=(docker.io)
+  command -v busybox >/dev/null 2>&1 || need+=(busybox-static)
+fi
 if [ ${#need[@]} -gt 0 ]; then
   SUDO=""
   [ "$(id -u)" -eq 0 ] || SUDO="sudo"

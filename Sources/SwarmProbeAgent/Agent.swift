@@ -122,7 +122,7 @@ public final class Agent: Service, Sendable {
                 guard let ch = portChannels[s.kind] else { continue }
                 try? await ch.close()
                 channels.removeAll { $0 === ch }
-                states[i] = ListenerState(kind: s.kind, mode: .unavailable, detail: Agent.leftClosed)
+                states[i] = ListenerState(kind: s.kind, mode: .closed, detail: Agent.leftClosed)
                 logger.info("\(s.kind): live swarm node and nobody holds it: left closed")
             }
         }
@@ -138,7 +138,7 @@ public final class Agent: Service, Sendable {
                         ? ListenerState(kind: s.kind, mode: .observing, detail: "held by another program (dockerd? the kernel's VXLAN socket?)")
                         : ListenerState(kind: s.kind, mode: .unavailable, detail: "held by another program, and no capture tap to observe it")
                 }
-                return ListenerState(kind: s.kind, mode: .unavailable, detail: Agent.leftClosed)
+                return ListenerState(kind: s.kind, mode: .closed, detail: Agent.leftClosed)
             }
         }
 
@@ -175,7 +175,7 @@ public final class Agent: Service, Sendable {
         for ch in channels.reversed() { try? await ch.close() }
     }
 
-    static let leftClosed = "nothing holds it on this live swarm node, so the agent leaves it closed"
+    static let leftClosed = "nothing holds it on this live swarm node; the agent leaves it closed"
 
     static func isInUseDetail(_ detail: String?) -> Bool {
         detail?.hasPrefix("address in use") ?? false

@@ -297,7 +297,13 @@ public enum DockerDiscovery {
                 keep[c.address] = i
             }
         }
+        // Managers first, then by hostname: the order a person reads a report in, stable between runs.
         let kept = candidates.indices.filter { keep[candidates[$0].address] == $0 }.map { candidates[$0] }
+            .sorted { a, b in
+                let ka = (a.role == .manager ? 0 : 1, a.api.Description?.Hostname ?? a.api.ID)
+                let kb = (b.role == .manager ? 0 : 1, b.api.Description?.Hostname ?? b.api.ID)
+                return ka < kb
+            }
 
         // Names: valid, then unique.
         let bases = kept.map { sanitize($0.api.Description?.Hostname ?? "", id: $0.api.ID) }

@@ -72,6 +72,9 @@ public struct ListenerState: Codable, Sendable, Equatable {
         case observing
         /// Neither: `detail` says why (bind failed, no privilege).
         case unavailable
+        /// Nothing holds the port on this live swarm node (2377 on a worker), so it is closed for real
+        /// and the agent leaves it so.
+        case closed
     }
     public var kind: KindID
     public var mode: Mode

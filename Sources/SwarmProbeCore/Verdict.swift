@@ -120,7 +120,7 @@ public func decide(_ input: VerdictInput) -> Decision {
         case .listening?, .observing?:
             let holder = mode == .listening ? "\(to)'s agent holds \(kind)" : "a program on \(to) holds \(kind)"
             return make(.blocked, .hostFirewall, "\(refusalWord(input.kind)) came back although \(holder): \(to)'s own firewall rejects the traffic (a REJECT rule)")
-        case .unavailable?, nil:
+        case .unavailable?, .closed?, nil:
             let why = got.listener?.detail.map { " (\($0))" } ?? ""
             return make(.closed, nil, "\(to) answered that nothing listens on \(kind)\(why)")
         }

@@ -68,7 +68,7 @@ public enum MarkdownReport {
         }
         var out = table(header, rows)
         out.append("")
-        out.append("Listeners: `listening` the agent holds the port and answers; `observing` another program (dockerd, the kernel's VXLAN socket) holds it and the agent watches arrivals by capture; `unavailable` neither, so only an answer confirms arrival.")
+        out.append("Listeners: `listening` the agent holds the port and answers; `observing` another program (dockerd, the kernel's VXLAN socket) holds it and the agent watches arrivals by capture; `unavailable` neither, so only an answer confirms arrival; `closed` nothing holds it on this live swarm node (2377 on a worker), so it really is closed.")
         out.append("")
         out.append("Capture taps: `interface` sees probes arrive before the node's own firewall; `nflog` (an nftables rule at input priority 100) sees only what the firewall let through. Together they tell a drop in the network from one in the host firewall; without them a silent drop is reported with `where: unknown`.")
         return out

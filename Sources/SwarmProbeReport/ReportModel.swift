@@ -373,6 +373,7 @@ func describe(_ l: ListenerState) -> String {
     switch l.mode {
     case .listening, .observing: return l.mode.rawValue
     case .unavailable: return "unavailable" + (l.detail.map { " (\($0))" } ?? "")
+    case .closed: return "closed (nothing holds it)"
     }
 }
 

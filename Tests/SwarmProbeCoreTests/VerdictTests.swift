@@ -134,6 +134,8 @@ let verdictTable: [VerdictCase] = [
                 got: got(.observing, kind: .udp4789, capture: cap(at: true)), .inconclusive),
     VerdictCase("timeout, listening, past firewall but not logged", sent: sent(.timeout),
                 got: got(.listening, capture: cap(at: true, past: true)), .inconclusive, detail: ["did not log it"]),
+    VerdictCase("refused, live node leaves the port closed", kind: .tcp2377, sent: sent(.refused),
+                got: got(.closed, kind: .tcp2377, detail: "nothing holds it"), .closed, detail: ["nothing listens on 2377/tcp"]),
     VerdictCase("timeout, listening, at interface, no nflog tap", kind: .udp7946, sent: sent(.timeout),
                 got: got(.listening, kind: .udp7946, capture: cap(at: true)), .blocked, .hostFirewall,
                 detail: ["reached w1's interface", "never w1's agent"]),

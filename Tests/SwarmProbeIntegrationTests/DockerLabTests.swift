@@ -94,9 +94,10 @@ struct DockerDiscoveryMappingTests {
                            node("bbb222", "w1", "worker", addr: "10.0.1.21"),
                            node("ccc333", "w2", "worker", state: "down", addr: "10.0.1.22"),
                            node("ddd444", "m6", "manager", addr: "fd00::6", manager: "[fd00::6]:2377")])
-        #expect(d.inventory.nodes.map(\.name) == ["m1", "w1", "w2", "m6"])
-        #expect(d.inventory.nodes.map(\.address.description) == ["10.0.1.11", "10.0.1.21", "10.0.1.22", IPAddress("fd00::6")!.description])
-        #expect(d.inventory.nodes.map(\.role) == [.manager, .worker, .worker, .manager])
+        // Managers first, then by hostname.
+        #expect(d.inventory.nodes.map(\.name) == ["m1", "m6", "w1", "w2"])
+        #expect(d.inventory.nodes.map(\.address.description) == ["10.0.1.11", IPAddress("fd00::6")!.description, "10.0.1.21", "10.0.1.22"])
+        #expect(d.inventory.nodes.map(\.role) == [.manager, .manager, .worker, .worker])
         let yaml = DockerDiscovery.inventoryYAML(d)
         #expect(yaml.contains("- name: w2  # state: down"), "\(yaml)")
         #expect(try Inventory.parse(yaml, source: "t") == d.inventory)
@@ -109,7 +110,7 @@ struct DockerDiscoveryMappingTests {
                            node("bbb222xyz", "vm", "worker", addr: "10.0.1.21"),
                            node("old999xyz", "w-old", "worker", state: "down", addr: "10.0.1.21", updated: "2025-01-01T00:00:00Z"),
                            node("eee555xyz", "a host!", "worker", addr: "10.0.1.23")])
-        #expect(d.inventory.nodes.map(\.name) == ["vm-aaa111", "vm-bbb222", "a-host-"])
+        #expect(d.inventory.nodes.map(\.name) == ["vm-aaa111", "a-host-", "vm-bbb222"])
         #expect(d.skipped.count == 1 && d.skipped[0].contains("old999xyz"), "\(d.skipped)")
         #expect(try Inventory.parse(DockerDiscovery.inventoryYAML(d), source: "t") == d.inventory)
     }

@@ -64,7 +64,7 @@ struct LiveSwarmTests {
             let name = nameOf[node.address] ?? node.name
             #expect(node.taps.allSatisfy { $0.active }, "\(name): \(node.taps)")
             for l in node.listeners {
-                let expected: ListenerState.Mode = (l.kind == tcp2377 && name != "m1") ? .unavailable : .observing
+                let expected: ListenerState.Mode = (l.kind == tcp2377 && name != "m1") ? .closed : .observing
                 #expect(l.mode == expected, "\(name) \(l.kind): \(l.mode) \(l.detail ?? "")")
             }
         }
