@@ -138,6 +138,10 @@ public func decide(_ input: VerdictInput) -> Decision {
     default:  // .timeout
         if got.received > 0 {
             if got.answered > 0 {
+                if !mismatched.isEmpty {
+                    let seen = Set(mismatched).map(\.description).sorted().joined(separator: ", ")
+                    return make(.blocked, .returnPath, "\(to) received \(got.received) of \(sent.attempts) probes and answered \(got.answered) to \(from)'s advertise address \(input.expectedSource), but the probes came from \(seen) and no answer got back: \(from) sends from an address other than its advertise address (NAT, a second NIC; moby#53004)")
+                }
                 return make(.blocked, .returnPath, "\(to) received \(got.received) of \(sent.attempts) probes and answered \(got.answered), but no answer reached \(from): the way back \(to) -> \(from) drops it (stateless ACL, asymmetric routing)")
             }
             return make(.inconclusive, nil, "\(to) received the probe but did not answer it (rate limit or a send error on \(to)); run again")

@@ -20,12 +20,16 @@ public enum LabFault: Sendable, CustomStringConvertible {
     case returnPathDrop(from: String, to: String, kind: KindID)
     /// `node`'s own firewall drops or rejects the kind from `from` (nil: from everyone).
     case hostFirewall(node: String, from: String?, kind: KindID, reject: Bool)
+    /// `node`'s traffic of this kind leaves from a second address (NAT, a second NIC, the kernel
+    /// picking another source; moby#53004): 198.18.2.x, x as in the node's own address.
+    case sourceNAT(node: String, kind: KindID)
 
     public var description: String {
         switch self {
         case let .networkDrop(f, t, k): return "network drops \(k) \(f) -> \(t)"
         case let .returnPathDrop(f, t, k): return "network drops the answers of \(k) on the way back \(t) -> \(f)"
         case let .hostFirewall(n, f, k, r): return "\(n)'s firewall \(r ? "rejects" : "drops") \(k) from \(f ?? "everyone")"
+        case let .sourceNAT(n, k): return "\(n)'s \(k) traffic leaves from a second address"
         }
     }
 }
@@ -123,6 +127,12 @@ public final class Lab: @unchecked Sendable {
         }
     }
 
+    /// The second address `sourceNAT` gives a node.
+    public func natAddress(_ name: String) -> IPAddress {
+        guard case let .v4(_, _, _, d) = node(name).address else { preconditionFailure("lab nodes are IPv4") }
+        return .v4(198, 18, 2, d)
+    }
+
     public func inject(_ fault: LabFault) throws {
         lock.withLock { faults.append(fault) }
         switch fault {
@@ -132,6 +142,16 @@ public final class Lab: @unchecked Sendable {
         case let .returnPathDrop(from, to, kind):
             let rule = "ip saddr \(node(to).address) ip daddr \(node(from).address) \(Lab.match(kind, port: "sport")) drop"
             try nft(switchNamespace, "add rule bridge spnet filt \(rule)\n")
+        case let .sourceNAT(name, kind):
+            let n = node(name), other = natAddress(name)
+            try Shell.run(["ip", "-n", n.namespace, "addr", "add", "\(other)/\(Lab.prefixLength)", "dev", "eth0"])
+            try nft(n.namespace, """
+            table ip spnat {
+              chain post { type nat hook postrouting priority 100; policy accept; }
+            }
+            add rule ip spnat post \(Lab.match(kind, port: "dport")) snat to \(other)
+
+            """)
         case let .hostFirewall(name, from, kind, reject):
             let target = node(name)
             let source = from.map { "ip saddr \(node($0).address) " } ?? ""
@@ -165,9 +185,12 @@ public final class Lab: @unchecked Sendable {
     }
 
     /// Starts `binary agent` in each node's namespace; returns when all are ready.
-    public func startAgents(binary: String, tokenFile: String, extraArguments: [String] = [], only: [String]? = nil) throws {
+    /// `user`: run the agents as this unprivileged user (`runuser`), to see them without capture privileges.
+    public func startAgents(binary: String, tokenFile: String, extraArguments: [String] = [], only: [String]? = nil,
+                            user: String? = nil) throws {
+        let asUser = user.map { ["runuser", "-u", $0, "--"] } ?? []
         let specs = nodes.filter { only?.contains($0.name) ?? true }.map { node in
-            AgentSupervisor.Spec(name: node.name, launcher: ["ip", "netns", "exec", node.namespace],
+            AgentSupervisor.Spec(name: node.name, launcher: ["ip", "netns", "exec", node.namespace] + asUser,
                                  arguments: [binary, "agent", "--address", node.address.description, "--token-file", tokenFile] + extraArguments)
         }
         try agents.start(specs)

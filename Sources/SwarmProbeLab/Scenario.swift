@@ -52,6 +52,11 @@ public struct LabScenario: Sendable {
                 return (.blocked, kind.proto == .tcp && !capture ? .unknown : .returnPath)
             case let .hostFirewall(n, f, k, reject) where n == to && (f == nil || f == from) && k == kind:
                 return (.blocked, reject || capture ? .hostFirewall : .unknown)
+            case let .sourceNAT(n, k) where n == from && k == kind && kind.proto != .tcp:
+                // The target answers the advertise address; the sender's NAT does not let that answer in.
+                return (.blocked, .returnPath)
+            case .sourceNAT:
+                continue
             default:
                 continue
             }

@@ -110,6 +110,9 @@ let verdictTable: [VerdictCase] = [
                 .blocked, .returnPath, detail: ["w1 received 3 of 3 probes and answered 2", "w1 -> m1"]),
     VerdictCase("timeout, received and answered, capture disagrees", kind: .udp7946, sent: sent(.timeout),
                 got: got(.listening, kind: .udp7946, received: 1, answered: 1, capture: cap(at: false)), .blocked, .returnPath),
+    VerdictCase("timeout, received and answered, from another address", kind: .udp7946, sent: sent(.timeout),
+                got: got(.listening, kind: .udp7946, received: 3, answered: 3, from: [ip("10.9.9.9")]), .blocked, .returnPath,
+                detail: ["came from 10.9.9.9", "advertise address 10.0.0.1", "moby#53004"]),
     VerdictCase("timeout, received but not answered", sent: sent(.timeout), got: got(.listening, received: 2, answered: 0),
                 .inconclusive, detail: ["did not answer"]),
     VerdictCase("timeout, answer captured leaving", kind: .udp4789, sent: sent(.timeout),
@@ -169,7 +172,9 @@ struct VerdictTests {
         }
         #expect(!d.detail.isEmpty)
         #expect(!d.detail.contains("\n"))
-        #expect(d.unexpectedSources.isEmpty)
+        // Only rows whose receiver saw another source address report one.
+        let other = (c.input.receiver?.sourceAddresses ?? []).filter { $0 != c.input.expectedSource }
+        #expect(d.unexpectedSources == Array(Set(other)).sorted { $0.description < $1.description })
     }
 
     @Test("location is set exactly when the verdict is blocked", arguments: verdictTable)

@@ -92,6 +92,63 @@ struct LabTests {
         }
     }
 
+    @Test("probes leaving from another address than the inventory's: open, and named as a finding")
+    func sourceMismatch() throws {
+        let scenario = LabScenario(name: "nat", nodes: [("m1", .manager), ("w1", .worker), ("w2", .worker)],
+                                   faults: [.sourceNAT(node: "w1", kind: udp7946)])
+        try withLab(scenario) { lab, token in
+            let run = try runCheck(lab, token: token)
+            expectMatches(run.results, scenario, capture: true)
+            let nat = lab.natAddress("w1")
+            for c in run.results.checks {
+                let expected: [IPAddress] = (c.from == "w1" && c.kindID == udp7946) ? [nat] : []
+                #expect(c.unexpectedSources == expected, "\(c.from) -> \(c.to) \(c.kindID): \(c.unexpectedSources)")
+            }
+            #expect(run.markdown.contains("Unexpected source address"), "\(run.markdown)")
+            #expect(run.markdown.contains(nat.description))
+        }
+    }
+
+    @Test("agents without capture privileges say so, and silent drops stay where: unknown")
+    func unprivileged() throws {
+        let scenario = LabScenario(name: "nopriv", nodes: [("m1", .manager), ("w1", .worker), ("w2", .worker)],
+                                   faults: [.networkDrop(from: "w1", to: "w2", kind: vxlan),
+                                            .hostFirewall(node: "m1", from: nil, kind: tcp7946, reject: false),
+                                            .hostFirewall(node: "w2", from: "m1", kind: udp7946, reject: true)])
+        let lab = try Lab(nodes: scenario.nodes)
+        defer { lab.destroy() }
+        let token = try lab.write("token", ClusterToken.generate() + "\n")
+        try lab.startAgents(binary: swarmprobeBinary(), tokenFile: token, user: "nobody")
+        for f in scenario.faults { try lab.inject(f) }
+        let run = try runCheck(lab, token: token)
+        for n in run.results.nodes {
+            #expect(n.taps.count == 2 && n.taps.allSatisfy { !$0.active && $0.detail != nil }, "\(n.name): \(n.taps)")
+            // Said once, clearly, in the agent's own log.
+            #expect(lab.agentLog(n.name).components(separatedBy: "capture taps unavailable").count == 2, "\(lab.agentLog(n.name))")
+        }
+        expectMatches(run.results, scenario, capture: false)
+    }
+
+    @Test("the nflog tap's nftables table is removed on stop and replaced after a kill")
+    func tapTableLifecycle() throws {
+        let scenario = LabScenario.healthy(nodes: 2, managers: 1)
+        try withLab(scenario) { lab, token in
+            func tables(_ node: String) throws -> String {
+                try Shell.run(["ip", "netns", "exec", lab.node(node).namespace, "nft", "list", "tables"])
+            }
+            #expect(try tables("w1").contains("swarmprobe_tap_7950"))
+            lab.killAgent("w1")  // SIGKILL: no chance to clean up
+            #expect(try tables("w1").contains("swarmprobe_tap_7950"))
+            try lab.startAgents(binary: swarmprobeBinary(), tokenFile: token, only: ["w1"])
+            #expect(try tables("w1").components(separatedBy: "swarmprobe_tap_7950").count == 2, "one table, not two")
+            let run = try runCheck(lab, token: token)
+            #expect(run.status == 0)
+            lab.stopAgents()  // SIGTERM: the agent removes its table
+            #expect(try !tables("w1").contains("swarmprobe_tap"))
+            #expect(try !tables("m1").contains("swarmprobe_tap"))
+        }
+    }
+
     @Test("an agent killed before the check: its checks are agent-down, never blocked")
     func agentDown() throws {
         let scenario = LabScenario.healthy(nodes: 4, managers: 1)
