@@ -112,6 +112,9 @@ public final class Coordinator: Sendable {
     private let gathered = NIOLockedValueBox(Gathered())
     private let started = Date()
 
+    /// How long past the probe timeout an agent may take to hand back its plan's results.
+    public static let runMarginMs = 3000
+
     public init(inventory: Inventory, profile: Profile, token: ClusterToken, options: CheckOptions,
                 logger: Logger = Logger(label: "swarmprobe.check"),
                 progress: @escaping @Sendable (CheckProgress) -> Void = { _ in }) {
@@ -175,7 +178,9 @@ public final class Coordinator: Sendable {
         let kinds = profile.enabledKinds
         let runID = Hex.encode(randomBytes(16))
         progress(.probing(paths: up.count * (nodes.count - 1) * kinds.count, timeoutMs: options.timeoutMs))
-        let runTimeout = TimeAmount.milliseconds(Int64(options.timeoutMs + options.controlTimeoutMs + 5000))
+        // An agent answers its plan about one probe timeout after it gets it; past that plus a margin it
+        // is gone (killed, or its node went down), and the check goes on without it.
+        let runTimeout = TimeAmount.milliseconds(Int64(options.timeoutMs + Coordinator.runMarginMs))
         await withTaskGroup(of: Void.self) { group in
             for node in up {
                 group.addTask { [self] in

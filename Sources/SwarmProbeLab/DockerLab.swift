@@ -172,7 +172,7 @@ public final class DockerSwarmLab: @unchecked Sendable {
         let deadline = Date().addingTimeInterval(timeout)
         while true {
             if FileManager.default.fileExists(atPath: socketPath(node)),
-               let r = try? DockerSwarmLab.exec(dockerCommand(["info", "--format", "{{.ID}}"]), environment: env(node), timeout: 10), r.status == 0 {
+               let r = try? Shell.capture(dockerCommand(["info", "--format", "{{.ID}}"]), environment: env(node), timeout: 10), r.status == 0 {
                 return
             }
             if let p = lock.withLock({ daemons[node] }), !p.isRunning {
@@ -233,7 +233,7 @@ public final class DockerSwarmLab: @unchecked Sendable {
     @discardableResult
     public func docker(_ node: String, _ args: [String], timeout: TimeInterval = 30) throws -> String {
         let command = dockerCommand(args)
-        let r = try DockerSwarmLab.exec(command, environment: env(node), timeout: timeout)
+        let r = try Shell.capture(command, environment: env(node), timeout: timeout)
         guard r.status == 0 else {
             throw ShellError(command: ["DOCKER_HOST=\(dockerHost(node))"] + command, status: r.status, stderr: r.stderr + r.stdout)
         }
@@ -265,7 +265,7 @@ public final class DockerSwarmLab: @unchecked Sendable {
     /// `docker exec NAME ping -c COUNT -W 1 IP`: did any echo come back?
     public func ping(fromContainer name: String, to ip: String, count: Int = 2) -> Bool {
         guard let node = lock.withLock({ containers[name] }) else { return false }
-        let r = try? DockerSwarmLab.exec(dockerCommand(["exec", name, "ping", "-c", "\(count)", "-W", "1", ip]),
+        let r = try? Shell.capture(dockerCommand(["exec", name, "ping", "-c", "\(count)", "-W", "1", ip]),
                                          environment: env(node), timeout: TimeInterval(count + 10))
         return r?.status == 0
     }
@@ -292,16 +292,16 @@ public final class DockerSwarmLab: @unchecked Sendable {
         // 1. Containers (killed: SIGKILL), every node at once.
         DockerSwarmLab.parallelIgnoringErrors(live.map { n in {
             let env = self.env(n.name)
-            if let ids = try? DockerSwarmLab.exec(self.dockerCommand(["ps", "-aq"]), environment: env, timeout: 10), ids.status == 0 {
+            if let ids = try? Shell.capture(self.dockerCommand(["ps", "-aq"]), environment: env, timeout: 10), ids.status == 0 {
                 let list = ids.stdout.split(separator: "\n").map(String.init)
-                if !list.isEmpty { _ = try? DockerSwarmLab.exec(self.dockerCommand(["rm", "-f"] + list), environment: env, timeout: 20) }
+                if !list.isEmpty { _ = try? Shell.capture(self.dockerCommand(["rm", "-f"] + list), environment: env, timeout: 20) }
             }
         } })
         lap("remove containers")
         // 2. Leave the swarm: workers at once while the managers still answer, then the managers.
         for role in [Role.worker, .manager] {
             DockerSwarmLab.parallelIgnoringErrors(live.filter { $0.role == role }.map { n in {
-                _ = try? DockerSwarmLab.exec(self.dockerCommand(["swarm", "leave", "--force"]), environment: self.env(n.name), timeout: 15)
+                _ = try? Shell.capture(self.dockerCommand(["swarm", "leave", "--force"]), environment: self.env(n.name), timeout: 15)
             } })
         }
         lap("swarm leave")
@@ -404,37 +404,6 @@ public final class DockerSwarmLab: @unchecked Sendable {
 
     private static func tail(_ text: String, lines: Int = 8) -> String {
         text.split(separator: "\n").suffix(lines).joined(separator: "\n")
-    }
-
-    /// Runs a program with a time limit (then SIGKILL); returns its status and both outputs.
-    static func exec(_ args: [String], environment: [String: String]? = nil, timeout: TimeInterval) throws -> (status: Int32, stdout: String, stderr: String) {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: try Shell.resolve(args[0]))
-        p.arguments = Array(args.dropFirst())
-        if let environment { p.environment = environment }
-        let out = Pipe(), err = Pipe()
-        p.standardOutput = out
-        p.standardError = err
-        p.standardInput = FileHandle.nullDevice
-        try p.run()
-        let pid = p.processIdentifier
-        let watchdog = DispatchWorkItem { kill(pid, SIGKILL) }
-        DispatchQueue.global().asyncAfter(deadline: .now() + timeout, execute: watchdog)
-        let errData = ReadBox()
-        let done = DispatchSemaphore(value: 0)
-        DispatchQueue.global().async {
-            errData.set(err.fileHandleForReading.readDataToEndOfFile())
-            done.signal()
-        }
-        let outData = out.fileHandleForReading.readDataToEndOfFile()
-        p.waitUntilExit()
-        watchdog.cancel()
-        done.wait()
-        var stderr = String(decoding: errData.get(), as: UTF8.self)
-        if p.terminationReason == .uncaughtSignal && p.terminationStatus == SIGKILL {
-            stderr += "\n(killed after \(timeout) s)"
-        }
-        return (p.terminationStatus, String(decoding: outData, as: UTF8.self), stderr)
     }
 
     /// Runs the jobs on threads of their own; waits for all; rethrows the first error.

@@ -24,7 +24,9 @@ public enum Shell {
     }
 
     /// Runs a program to completion and returns its exit status and both outputs.
-    public static func capture(_ args: [String], input: String? = nil, environment: [String: String]? = nil) throws -> (status: Int32, stdout: String, stderr: String) {
+    /// `timeout`: SIGKILL it after this long (stderr then ends with a line saying so).
+    public static func capture(_ args: [String], input: String? = nil, environment: [String: String]? = nil,
+                               timeout: TimeInterval? = nil) throws -> (status: Int32, stdout: String, stderr: String) {
         let p = Process()
         p.executableURL = URL(fileURLWithPath: try resolve(args[0]))
         p.arguments = Array(args.dropFirst())
@@ -34,6 +36,9 @@ public enum Shell {
         p.standardError = err
         p.standardInput = input == nil ? FileHandle.nullDevice : inPipe
         try p.run()
+        let pid = p.processIdentifier
+        let watchdog = DispatchWorkItem { kill(pid, SIGKILL) }
+        if let timeout { DispatchQueue.global().asyncAfter(deadline: .now() + timeout, execute: watchdog) }
         if let input {
             inPipe.fileHandleForWriting.write(Data(input.utf8))
             try? inPipe.fileHandleForWriting.close()
@@ -47,8 +52,13 @@ public enum Shell {
         }
         let outData = out.fileHandleForReading.readDataToEndOfFile()
         p.waitUntilExit()
+        watchdog.cancel()
         done.wait()
-        return (p.terminationStatus, String(decoding: outData, as: UTF8.self), String(decoding: errData.get(), as: UTF8.self))
+        var stderr = String(decoding: errData.get(), as: UTF8.self)
+        if let timeout, p.terminationReason == .uncaughtSignal && p.terminationStatus == SIGKILL {
+            stderr += "\n(killed after \(timeout) s)"
+        }
+        return (p.terminationStatus, String(decoding: outData, as: UTF8.self), stderr)
     }
 
     /// Like `run`, but failures are ignored (for cleanup).

@@ -1,0 +1,114 @@
+import Foundation
+import SwarmProbeCore
+import SwarmProbeLab
+import Testing
+
+/// Faults in the middle of a check: an agent killed, a node going down, the user pressing Ctrl-C.
+/// Nothing already gathered may be lost, and the check ends within its time budget.
+@Suite("faults during a check", .serialized, .enabled(if: labUnavailable == nil, "\(labUnavailable ?? "")"))
+struct FaultTests {
+    /// Starts `swarmprobe check` in the switch namespace without waiting for it.
+    func startCheck(_ lab: Lab, token: String, timeout: String) throws -> (Process, json: String, report: String) {
+        let inventory = try lab.write("inventory.yaml", lab.inventoryYAML())
+        let json = lab.directory.appendingPathComponent("faults.json").path
+        let report = lab.directory.appendingPathComponent("faults.md").path
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: try Shell.resolve("ip"))
+        p.arguments = ["netns", "exec", lab.switchNamespace, swarmprobeBinary(), "check", "--inventory", inventory,
+                       "--token-file", token, "--timeout", timeout, "--json", json, "--report", report, "--quiet"]
+        p.standardOutput = FileHandle.nullDevice
+        p.standardError = FileHandle.nullDevice
+        try p.run()
+        return (p, json, report)
+    }
+
+    func results(_ path: String) throws -> Results {
+        let data = try #require(FileManager.default.contents(atPath: path))
+        return try JSONDecoder().decode(Results.self, from: data)
+    }
+
+    @Test("an agent killed during the check: its checks are agent-down, the rest stand, on time")
+    func agentKilledMidRun() throws {
+        // A silent drop makes every agent wait the whole timeout, so the kill lands mid-run.
+        let scenario = LabScenario(name: "kill", nodes: [("m1", .manager), ("w1", .worker), ("w2", .worker)],
+                                   faults: [.networkDrop(from: "m1", to: "w1", kind: KindID(proto: .udp, port: 4789))])
+        try withLab(scenario) { lab, token in
+            let started = Date()
+            let (check, json, _) = try startCheck(lab, token: token, timeout: "3s")
+            usleep(1_200_000)
+            lab.killAgent("w2")
+            check.waitUntilExit()
+            let elapsed = Date().timeIntervalSince(started)
+            #expect(check.terminationStatus == 1)
+            let r = try results(json)
+            #expect(r.complete)
+            for c in r.checks {
+                if c.from == "w2" {
+                    // w2's own results died with it.
+                    #expect(c.verdict == .agentDown, "\(c.from) -> \(c.to) \(c.kindID): \(c.verdict) \(c.detail)")
+                } else if c.to == "w2" {
+                    // Probes w2 answered before it died prove their paths; the rest are agent-down. Never blocked.
+                    #expect(c.verdict == .open || c.verdict == .agentDown, "\(c.from) -> \(c.to) \(c.kindID): \(c.verdict) \(c.detail)")
+                } else {
+                    let (v, w) = scenario.expected(from: c.from, to: c.to, kind: c.kindID, capture: true)
+                    #expect(c.verdict == v && c.location == w, "\(c.from) -> \(c.to) \(c.kindID): \(c.verdict) \(c.detail)")
+                }
+            }
+            // One probe timeout plus the run margin, and a little for start-up.
+            #expect(elapsed < 3 + Double(3000) / 1000 + 3, "took \(elapsed) s")
+        }
+    }
+
+    @Test("a node going down during the check: agent-down, on time")
+    func nodeDownMidRun() throws {
+        // The silent drop keeps every agent busy for the whole timeout, so the link goes down mid-run.
+        let scenario = LabScenario(name: "down", nodes: [("m1", .manager), ("w1", .worker), ("w2", .worker)],
+                                   faults: [.networkDrop(from: "m1", to: "w1", kind: KindID(proto: .udp, port: 4789))])
+        try withLab(scenario) { lab, token in
+            let started = Date()
+            let (check, json, _) = try startCheck(lab, token: token, timeout: "2s")
+            usleep(800_000)
+            try lab.takeDown("w2")
+            check.waitUntilExit()
+            let elapsed = Date().timeIntervalSince(started)
+            #expect(check.terminationStatus == 1)
+            let r = try results(json)
+            // w2 may have answered hello before its link went down: whatever it had not reported is agent-down.
+            for c in r.checks where c.from == "w2" || c.to == "w2" {
+                #expect(c.verdict == .agentDown || c.verdict == .open, "\(c.from) -> \(c.to) \(c.kindID): \(c.verdict) \(c.detail)")
+                #expect(c.verdict != .blocked)
+            }
+            for c in r.checks where c.from != "w2" && c.to != "w2" {
+                let (v, w) = scenario.expected(from: c.from, to: c.to, kind: c.kindID, capture: true)
+                #expect(c.verdict == v && c.location == w, "\(c.from) -> \(c.to) \(c.kindID): \(c.verdict) \(c.detail)")
+            }
+            #expect(r.checks.filter { $0.from == "w2" }.allSatisfy { $0.verdict == .agentDown })
+            // Probe timeout + run margin + the log phase's control timeout, and start-up.
+            #expect(elapsed < 2 + 3 + 3 + 3, "took \(elapsed) s")
+        }
+    }
+
+    @Test("Ctrl-C during the check: partial JSON and report, marked incomplete, exit non-zero")
+    func interrupted() throws {
+        let scenario = LabScenario(name: "int", nodes: [("m1", .manager), ("w1", .worker), ("w2", .worker)],
+                                   faults: [.networkDrop(from: "w1", to: "w2", kind: KindID(proto: .tcp, port: 7946))])
+        try withLab(scenario) { lab, token in
+            let started = Date()
+            let (check, json, report) = try startCheck(lab, token: token, timeout: "10s")
+            usleep(1_500_000)  // hello done, probes out, waiting on the silent drop
+            kill(check.processIdentifier, SIGINT)
+            check.waitUntilExit()
+            #expect(Date().timeIntervalSince(started) < 6, "Ctrl-C must not wait for the 10 s timeout")
+            #expect(check.terminationStatus != 0)
+            let r = try results(json)
+            #expect(!r.complete)
+            #expect(r.summary.status == "incomplete")
+            #expect(r.checks.count == 3 * 2 * 4, "every planned check is listed")
+            // What was gathered is kept: every node answered hello.
+            #expect(r.nodes.allSatisfy { $0.agent.isUp && !$0.listeners.isEmpty }, "\(r.nodes.map(\.agent))")
+            #expect(!r.checks.contains { $0.verdict == .agentDown }, "an interruption is not an agent failure")
+            let md = try String(contentsOfFile: report, encoding: .utf8)
+            #expect(md.contains("INCOMPLETE"))
+        }
+    }
+}
