@@ -67,6 +67,19 @@ struct CLITests {
         #expect(r.stderr.contains(mentions), "\(r.stderr)")
     }
 
+    @Test func badProfileNamesFileLineAndField() throws {
+        let token = try tempFile(String(repeating: "ab", count: 32) + "\n")
+        let inv = try tempFile("nodes:\n  - name: m1\n    address: 198.18.0.10\n    role: manager\n")
+        let profile = try tempFile("name: p\nkinds:\n  - name: vxlan\n    protocol: udp\n    port: 70000\n")
+        for command in ["check", "agent"] {
+            let args = command == "check" ? ["check", "--inventory", inv, "--token-file", token, "--profile", profile]
+                                          : ["agent", "--address", "198.18.0.10", "--token-file", token, "--profile", profile]
+            let r = try run(args)
+            #expect(r.status == 2, "\(command): \(r.stderr)")
+            #expect(r.stderr == "swarmprobe: \(profile):5: kind \"vxlan\": port 70000 is out of range (1-65535)\n")
+        }
+    }
+
     @Test func badDataPathPort() throws {
         let token = try tempFile(String(repeating: "ab", count: 32) + "\n")
         let inv = try tempFile("nodes:\n  - name: m1\n    address: 198.18.0.10\n    role: manager\n")
