@@ -180,7 +180,7 @@ final class Prober: Sendable {
 
     // MARK: UDP
 
-    private func probeDatagram(_ order: ProbeOrder, nonces: [UInt8s], runID: [UInt8], timeout: TimeAmount, framed: Bool) async -> ProbeEnd {
+    private func probeDatagram(_ order: ProbeOrder, nonces: [[UInt8]], runID: [UInt8], timeout: TimeAmount, framed: Bool) async -> ProbeEnd {
         let loop = group.next()
         let promise = loop.makePromise(of: ProbeEnd.self)
         let remote: SocketAddress
@@ -216,7 +216,6 @@ final class Prober: Sendable {
     }
 }
 
-typealias UInt8s = [UInt8]
 
 /// One TCP probe: the connection is up; write the probe, wait for the echo.
 final class TCPProbeClient: ChannelInboundHandler {

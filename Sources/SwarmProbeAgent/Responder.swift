@@ -46,7 +46,7 @@ final class Responder: Sendable {
 
     /// `framed`: the kind is the data path, so probes arrive inside a VXLAN frame of ours and echoes leave in one.
     func handle(_ bytes: ByteBufferView, source: SocketAddress?, kind: KindID, framed: Bool = false, now: UInt64) -> Decision {
-        let key = SymmetricKeyCache.key(keyBytes)
+        let key = SymmetricKeyType(data: keyBytes)
         let inner: ByteBufferView.SubSequence
         if framed {
             guard let unwrapped = VXLANFrame.unwrap(bytes) else {
@@ -104,11 +104,6 @@ final class Responder: Sendable {
     func log(runID: String) -> (entries: [ReceiveLogEntry], truncated: Bool) {
         state.withLockedValue { $0.log.entries(runID: runID) }
     }
-}
-
-/// Rebuilding a SymmetricKey from bytes is cheap; this keeps the call sites short.
-enum SymmetricKeyCache {
-    static func key(_ bytes: [UInt8]) -> SymmetricKeyType { SymmetricKeyType(data: bytes) }
 }
 
 /// A bounded log of the authenticated probes received, oldest dropped first.
