@@ -147,18 +147,20 @@ public final class Agent: Service, Sendable {
                                      listeners: currentListeners,
                                      taps: taps, responder: responder, prober: prober, logger: logger)
         let control: any Channel
+        let connections = ControlConnections(limit: 128)
         do {
             control = try await ServerBootstrap(group: group)
                 .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
                 .serverChannelInitializer { channel in
                     channel.eventLoop.makeCompletedFuture {
-                        try channel.pipeline.syncOperations.addHandler(ConnectionLimiter(limit: 128))
+                        try channel.pipeline.syncOperations.addHandler(connections)
                     }
                 }
                 .childChannelInitializer { channel in
                     channel.eventLoop.makeCompletedFuture {
-                        try channel.pipeline.syncOperations.configureHTTPServerPipeline(withErrorHandling: true)
-                        try channel.pipeline.syncOperations.addHandler(ControlHTTPHandler(service: service))
+                        // Our own handler answers malformed HTTP with a one-line JSON error (not NIO's empty 400).
+                        try channel.pipeline.syncOperations.configureHTTPServerPipeline(withErrorHandling: false)
+                        try channel.pipeline.syncOperations.addHandler(ControlHTTPHandler(service: service, tracker: connections))
                     }
                 }
                 .bind(to: cfg.address.socketAddress(port: cfg.controlPort)).get()

@@ -25,6 +25,28 @@ final class ControlService: Sendable {
     let prober: Prober
     let logger: Logger
     private let replay = NIOLockedValueBox(ReplayGuard(windowMs: 60_000, capacity: 65_536))
+    /// Bytes of request bodies buffered across all connections; past the budget new bodies are refused.
+    private let buffered = NIOLockedValueBox(0)
+    static let bodyBudget = 16 << 20
+
+    /// Refuses at the head a request that cannot authenticate (see `ControlAuth.precheck`).
+    func precheck(authorization: String?) -> ControlAuth.Failure? {
+        let now = nowMs()
+        return replay.withLockedValue { ControlAuth.precheck(header: authorization, now: now, guard: $0) }
+    }
+
+    /// Reserves room for `bytes` more of buffered body; false when over the budget.
+    func reserve(_ bytes: Int) -> Bool {
+        buffered.withLockedValue { total in
+            guard total + bytes <= ControlService.bodyBudget else { return false }
+            total += bytes
+            return true
+        }
+    }
+
+    func release(_ bytes: Int) {
+        buffered.withLockedValue { $0 -= bytes }
+    }
     /// One plan at a time; a second waits its turn rather than doubling the packet rate.
     private let running = NIOLockedValueBox(false)
     /// When each recent run began here (agent clock, ms): capture records are returned from then on.
@@ -116,26 +138,46 @@ final class ControlHTTPHandler: ChannelInboundHandler {
     typealias InboundIn = HTTPServerRequestPart
     typealias OutboundOut = HTTPServerResponsePart
 
+    /// A connection must send a request head this soon after it opens (or after its last answer).
+    static let headDeadline = TimeAmount.seconds(2)
+    /// ... and the rest of the request this soon after the head.
     static let requestDeadline = TimeAmount.seconds(10)
 
     private let service: ControlService
+    private let tracker: ControlConnections
     private var head: HTTPRequestHead?
     private var body: [UInt8] = []
-    private var tooLarge = false
+    private var reserved = 0
+    /// Set when the request is refused before its end: 413 over 4 MiB, 401 at the head, 503 over the budget.
+    private var refusal: ControlReply?
     private var timer: Scheduled<Void>?
     private var busy = false
 
-    init(service: ControlService) { self.service = service }
-
-    func handlerAdded(context: ChannelHandlerContext) {
-        armTimer(context)
+    init(service: ControlService, tracker: ControlConnections) {
+        self.service = service
+        self.tracker = tracker
     }
 
-    private func armTimer(_ context: ChannelHandlerContext) {
+    func handlerAdded(context: ChannelHandlerContext) {
+        armTimer(context, Self.headDeadline)
+    }
+
+    private func armTimer(_ context: ChannelHandlerContext, _ deadline: TimeAmount) {
         timer?.cancel()
         let channel = context.channel
-        // A client that does not finish its request in time (a slow writer) is cut off.
-        timer = context.eventLoop.scheduleTask(in: Self.requestDeadline) { channel.close(promise: nil) }
+        // A client that does not send its request in time (idle, a slow writer) is cut off.
+        timer = context.eventLoop.scheduleTask(in: deadline) { channel.close(promise: nil) }
+    }
+
+    private static func reply(_ status: HTTPResponseStatus, _ message: String) -> ControlReply {
+        let body = (try? WireJSON.encoder().encode(ErrorResponse(error: message))).map { Array($0) } ?? []
+        return ControlReply(status: status, body: body)
+    }
+
+    private func dropBody() {
+        body = []
+        if reserved > 0 { service.release(reserved) }
+        reserved = 0
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
@@ -143,30 +185,34 @@ final class ControlHTTPHandler: ChannelInboundHandler {
         case .head(let h):
             guard !busy else { return }
             head = h
-            body = []
-            tooLarge = false
+            dropBody()
+            refusal = nil
+            tracker.sawHead(context.channel)
+            armTimer(context, Self.requestDeadline)
             if let len = h.headers.first(name: "content-length").flatMap(Int.init), len > ControlAuth.maximumBodyBytes {
-                tooLarge = true
+                refuse(context, Self.reply(.payloadTooLarge, "request body over 4 MiB"))
+            } else if let failure = service.precheck(authorization: h.headers.first(name: "authorization")) {
+                // Nothing of a request that cannot authenticate is read further: answer now and close.
+                refuse(context, Self.reply(failure == .busy ? .serviceUnavailable : .unauthorized, failure.description))
             }
         case .body(var chunk):
-            guard !tooLarge else { return }
+            guard refusal == nil else { return }
             if body.count + chunk.readableBytes > ControlAuth.maximumBodyBytes {
-                tooLarge = true
-                body = []
-                return
+                return refuse(context, Self.reply(.payloadTooLarge, "request body over 4 MiB"))
             }
+            guard service.reserve(chunk.readableBytes) else {
+                return refuse(context, Self.reply(.serviceUnavailable, "too many request bodies in flight; try again"))
+            }
+            reserved += chunk.readableBytes
             body += chunk.readBytes(length: chunk.readableBytes) ?? []
         case .end:
-            guard let head, !busy else { return }
+            guard let head, !busy, refusal == nil else { return }
             self.head = nil
-            if tooLarge {
-                return respond(context, ControlReply(status: .payloadTooLarge, body: Array(#"{"error":"request body over 4 MiB"}"#.utf8)), keepAlive: false)
-            }
             timer?.cancel()  // the plan itself may run for the whole probe timeout
             busy = true
             let service = self.service
             let bodyBytes = body
-            body = []
+            dropBody()
             let path = String(head.uri.split(separator: "?", maxSplits: 1).first ?? "")
             let auth = head.headers.first(name: "authorization")
             let keepAlive = head.isKeepAlive
@@ -175,9 +221,17 @@ final class ControlHTTPHandler: ChannelInboundHandler {
             promise.futureResult.assumeIsolated().whenSuccess { [self] reply in
                 busy = false
                 respond(context, reply, keepAlive: keepAlive)
-                armTimer(context)
+                armTimer(context, Self.headDeadline)
             }
         }
+    }
+
+    /// Answers a request refused before its end, once, and closes the connection.
+    private func refuse(_ context: ChannelHandlerContext, _ reply: ControlReply) {
+        guard refusal == nil else { return }
+        refusal = reply
+        dropBody()
+        respond(context, reply, keepAlive: false)
     }
 
     private func respond(_ context: ChannelHandlerContext, _ reply: ControlReply, keepAlive: Bool) {
@@ -201,12 +255,66 @@ final class ControlHTTPHandler: ChannelInboundHandler {
 
     func channelInactive(context: ChannelHandlerContext) {
         timer?.cancel()
+        dropBody()
         context.fireChannelInactive()
     }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
-        // Malformed HTTP was already answered with 400 by NIO's protocol error handler; just close.
-        context.close(promise: nil)
+        // Bytes that are not HTTP: one 400 with a one-line error, then close. Never crash, never keep it.
+        if error is HTTPParserError, !busy {
+            busy = true
+            respond(context, Self.reply(.badRequest, "malformed HTTP request"), keepAlive: false)
+        } else {
+            context.close(promise: nil)
+        }
 
+    }
+}
+
+/// The control endpoint's open connections. When all slots are taken, a new connection evicts the
+/// oldest one that has not sent a request head yet (an idle or half-open peer), so idle connections
+/// cannot lock the coordinator out; only when every slot is busy with a request is the newcomer refused.
+final class ControlConnections: ChannelInboundHandler, Sendable {
+    typealias InboundIn = any Channel
+    typealias InboundOut = any Channel
+
+    private struct Entry {
+        var channel: any Channel
+        var opened: NIODeadline
+        var sawHead: Bool
+    }
+    let limit: Int
+    private let entries = NIOLockedValueBox<[ObjectIdentifier: Entry]>([:])
+
+    init(limit: Int) { self.limit = limit }
+
+    var count: Int { entries.withLockedValue { $0.count } }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        let child = unwrapInboundIn(data)
+        let id = ObjectIdentifier(child)
+        let (admitted, evict): (Bool, (any Channel)?) = entries.withLockedValue { e in
+            var victim: (any Channel)?
+            if e.count >= limit {
+                guard let oldest = e.filter({ !$0.value.sawHead }).min(by: { $0.value.opened < $1.value.opened }) else {
+                    return (false, nil)
+                }
+                victim = oldest.value.channel
+                e[oldest.key] = nil
+            }
+            e[id] = Entry(channel: child, opened: .now(), sawHead: false)
+            return (true, victim)
+        }
+        evict?.close(promise: nil)
+        guard admitted else {
+            child.close(promise: nil)
+            return
+        }
+        child.closeFuture.whenComplete { [entries] _ in entries.withLockedValue { $0[id] = nil } }
+        context.fireChannelRead(data)
+    }
+
+    func sawHead(_ channel: any Channel) {
+        entries.withLockedValue { $0[ObjectIdentifier(channel)]?.sawHead = true }
     }
 }

@@ -48,6 +48,9 @@ final class ESPSocket: Sendable {
         let inbox = ProbeInbox(key: token.probeKey.withUnsafeBytes { Array($0) })
         let kind = KindID(proto: .esp, port: nil)
         let channel = try await NIORawSocketBootstrap(group: group)
+            // A large receive buffer: a burst that overflows it makes the kernel answer ICMP
+            // protocol-unreachable to the (possibly spoofed) source.
+            .channelOption(.socketOption(.so_rcvbuf), value: 4 << 20)
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     try channel.pipeline.syncOperations.addHandler(DatagramProbeHandler(responder: responder, kind: kind, inbox: inbox))

@@ -240,6 +240,30 @@ public enum ControlAuth {
         }
     }
 
+    /// What can be checked before the body has arrived: the header parses, its time is inside the
+    /// window, its nonce is not already used. The agent refuses a request failing this at the head,
+    /// so it never buffers the body of a request that cannot authenticate.
+    public static func precheck(header: String?, now: UInt64, guard replay: ReplayGuard) -> Failure? {
+        guard let header else { return .missing }
+        guard header.hasPrefix(scheme + " ") else { return .malformed("expected scheme \(scheme)") }
+        var fields: [String: String] = [:]
+        for part in header.dropFirst(scheme.count + 1).split(separator: ",") {
+            let kv = part.split(separator: "=", maxSplits: 1)
+            guard kv.count == 2 else { return .malformed("field \"\(InputError.escaped(String(part.prefix(20))))\" is not key=value") }
+            fields[kv[0].trimmingCharacters(in: .whitespaces)] = kv[1].trimmingCharacters(in: .whitespaces)
+        }
+        guard let ts = fields["ts"].flatMap(UInt64.init) else { return .malformed("field ts") }
+        guard let nonce = fields["nonce"].flatMap(Hex.decode), nonce.count == 16 else { return .malformed("field nonce") }
+        guard let mac = fields["mac"].flatMap(Hex.decode), mac.count == 32 else { return .malformed("field mac") }
+        switch replay.peek(nonce: nonce, timeMs: ts, now: now) {
+        case .fresh: return nil
+        case .replayed: return .replayed
+        case .stale: return .stale
+        case .future: return .future
+        case .full: return .busy
+        }
+    }
+
     /// Verifies a request's header; on success returns its nonce (to sign the answer with).
     public static func verify(header: String?, key: SymmetricKey, method: String, path: String, body: [UInt8],
                               now: UInt64, guard replay: inout ReplayGuard) -> Result<String, Failure> {
@@ -248,7 +272,7 @@ public enum ControlAuth {
         var fields: [String: String] = [:]
         for part in header.dropFirst(scheme.count + 1).split(separator: ",") {
             let kv = part.split(separator: "=", maxSplits: 1)
-            guard kv.count == 2 else { return .failure(.malformed("field \"\(part.prefix(20))\" is not key=value")) }
+            guard kv.count == 2 else { return .failure(.malformed("field \"\(InputError.escaped(String(part.prefix(20))))\" is not key=value")) }
             fields[kv[0].trimmingCharacters(in: .whitespaces)] = kv[1].trimmingCharacters(in: .whitespaces)
         }
         guard let tsText = fields["ts"], let ts = UInt64(tsText) else { return .failure(.malformed("field ts")) }

@@ -15,8 +15,29 @@ public struct InputError: Error, Sendable, Equatable, CustomStringConvertible {
         self.message = message
     }
 
+    /// Always one line: control characters that came from the input (a name with a newline in it)
+    /// are shown escaped, never printed.
     public var description: String {
-        if let line { return "\(source):\(line): \(message)" }
-        return "\(source): \(message)"
+        let text = InputError.escaped(message), where_ = InputError.escaped(source)
+        if let line { return "\(where_):\(line): \(text)" }
+        return "\(where_): \(text)"
+    }
+
+    static func escaped(_ s: String) -> String {
+        var out = ""
+        for scalar in s.unicodeScalars {
+            switch scalar {
+            case "\n": out += "\\n"
+            case "\r": out += "\\r"
+            case "\t": out += "\\t"
+            default:
+                if scalar.properties.generalCategory == .control || scalar == "\u{2028}" || scalar == "\u{2029}" || scalar == "\u{85}" {
+                    out += "\\u{\(String(scalar.value, radix: 16))}"
+                } else {
+                    out.unicodeScalars.append(scalar)
+                }
+            }
+        }
+        return out
     }
 }

@@ -186,6 +186,15 @@ public struct ReplayGuard: Sendable {
 
     public var count: Int { seen.count }
 
+    /// What `check` would say, without remembering anything.
+    public func peek(nonce: [UInt8], timeMs: UInt64, now: UInt64) -> Verdict {
+        guard nonce.count == 16 else { return .stale }
+        if now > timeMs && now - timeMs > windowMs { return .stale }
+        if timeMs > now && timeMs - now > windowMs { return .future }
+        if let expiry = seen[Nonce(nonce)], expiry >= now { return .replayed }
+        return .fresh
+    }
+
     /// Accepts a (16-byte nonce, sender time) once; `now` is the receiver's clock.
     public mutating func check(nonce: [UInt8], timeMs: UInt64, now: UInt64) -> Verdict {
         guard nonce.count == 16 else { return .stale }
