@@ -6,6 +6,9 @@ let package = Package(
     platforms: [.macOS(.v14)],
     products: [
         .executable(name: "swarmprobe", targets: ["swarmprobe"]),
+        // For the libFuzzer package in Fuzz/, which builds against these.
+        .library(name: "SwarmProbeCore", targets: ["SwarmProbeCore"]),
+        .library(name: "SwarmProbeCapture", targets: ["SwarmProbeCapture"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
@@ -55,6 +58,11 @@ let package = Package(
             name: "SwarmProbeReport",
             dependencies: ["SwarmProbeCore"]
         ),
+        // AWS: security groups and network ACLs read with the AWS CLI (or saved JSON), evaluated per check.
+        .target(
+            name: "SwarmProbeAWS",
+            dependencies: ["SwarmProbeCore"]
+        ),
         .target(
             name: "SwarmProbeLab",
             dependencies: ["SwarmProbeCore"]
@@ -83,6 +91,7 @@ let package = Package(
                 "SwarmProbeCoordinator",
                 "SwarmProbeReport",
                 "SwarmProbeLab",
+                "SwarmProbeAWS",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -112,8 +121,14 @@ let package = Package(
             resources: [.copy("Golden")]
         ),
         .testTarget(
+            name: "SwarmProbeAWSTests",
+            dependencies: ["SwarmProbeAWS", "SwarmProbeCore"],
+            resources: [.copy("Fixtures")]
+        ),
+        .testTarget(
             name: "SwarmProbeIntegrationTests",
-            dependencies: ["SwarmProbeLab", "SwarmProbeCore", "SwarmProbeCoordinator"]
+            dependencies: ["SwarmProbeLab", "SwarmProbeCore", "SwarmProbeCoordinator"],
+            exclude: ["security_attacks.py"]
         ),
     ],
     swiftLanguageModes: [.v6]
