@@ -18,4 +18,9 @@ if [ ${#need[@]} -gt 0 ]; then
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need[@]}" >/dev/null
 fi
+if [ "${1:-}" = "--tests" ]; then
+  # A real EC2 API for the aws audit tests (LAB.md §3).
+  command -v moto_server >/dev/null 2>&1 && command -v aws >/dev/null 2>&1 \
+    || python3 -m pip install -q "moto[server]==5.2.1" "awscli==1.45.11"
+fi
 command -v swift >/dev/null 2>&1 || { echo "setup: swift is not on PATH (Swift 6 toolchain needed)" >&2; exit 1; }

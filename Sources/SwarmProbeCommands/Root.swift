@@ -12,7 +12,7 @@ public struct SwarmProbe: AsyncParsableCommand {
         Exit codes of check: 0 every required path open, 1 findings, 2 bad input or usage.
         """,
         version: SwarmProbeVersion.current,
-        subcommands: [CheckCommand.self, AgentCommand.self, TokenCommand.self, DiscoverCommand.self, DemoCommand.self, BenchCommand.self]
+        subcommands: [CheckCommand.self, AgentCommand.self, TokenCommand.self, DiscoverCommand.self, DemoCommand.self, BenchCommand.self, AWSCommand.self]
     )
 
     public init() {}

@@ -6,6 +6,8 @@ public struct AgentHealth: Codable, Sendable, Equatable {
         case down
         /// Reached, but it does not hold our token (or we do not hold its).
         case authFailed = "auth-failed"
+        /// No agent was asked: the results come from another source (`aws audit` reads configuration).
+        case notContacted = "not-contacted"
     }
     public var status: Status
     public var detail: String?

@@ -182,6 +182,7 @@ private func agentProblem(_ h: AgentHealth) -> String {
     case .up: return "is up"
     case .down: return "could not be reached\(d)"
     case .authFailed: return "rejected our authentication\(d)"
+    case .notContacted: return "was not contacted\(d)"
     }
 }
 

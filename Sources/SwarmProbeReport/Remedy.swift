@@ -28,6 +28,7 @@ enum Remedy {
         case .down: return "Agent down: \(m.labeled(a.node))"
         case .authFailed: return "Authentication failed: \(m.labeled(a.node))"
         case .up: return "Agent stopped answering: \(m.labeled(a.node))"
+        case .notContacted: return "Not contacted: \(m.labeled(a.node))"
         }
     }
 
@@ -145,6 +146,8 @@ enum Remedy {
             return Explanation(
                 seen: "The agent on \(xAddr) stopped answering during the check: \(effect).",
                 fix: "Look at the agent's log on \(x) (did it crash or restart?) and run the check again.")
+        case .notContacted:
+            return Explanation(seen: "No agent on \(xAddr) was asked\(d).", fix: "Run `swarmprobe check` with agents to see the packets as well.")
         }
     }
 

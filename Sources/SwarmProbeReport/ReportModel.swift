@@ -174,7 +174,7 @@ struct ReportModel {
             agents[blamed] = f
         }
         // A node whose agent is not up is a finding even when it only takes part in optional checks.
-        for n in r.nodes where !n.agent.isUp && agents[n.name] == nil {
+        for n in r.nodes where !n.agent.isUp && n.agent.status != .notContacted && agents[n.name] == nil {
             agents[n.name] = AgentFinding(node: n.name, health: n.agent, checks: [], kinds: [])
         }
         agentFindings = agents.values.sorted { byNode($0.node, $1.node) }

@@ -1,0 +1,487 @@
+import Foundation
+import SwarmProbeCore
+import Testing
+#if canImport(Glibc)
+import Glibc
+#endif
+
+// `swarmprobe aws audit` against a real EC2 API: moto's server on 127.0.0.1, driven by the AWS CLI with dummy
+// credentials. Each scenario builds its own VPC (10.N.0.0/16, so addresses never collide between scenarios),
+// runs the built binary, asserts every check's verdict and every suggested command, then runs the suggested
+// commands against moto and audits again: the fix must open every required path.
+// CI: `pip install "moto[server]==5.2.1" "awscli==1.45.11"`.
+
+/// Why the moto tests cannot run here, or nil when they can.
+let motoUnavailable: String? = {
+    for tool in ["moto_server", "aws"] where which(tool) == nil {
+        return "`\(tool)` is not on PATH (pip install \"moto[server]\" awscli)"
+    }
+    if !FileManager.default.isExecutableFile(atPath: swarmprobeBinary()) {
+        return "swarmprobe binary not built at \(swarmprobeBinary()) (run `swift build` first)"
+    }
+    return nil
+}()
+
+private func which(_ name: String) -> String? {
+    for dir in (ProcessInfo.processInfo.environment["PATH"] ?? "").split(separator: ":") {
+        let p = "\(dir)/\(name)"
+        if FileManager.default.isExecutableFile(atPath: p) { return p }
+    }
+    return nil
+}
+
+/// A moto server on a free port of 127.0.0.1, stopped by `stop()` (call it in a `defer`).
+final class MotoServer {
+    let port: Int
+    let process = Process()
+    let directory: URL
+    var endpoint: String { "http://127.0.0.1:\(port)" }
+
+    /// Dummy credentials and region, and no user config: nothing can reach a real account.
+    static let environment: [String: String] = {
+        var env = ProcessInfo.processInfo.environment
+        for key in env.keys where key.hasPrefix("AWS_") { env[key] = nil }
+        env["AWS_ACCESS_KEY_ID"] = "test"
+        env["AWS_SECRET_ACCESS_KEY"] = "test"
+        env["AWS_DEFAULT_REGION"] = "us-east-1"
+        env["AWS_CONFIG_FILE"] = "/nonexistent/aws-config"
+        env["AWS_SHARED_CREDENTIALS_FILE"] = "/nonexistent/aws-credentials"
+        env["AWS_PAGER"] = ""
+        return env
+    }()
+
+    init() throws {
+        directory = FileManager.default.temporaryDirectory.appendingPathComponent("swarmprobe-moto-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        port = try freePort()
+        process.executableURL = URL(fileURLWithPath: which("moto_server")!)
+        process.arguments = ["-H", "127.0.0.1", "-p", String(port)]
+        process.environment = MotoServer.environment
+        let log = directory.appendingPathComponent("moto.log")
+        _ = FileManager.default.createFile(atPath: log.path, contents: nil)
+        let handle = try FileHandle(forWritingTo: log)
+        process.standardOutput = handle
+        process.standardError = handle
+        try process.run()
+        let deadline = Date().addingTimeInterval(30)
+        while !canConnect(port) {
+            guard process.isRunning, Date() < deadline else {
+                stop()
+                throw MotoError(message: "moto_server did not start on port \(port)")
+            }
+            usleep(100_000)
+        }
+    }
+
+    /// moto_server ignores SIGTERM: SIGINT first, SIGKILL if it is still there after 5 s.
+    func stop() {
+        guard process.isRunning else { return }
+        process.interrupt()
+        let deadline = Date().addingTimeInterval(5)
+        while process.isRunning && Date() < deadline { usleep(50_000) }
+        if process.isRunning { kill(process.processIdentifier, SIGKILL) }
+        process.waitUntilExit()
+    }
+
+    deinit {
+        stop()
+        try? FileManager.default.removeItem(at: directory)
+    }
+
+    struct Output {
+        var status: Int32
+        var stdout: String
+        var stderr: String
+    }
+
+    /// Runs a program with the dummy AWS environment.
+    func run(_ executable: String, _ args: [String]) throws -> Output {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: executable)
+        p.arguments = args
+        p.environment = MotoServer.environment
+        let out = directory.appendingPathComponent("out-\(UUID().uuidString)"), err = directory.appendingPathComponent("err-\(UUID().uuidString)")
+        _ = FileManager.default.createFile(atPath: out.path, contents: nil)
+        _ = FileManager.default.createFile(atPath: err.path, contents: nil)
+        p.standardOutput = try FileHandle(forWritingTo: out)
+        p.standardError = try FileHandle(forWritingTo: err)
+        p.standardInput = FileHandle.nullDevice
+        try p.run()
+        p.waitUntilExit()
+        return Output(status: p.terminationStatus, stdout: (try? String(contentsOf: out, encoding: .utf8)) ?? "",
+                      stderr: (try? String(contentsOf: err, encoding: .utf8)) ?? "")
+    }
+
+    /// `aws ec2 ARGS` against moto; the JSON it prints.
+    @discardableResult
+    func ec2(_ args: String...) throws -> [String: Any] { try ec2(args) }
+
+    @discardableResult
+    func ec2(_ args: [String]) throws -> [String: Any] {
+        let r = try run(which("aws")!, ["--endpoint-url", endpoint, "--region", "us-east-1", "--output", "json", "ec2"] + args)
+        guard r.status == 0 else { throw MotoError(message: "aws ec2 \(args.joined(separator: " ")): \(r.stderr)") }
+        if r.stdout.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty { return [:] }
+        return (try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [String: Any]) ?? [:]
+    }
+
+    /// Runs a suggested command (a shell line starting with `aws ec2`) against moto.
+    func apply(_ command: String) throws {
+        let r = try run("/bin/sh", ["-c", "aws --endpoint-url \(endpoint) " + command.dropFirst("aws ".count)])
+        guard r.status == 0 else { throw MotoError(message: "\(command): \(r.stderr)") }
+    }
+
+    func write(_ name: String, _ text: String) throws -> String {
+        let url = directory.appendingPathComponent(name)
+        try text.write(to: url, atomically: true, encoding: .utf8)
+        return url.path
+    }
+}
+
+struct MotoError: Error, CustomStringConvertible {
+    var message: String
+    var description: String { message }
+}
+
+private func freePort() throws -> Int {
+    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+    guard fd >= 0 else { throw MotoError(message: "socket failed") }
+    defer { close(fd) }
+    var addr = sockaddr_in()
+    addr.sin_family = sa_family_t(AF_INET)
+    addr.sin_addr.s_addr = inet_addr("127.0.0.1")
+    addr.sin_port = 0
+    var len = socklen_t(MemoryLayout<sockaddr_in>.size)
+    let ok = withUnsafeMutablePointer(to: &addr) { p in
+        p.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, len) == 0 && getsockname(fd, $0, &len) == 0 }
+    }
+    guard ok else { throw MotoError(message: "bind failed") }
+    return Int(UInt16(bigEndian: addr.sin_port))
+}
+
+private func canConnect(_ port: Int) -> Bool {
+    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+    guard fd >= 0 else { return false }
+    defer { close(fd) }
+    var addr = sockaddr_in()
+    addr.sin_family = sa_family_t(AF_INET)
+    addr.sin_addr.s_addr = inet_addr("127.0.0.1")
+    addr.sin_port = UInt16(port).bigEndian
+    return withUnsafePointer(to: &addr) { p in
+        p.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) == 0 }
+    }
+}
+
+// MARK: - Building a cluster in moto
+
+struct MotoNode {
+    var name: String
+    var role: Role
+    var subnet: Int
+    var address: String
+    var instance = true
+}
+
+/// One VPC with subnets, the cluster's security group and instances.
+struct MotoCluster {
+    var vpc: String
+    var subnets: [String]
+    var group: String
+    var nodes: [MotoNode]
+    var inventory: String
+
+    /// Rules of a correct swarm group, all from the group itself (`ESP` adds IP protocol 50).
+    static func swarmRules(_ sg: String, esp: Bool = false, skip: Set<String> = [], replace: [String: String] = [:]) -> [String] {
+        var rules = [("tcp2377", "IpProtocol=tcp,FromPort=2377,ToPort=2377"), ("tcp7946", "IpProtocol=tcp,FromPort=7946,ToPort=7946"),
+                     ("udp7946", "IpProtocol=udp,FromPort=7946,ToPort=7946"), ("udp4789", "IpProtocol=udp,FromPort=4789,ToPort=4789")]
+        if esp { rules.append(("esp", "IpProtocol=50,FromPort=-1,ToPort=-1")) }
+        return rules.filter { !skip.contains($0.0) }.map { "\(replace[$0.0] ?? $0.1),UserIdGroupPairs=[{GroupId=\(sg)}]" }
+    }
+
+    static func make(_ moto: MotoServer, net: Int, subnets: Int, nodes: [MotoNode],
+                     rules: (String) -> [String]) throws -> MotoCluster {
+        let vpc = try moto.ec2("create-vpc", "--cidr-block", "10.\(net).0.0/16")["Vpc"].flatMap { ($0 as? [String: Any])?["VpcId"] as? String }!
+        var subnetIds: [String] = []
+        for i in 1...subnets {
+            let s = try moto.ec2("create-subnet", "--vpc-id", vpc, "--cidr-block", "10.\(net).\(i).0/24")
+            subnetIds.append((s["Subnet"] as! [String: Any])["SubnetId"] as! String)
+        }
+        let sg = try moto.ec2("create-security-group", "--group-name", "swarm-\(net)", "--description", "swarm nodes", "--vpc-id", vpc)["GroupId"] as! String
+        let permissions = rules(sg)
+        if !permissions.isEmpty {
+            try moto.ec2(["authorize-security-group-ingress", "--group-id", sg, "--ip-permissions"] + permissions)
+        }
+        let images = try moto.ec2("describe-images")["Images"] as! [[String: Any]]
+        let ami = images[0]["ImageId"] as! String
+        for n in nodes where n.instance {
+            _ = try moto.ec2("run-instances", "--image-id", ami, "--instance-type", "t3.micro", "--subnet-id", subnetIds[n.subnet],
+                         "--private-ip-address", n.address, "--security-group-ids", sg)
+        }
+        var yaml = "nodes:\n"
+        for n in nodes { yaml += "  - name: \(n.name)\n    address: \(n.address)\n    role: \(n.role.rawValue)\n" }
+        let inventory = try moto.write("inventory-\(net).yaml", yaml)
+        return MotoCluster(vpc: vpc, subnets: subnetIds, group: sg, nodes: nodes, inventory: inventory)
+    }
+
+    /// A new network ACL with `entries` (`--ingress|--egress`, rule, protocol, ports, cidr, action), associated with `subnet`.
+    func customACL(_ moto: MotoServer, subnet: Int, entries: [[String]]) throws -> String {
+        let acl = (try moto.ec2("create-network-acl", "--vpc-id", vpc)["NetworkAcl"] as! [String: Any])["NetworkAclId"] as! String
+        for e in entries { try moto.ec2(["create-network-acl-entry", "--network-acl-id", acl] + e) }
+        let acls = try moto.ec2("describe-network-acls", "--filters", "Name=association.subnet-id,Values=\(subnets[subnet])")["NetworkAcls"] as! [[String: Any]]
+        let assoc = (acls[0]["Associations"] as! [[String: Any]]).first { $0["SubnetId"] as? String == subnets[subnet] }!["NetworkAclAssociationId"] as! String
+        try moto.ec2("replace-network-acl-association", "--association-id", assoc, "--network-acl-id", acl)
+        return acl
+    }
+}
+
+struct AuditRun {
+    var status: Int32
+    var stdout: String
+    var stderr: String
+    var results: Results
+    var remediation: [String]
+    var markdown: String
+}
+
+func audit(_ moto: MotoServer, _ cluster: MotoCluster, extra: [String] = [], live: Bool = true) throws -> AuditRun {
+    let json = moto.directory.appendingPathComponent("results-\(UUID().uuidString).json").path
+    let report = moto.directory.appendingPathComponent("report-\(UUID().uuidString).md").path
+    var args = ["aws", "audit", "--inventory", cluster.inventory, "--json", json, "--report", report, "--no-color"]
+    if live { args += ["--endpoint-url", moto.endpoint, "--region", "us-east-1"] }
+    let r = try moto.run(swarmprobeBinary(), args + extra)
+    guard let data = FileManager.default.contents(atPath: json) else {
+        throw MotoError(message: "swarmprobe aws audit wrote no JSON (exit \(r.status)): \(r.stderr)")
+    }
+    let results = try JSONDecoder().decode(Results.self, from: data)
+    let top = try JSONSerialization.jsonObject(with: data) as! [String: Any]
+    let remediation = (top["aws"] as! [String: Any])["remediation"] as! [String]
+    return AuditRun(status: r.status, stdout: r.stdout, stderr: r.stderr, results: results, remediation: remediation,
+                    markdown: (try? String(contentsOfFile: report, encoding: .utf8)) ?? "")
+}
+
+/// Every check against `expected(from, to, kind)`: verdict, where, and a piece of the detail when given.
+func expectEvery(_ run: AuditRun, count: Int, sourceLocation: SourceLocation = #_sourceLocation,
+                 _ expected: (String, String, KindID) -> (Verdict, Where?, String?)) {
+    #expect(run.results.checks.count == count, sourceLocation: sourceLocation)
+    for c in run.results.checks {
+        let (v, w, detail) = expected(c.from, c.to, c.kindID)
+        #expect(c.verdict == v && c.location == w,
+                "\(c.from) -> \(c.to) \(c.kindID): expected \(v)/\(w?.rawValue ?? "-"), got \(c.verdict)/\(c.location?.rawValue ?? "-"): \(c.detail)",
+                sourceLocation: sourceLocation)
+        if let detail {
+            #expect(c.detail.contains(detail), "\(c.from) -> \(c.to) \(c.kindID): \(c.detail)", sourceLocation: sourceLocation)
+        }
+    }
+}
+
+let encryptedProfile = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+    .deletingLastPathComponent().appendingPathComponent("probes/swarm-encrypted.yaml").path
+
+func threeNodes(_ net: Int) -> [MotoNode] {
+    [MotoNode(name: "m1", role: .manager, subnet: 0, address: "10.\(net).1.11"),
+     MotoNode(name: "w1", role: .worker, subnet: 0, address: "10.\(net).1.21"),
+     MotoNode(name: "w2", role: .worker, subnet: 0, address: "10.\(net).1.22")]
+}
+
+let udp4789 = KindID(proto: .udp, port: 4789), udp7946 = KindID(proto: .udp, port: 7946)
+let tcp2377 = KindID(proto: .tcp, port: 2377), tcp7946 = KindID(proto: .tcp, port: 7946), esp = KindID(proto: .esp, port: nil)
+
+/// Default profile: 2377 is required only towards the manager m1.
+func requiredDefault(_ from: String, _ to: String, _ k: KindID) -> Bool { k != tcp2377 || to == "m1" }
+
+@Suite(.serialized, .enabled(if: motoUnavailable == nil, Comment(rawValue: motoUnavailable ?? "")))
+struct AWSMotoTests {
+    @Test func vxlanOpenedAsTCP() throws {
+        let moto = try MotoServer()
+        defer { moto.stop() }
+        let c = try MotoCluster.make(moto, net: 11, subnets: 1, nodes: threeNodes(11)) {
+            MotoCluster.swarmRules($0, replace: ["udp4789": "IpProtocol=tcp,FromPort=4789,ToPort=4789"])
+        }
+        let run = try audit(moto, c)
+        #expect(run.status == 1)
+        expectEvery(run, count: 24) { _, _, k in
+            k == udp4789 ? (.blocked, .network, "no inbound rule of \(c.group) (swarm-11) allows UDP 4789 from 10.11.1.")
+                         : (.open, nil, "same subnet, no network ACL")
+        }
+        for ch in run.results.checks where ch.kindID == udp4789 {
+            #expect(ch.detail.hasSuffix("; \(c.group) allows TCP 4789 from \(c.group) (VXLAN is UDP: a TCP rule for 4789 does not cover it (moby#25836))"))
+        }
+        let fix = "aws ec2 authorize-security-group-ingress --group-id \(c.group) --ip-permissions 'IpProtocol=udp,FromPort=4789,ToPort=4789,UserIdGroupPairs=[{GroupId=\(c.group)}]' --region us-east-1"
+        #expect(run.remediation == [fix])
+        #expect(run.stdout.contains("Remediation (nothing was changed in the account; these commands open every blocked path):\n  \(fix)\n"))
+        #expect(run.markdown.contains("## Remediation\n") && run.markdown.contains("```sh\n\(fix)\n```"))
+
+        for command in run.remediation { try moto.apply(command) }
+        let fixed = try audit(moto, c)
+        #expect(fixed.status == 0)
+        expectEvery(fixed, count: 24) { _, _, _ in (.open, nil, nil) }
+        #expect(fixed.remediation.isEmpty)
+    }
+
+    @Test func gossipUDPMissingAndAnUnmatchedNode() throws {
+        let moto = try MotoServer()
+        defer { moto.stop() }
+        var nodes = threeNodes(12)
+        nodes.append(MotoNode(name: "ghost", role: .worker, subnet: 0, address: "10.12.1.99", instance: false))
+        let c = try MotoCluster.make(moto, net: 12, subnets: 1, nodes: nodes) { MotoCluster.swarmRules($0, skip: ["udp7946"]) }
+        let run = try audit(moto, c)
+        #expect(run.status == 1)
+        expectEvery(run, count: 48) { from, to, k in
+            if from == "ghost" || to == "ghost" {
+                return (.inconclusive, nil, "ghost (10.12.1.99) matches no EC2 instance's private address; nothing is claimed about this path")
+            }
+            if k == udp7946 {
+                return (.blocked, .network, "allows UDP 7946 from 10.12.1.")
+            }
+            return (.open, nil, nil)
+        }
+        for ch in run.results.checks where ch.kindID == udp7946 && ch.verdict == .blocked {
+            #expect(ch.detail.hasSuffix("; \(c.group) allows TCP 7946 from \(c.group) (gossip needs UDP 7946 as well as TCP 7946 (docker/for-aws#166))"))
+        }
+        #expect(run.remediation == [
+            "aws ec2 authorize-security-group-ingress --group-id \(c.group) --ip-permissions 'IpProtocol=udp,FromPort=7946,ToPort=7946,UserIdGroupPairs=[{GroupId=\(c.group)}]' --region us-east-1",
+        ])
+        #expect(run.stdout.contains("ghost (10.12.1.99): NOT FOUND: no EC2 instance in the describe-instances data has the private address 10.12.1.99"))
+        for command in run.remediation { try moto.apply(command) }
+        let fixed = try audit(moto, c)
+        expectEvery(fixed, count: 48) { from, to, _ in from == "ghost" || to == "ghost" ? (.inconclusive, nil, nil) : (.open, nil, nil) }
+    }
+
+    @Test func espMissingOnAnEncryptedProfile() throws {
+        let moto = try MotoServer()
+        defer { moto.stop() }
+        let c = try MotoCluster.make(moto, net: 13, subnets: 1, nodes: threeNodes(13)) { MotoCluster.swarmRules($0) }
+        let run = try audit(moto, c, extra: ["--swarm-profile", encryptedProfile])
+        #expect(run.status == 1)
+        expectEvery(run, count: 30) { _, _, k in
+            k == esp ? (.blocked, .network, "allows ESP (IP protocol 50) from 10.13.1.") : (.open, nil, nil)
+        }
+        for ch in run.results.checks where ch.kindID == esp {
+            #expect(ch.detail.hasSuffix("(ESP is IP protocol 50, not TCP or UDP: it needs a rule of its own (moby#27425))"))
+        }
+        let fix = "aws ec2 authorize-security-group-ingress --group-id \(c.group) --ip-permissions 'IpProtocol=50,FromPort=-1,ToPort=-1,UserIdGroupPairs=[{GroupId=\(c.group)}]' --region us-east-1"
+        #expect(run.remediation == [fix])
+        // Without the encrypted profile ESP is not checked: everything is open.
+        let plain = try audit(moto, c)
+        #expect(plain.status == 0)
+        expectEvery(plain, count: 24) { _, _, _ in (.open, nil, nil) }
+
+        for command in run.remediation { try moto.apply(command) }
+        let fixed = try audit(moto, c, extra: ["--swarm-profile", encryptedProfile])
+        #expect(fixed.status == 0)
+        expectEvery(fixed, count: 30) { _, _, _ in (.open, nil, nil) }
+    }
+
+    /// A custom ACL on w1's subnet allows the swarm ports both ways, but not the TCP answers on ephemeral ports.
+    @Test func naclWithoutEphemeralReturnRules() throws {
+        let moto = try MotoServer()
+        defer { moto.stop() }
+        let nodes = [MotoNode(name: "m1", role: .manager, subnet: 0, address: "10.14.1.11"),
+                     MotoNode(name: "w1", role: .worker, subnet: 1, address: "10.14.2.21")]
+        let c = try MotoCluster.make(moto, net: 14, subnets: 2, nodes: nodes) { MotoCluster.swarmRules($0) }
+        var entries: [[String]] = []
+        for direction in ["--ingress", "--egress"] {
+            for (n, proto, port) in [(100, "tcp", 2377), (110, "tcp", 7946), (120, "udp", 7946), (130, "udp", 4789)] {
+                entries.append([direction, "--rule-number", String(n), "--protocol", proto, "--port-range", "From=\(port),To=\(port)",
+                                "--cidr-block", "10.14.0.0/16", "--rule-action", "allow"])
+            }
+        }
+        let acl = try c.customACL(moto, subnet: 1, entries: entries)
+        let run = try audit(moto, c)
+        #expect(run.status == 1)
+        expectEvery(run, count: 8) { from, _, k in
+            switch (k.proto, from) {
+            case (.tcp, "m1"):
+                return (.blocked, .returnPath, "\(acl) (\(c.subnets[1]) of w1) outbound to 10.14.1.11 (m1) denies TCP ports 1024-2376, 2378-7945, 7947-65535 by rule * of 1024-65535, the answers to m1's ephemeral ports")
+            case (.tcp, _):
+                return (.blocked, .returnPath, "\(acl) (\(c.subnets[1]) of w1) inbound from 10.14.1.11 (m1) denies TCP ports 1024-2376, 2378-7945, 7947-65535 by rule * of 1024-65535, the answers to w1's ephemeral ports")
+            default:
+                // UDP needs no answer; the probe echo note says `check` would see return-path on 4789.
+                return (.open, nil, k == udp4789 ? "note: a swarmprobe probe's echo would be dropped" : "no answer is needed")
+            }
+        }
+        // m1 -> w1 2377 is not required (w1 is a worker): information, no command for it.
+        #expect(run.remediation == [
+            "aws ec2 create-network-acl-entry --network-acl-id \(acl) --ingress --rule-number 140 --protocol tcp --port-range From=1024,To=65535 --cidr-block 10.14.1.11/32 --rule-action allow --region us-east-1",
+            "aws ec2 create-network-acl-entry --network-acl-id \(acl) --egress --rule-number 140 --protocol tcp --port-range From=1024,To=65535 --cidr-block 10.14.1.11/32 --rule-action allow --region us-east-1",
+        ])
+
+        // The same data saved with the AWS CLI as a user would, read with --from-dir: the same checks.
+        let dir = moto.directory.appendingPathComponent("saved").path
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        for command in ["describe-instances", "describe-security-groups", "describe-network-acls", "describe-subnets"] {
+            let out = try moto.run(which("aws")!, ["--endpoint-url", moto.endpoint, "--region", "us-east-1", "--output", "json", "ec2", command])
+            try out.stdout.write(toFile: "\(dir)/\(command).json", atomically: true, encoding: .utf8)
+        }
+        let saved = try audit(moto, c, extra: ["--from-dir", dir], live: false)
+        #expect(saved.status == 1)
+        #expect(saved.results.checks == run.results.checks)
+        #expect(saved.remediation == run.remediation.map { $0.replacingOccurrences(of: " --region us-east-1", with: "") })
+        #expect(saved.stdout.contains("saved AWS data in \(dir)"))
+
+        for command in run.remediation { try moto.apply(command) }
+        let fixed = try audit(moto, c)
+        #expect(fixed.status == 0)
+        expectEvery(fixed, count: 8) { _, _, _ in (.open, nil, nil) }
+    }
+
+    /// Rule 90 denies VXLAN from m1 before rule 100 allows everything from the VPC.
+    @Test func denyOrderedBeforeAllow() throws {
+        let moto = try MotoServer()
+        defer { moto.stop() }
+        let nodes = [MotoNode(name: "m1", role: .manager, subnet: 0, address: "10.15.1.11"),
+                     MotoNode(name: "w1", role: .worker, subnet: 1, address: "10.15.2.21")]
+        let c = try MotoCluster.make(moto, net: 15, subnets: 2, nodes: nodes) { MotoCluster.swarmRules($0) }
+        let acl = try c.customACL(moto, subnet: 1, entries: [
+            ["--ingress", "--rule-number", "100", "--protocol", "-1", "--cidr-block", "10.15.0.0/16", "--rule-action", "allow"],
+            ["--ingress", "--rule-number", "90", "--protocol", "udp", "--port-range", "From=4789,To=4789", "--cidr-block", "10.15.1.11/32", "--rule-action", "deny"],
+            ["--egress", "--rule-number", "100", "--protocol", "-1", "--cidr-block", "10.15.0.0/16", "--rule-action", "allow"],
+        ])
+        let run = try audit(moto, c)
+        #expect(run.status == 1)
+        expectEvery(run, count: 8) { from, _, k in
+            if k == udp4789 && from == "m1" {
+                return (.blocked, .network, "\(acl) (\(c.subnets[1]) of w1) inbound rule 90 denies UDP 4789 from 10.15.1.11 (m1)")
+            }
+            return (.open, nil, nil)
+        }
+        #expect(run.remediation == [
+            "aws ec2 create-network-acl-entry --network-acl-id \(acl) --ingress --rule-number 89 --protocol udp --port-range From=4789,To=4789 --cidr-block 10.15.1.11/32 --rule-action allow --region us-east-1",
+        ])
+        for command in run.remediation { try moto.apply(command) }
+        let fixed = try audit(moto, c)
+        #expect(fixed.status == 0)
+        expectEvery(fixed, count: 8) { _, _, _ in (.open, nil, nil) }
+    }
+
+    /// Every rule from the group itself, ESP included, nodes across two subnets with the default ACL: all open.
+    @Test func selfReferencingGroupWorks() throws {
+        let moto = try MotoServer()
+        defer { moto.stop() }
+        let nodes = [MotoNode(name: "m1", role: .manager, subnet: 0, address: "10.16.1.11"),
+                     MotoNode(name: "m2", role: .manager, subnet: 1, address: "10.16.2.12"),
+                     MotoNode(name: "w1", role: .worker, subnet: 1, address: "10.16.2.21")]
+        let c = try MotoCluster.make(moto, net: 16, subnets: 2, nodes: nodes) { MotoCluster.swarmRules($0, esp: true) }
+        let run = try audit(moto, c, extra: ["--swarm-profile", encryptedProfile])
+        #expect(run.status == 0, "\(run.stderr)")
+        expectEvery(run, count: 30) { from, to, k in
+            if k == tcp2377 && to == "w1" { return (.open, nil, nil) }  // not required, open anyway
+            let viaGroup = "\(c.group) inbound \(k == esp ? "ESP" : "\(k.proto.rawValue.uppercased()) \(k.port!)") from \(c.group)"
+            return (.open, nil, viaGroup)
+        }
+        #expect(run.remediation.isEmpty)
+        #expect(run.stdout.contains("Remediation: nothing to change"))
+        #expect(run.stdout.hasSuffix("PASS: all 28 required paths open\n"))
+    }
+
+    @Test func awsCLIFailureIsOneLineAndExit2() throws {
+        let moto = try MotoServer()
+        defer { moto.stop() }
+        let endpoint = moto.endpoint
+        let inv = try moto.write("inv.yaml", "nodes:\n  - name: m1\n    address: 10.17.1.11\n    role: manager\n")
+        moto.stop()  // nothing listens there any more
+        let r = try moto.run(swarmprobeBinary(), ["aws", "audit", "--inventory", inv, "--endpoint-url", endpoint, "--region", "us-east-1"])
+        #expect(r.status == 2)
+        #expect(r.stderr.hasPrefix("swarmprobe: aws ec2 describe-instances: failed (exit "))
+        #expect(r.stderr.split(separator: "\n").count == 1, "\(r.stderr)")
+    }
+}
