@@ -82,22 +82,26 @@ struct AWSAuditCommand: AsyncParsableCommand {
         }
     }
 
+    /// The account's configuration for the inventory: saved files, or the user's own AWS CLI.
+    static func snapshot(_ inv: Inventory, fromDir: String?, region: String?, profile: String?, endpointURL: String?,
+                         saving: ([String: Data]) throws -> Void = { _ in }) async throws -> AWSSnapshot {
+        if let fromDir { return try AWSSnapshot.load(directory: fromDir) }
+        progressLine("reading instances, security groups, subnets and network ACLs with the AWS CLI ...")
+        let cli = AWSCLI(region: region, profile: profile, endpointURL: endpointURL)
+        let addresses = inv.nodes.map(\.address)
+        let fetched = try await Task.detached { () throws(InputError) -> AWSCLI.Fetched in
+            try cli.snapshot(addresses: addresses)
+        }.value
+        try saving(fetched.documents)
+        return fetched.snapshot
+    }
+
     func run() async throws {
         let started = Date()
         let inv = try Inventory.parse(try readInputFile(inventory, what: "inventory"), source: inventory)
         let prof = try loadProfile(path: swarmProfile, dataPathPort: dataPathPort)
-        let snapshot: AWSSnapshot
-        if let fromDir {
-            snapshot = try AWSSnapshot.load(directory: fromDir)
-        } else {
-            progressLine("reading instances, security groups, subnets and network ACLs with the AWS CLI ...")
-            let cli = AWSCLI(region: region, profile: profile, endpointURL: endpointURL)
-            let addresses = inv.nodes.map(\.address)
-            let fetched = try await Task.detached { () throws(InputError) -> AWSCLI.Fetched in
-                try cli.snapshot(addresses: addresses)
-            }.value
-            snapshot = fetched.snapshot
-            if let saveDir { try save(fetched.documents, to: saveDir) }
+        let snapshot = try await Self.snapshot(inv, fromDir: fromDir, region: region, profile: profile, endpointURL: endpointURL) { documents in
+            if let saveDir { try save(documents, to: saveDir) }
         }
         let audit = AWSAudit.evaluate(inventory: inv, profile: prof, snapshot: snapshot,
                                       style: AWSCommandStyle(region: region, profile: profile))

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Logging
+import SwarmProbeAWS
 import SwarmProbeCoordinator
 import SwarmProbeCore
 import SwarmProbeReport
@@ -45,6 +46,21 @@ struct CheckCommand: AsyncParsableCommand {
     @Option(help: ArgumentHelp("Write the markdown report here (- for stdout).", valueName: "file"))
     var report: String?
 
+    @Flag(help: "Also audit the AWS security groups and network ACLs of the nodes, and put the rule behind each finding beside it.")
+    var aws = false
+
+    @Option(help: ArgumentHelp("With --aws: the AWS region.", valueName: "region"))
+    var awsRegion: String?
+
+    @Option(help: ArgumentHelp("With --aws: the AWS CLI profile.", valueName: "name"))
+    var awsProfile: String?
+
+    @Option(help: ArgumentHelp("With --aws: the EC2 endpoint (for a test endpoint).", valueName: "url"))
+    var awsEndpointUrl: String?
+
+    @Option(help: ArgumentHelp("With --aws: read saved `aws ec2 describe-*` JSON from here instead (see `swarmprobe aws audit --help`).", valueName: "dir"))
+    var awsFromDir: String?
+
     @Flag(help: "Print nothing on stdout but errors (the exit code and files still tell).")
     var quiet = false
 
@@ -55,6 +71,9 @@ struct CheckCommand: AsyncParsableCommand {
         guard (inventory != nil) != (docker || dockerHost != nil) else {
             throw ValidationError(inventory == nil ? "--inventory: give an inventory file, or --docker to discover the nodes"
                                                    : "--inventory and --docker: give one or the other")
+        }
+        if !aws && (awsRegion != nil || awsProfile != nil || awsEndpointUrl != nil || awsFromDir != nil) {
+            throw ValidationError("--aws-region, --aws-profile, --aws-endpoint-url and --aws-from-dir need --aws")
         }
         guard RunRequest.timeoutRangeMs.contains(timeout.milliseconds) else {
             throw ValidationError("--timeout: \(timeout.milliseconds) ms is outside 50 ms to 60 s")
@@ -88,14 +107,28 @@ struct CheckCommand: AsyncParsableCommand {
         // Ctrl-C or SIGTERM: stop waiting, keep what was gathered, mark it incomplete.
         let task = Task { await coordinator.run() }
         let signals = SignalCancellation { task.cancel() }
-        let results = await task.value
+        var results = await task.value
         signals.stop()
 
-        if let json { try writeOutput(JSONReport.render(results), to: json, what: "--json") }
-        if let report { try writeOutput(MarkdownReport.render(results), to: report, what: "--report") }
+        // --aws: the configuration's view beside the packets' (verdicts stay the probes').
+        var audit: AWSAuditResult?
+        if aws {
+            let snapshot = try await AWSAuditCommand.snapshot(inv, fromDir: awsFromDir, region: awsRegion, profile: awsProfile,
+                                                              endpointURL: awsEndpointUrl)
+            let a = AWSAudit.evaluate(inventory: inv, profile: prof, snapshot: snapshot,
+                                      style: AWSCommandStyle(region: awsRegion, profile: awsProfile))
+            let s = AWSCombine.annotate(&results, with: a)
+            progressLine("aws: \(s.explained) blocked paths explained by a rule, \(s.outsideAWS) blocked outside AWS, \(s.contradictions) contradictions")
+            audit = a
+        }
+
+        let jsonText = audit.map { AWSAuditReport.json(results: JSONReport.render(results), audit: $0) } ?? JSONReport.render(results)
+        if let json { try writeOutput(jsonText, to: json, what: "--json") }
+        if let report { try writeOutput(MarkdownReport.render(results) + (audit.map(AWSAuditReport.markdown) ?? ""), to: report, what: "--report") }
         if !quiet && json != "-" && report != "-" {
             let color = !noColor && isatty(STDOUT_FILENO) == 1 && ProcessInfo.processInfo.environment["NO_COLOR"] == nil
             print(TerminalReport.render(results, color: color), terminator: "")
+            if let audit { print(AWSAuditReport.terminal(audit), terminator: "") }
         }
         if !results.complete { printError("swarmprobe: check interrupted; the results written are incomplete") }
         if results.exitCode != 0 { throw ExitCode(results.exitCode) }

@@ -1,5 +1,6 @@
 import Foundation
 import SwarmProbeCore
+import SwarmProbeLab
 import Testing
 #if canImport(Glibc)
 import Glibc
@@ -197,12 +198,14 @@ struct MotoCluster {
         return rules.filter { !skip.contains($0.0) }.map { "\(replace[$0.0] ?? $0.1),UserIdGroupPairs=[{GroupId=\(sg)}]" }
     }
 
-    static func make(_ moto: MotoServer, net: Int, subnets: Int, nodes: [MotoNode],
+    /// `prefix`: the VPC's first two octets (default `10.<net>`); `198.18` matches a namespace lab's addresses.
+    static func make(_ moto: MotoServer, net: Int, subnets: Int, nodes: [MotoNode], prefix: String? = nil,
                      rules: (String) -> [String]) throws -> MotoCluster {
-        let vpc = try moto.ec2("create-vpc", "--cidr-block", "10.\(net).0.0/16")["Vpc"].flatMap { ($0 as? [String: Any])?["VpcId"] as? String }!
+        let p = prefix ?? "10.\(net)"
+        let vpc = try moto.ec2("create-vpc", "--cidr-block", "\(p).0.0/16")["Vpc"].flatMap { ($0 as? [String: Any])?["VpcId"] as? String }!
         var subnetIds: [String] = []
         for i in 1...subnets {
-            let s = try moto.ec2("create-subnet", "--vpc-id", vpc, "--cidr-block", "10.\(net).\(i).0/24")
+            let s = try moto.ec2("create-subnet", "--vpc-id", vpc, "--cidr-block", "\(p).\(i).0/24")
             subnetIds.append((s["Subnet"] as! [String: Any])["SubnetId"] as! String)
         }
         let sg = try moto.ec2("create-security-group", "--group-name", "swarm-\(net)", "--description", "swarm nodes", "--vpc-id", vpc)["GroupId"] as! String
@@ -483,5 +486,49 @@ struct AWSMotoTests {
         #expect(r.status == 2)
         #expect(r.stderr.hasPrefix("swarmprobe: aws ec2 describe-instances: failed (exit "))
         #expect(r.stderr.split(separator: "\n").count == 1, "\(r.stderr)")
+    }
+
+    /// `check --aws`: probes in a namespace lab next to moto's configuration of the same addresses.
+    /// The probes find 4789/udp blocked everywhere and a silent host-firewall drop; AWS names the missing
+    /// security group rule for the first and allows the second, which the check then says is not in AWS.
+    @Test(.enabled(if: labUnavailable == nil, Comment(rawValue: labUnavailable ?? "")))
+    func checkWithAWS() throws {
+        let moto = try MotoServer()
+        defer { moto.stop() }
+        let names: [(String, Role)] = [("m1", .manager), ("w1", .worker), ("w2", .worker)]
+        let lab = try Lab(nodes: names.map { (name: $0.0, role: $0.1) })
+        defer { lab.destroy() }
+        let nodes = lab.nodes.map { MotoNode(name: $0.name, role: $0.role, subnet: 0, address: $0.address.description) }
+        let cluster = try MotoCluster.make(moto, net: 0, subnets: 1, nodes: nodes, prefix: "198.18") {
+            MotoCluster.swarmRules($0, skip: ["udp4789"])
+        }
+        // What a user without AWS access where the check runs does: save the configuration, check with it.
+        let saved = moto.directory.appendingPathComponent("saved").path
+        let save = try moto.run(swarmprobeBinary(), ["aws", "audit", "--inventory", cluster.inventory, "--endpoint-url", moto.endpoint,
+                                                    "--region", "us-east-1", "--save-dir", saved, "--quiet"])
+        #expect(save.status == 1, "\(save.stderr)")
+
+        let token = try lab.write("token", ClusterToken.generate() + "\n")
+        try lab.startAgents(binary: swarmprobeBinary(), tokenFile: token)
+        let vxlan = KindID(proto: .udp, port: 4789), gossip = KindID(proto: .tcp, port: 7946)
+        for a in names.map(\.0) { for b in names.map(\.0) where a != b { try lab.inject(.networkDrop(from: a, to: b, kind: vxlan)) } }
+        try lab.inject(.hostFirewall(node: "w2", from: "m1", kind: gossip, reject: false))
+
+        let run = try runCheck(lab, token: token, extra: ["--aws", "--aws-from-dir", saved])
+        #expect(run.status == 1)
+        for c in run.results.checks {
+            if c.kindID == vxlan {
+                #expect(c.verdict == .blocked && c.location == .network, "\(c.from) -> \(c.to): \(c.detail)")
+                #expect(c.detail.contains("AWS agrees") && c.detail.contains(cluster.group), "\(c.detail)")
+            } else if c.from == "m1" && c.to == "w2" && c.kindID == gossip {
+                #expect(c.verdict == .blocked && c.location == .hostFirewall, "\(c.detail)")
+                #expect(c.detail.contains("not in AWS's configuration"), "\(c.detail)")
+            } else {
+                #expect(c.verdict == .open, "\(c.from) -> \(c.to) \(c.kindID): \(c.detail)")
+            }
+        }
+        // The AWS remediation is in the report: the missing rule, from the cluster's own group.
+        #expect(run.markdown.contains("aws ec2 authorize-security-group-ingress --group-id \(cluster.group)"), "\(run.markdown)")
+        #expect(run.markdown.contains("IpProtocol=udp,FromPort=4789,ToPort=4789"))
     }
 }
