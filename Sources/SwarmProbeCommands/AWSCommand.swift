@@ -64,17 +64,8 @@ struct AWSAuditCommand: AsyncParsableCommand {
     @Option(help: ArgumentHelp("The VXLAN port the swarm was created with (`docker swarm init --data-path-port`).", valueName: "port"))
     var dataPathPort: Int?
 
-    @Option(help: ArgumentHelp("Write swarmprobe.results/v1 JSON (with the `aws` field) here (- for stdout).", valueName: "file"))
-    var json: String?
-
-    @Option(help: ArgumentHelp("Write the markdown report here (- for stdout).", valueName: "file"))
-    var report: String?
-
-    @Flag(help: "Print nothing on stdout but errors (the exit code and files still tell).")
-    var quiet = false
-
-    @Flag(help: "No colours in the terminal summary.")
-    var noColor = false
+    /// `--json` here also carries the top-level `aws` field.
+    @OptionGroup var output: OutputOptions
 
     func validate() throws {
         if fromDir != nil && (endpointURL != nil || saveDir != nil) {
@@ -108,12 +99,8 @@ struct AWSAuditCommand: AsyncParsableCommand {
         let startedAt = ISO8601DateFormatter().string(from: started)
         let results = audit.results(startedAt: startedAt, durationMs: Int(Date().timeIntervalSince(started) * 1000))
 
-        if let json { try writeOutput(AWSAuditReport.json(results: JSONReport.render(results), audit: audit), to: json, what: "--json") }
-        if let report { try writeOutput(markdown(results, audit), to: report, what: "--report") }
-        if !quiet && json != "-" && report != "-" {
-            let color = !noColor && isatty(STDOUT_FILENO) == 1 && ProcessInfo.processInfo.environment["NO_COLOR"] == nil
-            print(terminal(results, audit, color: color), terminator: "")
-        }
+        try output.emit(json: AWSAuditReport.json(results: JSONReport.render(results), audit: audit),
+                        report: markdown(results, audit)) { color in terminal(results, audit, color: color) }
         if results.exitCode != 0 { throw ExitCode(results.exitCode) }
     }
 

@@ -40,11 +40,7 @@ struct CheckCommand: AsyncParsableCommand {
     @Option(help: ArgumentHelp("UDP/ESP attempts spread over the timeout (1-5).", valueName: "n"))
     var attempts: Int = 3
 
-    @Option(help: ArgumentHelp("Write swarmprobe.results/v1 JSON here (- for stdout).", valueName: "file"))
-    var json: String?
-
-    @Option(help: ArgumentHelp("Write the markdown report here (- for stdout).", valueName: "file"))
-    var report: String?
+    @OptionGroup var output: OutputOptions
 
     @Flag(help: "Also audit the AWS security groups and network ACLs of the nodes, and put the rule behind each finding beside it.")
     var aws = false
@@ -60,12 +56,6 @@ struct CheckCommand: AsyncParsableCommand {
 
     @Option(help: ArgumentHelp("With --aws: read saved `aws ec2 describe-*` JSON from here instead (see `swarmprobe aws audit --help`).", valueName: "dir"))
     var awsFromDir: String?
-
-    @Flag(help: "Print nothing on stdout but errors (the exit code and files still tell).")
-    var quiet = false
-
-    @Flag(help: "No colours in the terminal summary.")
-    var noColor = false
 
     func validate() throws {
         guard (inventory != nil) != (docker || dockerHost != nil) else {
@@ -122,13 +112,11 @@ struct CheckCommand: AsyncParsableCommand {
             audit = a
         }
 
-        let jsonText = audit.map { AWSAuditReport.json(results: JSONReport.render(results), audit: $0) } ?? JSONReport.render(results)
-        if let json { try writeOutput(jsonText, to: json, what: "--json") }
-        if let report { try writeOutput(MarkdownReport.render(results) + (audit.map(AWSAuditReport.markdown) ?? ""), to: report, what: "--report") }
-        if !quiet && json != "-" && report != "-" {
-            let color = !noColor && isatty(STDOUT_FILENO) == 1 && ProcessInfo.processInfo.environment["NO_COLOR"] == nil
-            print(TerminalReport.render(results, color: color), terminator: "")
-            if let audit { print(AWSAuditReport.terminal(audit), terminator: "") }
+        try output.emit(
+            json: audit.map { AWSAuditReport.json(results: JSONReport.render(results), audit: $0) } ?? JSONReport.render(results),
+            report: MarkdownReport.render(results) + (audit.map(AWSAuditReport.markdown) ?? "")
+        ) { color in
+            TerminalReport.render(results, color: color) + (audit.map(AWSAuditReport.terminal) ?? "")
         }
         if !results.complete { printError("swarmprobe: check interrupted; the results written are incomplete") }
         if results.exitCode != 0 { throw ExitCode(results.exitCode) }

@@ -105,3 +105,29 @@ func writeOutput(_ text: String, to path: String, what: String) throws {
         throw InputError(source: path, "\(what): cannot write the file (\(error.localizedDescription))")
     }
 }
+
+/// Where `check` and `aws audit` write what they found, and how the terminal summary looks.
+struct OutputOptions: ParsableArguments {
+    @Option(help: ArgumentHelp("Write swarmprobe.results/v1 JSON here (- for stdout).", valueName: "file"))
+    var json: String?
+
+    @Option(help: ArgumentHelp("Write the markdown report here (- for stdout).", valueName: "file"))
+    var report: String?
+
+    @Flag(help: "Print nothing on stdout but errors (the exit code and files still tell).")
+    var quiet = false
+
+    @Flag(help: "No colours in the terminal summary.")
+    var noColor = false
+
+    /// Writes the files asked for, then the terminal summary unless stdout is taken or `--quiet`.
+    func emit(json jsonText: @autoclosure () -> String, report reportText: @autoclosure () -> String,
+              terminal: (_ color: Bool) -> String) throws {
+        if let json { try writeOutput(jsonText(), to: json, what: "--json") }
+        if let report { try writeOutput(reportText(), to: report, what: "--report") }
+        if !quiet && json != "-" && report != "-" {
+            let color = !noColor && isatty(STDOUT_FILENO) == 1 && ProcessInfo.processInfo.environment["NO_COLOR"] == nil
+            print(terminal(color), terminator: "")
+        }
+    }
+}

@@ -240,33 +240,15 @@ public enum ControlAuth {
         }
     }
 
-    /// What can be checked before the body has arrived: the header parses, its time is inside the
-    /// window, its nonce is not already used. The agent refuses a request failing this at the head,
-    /// so it never buffers the body of a request that cannot authenticate.
-    public static func precheck(header: String?, now: UInt64, guard replay: ReplayGuard) -> Failure? {
-        guard let header else { return .missing }
-        guard header.hasPrefix(scheme + " ") else { return .malformed("expected scheme \(scheme)") }
-        var fields: [String: String] = [:]
-        for part in header.dropFirst(scheme.count + 1).split(separator: ",") {
-            let kv = part.split(separator: "=", maxSplits: 1)
-            guard kv.count == 2 else { return .malformed("field \"\(InputError.escaped(String(part.prefix(20))))\" is not key=value") }
-            fields[kv[0].trimmingCharacters(in: .whitespaces)] = kv[1].trimmingCharacters(in: .whitespaces)
-        }
-        guard let ts = fields["ts"].flatMap(UInt64.init) else { return .malformed("field ts") }
-        guard let nonce = fields["nonce"].flatMap(Hex.decode), nonce.count == 16 else { return .malformed("field nonce") }
-        guard let mac = fields["mac"].flatMap(Hex.decode), mac.count == 32 else { return .malformed("field mac") }
-        switch replay.peek(nonce: nonce, timeMs: ts, now: now) {
-        case .fresh: return nil
-        case .replayed: return .replayed
-        case .stale: return .stale
-        case .future: return .future
-        case .full: return .busy
-        }
+    /// The fields of an `Authorization: SWP1 ts=...,nonce=...,mac=...` header.
+    struct Header {
+        var ts: UInt64
+        var nonce: String
+        var nonceBytes: [UInt8]
+        var mac: [UInt8]
     }
 
-    /// Verifies a request's header; on success returns its nonce (to sign the answer with).
-    public static func verify(header: String?, key: SymmetricKey, method: String, path: String, body: [UInt8],
-                              now: UInt64, guard replay: inout ReplayGuard) -> Result<String, Failure> {
+    static func parse(header: String?) -> Result<Header, Failure> {
         guard let header else { return .failure(.missing) }
         guard header.hasPrefix(scheme + " ") else { return .failure(.malformed("expected scheme \(scheme)")) }
         var fields: [String: String] = [:]
@@ -275,24 +257,48 @@ public enum ControlAuth {
             guard kv.count == 2 else { return .failure(.malformed("field \"\(InputError.escaped(String(part.prefix(20))))\" is not key=value")) }
             fields[kv[0].trimmingCharacters(in: .whitespaces)] = kv[1].trimmingCharacters(in: .whitespaces)
         }
-        guard let tsText = fields["ts"], let ts = UInt64(tsText) else { return .failure(.malformed("field ts")) }
+        guard let ts = fields["ts"].flatMap(UInt64.init) else { return .failure(.malformed("field ts")) }
         guard let nonce = fields["nonce"], let nonceBytes = Hex.decode(nonce), nonceBytes.count == 16 else {
             return .failure(.malformed("field nonce"))
         }
-        guard let mac = fields["mac"], let macBytes = Hex.decode(mac), macBytes.count == 32 else {
-            return .failure(.malformed("field mac"))
+        guard let mac = fields["mac"].flatMap(Hex.decode), mac.count == 32 else { return .failure(.malformed("field mac")) }
+        return .success(Header(ts: ts, nonce: nonce, nonceBytes: nonceBytes, mac: mac))
+    }
+
+    static func failure(_ v: ReplayGuard.Verdict) -> Failure? {
+        switch v {
+        case .fresh: return nil
+        case .replayed: return .replayed
+        case .stale: return .stale
+        case .future: return .future
+        case .full: return .busy
         }
-        let text = "swarmprobe-control-v1\n\(method)\n\(path)\n\(ts)\n\(nonce)\n\(bodyHash(body))"
-        guard HMAC<SHA256>.isValidAuthenticationCode(macBytes, authenticating: Data(text.utf8), using: key) else {
+    }
+
+    /// What can be checked before the body has arrived: the header parses, its time is inside the
+    /// window, its nonce is not already used. The agent refuses a request failing this at the head,
+    /// so it never buffers the body of a request that cannot authenticate.
+    public static func precheck(header: String?, now: UInt64, guard replay: ReplayGuard) -> Failure? {
+        switch parse(header: header) {
+        case .failure(let f): return f
+        case .success(let h): return failure(replay.peek(nonce: h.nonceBytes, timeMs: h.ts, now: now))
+        }
+    }
+
+    /// Verifies a request's header; on success returns its nonce (to sign the answer with).
+    public static func verify(header: String?, key: SymmetricKey, method: String, path: String, body: [UInt8],
+                              now: UInt64, guard replay: inout ReplayGuard) -> Result<String, Failure> {
+        let h: Header
+        switch parse(header: header) {
+        case .failure(let f): return .failure(f)
+        case .success(let parsed): h = parsed
+        }
+        let text = "swarmprobe-control-v1\n\(method)\n\(path)\n\(h.ts)\n\(h.nonce)\n\(bodyHash(body))"
+        guard HMAC<SHA256>.isValidAuthenticationCode(h.mac, authenticating: Data(text.utf8), using: key) else {
             return .failure(.badMAC)
         }
-        switch replay.check(nonce: nonceBytes, timeMs: ts, now: now) {
-        case .fresh: return .success(nonce)
-        case .replayed: return .failure(.replayed)
-        case .stale: return .failure(.stale)
-        case .future: return .failure(.future)
-        case .full: return .failure(.busy)
-        }
+        if let f = failure(replay.check(nonce: h.nonceBytes, timeMs: h.ts, now: now)) { return .failure(f) }
+        return .success(h.nonce)
     }
 
     public static func responseMAC(key: SymmetricKey, requestNonce: String, status: Int, body: [UInt8]) -> String {
