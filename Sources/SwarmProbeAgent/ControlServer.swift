@@ -27,7 +27,7 @@ final class ControlService: Sendable {
     private let replay = NIOLockedValueBox(ReplayGuard(windowMs: 60_000, capacity: 65_536))
     /// Bytes of request bodies buffered across all connections; past the budget new bodies are refused.
     private let buffered = NIOLockedValueBox(0)
-    static let bodyBudget = 16 << 20
+    static let bodyBudget = 8 << 20
 
     /// Refuses at the head a request that cannot authenticate (see `ControlAuth.precheck`).
     func precheck(authorization: String?) -> ControlAuth.Failure? {
@@ -202,6 +202,10 @@ final class ControlHTTPHandler: ChannelInboundHandler {
             }
             guard service.reserve(chunk.readableBytes) else {
                 return refuse(context, Self.reply(.serviceUnavailable, "too many request bodies in flight; try again"))
+            }
+            if body.isEmpty, let expected = head?.headers.first(name: "content-length").flatMap(Int.init) {
+                // One allocation of the announced size (already bounded above), not a doubling array.
+                body.reserveCapacity(expected)
             }
             reserved += chunk.readableBytes
             body += chunk.readBytes(length: chunk.readableBytes) ?? []
