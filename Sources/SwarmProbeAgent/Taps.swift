@@ -105,7 +105,7 @@ struct CaptureClassifier: Sendable {
             guard kinds.contains(kind) else { return nil }
             if p.proto == .tcp {
                 // A SYN opening a probe connection (never the ACKs that follow).
-                guard let flags = p.tcpFlags, flags & TCPFlags.syn != 0, flags & TCPFlags.ack == 0 else { return nil }
+                guard p.isSYN, !p.isACK else { return nil }
                 return CaptureRecord(tap: tap, direction: .inbound, kind: kind, peer: p.source, peerPort: p.sourcePort,
                                      nonce: nil, tcp: "syn", timeMs: now)
             }
@@ -117,10 +117,9 @@ struct CaptureClassifier: Sendable {
             let kind = KindID(proto: p.proto, port: p.sourcePort)
             guard kinds.contains(kind) else { return nil }
             if p.proto == .tcp {
-                guard let flags = p.tcpFlags else { return nil }
                 let what: String
-                if flags & TCPFlags.syn != 0 && flags & TCPFlags.ack != 0 { what = "syn-ack" }
-                else if flags & TCPFlags.rst != 0 { what = "rst" }
+                if p.isSYN && p.isACK { what = "syn-ack" }
+                else if p.isRST { what = "rst" }
                 else { return nil }
                 return CaptureRecord(tap: tap, direction: .outbound, kind: kind, peer: p.destination, peerPort: p.destinationPort,
                                      nonce: nil, tcp: what, timeMs: now)
@@ -143,13 +142,6 @@ struct CaptureClassifier: Sendable {
         guard case let .success(packet) = ProbePacket.decode(inner, key: SymmetricKeyType(data: key)) else { return nil }
         return packet
     }
-}
-
-enum TCPFlags {
-    static let fin: UInt8 = 0x01
-    static let syn: UInt8 = 0x02
-    static let rst: UInt8 = 0x04
-    static let ack: UInt8 = 0x10
 }
 
 /// A bounded, time-ordered log of capture records.
