@@ -78,14 +78,14 @@ struct CaptureIndex: Sendable {
         guard interface || nflog, let sent else { return nil }
         func seen(_ tap: TapState.Tap) -> Bool {
             if kind.proto == .tcp {
-                guard let port = sent.sourcePort else { return false }
-                return inboundSYN[tap]?.contains(TCPKey(peer: from, peerPort: port, kind: kind)) ?? false
+                guard let syns = inboundSYN[tap] else { return false }
+                return sent.sourcePorts.contains { syns.contains(TCPKey(peer: from, peerPort: $0, kind: kind)) }
             }
             return sent.nonces.contains { inboundNonces[tap]?.contains($0) ?? false }
         }
         let answered: Bool
         if kind.proto == .tcp {
-            answered = sent.sourcePort.map { outboundSYNACK.contains(TCPKey(peer: from, peerPort: $0, kind: kind)) } ?? false
+            answered = sent.sourcePorts.contains { outboundSYNACK.contains(TCPKey(peer: from, peerPort: $0, kind: kind)) }
         } else {
             answered = sent.nonces.contains { outboundNonces.contains($0) }
         }

@@ -47,21 +47,51 @@ public struct SenderEvidence: Codable, Sendable, Equatable {
     public var detail: String?
     /// Hex nonces of every attempt, so the receiver's log can be matched.
     public var nonces: [String]
-    /// The local port the probe left from.
-    public var sourcePort: Int?
+    /// The local port of every TCP attempt, first attempt first (a retry leaves from a new port, so the
+    /// target's capture can match each SYN). Empty for UDP and ESP.
+    public var sourcePorts: [Int]
+    /// The local port the first attempt left from.
+    public var sourcePort: Int? { sourcePorts.first }
 
     public init(outcome: ProbeOutcome, attempts: Int, rttMicros: Int? = nil, detail: String? = nil,
-                nonces: [String] = [], sourcePort: Int? = nil) {
+                nonces: [String] = [], sourcePort: Int? = nil, sourcePorts: [Int] = []) {
         self.outcome = outcome
         self.attempts = attempts
         self.rttMicros = rttMicros
         self.detail = detail
         self.nonces = nonces
-        self.sourcePort = sourcePort
+        self.sourcePorts = sourcePorts.isEmpty ? (sourcePort.map { [$0] } ?? []) : sourcePorts
     }
 
     enum CodingKeys: String, CodingKey {
-        case outcome, attempts, rttMicros = "rtt_micros", detail, nonces, sourcePort = "source_port"
+        case outcome, attempts, rttMicros = "rtt_micros", detail, nonces, sourcePort = "source_port", sourcePorts = "source_ports"
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        outcome = try c.decode(ProbeOutcome.self, forKey: .outcome)
+        attempts = try c.decode(Int.self, forKey: .attempts)
+        rttMicros = try c.decodeIfPresent(Int.self, forKey: .rttMicros)
+        detail = try c.decodeIfPresent(String.self, forKey: .detail)
+        nonces = try c.decodeIfPresent([String].self, forKey: .nonces) ?? []
+        if let ports = try c.decodeIfPresent([Int].self, forKey: .sourcePorts) {
+            sourcePorts = ports
+        } else {
+            sourcePorts = try c.decodeIfPresent(Int.self, forKey: .sourcePort).map { [$0] } ?? []
+        }
+    }
+
+    /// `source_port` is the first attempt's port (as before retries); `source_ports` lists them all when
+    /// there was more than one.
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(outcome, forKey: .outcome)
+        try c.encode(attempts, forKey: .attempts)
+        try c.encodeIfPresent(rttMicros, forKey: .rttMicros)
+        try c.encodeIfPresent(detail, forKey: .detail)
+        try c.encode(nonces, forKey: .nonces)
+        try c.encodeIfPresent(sourcePort, forKey: .sourcePort)
+        if sourcePorts.count > 1 { try c.encode(sourcePorts, forKey: .sourcePorts) }
     }
 }
 
