@@ -142,7 +142,10 @@ public final class Agent: Service, Sendable {
             }
         }
 
-        let prober = Prober(group: group, address: cfg.address, token: cfg.token, esp: esp, framedKinds: cfg.profile.framedKinds)
+        let files = Agent.raiseOpenFileLimit()
+        logger.debug("open-file limit: \(files)")
+        let prober = Prober(group: group, address: cfg.address, token: cfg.token, esp: esp, framedKinds: cfg.profile.framedKinds,
+                            concurrency: max(64, min(4096, (files - 256) / 2)))
         let service = ControlService(address: cfg.address, profile: cfg.profile, token: cfg.token,
                                      listeners: currentListeners,
                                      taps: taps, responder: responder, prober: prober, logger: logger)
@@ -185,6 +188,21 @@ public final class Agent: Service, Sendable {
 
     static func isInUse(_ error: any Error) -> Bool {
         (error as? IOError)?.errnoCode == EADDRINUSE
+    }
+
+    /// A plan for a thousand peers keeps a few thousand sockets open at once (one per probe in flight,
+    /// more while TCP tries overlap); the usual soft limit of 1,024 would fail them. Raises the soft
+    /// limit to the hard one (at most 65,536) and returns the limit in force.
+    static func raiseOpenFileLimit() -> Int {
+        var lim = rlimit()
+        guard getrlimit(__rlimit_resource_t(RLIMIT_NOFILE.rawValue), &lim) == 0 else { return 1024 }
+        let want = min(lim.rlim_max, 65_536)
+        if lim.rlim_cur < want {
+            var raised = lim
+            raised.rlim_cur = want
+            if setrlimit(__rlimit_resource_t(RLIMIT_NOFILE.rawValue), &raised) == 0 { lim = raised }
+        }
+        return Int(min(lim.rlim_cur, 1 << 20))
     }
 
     static func describeBindError(_ error: any Error, kind: TrafficKind?) -> String {

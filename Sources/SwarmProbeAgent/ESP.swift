@@ -66,12 +66,12 @@ final class ESPSocket: Sendable {
         guard let remote = try? order.target.socketAddress(port: 0) else {
             return ProbeEnd(outcome: .sendFailed, detail: "bad address", attemptsSent: 0)
         }
-        let spacing = TimeAmount.nanoseconds(timeout.nanoseconds / Int64(nonces.count))
         let sent = NIOLockedValueBox(0)
         var timers: [Scheduled<Void>] = []
         for (i, nonce) in nonces.enumerated() {
             let channel = self.channel, inbox = self.inbox
-            timers.append(loop.scheduleTask(in: spacing * Int64(i)) {
+            let due = ProbeTiming.offsetNanos(attempt: i, of: nonces.count, timeoutNanos: timeout.nanoseconds)
+            timers.append(loop.scheduleTask(in: .nanoseconds(due)) {
                 let bytes = ProbePacket(type: .probe, proto: .esp, targetPort: 0, replyPort: 0, timeMs: nowMs(), nonce: nonce,
                                         runID: runID, sender: from, target: order.target).encode(key: SymmetricKeyType(data: key))
                 inbox.expect(nonce: nonce, promise: promise, attempt: i)

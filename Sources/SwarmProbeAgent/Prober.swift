@@ -10,8 +10,8 @@ struct ProbeEnd: Sendable {
     var rttMicros: Int?
     var detail: String?
     var attemptsSent: Int
-    /// The local port the probe left from, when known (TCP: chosen before connecting).
-    var sourcePort: Int?
+    /// The local ports the tries left from, first first (TCP: chosen before connecting).
+    var sourcePorts: [Int] = []
 }
 
 /// Sends the probes of a plan and reports what came back.
@@ -22,11 +22,13 @@ final class Prober: Sendable {
     let esp: ESPSocket?
     /// Kinds whose probes travel in VXLAN frames (the data path).
     let framedKinds: Set<KindID>
-    /// Probes in flight at once per run; more wait their turn.
+    /// Probes in flight at once per run; more wait their turn. High enough that a plan for a thousand
+    /// peers (4,000 probes, a quarter of them waiting out a timeout) runs in one timeout, not several;
+    /// the agent raises its open-file limit to match (`Agent.raiseOpenFileLimit`).
     let concurrency: Int
 
     init(group: any EventLoopGroup, address: IPAddress, token: ClusterToken, esp: ESPSocket?, framedKinds: Set<KindID>,
-         concurrency: Int = 512) {
+         concurrency: Int = 4096) {
         self.group = group
         self.address = address
         self.keyBytes = token.probeKey.withUnsafeBytes { Array($0) }
@@ -37,7 +39,6 @@ final class Prober: Sendable {
 
     func run(_ request: RunRequest) async -> [ProbeReport] {
         let runID = Hex.decode(request.runID) ?? [UInt8](repeating: 0, count: 16)
-        let timeout = TimeAmount.milliseconds(Int64(request.timeoutMs))
         return await withTaskGroup(of: ProbeReport.self) { group in
             var results: [ProbeReport] = []
             results.reserveCapacity(request.probes.count)
@@ -45,6 +46,7 @@ final class Prober: Sendable {
             func startNext() {
                 guard let order = pending.popFirst() else { return }
                 group.addTask {
+                    let timeout = TimeAmount.milliseconds(Int64(order.timeoutMs ?? request.timeoutMs))
                     let evidence = await self.probe(order, runID: runID, timeout: timeout, attempts: request.attempts)
                     return ProbeReport(target: order.target, kind: order.kind, evidence: evidence)
                 }
@@ -59,14 +61,14 @@ final class Prober: Sendable {
     }
 
     func probe(_ order: ProbeOrder, runID: [UInt8], timeout: TimeAmount, attempts: Int) async -> SenderEvidence {
-        // An observed port belongs to dockerd or the kernel: one datagram fewer, since no answer will come
-        // and only the target's capture can tell; never fewer than two, so one loss does not decide.
-        let count = order.observed ? max(2, attempts - 1) : max(1, attempts)
+        // An observed port belongs to dockerd or the kernel: no answer will come, only the target's capture
+        // can tell, and the owner may log every stray datagram: two tries, so one loss does not decide.
+        let count = order.observed ? min(max(1, attempts), ProbeTiming.observedAttempts) : max(1, attempts)
         let nonces = (0..<count).map { _ in randomBytes(16) }
         let end: ProbeEnd
         switch order.kind.proto {
         case .tcp:
-            end = await probeTCP(order, nonce: nonces[0], runID: runID, timeout: timeout)
+            end = await probeTCP(order, nonce: nonces[0], runID: runID, timeout: timeout, attempts: count)
         case .udp:
             end = await probeDatagram(order, nonces: nonces, runID: runID, timeout: timeout, framed: framedKinds.contains(order.kind))
         case .esp:
@@ -78,7 +80,8 @@ final class Prober: Sendable {
         }
         let used = Array(nonces.prefix(max(1, end.attemptsSent)))
         return SenderEvidence(outcome: end.outcome, attempts: end.attemptsSent, rttMicros: end.rttMicros,
-                              detail: end.detail, nonces: used.map { Hex.encode($0) }, sourcePort: end.sourcePort)
+                              detail: end.detail, nonces: order.kind.proto == .tcp ? [Hex.encode(nonces[0])] : used.map { Hex.encode($0) },
+                              sourcePorts: end.sourcePorts)
     }
 
     private func packet(_ order: ProbeOrder, nonce: [UInt8], runID: [UInt8], replyPort: Int) -> [UInt8] {
@@ -93,25 +96,86 @@ final class Prober: Sendable {
     /// the SYN of a probe that never connects. Linux's default ephemeral range.
     static let sourcePorts = 32768...60999
 
-    private func probeTCP(_ order: ProbeOrder, nonce: [UInt8], runID: [UInt8], timeout: TimeAmount) async -> ProbeEnd {
+    /// One TCP probe: up to `attempts` connections, a new one (from a new source port) at each retry time
+    /// while none has connected, because the kernel's own SYN retransmission (1 s) is later than most
+    /// timeouts. The first decisive end (answered, connected, refused, unreachable) wins and the other
+    /// tries are closed; every try's source port is reported so the target's capture can match its SYN.
+    private func probeTCP(_ order: ProbeOrder, nonce: [UInt8], runID: [UInt8], timeout: TimeAmount, attempts: Int) async -> ProbeEnd {
         let remote: SocketAddress
         do {
             remote = try order.target.socketAddress(port: order.kind.port ?? 0)
         } catch {
             return ProbeEnd(outcome: .sendFailed, detail: "bad address: \(error)", attemptsSent: 0)
         }
-        var end = ProbeEnd(outcome: .sendFailed, detail: "no free source port", attemptsSent: 0)
+        let start = NIODeadline.now()
+        let deadline = start + timeout
+        enum Event: Sendable {
+            case ended(Int, ProbeEnd)
+            case retryDue
+        }
+        return await withTaskGroup(of: Event.self) { group in
+            var launched = 0
+            var ends: [Int: ProbeEnd] = [:]
+            var winner: ProbeEnd?
+            func launch() {
+                let i = launched
+                launched += 1
+                group.addTask { [self] in
+                    .ended(i, await self.tcpTry(order, to: remote, nonce: nonce, runID: runID, deadline: deadline))
+                }
+                if launched < attempts {
+                    let due = ProbeTiming.offsetNanos(attempt: launched, of: attempts, timeoutNanos: timeout.nanoseconds)
+                    group.addTask {
+                        let wait = (start + .nanoseconds(due)) - NIODeadline.now()
+                        if wait > .zero { try? await Task.sleep(nanoseconds: UInt64(wait.nanoseconds)) }
+                        return .retryDue
+                    }
+                }
+            }
+            launch()
+            while let event = await group.next() {
+                switch event {
+                case .retryDue:
+                    if winner == nil && launched < attempts { launch() }
+                case let .ended(i, end):
+                    ends[i] = end
+                    guard winner == nil else { continue }
+                    switch end.outcome {
+                    case .timeout:
+                        break
+                    case .sendFailed where end.detail == Prober.noFreePort:
+                        break
+                    default:
+                        winner = end
+                        group.cancelAll()
+                    }
+                }
+            }
+            let ports = (0..<launched).compactMap { ends[$0]?.sourcePorts.first }
+            var end = winner ?? ends.sorted { $0.key < $1.key }.last { $0.value.outcome != .timeout }?.value
+                ?? ProbeEnd(outcome: .timeout, attemptsSent: launched)
+            end.attemptsSent = launched
+            end.sourcePorts = ports
+            return end
+        }
+    }
+
+    static let noFreePort = "no free source port"
+
+    /// One TCP connection attempt from a random source port, ending by `deadline`.
+    private func tcpTry(_ order: ProbeOrder, to remote: SocketAddress, nonce: [UInt8], runID: [UInt8], deadline: NIODeadline) async -> ProbeEnd {
+        var end = ProbeEnd(outcome: .sendFailed, detail: Prober.noFreePort, attemptsSent: 0)
         for _ in 0..<8 {
             let port = Int.random(in: Prober.sourcePorts)
-            end = await probeTCP(order, from: port, to: remote, nonce: nonce, runID: runID, timeout: timeout)
+            end = await tcpTry(order, from: port, to: remote, nonce: nonce, runID: runID, deadline: deadline)
             // Another socket has this port: try another one.
             guard end.outcome == .sendFailed, end.detail == String(cString: strerror(EADDRINUSE)) else { break }
         }
         return end
     }
 
-    private func probeTCP(_ order: ProbeOrder, from sourcePort: Int, to remote: SocketAddress, nonce: [UInt8], runID: [UInt8],
-                          timeout: TimeAmount) async -> ProbeEnd {
+    private func tcpTry(_ order: ProbeOrder, from sourcePort: Int, to remote: SocketAddress, nonce: [UInt8], runID: [UInt8],
+                        deadline: NIODeadline) async -> ProbeEnd {
         let loop = group.next()
         let promise = loop.makePromise(of: ProbeEnd.self)
         let key = keyBytes
@@ -120,31 +184,47 @@ final class Prober: Sendable {
         guard let local = try? address.socketAddress(port: sourcePort) else {
             return ProbeEnd(outcome: .sendFailed, detail: "bad local address", attemptsSent: 0)
         }
+        // Another try won: close this one's socket, connecting or not.
+        let state = NIOLockedValueBox<(channel: (any Channel)?, cancelled: Bool)>((nil, false))
         let bootstrap = ClientBootstrap(group: loop)
-            .connectTimeout(timeout)
+            .connectTimeout(max(deadline - started, .milliseconds(1)))
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
+                    let cancelled = state.withLockedValue { s -> Bool in
+                        s.channel = channel
+                        return s.cancelled
+                    }
+                    if cancelled { throw CancellationError() }
                     try channel.pipeline.syncOperations.addHandler(
-                        TCPProbeClient(key: key, nonce: nonce, started: started, deadline: started + timeout,
+                        TCPProbeClient(key: key, nonce: nonce, started: started, deadline: deadline,
                                        handshakeOnly: handshakeOnly, promise: promise))
                 }
             }
-        var end: ProbeEnd
-        do {
-            let channel = try await bootstrap.bind(to: local).connect(to: remote).get()
-            if !handshakeOnly {
-                // Connected: send the probe; the handler waits for the echo and settles the promise.
-                let bytes = packet(order, nonce: nonce, runID: runID, replyPort: sourcePort)
-                channel.writeAndFlush(channel.allocator.buffer(bytes: bytes), promise: nil)
+        var end: ProbeEnd = await withTaskCancellationHandler {
+            do {
+                let channel = try await bootstrap.bind(to: local).connect(to: remote).get()
+                if !handshakeOnly {
+                    // Connected: send the probe; the handler waits for the echo and settles the promise.
+                    let bytes = packet(order, nonce: nonce, runID: runID, replyPort: sourcePort)
+                    channel.writeAndFlush(channel.allocator.buffer(bytes: bytes), promise: nil)
+                }
+                let end = try await promise.futureResult.get()
+                // A graceful close (FIN): the program behind the port sees a plain end of stream.
+                try? await channel.close()
+                return end
+            } catch {
+                promise.succeed(ProbeEnd(outcome: .timeout, attemptsSent: 1))  // no-op if already settled
+                return Prober.classify(connectError: error, attemptsSent: 1)
             }
-            end = try await promise.futureResult.get()
-            // A graceful close (FIN): the program behind the port sees a plain end of stream.
-            try? await channel.close()
-        } catch {
-            promise.succeed(ProbeEnd(outcome: .timeout, attemptsSent: 1))  // no-op if already settled
-            end = Prober.classify(connectError: error, attemptsSent: 1)
+        } onCancel: {
+            let channel = state.withLockedValue { s -> (any Channel)? in
+                s.cancelled = true
+                return s.channel
+            }
+            channel?.close(promise: nil)
+            promise.succeed(ProbeEnd(outcome: .timeout, detail: "superseded by another try", attemptsSent: 1))
         }
-        end.sourcePort = sourcePort
+        end.sourcePorts = [sourcePort]
         return end
     }
 
@@ -305,7 +385,8 @@ final class TCPProbeClient: ChannelInboundHandler {
     }
 }
 
-/// One UDP probe series on its own connected socket: attempts spread over the timeout,
+/// One UDP probe series on its own connected socket: tries spread over the first three quarters of the
+/// timeout (`ProbeTiming`), each only while nothing has answered,
 /// the first authenticated echo wins; ICMP errors arrive as socket errors.
 final class UDPProbeClient: ChannelInboundHandler {
     typealias InboundIn = AddressedEnvelope<ByteBuffer>
@@ -351,9 +432,9 @@ final class UDPProbeClient: ChannelInboundHandler {
             case .failure(let error):
                 settle(ProbeEnd(outcome: .sendFailed, detail: "connect: \(error)", attemptsSent: 0), context)
             case .success:
-                let spacing = TimeAmount.nanoseconds(timeout.nanoseconds / Int64(nonces.count))
                 for i in 0..<nonces.count {
-                    timers.append(loop.scheduleTask(in: spacing * Int64(i)) { [self] in send(attempt: i, context) })
+                    let due = ProbeTiming.offsetNanos(attempt: i, of: nonces.count, timeoutNanos: timeout.nanoseconds)
+                    timers.append(loop.scheduleTask(in: .nanoseconds(due)) { [self] in send(attempt: i, context) })
                 }
                 timers.append(loop.scheduleTask(in: timeout) { [self] in
                     if let badAnswer {

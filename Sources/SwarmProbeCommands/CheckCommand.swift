@@ -34,11 +34,11 @@ struct CheckCommand: AsyncParsableCommand {
     @Option(help: ArgumentHelp("The VXLAN port the swarm was created with (`docker swarm init --data-path-port`).", valueName: "port"))
     var dataPathPort: Int?
 
-    @Option(help: ArgumentHelp("How long a probe may go unanswered (e.g. 2s, 1500ms).", valueName: "duration"))
-    var timeout: Duration = Duration(milliseconds: 2000)
+    @Option(help: ArgumentHelp("How long a probe may go unanswered: `auto` (per path, 4 x the measured round trip, at least 500 ms, at most 5 s) or a duration (2s, 1500ms).", valueName: "auto|duration"))
+    var timeout: TimeoutArgument = TimeoutArgument(.auto)
 
-    @Option(help: ArgumentHelp("UDP/ESP attempts spread over the timeout (1-5).", valueName: "n"))
-    var attempts: Int = 3
+    @Option(help: ArgumentHelp("Tries per probe (UDP/ESP datagrams, TCP connections) spread over the timeout, stopping at the first answer (1-10).", valueName: "n"))
+    var attempts: Int = ProbeTiming.defaultAttempts
 
     @OptionGroup var output: OutputOptions
 
@@ -65,11 +65,9 @@ struct CheckCommand: AsyncParsableCommand {
         if !aws && (awsRegion != nil || awsProfile != nil || awsEndpointUrl != nil || awsFromDir != nil) {
             throw ValidationError("--aws-region, --aws-profile, --aws-endpoint-url and --aws-from-dir need --aws")
         }
-        guard RunRequest.timeoutRangeMs.contains(timeout.milliseconds) else {
-            throw ValidationError("--timeout: \(timeout.milliseconds) ms is outside 50 ms to 60 s")
-        }
+        try timeout.validate(flag: "--timeout")
         guard RunRequest.attemptsRange.contains(attempts) else {
-            throw ValidationError("--attempts: \(attempts) is outside 1 to 5")
+            throw ValidationError("--attempts: \(attempts) is outside \(RunRequest.attemptsRange.lowerBound) to \(RunRequest.attemptsRange.upperBound)")
         }
     }
 
@@ -83,12 +81,14 @@ struct CheckCommand: AsyncParsableCommand {
         }
         let token = try ClusterToken.load(path: tokenFile)
         let prof = try loadProfile(path: profile, dataPathPort: dataPathPort)
-        let options = CheckOptions(timeoutMs: timeout.milliseconds, attempts: attempts)
+        let options = CheckOptions(timeout: timeout.policy, attempts: attempts)
         let coordinator = Coordinator(inventory: inv, profile: prof, token: token, options: options) { event in
             switch event {
             case let .contacting(n): progressLine("contacting \(n) agents ...")
             case let .contacted(up, of): progressLine("\(up) of \(of) agents answered")
-            case let .probing(paths, ms): progressLine("probing \(paths) paths at once (timeout \(Double(ms) / 1000) s) ...")
+            case let .probing(paths, ms):
+                let policy = options.timeout == .auto ? "timeout auto, at most" : "timeout"
+                progressLine("probing \(paths) paths at once (\(policy) \(Double(ms) / 1000) s, \(options.attempts) tries) ...")
             case .probed: break
             case .collecting: progressLine("collecting what each agent received ...")
             }

@@ -21,8 +21,10 @@ struct DemoCommand: AsyncParsableCommand {
     @Option(help: ArgumentHelp("Also write the results JSON here.", valueName: "file"))
     var json: String?
 
-    @Option(help: ArgumentHelp("Probe timeout for the check.", valueName: "duration"))
-    var timeout: Duration = Duration(milliseconds: 1000)
+    @Option(help: ArgumentHelp("Probe timeout for the check: auto or a duration.", valueName: "auto|duration"))
+    var timeout: TimeoutArgument = TimeoutArgument(.auto)
+
+    func validate() throws { try timeout.validate(flag: "--timeout") }
 
     @Flag(help: "Run the loopback demo even as root.")
     var loopback = false
@@ -39,7 +41,7 @@ struct DemoCommand: AsyncParsableCommand {
     }
 
     private func checkArguments(inventory: String, token: String, dir: URL) -> [String] {
-        var args = ["check", "--inventory", inventory, "--token-file", token, "--timeout", "\(timeout.milliseconds)ms",
+        var args = ["check", "--inventory", inventory, "--token-file", token, "--timeout", timeout.argument,
                     "--json", dir.appendingPathComponent("results.json").path]
         args += ["--report", report.map { absolute($0) } ?? dir.appendingPathComponent("report.md").path]
         return args

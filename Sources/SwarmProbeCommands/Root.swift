@@ -73,6 +73,36 @@ struct Duration: ExpressibleByArgument {
     var defaultValueDescription: String { "\(Double(milliseconds) / 1000)s" }
 }
 
+/// `check --timeout`: `auto` (per path, from the measured round trip) or a duration.
+struct TimeoutArgument: ExpressibleByArgument {
+    var policy: TimeoutPolicy
+
+    init?(argument: String) {
+        if argument.trimmingCharacters(in: .whitespaces).lowercased() == "auto" {
+            policy = .auto
+        } else if let d = Duration(argument: argument) {
+            policy = .fixed(ms: d.milliseconds)
+        } else {
+            return nil
+        }
+    }
+
+    init(_ policy: TimeoutPolicy) { self.policy = policy }
+    var defaultValueDescription: String { policy == .auto ? "auto" : "\(policy)" }
+    /// The value as `check` takes it back.
+    var argument: String {
+        if case let .fixed(ms) = policy { return "\(ms)ms" }
+        return "auto"
+    }
+
+    /// Refuses a fixed timeout outside what agents accept.
+    func validate(flag: String) throws {
+        if case let .fixed(ms) = policy, !RunRequest.timeoutRangeMs.contains(ms) {
+            throw ValidationError("\(flag): \(ms) ms is outside 50 ms to 60 s")
+        }
+    }
+}
+
 /// Loads a profile from a file, or the built-in default, and applies `--data-path-port`.
 func loadProfile(path: String?, dataPathPort: Int?) throws(InputError) -> Profile {
     var profile: Profile

@@ -6,17 +6,43 @@ import NIOCore
 import SwarmProbeCore
 
 public struct CheckOptions: Sendable {
-    /// How long a probe may go unanswered before it counts as silence.
-    public var timeoutMs: Int = 2000
-    /// UDP/ESP attempts spread over the timeout, so one lost packet never flips a verdict.
-    public var attempts: Int = 3
+    /// How long a probe may go unanswered before it counts as silence: per path from the measured
+    /// round trip (`auto`, see `ProbeTiming`), or fixed.
+    public var timeout: TimeoutPolicy = .auto
+    /// Tries per probe, spread over the timeout and stopping at the first answer, so one lost packet
+    /// never flips a verdict.
+    public var attempts: Int = ProbeTiming.defaultAttempts
     /// How long to wait for an agent's control endpoint to answer hello or log.
     public var controlTimeoutMs: Int = 3000
 
-    public init(timeoutMs: Int = 2000, attempts: Int = 3, controlTimeoutMs: Int = 3000) {
-        self.timeoutMs = timeoutMs
+    public init(timeout: TimeoutPolicy = .auto, attempts: Int = ProbeTiming.defaultAttempts, controlTimeoutMs: Int = 3000) {
+        self.timeout = timeout
         self.attempts = attempts
         self.controlTimeoutMs = controlTimeoutMs
+    }
+
+    public init(timeoutMs: Int, attempts: Int = ProbeTiming.defaultAttempts, controlTimeoutMs: Int = 3000) {
+        self.init(timeout: .fixed(ms: timeoutMs), attempts: attempts, controlTimeoutMs: controlTimeoutMs)
+    }
+
+    /// The timeout before any round trip is known (the floor for `auto`).
+    public var nominalTimeoutMs: Int {
+        if case let .fixed(ms) = timeout { return ms }
+        return ProbeTiming.floorMs
+    }
+
+    /// The timeout for the path between two agents whose hello round trips were `a` and `b`
+    /// microseconds (nil: not measured).
+    public func timeoutMs(rttMicros a: Int?, _ b: Int?) -> Int {
+        switch timeout {
+        case let .fixed(ms):
+            return ms
+        case .auto:
+            // The coordinator's round trips to both ends bound the path's between them (triangle inequality).
+            let known = [a, b].compactMap { $0 }
+            let estimate = known.count == 2 ? known[0] + known[1] : 2 * (known.first ?? 0)
+            return ProbeTiming.timeoutMs(rttMicros: estimate)
+        }
     }
 }
 
@@ -34,6 +60,10 @@ struct Gathered: Sendable {
     var health: [String: AgentHealth] = [:]
     var hello: [String: HelloResponse] = [:]
     var clockOffsetMs: [String: Int] = [:]
+    /// Hello round trips, microseconds.
+    var controlRTTMicros: [String: Int] = [:]
+    /// The longest probe timeout any path got.
+    var longestTimeoutMs: Int?
     /// sender name -> (target address, kind) -> evidence
     var sent: [String: [ProbeKey: SenderEvidence]] = [:]
     /// target name -> nonce -> entry
@@ -147,8 +177,10 @@ public final class Coordinator: Sendable {
             for node in nodes {
                 group.addTask { [self] in
                     let t0 = nowMs()
+                    let m0 = NIODeadline.now()
                     do throws(AgentCallError) {
                         let hello = try await client.call(node, path: ControlPath.hello, HelloRequest(), as: HelloResponse.self, timeout: controlTimeout)
+                        let rtt = Int((NIODeadline.now() - m0).nanoseconds / 1000)
                         let t1 = nowMs()
                         var health = AgentHealth.up
                         if hello.address != node.address {
@@ -159,6 +191,7 @@ public final class Coordinator: Sendable {
                             $0.health[node.name] = health
                             $0.hello[node.name] = hello
                             $0.clockOffsetMs[node.name] = offset
+                            $0.controlRTTMicros[node.name] = rtt
                         }
                     } catch {
                         guard !Task.isCancelled else { return }
@@ -168,7 +201,7 @@ public final class Coordinator: Sendable {
                 }
             }
         }
-        let (health, hellos) = gathered.withLockedValue { ($0.health, $0.hello) }
+        let (health, hellos, rtts) = gathered.withLockedValue { ($0.health, $0.hello, $0.controlRTTMicros) }
         let up = nodes.filter { health[$0.name]?.isUp ?? false }
         progress(.contacted(up: up.count, of: nodes.count))
         if Task.isCancelled { return false }
@@ -177,21 +210,35 @@ public final class Coordinator: Sendable {
         let peers = nodes.map { PeerRef(name: $0.name, address: $0.address) }
         let kinds = profile.enabledKinds
         let runID = Hex.encode(randomBytes(16))
-        progress(.probing(paths: up.count * (nodes.count - 1) * kinds.count, timeoutMs: options.timeoutMs))
+        // Each path's timeout, from the round trips to its two ends (or the fixed one).
+        var pathTimeouts: [String: [String: Int]] = [:]
+        for a in up {
+            for b in nodes where b.name != a.name {
+                pathTimeouts[a.name, default: [:]][b.name] = options.timeoutMs(rttMicros: rtts[a.name], rtts[b.name])
+            }
+        }
+        let timeouts = pathTimeouts
+        let longest = timeouts.values.flatMap(\.values).max() ?? options.nominalTimeoutMs
+        gathered.withLockedValue { $0.longestTimeoutMs = longest }
+        progress(.probing(paths: up.count * (nodes.count - 1) * kinds.count, timeoutMs: longest))
         // An agent answers its plan about one probe timeout after it gets it; past that plus a margin it
         // is gone (killed, or its node went down), and the check goes on without it.
-        let runTimeout = TimeAmount.milliseconds(Int64(options.timeoutMs + Coordinator.runMarginMs))
+        let runTimeout = TimeAmount.milliseconds(Int64(longest + Coordinator.runMarginMs))
         await withTaskGroup(of: Void.self) { group in
             for node in up {
+                let mine = timeouts[node.name] ?? [:]
                 group.addTask { [self] in
                     let probes = kinds.flatMap { kind in
                         nodes.filter { $0.name != node.name }.map { target in
                             // A port the target's agent only observes belongs to dockerd or the kernel: probe it gently.
                             let mode = hellos[target.name]?.listeners.first { $0.kind == kind.kindID }?.mode
-                            return ProbeOrder(target: target.address, kind: kind.kindID, observed: mode == .observing)
+                            return ProbeOrder(target: target.address, kind: kind.kindID, observed: mode == .observing,
+                                              timeoutMs: mine[target.name])
                         }
                     }
-                    let request = RunRequest(runID: runID, nodes: peers, probes: probes, timeoutMs: options.timeoutMs, attempts: options.attempts)
+                    let planTimeout = probes.compactMap(\.timeoutMs).max() ?? longest
+                    let request = RunRequest(runID: runID, nodes: peers, probes: probes, timeoutMs: max(planTimeout, RunRequest.timeoutRangeMs.lowerBound),
+                                             attempts: options.attempts)
                     do throws(AgentCallError) {
                         let response = try await client.call(node, path: ControlPath.run, request, as: RunResponse.self, timeout: runTimeout)
                         var map: [ProbeKey: SenderEvidence] = [:]
@@ -251,12 +298,14 @@ public final class Coordinator: Sendable {
                        agentVersion: g.hello[node.name]?.agentVersion,
                        listeners: g.hello[node.name]?.listeners ?? [],
                        taps: g.hello[node.name]?.taps ?? [],
-                       clockOffsetMs: g.clockOffsetMs[node.name])
+                       clockOffsetMs: g.clockOffsetMs[node.name],
+                       controlRTTMicros: g.controlRTTMicros[node.name])
         }
         let iso = ISO8601DateFormatter()
         return Results(toolVersion: SwarmProbeVersion.current, profile: profile.name, startedAt: iso.string(from: started),
-                       durationMs: Int(Date().timeIntervalSince(started) * 1000), timeoutMs: options.timeoutMs,
-                       complete: complete, nodes: nodeResults, checks: checks)
+                       durationMs: Int(Date().timeIntervalSince(started) * 1000), timeoutMs: g.longestTimeoutMs ?? options.nominalTimeoutMs,
+                       complete: complete, nodes: nodeResults, checks: checks,
+                       timeoutPolicy: options.timeout == .auto ? "auto" : "fixed", attempts: options.attempts)
     }
 
     static func result(for planned: PlannedCheck, gathered g: Gathered, complete: Bool) -> CheckResult {

@@ -45,22 +45,26 @@ public struct ProbeOrder: Codable, Sendable, Hashable {
     public var target: IPAddress
     public var kind: KindID
     /// The target's agent only observes this port (dockerd or the kernel holds it): probe so that the
-    /// owner is left alone (a TCP handshake closed with FIN and no bytes; one datagram attempt fewer).
+    /// owner is left alone (a TCP handshake closed with FIN and no bytes; two datagrams at most).
     public var observed: Bool
+    /// This path's own timeout (RTT-adaptive); nil: the request's `timeoutMs`.
+    public var timeoutMs: Int?
 
-    public init(target: IPAddress, kind: KindID, observed: Bool = false) {
+    public init(target: IPAddress, kind: KindID, observed: Bool = false, timeoutMs: Int? = nil) {
         self.target = target
         self.kind = kind
         self.observed = observed
+        self.timeoutMs = timeoutMs
     }
 
-    enum CodingKeys: String, CodingKey { case target, kind, observed }
+    enum CodingKeys: String, CodingKey { case target, kind, observed, timeoutMs }
 
     public init(from decoder: any Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
         target = try c.decode(IPAddress.self, forKey: .target)
         kind = try c.decode(KindID.self, forKey: .kind)
         observed = try c.decodeIfPresent(Bool.self, forKey: .observed) ?? false
+        timeoutMs = try c.decodeIfPresent(Int.self, forKey: .timeoutMs)
     }
 }
 
@@ -83,7 +87,7 @@ public struct RunRequest: Codable, Sendable, Equatable {
 
     public static let maximumNodes = 5000
     public static let timeoutRangeMs = 50...60_000
-    public static let attemptsRange = 1...5
+    public static let attemptsRange = 1...10
 
     /// Refuses a plan this agent must not carry out. Errors name the field.
     public func validate(selfAddress: IPAddress, kinds: Set<KindID>) throws(InputError) {
@@ -114,6 +118,9 @@ public struct RunRequest: Codable, Sendable, Equatable {
             }
             guard p.target != selfAddress else {
                 throw InputError(source: src, "field `probes[\(i)].target`: \(p.target) is this agent itself")
+            }
+            if let t = p.timeoutMs, !RunRequest.timeoutRangeMs.contains(t) || t > timeoutMs {
+                throw InputError(source: src, "field `probes[\(i)].timeoutMs`: \(t) is outside \(RunRequest.timeoutRangeMs.lowerBound)...\(timeoutMs) (the request's timeoutMs)")
             }
             guard kinds.contains(p.kind) else {
                 throw InputError(source: src, "field `probes[\(i)].kind`: \(p.kind) is not in this agent's profile; refused")

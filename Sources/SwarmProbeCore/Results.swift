@@ -88,9 +88,12 @@ public struct NodeResult: Codable, Sendable, Equatable {
     public var taps: [TapState]
     /// Agent clock minus coordinator clock, milliseconds (halfway through the hello round trip).
     public var clockOffsetMs: Int?
+    /// The hello round trip to the agent's control endpoint, microseconds: what `--timeout auto` sizes
+    /// this node's paths from.
+    public var controlRTTMicros: Int?
 
     public init(node: Node, agent: AgentHealth, agentVersion: String? = nil, listeners: [ListenerState] = [],
-                taps: [TapState] = [], clockOffsetMs: Int? = nil) {
+                taps: [TapState] = [], clockOffsetMs: Int? = nil, controlRTTMicros: Int? = nil) {
         self.name = node.name
         self.address = node.address
         self.role = node.role
@@ -100,10 +103,12 @@ public struct NodeResult: Codable, Sendable, Equatable {
         self.listeners = listeners
         self.taps = taps
         self.clockOffsetMs = clockOffsetMs
+        self.controlRTTMicros = controlRTTMicros
     }
 
     enum CodingKeys: String, CodingKey {
         case name, address, role, control, agent, agentVersion = "agent_version", listeners, taps, clockOffsetMs = "clock_offset_ms"
+        case controlRTTMicros = "control_rtt_micros"
     }
 }
 
@@ -155,7 +160,12 @@ public struct Results: Codable, Sendable, Equatable {
     /// ISO 8601, UTC.
     public var startedAt: String
     public var durationMs: Int
+    /// The probe timeout: with `timeout_policy` auto, the longest any path got.
     public var timeoutMs: Int
+    /// `auto` (per path, from the measured round trip) or `fixed` (`check --timeout`).
+    public var timeoutPolicy: String?
+    /// Tries per probe before silence counts (stopping at the first answer).
+    public var attempts: Int?
     /// False when the check was interrupted: what is here is real, the rest is missing.
     public var complete: Bool
     public var nodes: [NodeResult]
@@ -163,8 +173,10 @@ public struct Results: Codable, Sendable, Equatable {
     public var summary: Summary
 
     public init(toolVersion: String, profile: String, startedAt: String, durationMs: Int, timeoutMs: Int,
-                complete: Bool, nodes: [NodeResult], checks: [CheckResult]) {
+                complete: Bool, nodes: [NodeResult], checks: [CheckResult], timeoutPolicy: String? = nil, attempts: Int? = nil) {
         self.toolVersion = toolVersion
+        self.timeoutPolicy = timeoutPolicy
+        self.attempts = attempts
         self.profile = profile
         self.startedAt = startedAt
         self.durationMs = durationMs
@@ -179,7 +191,7 @@ public struct Results: Codable, Sendable, Equatable {
 
     enum CodingKeys: String, CodingKey {
         case schema, toolVersion = "tool_version", profile, startedAt = "started_at", durationMs = "duration_ms"
-        case timeoutMs = "timeout_ms", complete, nodes, checks, summary
+        case timeoutMs = "timeout_ms", timeoutPolicy = "timeout_policy", attempts, complete, nodes, checks, summary
     }
 }
 

@@ -23,6 +23,12 @@ public enum LabFault: Sendable, CustomStringConvertible {
     /// `node`'s traffic of this kind leaves from a second address (NAT, a second NIC, the kernel
     /// picking another source; moby#53004): 198.18.2.x, x as in the node's own address.
     case sourceNAT(node: String, kind: KindID)
+    /// `node`'s link loses `percent` % of its IPv4 packets at random, each way (a congested or flaky
+    /// link): probes and answers alike. Verdicts must not change. ARP is spared: a lost neighbour
+    /// solicitation is re-sent by the kernel only after 1 s (`retrans_time_ms`), which no sub-second
+    /// probe retry can cover; on a swarm the neighbour caches are warm, and on a cold lossy network
+    /// `--timeout 1.5s` covers one kernel re-solicitation.
+    case randomLoss(node: String, percent: Int)
 
     public var description: String {
         switch self {
@@ -30,6 +36,7 @@ public enum LabFault: Sendable, CustomStringConvertible {
         case let .returnPathDrop(f, t, k): return "network drops the answers of \(k) on the way back \(t) -> \(f)"
         case let .hostFirewall(n, f, k, r): return "\(n)'s firewall \(r ? "rejects" : "drops") \(k) from \(f ?? "everyone")"
         case let .sourceNAT(n, k): return "\(n)'s \(k) traffic leaves from a second address"
+        case let .randomLoss(n, p): return "\(n)'s link loses \(p) % of its packets each way"
         }
     }
 }
@@ -150,6 +157,14 @@ public final class Lab: @unchecked Sendable {
               chain post { type nat hook postrouting priority 100; policy accept; }
             }
             add rule ip spnat post \(Lab.match(kind, port: "dport")) snat to \(other)
+
+            """)
+        case let .randomLoss(name, percent):
+            precondition((1...99).contains(percent))
+            let port = node(name).bridgePort
+            try nft(switchNamespace, """
+            add rule bridge spnet filt iifname \(port) ether type ip numgen random mod 100 < \(percent) drop
+            add rule bridge spnet filt oifname \(port) ether type ip numgen random mod 100 < \(percent) drop
 
             """)
         case let .hostFirewall(name, from, kind, reject):

@@ -26,7 +26,7 @@ struct RunRequestTests {
         request(runID: "00112233445566778899AABBCCDDEEFF"),
         request(probes: []),
         request(timeoutMs: 50, attempts: 1),
-        request(timeoutMs: 60_000, attempts: 5),
+        request(timeoutMs: 60_000, attempts: 10),
         request(nodes: [PeerRef(name: "m1", address: ip("10.0.0.1"))], probes: []),
     ])
     func good(_ r: RunRequest) throws {
@@ -77,8 +77,8 @@ struct RunRequestTests {
         Bad(name: "timeout too short", request: request(timeoutMs: 49), message: "run request: field `timeoutMs`: 49 is outside 50...60000"),
         Bad(name: "timeout too long", request: request(timeoutMs: 60_001), message: "run request: field `timeoutMs`: 60001 is outside 50...60000"),
         Bad(name: "timeout negative", request: request(timeoutMs: -1), message: "run request: field `timeoutMs`: -1 is outside 50...60000"),
-        Bad(name: "no attempts", request: request(attempts: 0), message: "run request: field `attempts`: 0 is outside 1...5"),
-        Bad(name: "too many attempts", request: request(attempts: 6), message: "run request: field `attempts`: 6 is outside 1...5"),
+        Bad(name: "no attempts", request: request(attempts: 0), message: "run request: field `attempts`: 0 is outside 1...10"),
+        Bad(name: "too many attempts", request: request(attempts: 11), message: "run request: field `attempts`: 11 is outside 1...10"),
         Bad(name: "self address missing from the nodes",
             request: request(nodes: Array(nodes.dropFirst()), probes: [ProbeOrder(target: ip("10.0.0.2"), kind: .tcp2377)]),
             message: "run request: field `nodes`: this agent's address 10.0.0.1 is not in the node list"),
@@ -110,5 +110,63 @@ struct RunRequestTests {
         #expect(inputError { () throws(InputError) in try WireJSON.decode(RunRequest.self, from: wrongType, source: "run request") }?.description
                 == "run request: field `timeoutMs` has the wrong type")
         #expect(inputError { () throws(InputError) in try WireJSON.decode(RunRequest.self, from: Array("{".utf8), source: "run request") } != nil)
+    }
+}
+
+@Suite("probe timing")
+struct ProbeTimingTests {
+    @Test("auto timeout: 4 x the round trip, held between 500 ms and 5 s")
+    func autoTimeout() {
+        #expect(ProbeTiming.timeoutMs(rttMicros: 0) == 500)
+        #expect(ProbeTiming.timeoutMs(rttMicros: 2_000) == 500)
+        #expect(ProbeTiming.timeoutMs(rttMicros: 125_000) == 500)
+        #expect(ProbeTiming.timeoutMs(rttMicros: 200_000) == 800)
+        #expect(ProbeTiming.timeoutMs(rttMicros: 200_001) == 801)
+        #expect(ProbeTiming.timeoutMs(rttMicros: 3_000_000) == 5000)
+        #expect(ProbeTiming.timeoutMs(rttMicros: -5) == 500)
+    }
+
+    @Test("tries leave evenly over the first three quarters of the timeout")
+    func offsets() {
+        let t: Int64 = 600_000_000
+        #expect((0..<6).map { ProbeTiming.offsetNanos(attempt: $0, of: 6, timeoutNanos: t) }
+                == [0, 90_000_000, 180_000_000, 270_000_000, 360_000_000, 450_000_000])
+        #expect(ProbeTiming.offsetNanos(attempt: 0, of: 1, timeoutNanos: t) == 0)
+        #expect(ProbeTiming.offsetNanos(attempt: 1, of: 2, timeoutNanos: t) == 450_000_000)
+        // Never past three quarters, whatever is asked.
+        #expect(ProbeTiming.offsetNanos(attempt: 9, of: 2, timeoutNanos: t) == 450_000_000)
+    }
+}
+
+@Suite("per-path timeouts in a plan")
+struct PathTimeoutTests {
+    let nodes = [PeerRef(name: "a", address: .v4(198, 18, 0, 10)), PeerRef(name: "b", address: .v4(198, 18, 0, 11))]
+    let kind = KindID(proto: .udp, port: 7946)
+
+    func request(probeTimeout: Int?, timeoutMs: Int = 1000) -> RunRequest {
+        RunRequest(runID: String(repeating: "ab", count: 16), nodes: nodes,
+                   probes: [ProbeOrder(target: nodes[1].address, kind: kind, timeoutMs: probeTimeout)], timeoutMs: timeoutMs, attempts: 6)
+    }
+
+    @Test("a probe's own timeout must lie within 50 ms and the request's timeout")
+    func validation() throws {
+        try request(probeTimeout: nil).validate(selfAddress: nodes[0].address, kinds: [kind])
+        try request(probeTimeout: 600).validate(selfAddress: nodes[0].address, kinds: [kind])
+        try request(probeTimeout: 1000).validate(selfAddress: nodes[0].address, kinds: [kind])
+        for bad in [49, 1001, -1] {
+            #expect(throws: InputError.self) { try request(probeTimeout: bad).validate(selfAddress: nodes[0].address, kinds: [kind]) }
+        }
+        do {
+            try request(probeTimeout: 1001).validate(selfAddress: nodes[0].address, kinds: [kind])
+        } catch {
+            #expect(error.description == "run request: field `probes[0].timeoutMs`: 1001 is outside 50...1000 (the request's timeoutMs)")
+        }
+    }
+
+    @Test("an older plan without per-probe timeouts still decodes")
+    func decodesOld() throws {
+        let json = #"{"target":"198.18.0.11","kind":"7946/udp"}"#
+        let order = try JSONDecoder().decode(ProbeOrder.self, from: Data(json.utf8))
+        #expect(order.timeoutMs == nil && !order.observed)
     }
 }
