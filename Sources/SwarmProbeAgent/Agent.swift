@@ -66,33 +66,9 @@ public final class Agent: Service, Sendable {
             let id = kind.kindID
             do {
                 switch kind.proto {
-                case .udp:
-                    let ch = try await DatagramBootstrap(group: group)
-                        .channelInitializer { channel in
-                            channel.eventLoop.makeCompletedFuture {
-                                try channel.pipeline.syncOperations.addHandler(DatagramProbeHandler(responder: responder, kind: id, framed: kind.dataPath))
-                            }
-                        }
-                        .bind(to: cfg.address.socketAddress(port: kind.port!)).get()
-                    channels.append(ch)
-                    portChannels[id] = ch
-                case .tcp:
-                    let limiter = ConnectionLimiter(limit: cfg.maxConnectionsPerListener)
-                    // SO_REUSEADDR on a TCP listener only lets us bind over TIME_WAIT leftovers; Linux still
-                    // refuses it while anyone else listens there, so it never takes a port from dockerd.
-                    // (UDP listeners never set it: there it would share the port.)
-                    let ch = try await ServerBootstrap(group: group)
-                        .serverChannelOption(.backlog, value: 256)
-                        .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
-                        .serverChannelInitializer { channel in
-                            channel.eventLoop.makeCompletedFuture { try channel.pipeline.syncOperations.addHandler(limiter) }
-                        }
-                        .childChannelInitializer { channel in
-                            channel.eventLoop.makeCompletedFuture {
-                                try channel.pipeline.syncOperations.addHandler(StreamProbeHandler(responder: responder, kind: id))
-                            }
-                        }
-                        .bind(to: cfg.address.socketAddress(port: kind.port!)).get()
+                case .udp, .tcp:
+                    let ch = try await Agent.openListener(kind, address: cfg.address, responder: responder, group: group,
+                                                          maxConnections: cfg.maxConnectionsPerListener)
                     channels.append(ch)
                     portChannels[id] = ch
                 case .esp:
@@ -145,7 +121,7 @@ public final class Agent: Service, Sendable {
         let files = Agent.raiseOpenFileLimit()
         logger.debug("open-file limit: \(files)")
         let prober = Prober(group: group, address: cfg.address, token: cfg.token, esp: esp, framedKinds: cfg.profile.framedKinds,
-                            concurrency: max(64, min(4096, (files - 256) / 2)))
+                            concurrency: max(64, min(1024, (files - 256) / 4)))
         let service = ControlService(address: cfg.address, profile: cfg.profile, token: cfg.token,
                                      listeners: currentListeners,
                                      taps: taps, responder: responder, prober: prober, logger: logger)
@@ -180,6 +156,41 @@ public final class Agent: Service, Sendable {
         for ch in channels.reversed() { try? await ch.close() }
     }
 
+    /// A UDP or TCP probe listener for `kind` on `address`, answering through `responder`.
+    static func openListener(_ kind: TrafficKind, address: IPAddress, responder: Responder, group: any EventLoopGroup,
+                             maxConnections: Int) async throws -> any Channel {
+        let id = kind.kindID
+        switch kind.proto {
+        case .udp:
+            return try await DatagramBootstrap(group: group)
+                .channelInitializer { channel in
+                    channel.eventLoop.makeCompletedFuture {
+                        try channel.pipeline.syncOperations.addHandler(DatagramProbeHandler(responder: responder, kind: id, framed: kind.dataPath))
+                    }
+                }
+                .bind(to: address.socketAddress(port: kind.port!)).get()
+        case .tcp:
+            let limiter = ConnectionLimiter(limit: maxConnections)
+            // SO_REUSEADDR on a TCP listener only lets us bind over TIME_WAIT leftovers; Linux still
+            // refuses it while anyone else listens there, so it never takes a port from dockerd.
+            // (UDP listeners never set it: there it would share the port.)
+            return try await ServerBootstrap(group: group)
+                .serverChannelOption(.backlog, value: 256)
+                .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+                .serverChannelInitializer { channel in
+                    channel.eventLoop.makeCompletedFuture { try channel.pipeline.syncOperations.addHandler(limiter) }
+                }
+                .childChannelInitializer { channel in
+                    channel.eventLoop.makeCompletedFuture {
+                        try channel.pipeline.syncOperations.addHandler(StreamProbeHandler(responder: responder, kind: id))
+                    }
+                }
+                .bind(to: address.socketAddress(port: kind.port!)).get()
+        case .esp:
+            preconditionFailure("ESP has no port listener; see ESPSocket")
+        }
+    }
+
     static let leftClosed = "nothing holds it on this live swarm node; the agent leaves it closed"
 
     static func isInUseDetail(_ detail: String?) -> Bool {
@@ -193,7 +204,7 @@ public final class Agent: Service, Sendable {
     /// A plan for a thousand peers keeps a few thousand sockets open at once (one per probe in flight,
     /// more while TCP tries overlap); the usual soft limit of 1,024 would fail them. Raises the soft
     /// limit to the hard one (at most 65,536) and returns the limit in force.
-    static func raiseOpenFileLimit() -> Int {
+    public static func raiseOpenFileLimit() -> Int {
         var lim = rlimit()
         guard getrlimit(__rlimit_resource_t(RLIMIT_NOFILE.rawValue), &lim) == 0 else { return 1024 }
         let want = min(lim.rlim_max, 65_536)

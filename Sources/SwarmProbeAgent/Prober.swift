@@ -23,12 +23,13 @@ final class Prober: Sendable {
     /// Kinds whose probes travel in VXLAN frames (the data path).
     let framedKinds: Set<KindID>
     /// Probes in flight at once per run; more wait their turn. High enough that a plan for a thousand
-    /// peers (4,000 probes, a quarter of them waiting out a timeout) runs in one timeout, not several;
+    /// peers (4,000 probes, a quarter of them waiting out a timeout) still runs in about one timeout:
+    /// answered probes free their slot within a round trip. Each holds a socket (TCP: one per try), so
     /// the agent raises its open-file limit to match (`Agent.raiseOpenFileLimit`).
     let concurrency: Int
 
     init(group: any EventLoopGroup, address: IPAddress, token: ClusterToken, esp: ESPSocket?, framedKinds: Set<KindID>,
-         concurrency: Int = 4096) {
+         concurrency: Int = 1024) {
         self.group = group
         self.address = address
         self.keyBytes = token.probeKey.withUnsafeBytes { Array($0) }
@@ -68,7 +69,7 @@ final class Prober: Sendable {
         let end: ProbeEnd
         switch order.kind.proto {
         case .tcp:
-            end = await probeTCP(order, nonce: nonces[0], runID: runID, timeout: timeout, attempts: count)
+            end = await probeTCP(order, nonces: nonces, runID: runID, timeout: timeout)
         case .udp:
             end = await probeDatagram(order, nonces: nonces, runID: runID, timeout: timeout, framed: framedKinds.contains(order.kind))
         case .esp:
@@ -80,7 +81,7 @@ final class Prober: Sendable {
         }
         let used = Array(nonces.prefix(max(1, end.attemptsSent)))
         return SenderEvidence(outcome: end.outcome, attempts: end.attemptsSent, rttMicros: end.rttMicros,
-                              detail: end.detail, nonces: order.kind.proto == .tcp ? [Hex.encode(nonces[0])] : used.map { Hex.encode($0) },
+                              detail: end.detail, nonces: used.map { Hex.encode($0) },
                               sourcePorts: end.sourcePorts)
     }
 
@@ -96,11 +97,14 @@ final class Prober: Sendable {
     /// the SYN of a probe that never connects. Linux's default ephemeral range.
     static let sourcePorts = 32768...60999
 
-    /// One TCP probe: up to `attempts` connections, a new one (from a new source port) at each retry time
-    /// while none has connected, because the kernel's own SYN retransmission (1 s) is later than most
-    /// timeouts. The first decisive end (answered, connected, refused, unreachable) wins and the other
-    /// tries are closed; every try's source port is reported so the target's capture can match its SYN.
-    private func probeTCP(_ order: ProbeOrder, nonce: [UInt8], runID: [UInt8], timeout: TimeAmount, attempts: Int) async -> ProbeEnd {
+    /// One TCP probe: up to one connection per nonce, a new one (from a new source port, with its own
+    /// nonce) at each retry time while none has completed its handshake, because the kernel's own SYN
+    /// retransmission (1 s) is later than most timeouts; once connected, TCP's own retransmission
+    /// carries the probe and its echo. The first decisive end (answered, connected, refused,
+    /// unreachable) wins and the other tries are closed; every try's source port is reported so the
+    /// target's capture can match its SYN.
+    private func probeTCP(_ order: ProbeOrder, nonces: [[UInt8]], runID: [UInt8], timeout: TimeAmount) async -> ProbeEnd {
+        let attempts = nonces.count
         let remote: SocketAddress
         do {
             remote = try order.target.socketAddress(port: order.kind.port ?? 0)
@@ -113,6 +117,7 @@ final class Prober: Sendable {
             case ended(Int, ProbeEnd)
             case retryDue
         }
+        let handshakeDone = NIOLockedValueBox(false)
         return await withTaskGroup(of: Event.self) { group in
             var launched = 0
             var ends: [Int: ProbeEnd] = [:]
@@ -121,7 +126,8 @@ final class Prober: Sendable {
                 let i = launched
                 launched += 1
                 group.addTask { [self] in
-                    .ended(i, await self.tcpTry(order, to: remote, nonce: nonce, runID: runID, deadline: deadline))
+                    .ended(i, await self.tcpTry(order, to: remote, nonce: nonces[i], runID: runID, deadline: deadline,
+                                                connected: { handshakeDone.withLockedValue { $0 = true } }))
                 }
                 if launched < attempts {
                     let due = ProbeTiming.offsetNanos(attempt: launched, of: attempts, timeoutNanos: timeout.nanoseconds)
@@ -136,7 +142,7 @@ final class Prober: Sendable {
             while let event = await group.next() {
                 switch event {
                 case .retryDue:
-                    if winner == nil && launched < attempts { launch() }
+                    if winner == nil && launched < attempts && !handshakeDone.withLockedValue({ $0 }) { launch() }
                 case let .ended(i, end):
                     ends[i] = end
                     guard winner == nil else { continue }
@@ -154,6 +160,7 @@ final class Prober: Sendable {
             let ports = (0..<launched).compactMap { ends[$0]?.sourcePorts.first }
             var end = winner ?? ends.sorted { $0.key < $1.key }.last { $0.value.outcome != .timeout }?.value
                 ?? ProbeEnd(outcome: .timeout, attemptsSent: launched)
+            if winner == nil, let t = ends.values.first(where: { $0.outcome == .timeout && $0.detail != nil }) { end.detail = end.detail ?? t.detail }
             end.attemptsSent = launched
             end.sourcePorts = ports
             return end
@@ -163,11 +170,12 @@ final class Prober: Sendable {
     static let noFreePort = "no free source port"
 
     /// One TCP connection attempt from a random source port, ending by `deadline`.
-    private func tcpTry(_ order: ProbeOrder, to remote: SocketAddress, nonce: [UInt8], runID: [UInt8], deadline: NIODeadline) async -> ProbeEnd {
+    private func tcpTry(_ order: ProbeOrder, to remote: SocketAddress, nonce: [UInt8], runID: [UInt8], deadline: NIODeadline,
+                        connected: @escaping @Sendable () -> Void) async -> ProbeEnd {
         var end = ProbeEnd(outcome: .sendFailed, detail: Prober.noFreePort, attemptsSent: 0)
         for _ in 0..<8 {
             let port = Int.random(in: Prober.sourcePorts)
-            end = await tcpTry(order, from: port, to: remote, nonce: nonce, runID: runID, deadline: deadline)
+            end = await tcpTry(order, from: port, to: remote, nonce: nonce, runID: runID, deadline: deadline, connected: connected)
             // Another socket has this port: try another one.
             guard end.outcome == .sendFailed, end.detail == String(cString: strerror(EADDRINUSE)) else { break }
         }
@@ -175,7 +183,7 @@ final class Prober: Sendable {
     }
 
     private func tcpTry(_ order: ProbeOrder, from sourcePort: Int, to remote: SocketAddress, nonce: [UInt8], runID: [UInt8],
-                        deadline: NIODeadline) async -> ProbeEnd {
+                        deadline: NIODeadline, connected: @escaping @Sendable () -> Void) async -> ProbeEnd {
         let loop = group.next()
         let promise = loop.makePromise(of: ProbeEnd.self)
         let key = keyBytes
@@ -203,6 +211,7 @@ final class Prober: Sendable {
         var end: ProbeEnd = await withTaskCancellationHandler {
             do {
                 let channel = try await bootstrap.bind(to: local).connect(to: remote).get()
+                connected()
                 if !handshakeOnly {
                     // Connected: send the probe; the handler waits for the echo and settles the promise.
                     let bytes = packet(order, nonce: nonce, runID: runID, replyPort: sourcePort)

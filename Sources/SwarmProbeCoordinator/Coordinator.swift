@@ -142,8 +142,11 @@ public final class Coordinator: Sendable {
     private let gathered = NIOLockedValueBox(Gathered())
     private let started = Date()
 
-    /// How long past the probe timeout an agent may take to hand back its plan's results.
+    /// How long past the probe timeout an agent may take to hand back its plan's results: 3 s, plus
+    /// 1 ms per probe for a large plan on a slow node (4 s more for a thousand peers).
     public static let runMarginMs = 3000
+    public static func runMargin(probes: Int) -> Int { runMarginMs + probes }
+    static let helloConcurrency = 64
 
     public init(inventory: Inventory, profile: Profile, token: ClusterToken, options: CheckOptions,
                 logger: Logger = Logger(label: "swarmprobe.check"),
@@ -159,8 +162,12 @@ public final class Coordinator: Sendable {
     /// Runs the whole check. If the task is cancelled (Ctrl-C), it stops waiting and
     /// `results(complete:)` returns what was gathered, marked incomplete.
     public func run() async -> Results {
-        let http = HTTPClient(eventLoopGroupProvider: .singleton,
-                              configuration: .init(timeout: .init(connect: .milliseconds(Int64(options.controlTimeoutMs)))))
+        var configuration = HTTPClient.Configuration(timeout: .init(connect: .milliseconds(Int64(options.controlTimeoutMs))))
+        // A refused connection means no agent there: say so at once. (Left on, the pool re-dials a
+        // refusing port until the connect timeout, so every node without an agent cost 3 s. A lost SYN
+        // is still re-sent by the kernel within the timeout.)
+        configuration.connectionPool.retryConnectionEstablishment = false
+        let http = HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
         let client = ControlClient(http: http, token: token)
         let completed = await phases(client)
         try? await http.shutdown()
@@ -173,8 +180,11 @@ public final class Coordinator: Sendable {
 
         // 1. Hello: who is up, what they hold, their clocks.
         progress(.contacting(agents: nodes.count))
+        // At most `helloConcurrency` hellos in flight: each round trip then measures the network and the
+        // agent, not this process working through a thousand requests at once (auto timeouts come from it).
         await withTaskGroup(of: Void.self) { group in
-            for node in nodes {
+            for (i, node) in nodes.enumerated() {
+                if i >= Coordinator.helloConcurrency { await group.next() }
                 group.addTask { [self] in
                     let t0 = nowMs()
                     let m0 = NIODeadline.now()
@@ -223,7 +233,7 @@ public final class Coordinator: Sendable {
         progress(.probing(paths: up.count * (nodes.count - 1) * kinds.count, timeoutMs: longest))
         // An agent answers its plan about one probe timeout after it gets it; past that plus a margin it
         // is gone (killed, or its node went down), and the check goes on without it.
-        let runTimeout = TimeAmount.milliseconds(Int64(longest + Coordinator.runMarginMs))
+        let runTimeout = TimeAmount.milliseconds(Int64(longest + Coordinator.runMargin(probes: (nodes.count - 1) * kinds.count)))
         await withTaskGroup(of: Void.self) { group in
             for node in up {
                 let mine = timeouts[node.name] ?? [:]

@@ -104,6 +104,7 @@ public final class LoopbackLab: @unchecked Sendable {
     }
 
     public func agentLog(_ name: String) -> String { agents.log(name) }
+    public func agentPID(_ name: String) -> Int32? { agents.pid(name) }
 
     public func inventoryYAML() -> String {
         var s = "# swarmprobe loopback demo: agents on 127.0.0.x\nnodes:\n"

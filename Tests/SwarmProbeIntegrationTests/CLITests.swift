@@ -55,7 +55,7 @@ struct CLITests {
     @Test(arguments: [
         (["check", "--inventory", "x", "--token-file", "y", "--timeout", "soon"], "--timeout"),
         (["check", "--inventory", "x", "--token-file", "y", "--timeout", "90s"], "--timeout"),
-        (["check", "--inventory", "x", "--token-file", "y", "--attempts", "9"], "--attempts"),
+        (["check", "--inventory", "x", "--token-file", "y", "--attempts", "11"], "--attempts"),
         (["agent", "--address", "1.2.3", "--token-file", "y"], "--address"),
         (["agent", "--address", "198.18.0.1", "--token-file", "y", "--control-port", "70000"], "--control-port"),
         (["check", "--token-file", "y"], "--inventory"),

@@ -1,0 +1,150 @@
+import ArgumentParser
+import Foundation
+import SwarmProbeAgent
+import SwarmProbeCore
+import SwarmProbeLab
+
+/// `swarmprobe bench fanout`: what probing a thousand peers costs one agent.
+///
+/// Runs in its own network namespace (so its loopback and ports are its own): one real agent on
+/// 127.0.0.11, and a farm answering for `--peers` loopback addresses (127.1.x.y) exactly as agents
+/// there would; `--silent` percent of them get no listener and an nftables drop on the swarm ports
+/// (their control port still refuses at once, as a node without an agent does), so their probes wait
+/// out the timeout (the expensive case). A real `check` drives it; the peers have no control endpoint,
+/// so their own checks are agent-down and only the one agent's plan runs.
+struct BenchFanoutCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "fanout",
+        abstract: "Measure one agent probing many peers (default 999) on loopback (needs root).",
+        discussion: "Prints the check's wall time, the agent's CPU time, memory and open files, and what came back. BENCHMARKS.md quotes it."
+    )
+
+    @Option(help: ArgumentHelp("Peers the agent probes.", valueName: "n"))
+    var peers: Int = 999
+
+    @Option(help: ArgumentHelp("Percent of the peers that drop everything silently.", valueName: "percent"))
+    var silent: Int = 25
+
+    @Option(help: ArgumentHelp("The check's --timeout (auto or a duration).", valueName: "auto|duration"))
+    var timeout: TimeoutArgument = TimeoutArgument(.auto)
+
+    @Flag(help: "Run the agent without capture taps.")
+    var noCapture = false
+
+    @Option(help: .hidden)
+    var insideNamespace: String?
+
+    func validate() throws {
+        guard (1...4000).contains(peers) else { throw ValidationError("--peers: \(peers) is outside 1 to 4000") }
+        guard (0...100).contains(silent) else { throw ValidationError("--silent: \(silent) is outside 0 to 100") }
+        try timeout.validate(flag: "--timeout")
+    }
+
+    func run() async throws {
+        if insideNamespace != nil { return try await measure() }
+        if let why = Lab.canBuild() { throw InputError(source: "bench fanout", "the namespace \(why)") }
+        // A namespace of our own: its loopback, its ports, its nftables; removed on every exit.
+        let ns = "spf" + String(format: "%04x", UInt16.random(in: 0...UInt16.max))
+        try Shell.run(["ip", "netns", "add", ns])
+        let teardown = SignalCancellation {
+            _ = try? Shell.run(["ip", "netns", "delete", ns])
+            Foundation.exit(130)
+        }
+        defer {
+            teardown.stop()
+            _ = try? Shell.run(["ip", "netns", "delete", ns])
+        }
+        try Shell.run(["ip", "-n", ns, "link", "set", "lo", "up"])
+        var args = [selfExecutable(), "bench", "fanout", "--peers", "\(peers)", "--silent", "\(silent)",
+                    "--timeout", timeout.argument, "--inside-namespace", ns]
+        if noCapture { args.append("--no-capture") }
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: try Shell.resolve("ip"))
+        p.arguments = ["netns", "exec", ns] + args
+        try p.run()
+        p.waitUntilExit()
+        if p.terminationStatus != 0 { throw ExitCode(p.terminationStatus) }
+    }
+
+    private func measure() async throws {
+        _ = Agent.raiseOpenFileLimit()
+        let lab = try LoopbackLab(nodes: [("a0", .manager)])
+        defer { lab.destroy() }
+        let agentAddress = lab.nodes[0].address
+        let addresses = (0..<peers).map { i in IPAddress.v4(127, 1, UInt8(i / 250), UInt8(1 + i % 250)) }
+        let silentCount = peers * silent / 100
+        let quiet = Array(addresses.suffix(silentCount)), answering = Array(addresses.prefix(peers - silentCount))
+
+        var inventory = "nodes:\n  - name: a0\n    address: \(agentAddress)\n    role: manager\n"
+        for (i, a) in addresses.enumerated() { inventory += "  - name: p\(i + 1)\n    address: \(a)\n    role: worker\n" }
+        let inventoryFile = try lab.write("inventory.yaml", inventory)
+        let tokenFile = try lab.write("token", ClusterToken.generate() + "\n")
+        let token = try ClusterToken.load(path: tokenFile)
+        if !quiet.isEmpty {
+            let set = quiet.map(\.description).joined(separator: ", ")
+            try Shell.run(["nft", "-f", "-"], input: """
+            table inet spfanout {
+              set silent { type ipv4_addr; elements = { \(set) } }
+              chain input { type filter hook input priority 0; policy accept; ip daddr @silent tcp dport != \(Defaults.controlPort) drop; ip daddr @silent meta l4proto != tcp drop; }
+            }
+
+            """)
+        }
+        progressLine("fanout: opening \(answering.count * 4) listeners for \(answering.count) answering peers ...")
+        let farm = try await ProbeFarm.start(addresses: answering, profile: DefaultProfile.load(), token: token)
+        defer { Task { await farm.stop() } }
+        try lab.startAgents(binary: selfExecutable(), tokenFile: tokenFile, extraArguments: noCapture ? ["--no-capture"] : [])
+        guard let pid = lab.agentPID("a0"), let idle = ProcessStats.read(pid: pid) else {
+            throw InputError(source: "bench fanout", "the agent did not start: \(lab.agentLog("a0"))")
+        }
+        let packetsBefore = loopbackPackets()
+        progressLine("fanout: the agent probes \(peers) peers x 4 kinds (\(silentCount) peers silent) ...")
+        let sampler = ProcessSampler(pid: pid)
+        let json = lab.directory.appendingPathComponent("results.json").path
+        let t0 = Date()
+        let check = try Shell.capture([selfExecutable(), "check", "--inventory", inventoryFile, "--token-file", tokenFile,
+                                       "--timeout", timeout.argument, "--json", json, "--quiet"], timeout: 300)
+        let wall = Date().timeIntervalSince(t0)
+        let peaks = sampler.stop()
+        guard let after = ProcessStats.read(pid: pid), let data = FileManager.default.contents(atPath: json) else {
+            throw InputError(source: "bench fanout", "the check failed (exit \(check.status)): \(check.stderr)")
+        }
+        let packets = loopbackPackets() - packetsBefore
+        let results = try JSONDecoder().decode(Results.self, from: data)
+        let quietSet = Set(quiet.map(\.description))
+        var answered = 0, timedOut = 0, wrong = 0, tries = 0
+        let byName = Dictionary(uniqueKeysWithValues: results.nodes.map { ($0.name, $0.address.description) })
+        for c in results.checks where c.from == "a0" {
+            guard let s = c.sender else { wrong += 1; continue }
+            tries += s.attempts
+            let isQuiet = quietSet.contains(byName[c.to] ?? "")
+            switch s.outcome {
+            case .answered where !isQuiet: answered += 1
+            case .timeout where isQuiet: timedOut += 1
+            default:
+                wrong += 1
+                printError("fanout: wrong: a0 -> \(c.to) \(c.kindID): \(s.outcome) \(s.detail ?? "") (\(isQuiet ? "silent" : "answering") peer)")
+            }
+        }
+        let probes = answered + timedOut + wrong
+        let timeoutMs = results.timeoutMs
+        print("swarmprobe bench fanout --peers \(peers) --silent \(silent) --timeout \(timeout.argument)\(noCapture ? " --no-capture" : "")")
+        print("one agent (capture \(noCapture ? "off" : "on")), \(peers) loopback peers x 4 kinds = \(probes) probes; \(answering.count) peers answer, \(silentCount) drop silently; probe timeout \(timeoutMs) ms (\(results.timeoutPolicy ?? "-"))")
+        print("")
+        print("| measure | value |")
+        print("|---|---:|")
+        print("| check wall time | \(Int(wall * 1000)) ms (\(String(format: "%.2f", wall * 1000 / Double(timeoutMs))) x timeout) |")
+        print("| probes answered / timed out / wrong | \(answered) / \(timedOut) / \(wrong) |")
+        print("| tries sent (datagrams + TCP connections) | \(tries) |")
+        print("| agent CPU time during the check | \(Int((after.cpuSeconds - idle.cpuSeconds) * 1000)) ms |")
+        print("| agent resident memory idle / peak | \(idle.rssKiB / 1024) MiB / \(max(after.peakRSSKiB, peaks.rssKiB) / 1024) MiB |")
+        print("| agent open files idle / peak | \(idle.openFiles) / \(peaks.openFiles) |")
+        print("| loopback packets during the check | \(packets) |")
+        if wrong > 0 { throw ExitCode(1) }
+    }
+
+    private func loopbackPackets() -> Int {
+        Int((try? String(contentsOfFile: "/sys/class/net/lo/statistics/tx_packets", encoding: .utf8))?
+            .trimmingCharacters(in: .whitespacesAndNewlines) ?? "") ?? 0
+    }
+}
