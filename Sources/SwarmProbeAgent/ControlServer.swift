@@ -49,8 +49,9 @@ final class ControlService: Sendable {
     }
     /// One plan at a time; a second waits its turn rather than doubling the packet rate.
     private let running = NIOLockedValueBox(false)
-    /// When each recent run began here (agent clock, ms): capture records are returned from then on.
-    private let runStarts = NIOLockedValueBox<[String: Int64]>([:])
+    /// When each recent run began here (agent clock, ms; capture records are returned from then on), and
+    /// how many packets the taps had lost by then.
+    private let runStarts = NIOLockedValueBox<[String: (timeMs: Int64, lost: Int)]>([:])
 
     init(address: IPAddress, profile: Profile, token: ClusterToken, listeners: @escaping @Sendable () -> [ListenerState],
          taps: CaptureTaps?, responder: Responder, prober: Prober, logger: Logger) {
@@ -99,19 +100,24 @@ final class ControlService: Sendable {
                 defer { running.withLockedValue { $0 = false } }
                 let started = Int64(nowMs())
                 runStarts.withLockedValue { starts in
-                    if starts.count > 64 { starts = starts.filter { started - $0.value < 600_000 } }
-                    starts[request.runID] = started
+                    if starts.count > 64 { starts = starts.filter { started - $0.value.timeMs < 600_000 } }
+                    starts[request.runID] = (started, taps?.lost ?? 0)
                 }
                 logger.info("control: run \(request.runID.prefix(8)): \(request.probes.count) probes, timeout \(request.timeoutMs) ms")
                 let results = await prober.run(request)
+                logger.info("control: run \(request.runID.prefix(8)): \(request.probes.count) probes done in \(Int64(nowMs()) - started) ms")
                 return try ok(RunResponse(runID: request.runID, results: results), nonce)
             case ControlPath.log:
                 let request = try WireJSON.decode(LogRequest.self, from: body, source: "log request")
                 let (entries, truncated) = responder.log(runID: request.runID)
                 // Probes of a run can arrive here a little before this agent starts its own part of it.
-                let since = (runStarts.withLockedValue { $0[request.runID] } ?? Int64(nowMs()) - 120_000) - 5_000
+                let start = runStarts.withLockedValue { $0[request.runID] }
+                let since = (start?.timeMs ?? Int64(nowMs()) - 120_000) - 5_000
                 let capture = taps?.records(since: since) ?? []
-                return try ok(LogResponse(runID: request.runID, entries: entries, truncated: truncated, capture: capture), nonce)
+                let lost = (taps?.lost ?? 0) - (start?.lost ?? 0)
+                if lost > 0 { logger.warning("capture: \(lost) packets lost during run \(request.runID.prefix(8)); silent drops to this node stay where: unknown") }
+                return try ok(LogResponse(runID: request.runID, entries: entries, truncated: truncated, capture: capture,
+                                          captureLost: lost), nonce)
             default:
                 return ControlReply(status: .notFound, body: errorBody("no such endpoint: \(path)"), requestNonce: nonce)
             }

@@ -91,6 +91,16 @@ final class CaptureTaps: Sendable {
         log.withLockedValue { $0.records(since: timeMs) }
     }
 
+    /// Packets lost so far: dropped by the kernel or the interface before the taps read them, plus
+    /// records overwritten in the bounded log.
+    var lost: Int {
+        let dropped = sessions.reduce(0) { sum, s in
+            let st = s.statistics
+            return sum + Int(st.droppedByKernel + st.droppedByInterface)
+        }
+        return dropped + log.withLockedValue { $0.overwritten }
+    }
+
     /// Stops and joins both capture threads and removes the nftables table.
     func stop() {
         for s in sessions { s.stop() }
@@ -156,6 +166,8 @@ struct CaptureLog {
     let capacity: Int
     private var ring: [CaptureRecord] = []
     private var head = 0
+    /// Records pushed out by newer ones.
+    private(set) var overwritten = 0
 
     init(capacity: Int) { self.capacity = capacity }
 
@@ -165,6 +177,7 @@ struct CaptureLog {
         } else {
             ring[head] = r
             head = (head + 1) % capacity
+            overwritten += 1
         }
     }
 

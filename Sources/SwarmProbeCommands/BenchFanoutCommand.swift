@@ -110,6 +110,9 @@ struct BenchFanoutCommand: AsyncParsableCommand {
             throw InputError(source: "bench fanout", "the check failed (exit \(check.status)): \(check.stderr)")
         }
         let packets = loopbackPackets() - packetsBefore
+        // The agent logs how long its part took: "... probes done in N ms".
+        let runMs = lab.agentLog("a0").components(separatedBy: "probes done in ").dropFirst().last
+            .flatMap { Int($0.prefix { $0.isNumber }) }
         let results = try JSONDecoder().decode(Results.self, from: data)
         let quietSet = Set(quiet.map(\.description))
         var answered = 0, timedOut = 0, wrong = 0, tries = 0
@@ -133,7 +136,8 @@ struct BenchFanoutCommand: AsyncParsableCommand {
         print("")
         print("| measure | value |")
         print("|---|---:|")
-        print("| check wall time | \(Int(wall * 1000)) ms (\(String(format: "%.2f", wall * 1000 / Double(timeoutMs))) x timeout) |")
+        print("| the agent's run (all \(probes) probes decided) | \(runMs.map { "\($0) ms (\(String(format: "%.2f", Double($0) / Double(timeoutMs))) x timeout)" } ?? "?") |")
+        print("| whole check wall time (hello, run, logs, \(results.checks.count) verdicts, JSON) | \(Int(wall * 1000)) ms |")
         print("| probes answered / timed out / wrong | \(answered) / \(timedOut) / \(wrong) |")
         print("| tries sent (datagrams + TCP connections) | \(tries) |")
         print("| agent CPU time during the check | \(Int((after.cpuSeconds - idle.cpuSeconds) * 1000)) ms |")

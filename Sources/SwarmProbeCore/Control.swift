@@ -196,12 +196,27 @@ public struct LogResponse: Codable, Sendable, Equatable {
     public var truncated: Bool
     /// What the capture taps saw of probes and answers since this run began on the agent.
     public var capture: [CaptureRecord]
+    /// Packets the taps lost since the run began (kernel ring full, interface drops, records overwritten):
+    /// when non-zero, "the tap did not see it" proves nothing.
+    public var captureLost: Int
 
-    public init(runID: String, entries: [ReceiveLogEntry], truncated: Bool, capture: [CaptureRecord] = []) {
+    public init(runID: String, entries: [ReceiveLogEntry], truncated: Bool, capture: [CaptureRecord] = [], captureLost: Int = 0) {
         self.runID = runID
         self.entries = entries
         self.truncated = truncated
         self.capture = capture
+        self.captureLost = captureLost
+    }
+
+    enum CodingKeys: String, CodingKey { case runID, entries, truncated, capture, captureLost }
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        runID = try c.decode(String.self, forKey: .runID)
+        entries = try c.decode([ReceiveLogEntry].self, forKey: .entries)
+        truncated = try c.decode(Bool.self, forKey: .truncated)
+        capture = try c.decodeIfPresent([CaptureRecord].self, forKey: .capture) ?? []
+        captureLost = try c.decodeIfPresent(Int.self, forKey: .captureLost) ?? 0
     }
 }
 
