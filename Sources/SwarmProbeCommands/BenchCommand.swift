@@ -5,7 +5,7 @@ struct BenchCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench",
         abstract: "Measure swarmprobe: full-mesh checks on namespace labs, one agent probing many peers (see BENCHMARKS.md).",
-        subcommands: [BenchMeshCommand.self, BenchFanoutCommand.self],
+        subcommands: [BenchMeshCommand.self, BenchFanoutCommand.self, BenchLossCommand.self],
         defaultSubcommand: BenchMeshCommand.self
     )
 }
