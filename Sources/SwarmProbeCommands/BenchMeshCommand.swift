@@ -48,6 +48,9 @@ struct BenchMeshCommand: AsyncParsableCommand {
     @Option(help: ArgumentHelp("Write every raw number as JSON here.", valueName: "file"))
     var json: String?
 
+    @Option(help: ArgumentHelp("Keep each check's results JSON, and each node's neighbour (ARP) statistics after it, in this directory.", valueName: "dir"))
+    var keepResults: String?
+
     func validate() throws {
         guard parsedSizes != nil else { throw ValidationError("--sizes: \"\(sizes)\" must be numbers from 2 to 200 separated by commas") }
         guard (1...20).contains(runs) else { throw ValidationError("--runs: \(runs) is outside 1 to 20") }
@@ -137,6 +140,13 @@ struct BenchMeshCommand: AsyncParsableCommand {
             config.peers = try runPeers(lab: lab, scenario: scenario, results: lastResults[medianIndex],
                                         swarmprobe: config.runs[medianIndex], children: children)
         }
+        if let keepResults {
+            // The agents' own output (a crash or a refusal shows here), before the lab goes.
+            for name in up {
+                try? lab.agentLog(name).write(toFile: URL(fileURLWithPath: keepResults).appendingPathComponent("\(scenario.name)-agent-\(name).log").path,
+                                              atomically: true, encoding: .utf8)
+            }
+        }
         lab.destroy()
         return config
     }
@@ -169,6 +179,18 @@ struct BenchMeshCommand: AsyncParsableCommand {
             throw InputError(source: "bench", "check failed on \(scenario.name) (exit \(m.status)): \(m.stderr.trimmingCharacters(in: .whitespacesAndNewlines))")
         }
         let results = try JSONDecoder().decode(Results.self, from: data)
+        if let keepResults {
+            try FileManager.default.createDirectory(atPath: keepResults, withIntermediateDirectories: true)
+            try data.write(to: URL(fileURLWithPath: keepResults).appendingPathComponent("\(scenario.name)-run\(run + 1).json"))
+            var neighbours = ""
+            for node in lab.nodes {
+                let stat = (try? Shell.run(["ip", "netns", "exec", node.namespace, "cat", "/proc/net/stat/arp_cache"])) ?? ""
+                let neigh = (try? Shell.run(["ip", "-n", node.namespace, "-s", "neigh", "show"])) ?? ""
+                neighbours += "== \(node.name) (\(node.address))\n\(stat)\(neigh)\n"
+            }
+            try neighbours.write(toFile: URL(fileURLWithPath: keepResults).appendingPathComponent("\(scenario.name)-run\(run + 1)-neigh.txt").path,
+                                 atomically: true, encoding: .utf8)
+        }
         var matrix = ConfusionMatrix()
         var wrong: [WrongVerdict] = []
         for c in results.checks {
