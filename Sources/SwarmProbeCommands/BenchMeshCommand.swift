@@ -39,6 +39,9 @@ struct BenchMeshCommand: AsyncParsableCommand {
     @Flag(inversion: .prefixedNo, help: "Run nmap (timing matched, and default) and an nc loop from every node of each faulted lab.")
     var peers = true
 
+    @Flag(inversion: .prefixedNo, help: "Pin every lab address in every namespace's neighbour table first (see Lab.pinNeighbours: the host's ARP table is shared by all namespaces and overflows at 1024 entries; a 32-node lab needs 1,056).")
+    var pinNeighbours = true
+
     @Flag(help: "Also run the peers on the healthy labs.")
     var peersOnHealthy = false
 
@@ -82,7 +85,7 @@ struct BenchMeshCommand: AsyncParsableCommand {
 
         var report = MeshBenchReport(command: CommandLine.arguments.map(shellQuoted).joined(separator: " "),
                                      machine: .current(), sizes: parsedSizes!, timeout: timeout, runs: runs,
-                                     fraction: fraction, seed: seed, peers: peers)
+                                     fraction: fraction, seed: seed, peers: peers, pinNeighbours: pinNeighbours)
         print(report.headerMarkdown())
         print(MeshBenchReport.scalingHeader)
         for n in parsedSizes! {
@@ -111,6 +114,7 @@ struct BenchMeshCommand: AsyncParsableCommand {
         var t0 = Date()
         let lab = try Lab(nodes: scenario.nodes)
         defer { lab.destroy() }
+        if pinNeighbours { try lab.pinNeighbours() }
         let buildMs = Date().timeIntervalSince(t0) * 1000
         let token = try lab.write("token", ClusterToken.generate() + "\n")
         let inventory = try lab.write("inventory.yaml", lab.inventoryYAML())
@@ -488,9 +492,12 @@ struct MeshBenchReport: Codable {
     var fraction: Double
     var seed: UInt64
     var peers: Bool
+    var pinNeighbours: Bool
     var configurations: [MeshConfiguration] = []
 
-    init(command: String, machine: Machine, sizes: [Int], timeout: String?, runs: Int, fraction: Double, seed: UInt64, peers: Bool) {
+    init(command: String, machine: Machine, sizes: [Int], timeout: String?, runs: Int, fraction: Double, seed: UInt64, peers: Bool,
+         pinNeighbours: Bool) {
+        self.pinNeighbours = pinNeighbours
         self.command = command
         self.machine = machine
         self.sizes = sizes
@@ -520,7 +527,8 @@ struct MeshBenchReport: Codable {
 
         Machine: \(machine.cores) cores, \(machine.kernel), Swift \(machine.swift), \(machine.build) build. \
         Probe timeout: \(timeout.map { "`--timeout \($0)` given to check" } ?? "check's default (none given)"); \
-        \(runs) run(s) per configuration, median shown, accuracy of the worst run. Faulted labs: \
+        \(runs) run(s) per configuration, median shown, accuracy of the worst run. \
+        \(pinNeighbours ? "Neighbour (ARP) entries pinned in every namespace. " : "ARP left to the kernel (--no-pin-neighbours). ")Faulted labs: \
         \(Int((fraction * 100).rounded())) % of the directed checks faulted (seed \(seed)), rotating network drop / \
         silent host-firewall drop / host-firewall reject, and from 8 nodes on one agent not started.
 

@@ -214,6 +214,29 @@ public final class Lab: @unchecked Sendable {
         return out
     }
 
+    /// Pins every lab address in every lab namespace's neighbour table (`nud permanent`), so no ARP runs.
+    /// The kernel's ARP table is one for all namespaces, and its `gc_thresh3` (1024 by default) caps the
+    /// entries it will resolve: a 32-node lab needs 33 x 32 of them, and past the cap resolution fails
+    /// ("neighbour: arp_cache: neighbor table overflow!") and whole node pairs fall silent, which a check
+    /// then rightly reports as blocked. Permanent entries are exempt from that cap. Idempotent.
+    public func pinNeighbours() throws {
+        func mac(_ namespace: String, _ dev: String) throws -> String {
+            let text = try Shell.run(["ip", "-n", namespace, "-j", "link", "show", "dev", dev])
+            guard let links = try JSONSerialization.jsonObject(with: Data(text.utf8)) as? [[String: Any]],
+                  let address = links.first?["address"] as? String else {
+                throw ShellError(command: ["ip", "-n", namespace, "link", "show", dev], status: -1, stderr: "no link address")
+            }
+            return address
+        }
+        var entries: [(address: IPAddress, mac: String)] = [(coordinatorAddress, try mac(switchNamespace, "br0"))]
+        for n in nodes { entries.append((n.address, try mac(n.namespace, "eth0"))) }
+        for (namespace, dev, own) in [(switchNamespace, "br0", coordinatorAddress)] + nodes.map({ ($0.namespace, "eth0", $0.address) }) {
+            let batch = entries.filter { $0.address != own }
+                .map { "neigh replace \($0.address) lladdr \($0.mac) dev \(dev) nud permanent" }.joined(separator: "\n") + "\n"
+            try Shell.run(["ip", "-n", namespace, "-batch", "-"], input: batch)
+        }
+    }
+
     public var injectedFaults: [LabFault] { lock.withLock { faults } }
 
     /// The inventory of this lab, as YAML a user would write.

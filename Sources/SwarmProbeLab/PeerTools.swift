@@ -214,12 +214,15 @@ public struct NmapReport: Sendable, Equatable {
 public enum NcResult {
     /// `nc -v -z` exit status and what it printed: success -> open (`nc -u -z` also "succeeds" on silence),
     /// "refused" -> closed/refused, a timeout (or any other failure) -> blocked (layer unknown).
-    public static func classify(status: Int32, output: String) -> ToolAnswer {
+    /// OpenBSD `nc -u -z` says nothing when it fails: it fails fast only on an ICMP error to its datagram
+    /// (port unreachable from a REJECT or an empty port: refused), so a silent UDP failure is closed/refused.
+    public static func classify(status: Int32, output: String, udp: Bool = false) -> ToolAnswer {
         if status == 0 { return .open }
         let o = output.lowercased()
         if o.contains("refused") { return .closed }
         if o.contains("timed out") || o.contains("operation now in progress") { return .blockedUnknown }
         if o.contains("unreachable") || o.contains("no route") { return .blockedUnknown }
+        if udp && o.trimmingCharacters(in: .whitespaces).isEmpty { return .closed }
         return .blockedUnknown
     }
 
@@ -243,7 +246,7 @@ public enum NcResult {
             let f = line.split(separator: " ", maxSplits: 5, omittingEmptySubsequences: false)
             guard f.count >= 5, let port = Int(f[3]), let status = Int32(f[4]) else { continue }
             let message = f.count > 5 ? String(f[5]) : ""
-            out[NmapReport.Key(address: String(f[1]), proto: String(f[2]), port: port)] = classify(status: status, output: message)
+            out[NmapReport.Key(address: String(f[1]), proto: String(f[2]), port: port)] = classify(status: status, output: message, udp: f[2] == "udp")
         }
         return out
     }

@@ -60,6 +60,9 @@ struct NcTests {
         #expect(NcResult.classify(status: 1, output: "nc: connect to 198.18.1.13 port 2377 (tcp) failed: Connection refused") == .closed)
         #expect(NcResult.classify(status: 1, output: "nc: connect to 198.18.1.12 port 7946 (tcp) timed out: Operation now in progress") == .blockedUnknown)
         #expect(NcResult.classify(status: 1, output: "") == .blockedUnknown)
+        // Seen in a lab: `nc -v -z -u` to a port rejected with ICMP port unreachable exits 1 at once, printing nothing.
+        #expect(NcResult.classify(status: 1, output: "", udp: true) == .closed)
+        #expect(NcResult.classify(status: 0, output: "Connection to 198.18.1.12 7946 port [udp/*] succeeded!", udp: true) == .open)
     }
 
     @Test("the loop's lines parse back, keyed like nmap's")
@@ -74,9 +77,11 @@ struct NcTests {
             R 198.18.1.12 tcp 2377 0 Connection to 198.18.1.12 2377 port [tcp/*] succeeded!
             R 198.18.1.12 udp 4789 1 nc: connect to 198.18.1.12 port 4789 (udp) failed: Connection refused
             R 198.18.1.13 tcp 7946 1 nc: connect to 198.18.1.13 port 7946 (tcp) timed out: Operation now in progress
+            R 198.18.1.13 udp 4789 1
             garbage line
             """)
-        #expect(answers.count == 3)
+        #expect(answers.count == 4)
+        #expect(answers[.init(address: "198.18.1.13", proto: "udp", port: 4789)] == .closed)
         #expect(answers[.init(address: "198.18.1.12", proto: "tcp", port: 2377)] == .open)
         #expect(answers[.init(address: "198.18.1.12", proto: "udp", port: 4789)] == .closed)
         #expect(answers[.init(address: "198.18.1.13", proto: "tcp", port: 7946)] == .blockedUnknown)
@@ -225,5 +230,47 @@ struct BenchMeshCLITests {
         let peers = try #require(configs[1]["peers"] as? [[String: Any]])
         #expect(peers.map { $0["tool"] as? String ?? "" } == ["swarmprobe check", "nmap (timing matched)", "nmap (defaults)", "nc loop"])
         print("BENCH-MESH-CLI took \(Int(elapsed)) s")
+    }
+}
+
+/// The Lab additions the benchmark uses, on a real (small) lab.
+@Suite("bench mesh: lab helpers", .serialized, .enabled(if: labUnavailable == nil, "\(labUnavailable ?? "")"))
+struct BenchLabHelperTests {
+    @Test("batched injection writes the same rules as one-by-one; neighbours pinned; port counters and /proc readers work")
+    func helpers() throws {
+        let scenario = LabScenario.faulted(nodes: 4, managers: 1, fraction: 0.25, seed: 3)
+        let lab = try Lab(nodes: scenario.nodes)
+        defer { lab.destroy() }
+        try lab.inject(scenario.faults)
+        #expect(lab.injectedFaults.count == scenario.faults.count)
+        let bridge = try Shell.run(["ip", "netns", "exec", lab.switchNamespace, "nft", "list", "table", "bridge", "spnet"])
+        let drops = scenario.faults.count { if case .networkDrop = $0 { return true } else { return false } }
+        #expect(bridge.components(separatedBy: " drop").count - 1 == drops, "\(bridge)")
+        var hostRules = 0
+        for n in lab.nodes {
+            let t = (try? Shell.run(["ip", "netns", "exec", n.namespace, "nft", "list", "table", "inet", "spfw"])) ?? ""
+            hostRules += t.split(separator: "\n").count { $0.contains(" drop") || $0.contains(" reject") }
+        }
+        #expect(hostRules == scenario.faults.count - drops)
+
+        try lab.pinNeighbours()
+        let neigh = try Shell.run(["ip", "-n", lab.nodes[0].namespace, "neigh", "show"])
+        for other in lab.nodes.dropFirst() {
+            #expect(neigh.split(separator: "\n").contains { $0.hasPrefix("\(other.address) ") && $0.contains("PERMANENT") }, "\(neigh)")
+        }
+        #expect(neigh.contains("\(lab.coordinatorAddress) ") )
+
+        let before = try lab.portCounters()
+        #expect(Set(before.keys) == Set(lab.nodes.map(\.name)))
+        // A SYN to a port nobody holds (answered by a reset): at least one packet sent.
+        _ = try Shell.capture(["ip", "netns", "exec", lab.nodes[0].namespace, "nc", "-z", "-w", "1", lab.nodes[1].address.description, "9"])
+        let after = try lab.portCounters()
+        #expect(after[lab.nodes[0].name]!.sentPackets >= before[lab.nodes[0].name]!.sentPackets + 1)
+
+        #expect(ProcInfo.cpuSeconds(getpid()) != nil)
+        #expect((ProcInfo.status(getpid(), "VmRSS") ?? 0) > 0)
+        #expect(ProcInfo.parseStatCPU("123 (a) b) c) S 1 2 3 4 5 6 7 8 9 10 70 30 0 0") == 100)
+        let m = try Shell.measure(["sh", "-c", "echo hi; echo err >&2; exit 3"], directory: lab.directory, label: "t")
+        #expect(m.status == 3 && m.stdout == "hi\n" && m.stderr == "err\n" && m.maxRSSKiB > 0 && !m.timedOut)
     }
 }
