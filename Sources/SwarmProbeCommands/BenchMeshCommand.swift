@@ -28,7 +28,7 @@ struct BenchMeshCommand: AsyncParsableCommand {
     var timeout: String?
 
     @Option(help: ArgumentHelp("Checks per configuration (the table shows the median).", valueName: "n"))
-    var runs: Int = 1
+    var runs: Int = 3
 
     @Option(help: ArgumentHelp("Fraction of the directed checks the faulted lab faults.", valueName: "f"))
     var fraction: Double = 0.25
