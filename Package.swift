@@ -128,7 +128,8 @@ let package = Package(
         .testTarget(
             name: "SwarmProbeIntegrationTests",
             dependencies: ["SwarmProbeLab", "SwarmProbeCore", "SwarmProbeCoordinator"],
-            exclude: ["security_attacks.py"]
+            // Fixtures are read by path (#filePath), not bundled.
+            exclude: ["security_attacks.py", "Fixtures"]
         ),
     ],
     swiftLanguageModes: [.v6]

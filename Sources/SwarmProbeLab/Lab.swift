@@ -142,14 +142,7 @@ public final class Lab: @unchecked Sendable {
 
     public func inject(_ fault: LabFault) throws {
         lock.withLock { faults.append(fault) }
-        switch fault {
-        case let .networkDrop(from, to, kind):
-            let rule = "ip saddr \(node(from).address) ip daddr \(node(to).address) \(Lab.match(kind, port: "dport")) drop"
-            try nft(switchNamespace, "add rule bridge spnet filt \(rule)\n")
-        case let .returnPathDrop(from, to, kind):
-            let rule = "ip saddr \(node(to).address) ip daddr \(node(from).address) \(Lab.match(kind, port: "sport")) drop"
-            try nft(switchNamespace, "add rule bridge spnet filt \(rule)\n")
-        case let .sourceNAT(name, kind):
+        if case let .sourceNAT(name, kind) = fault {
             let n = node(name), other = natAddress(name)
             try Shell.run(["ip", "-n", n.namespace, "addr", "add", "\(other)/\(Lab.prefixLength)", "dev", "eth0"])
             try nft(n.namespace, """
@@ -157,27 +150,104 @@ public final class Lab: @unchecked Sendable {
               chain post { type nat hook postrouting priority 100; policy accept; }
             }
             add rule ip spnat post \(Lab.match(kind, port: "dport")) snat to \(other)
-
             """)
+            return
+        }
+        let (namespace, rule) = nftRule(fault)
+        try nft(namespace, Lab.preamble(namespace == switchNamespace) + rule + "\n")
+    }
+
+    /// Injects many faults with one `nft -f` per namespace (a thousand one-rule `nft` runs take
+    /// seconds; one script per namespace takes milliseconds). Same rules, same order as `inject(_:)`.
+    public func inject(_ batch: [LabFault]) throws {
+        var scripts: [String: [String]] = [:]
+        var order: [String] = []
+        for fault in batch {
+            if case .sourceNAT = fault {
+                try inject(fault)
+                continue
+            }
+            let (namespace, rule) = nftRule(fault)
+            if scripts[namespace] == nil { order.append(namespace) }
+            scripts[namespace, default: []].append(rule)
+            lock.withLock { faults.append(fault) }
+        }
+        for namespace in order {
+            try nft(namespace, Lab.preamble(namespace == switchNamespace) + scripts[namespace]!.joined(separator: "\n") + "\n")
+        }
+    }
+
+    /// What must exist before a rule: the switch's bridge table is made at build; a node's firewall table here.
+    private static func preamble(_ inSwitch: Bool) -> String {
+        inSwitch ? "" : """
+        table inet spfw {
+          chain input { type filter hook input priority 0; policy accept; }
+        }
+
+        """
+    }
+
+    /// The namespace and the `add rule` line of a network or host-firewall fault.
+    private func nftRule(_ fault: LabFault) -> (namespace: String, rule: String) {
+        switch fault {
+        case let .networkDrop(from, to, kind):
+            return (switchNamespace, "add rule bridge spnet filt ip saddr \(node(from).address) ip daddr \(node(to).address) \(Lab.match(kind, port: "dport")) drop")
+        case let .returnPathDrop(from, to, kind):
+            return (switchNamespace, "add rule bridge spnet filt ip saddr \(node(to).address) ip daddr \(node(from).address) \(Lab.match(kind, port: "sport")) drop")
+        case let .hostFirewall(name, from, kind, reject):
+            let source = from.map { "ip saddr \(node($0).address) " } ?? ""
+            let action = reject ? (kind.proto == .tcp ? "reject with tcp reset" : "reject") : "drop"
+            return (node(name).namespace, "add rule inet spfw input \(source)\(Lab.match(kind, port: "dport")) \(action)")
         case let .randomLoss(name, percent):
             precondition((1...99).contains(percent))
             let port = node(name).bridgePort
-            try nft(switchNamespace, """
+            return (switchNamespace, """
             add rule bridge spnet filt iifname \(port) ether type ip numgen random mod 100 < \(percent) drop
             add rule bridge spnet filt oifname \(port) ether type ip numgen random mod 100 < \(percent) drop
-
             """)
-        case let .hostFirewall(name, from, kind, reject):
-            let target = node(name)
-            let source = from.map { "ip saddr \(node($0).address) " } ?? ""
-            let action = reject ? (kind.proto == .tcp ? "reject with tcp reset" : "reject") : "drop"
-            try nft(target.namespace, """
-            table inet spfw {
-              chain input { type filter hook input priority 0; policy accept; }
+        case .sourceNAT:
+            preconditionFailure("sourceNAT is not one nft rule")
+        }
+    }
+
+    /// Packet counters of every node's bridge port, read in the switch namespace with one `ip -s -j link`:
+    /// a port's `rx` is what its node sent, its `tx` what the node was sent. Keyed by node name.
+    public func portCounters() throws -> [String: (sentPackets: UInt64, sentBytes: UInt64)] {
+        let text = try Shell.run(["ip", "-n", switchNamespace, "-s", "-j", "link", "show"])
+        guard let links = try JSONSerialization.jsonObject(with: Data(text.utf8)) as? [[String: Any]] else { return [:] }
+        var byPort: [String: (UInt64, UInt64)] = [:]
+        for link in links {
+            guard let name = link["ifname"] as? String, let stats = link["stats64"] as? [String: Any],
+                  let rx = stats["rx"] as? [String: Any] else { continue }
+            let packets = (rx["packets"] as? NSNumber)?.uint64Value ?? 0
+            let bytes = (rx["bytes"] as? NSNumber)?.uint64Value ?? 0
+            byPort[name] = (packets, bytes)
+        }
+        var out: [String: (sentPackets: UInt64, sentBytes: UInt64)] = [:]
+        for n in nodes { if let c = byPort[n.bridgePort] { out[n.name] = (c.0, c.1) } }
+        return out
+    }
+
+    /// Pins every lab address in every lab namespace's neighbour table (`nud permanent`), so no ARP runs.
+    /// The kernel's ARP table is one for all namespaces, and its `gc_thresh3` (1024 by default) caps the
+    /// entries it will resolve: a 32-node lab needs 33 x 32 of them, and past the cap resolution fails
+    /// ("neighbour: arp_cache: neighbor table overflow!") and whole node pairs fall silent, which a check
+    /// then rightly reports as blocked. Permanent entries are exempt from that cap. Idempotent.
+    public func pinNeighbours() throws {
+        func mac(_ namespace: String, _ dev: String) throws -> String {
+            let text = try Shell.run(["ip", "-n", namespace, "-j", "link", "show", "dev", dev])
+            guard let links = try JSONSerialization.jsonObject(with: Data(text.utf8)) as? [[String: Any]],
+                  let address = links.first?["address"] as? String else {
+                throw ShellError(command: ["ip", "-n", namespace, "link", "show", dev], status: -1, stderr: "no link address")
             }
-            add rule inet spfw input \(source)\(Lab.match(kind, port: "dport")) \(action)
-
-            """)
+            return address
+        }
+        var entries: [(address: IPAddress, mac: String)] = [(coordinatorAddress, try mac(switchNamespace, "br0"))]
+        for n in nodes { entries.append((n.address, try mac(n.namespace, "eth0"))) }
+        for (namespace, dev, own) in [(switchNamespace, "br0", coordinatorAddress)] + nodes.map({ ($0.namespace, "eth0", $0.address) }) {
+            let batch = entries.filter { $0.address != own }
+                .map { "neigh replace \($0.address) lladdr \($0.mac) dev \(dev) nud permanent" }.joined(separator: "\n") + "\n"
+            try Shell.run(["ip", "-n", namespace, "-batch", "-"], input: batch)
         }
     }
 

@@ -5,11 +5,14 @@ public struct LabScenario: Sendable {
     public var name: String
     public var nodes: [(name: String, role: Role)]
     public var faults: [LabFault]
+    /// Nodes whose agent is not started: every check from or to them must be `agent-down`.
+    public var agentsDown: [String]
 
-    public init(name: String, nodes: [(name: String, role: Role)], faults: [LabFault]) {
+    public init(name: String, nodes: [(name: String, role: Role)], faults: [LabFault], agentsDown: [String] = []) {
         self.name = name
         self.nodes = nodes
         self.faults = faults
+        self.agentsDown = agentsDown
     }
 
     /// `count` nodes, the first `managers` of them managers, no faults.
@@ -40,6 +43,8 @@ public struct LabScenario: Sendable {
     /// What a check must conclude for `from -> to` on `kind`, given the faults.
     /// `capture`: whether the target has capture taps (then silent drops get their layer).
     public func expected(from: String, to: String, kind: KindID, capture: Bool = false) -> (Verdict, Where?) {
+        // No agent at one end: nothing can be claimed about the path, whatever faults lie on it.
+        if agentsDown.contains(from) || agentsDown.contains(to) { return (.agentDown, nil) }
         for fault in faults {
             switch fault {
             case let .networkDrop(f, t, k) where f == from && t == to && k == kind:
@@ -62,5 +67,65 @@ public struct LabScenario: Sendable {
             }
         }
         return (.open, nil)
+    }
+}
+
+extension LabScenario {
+    /// The kinds the default profile checks (what `faulted` spreads its faults over).
+    public static var defaultKinds: [KindID] { DefaultProfile.load().enabledKinds.map(\.kindID) }
+
+    /// A seeded, reproducible faulted mesh for the benchmark: `count` nodes (the first `managers`
+    /// managers), and exactly `fraction` of the directed (from, to, kind) checks faulted, one fault per
+    /// check, rotating through a network drop (silent), a silent host-firewall drop and a host-firewall
+    /// reject. From 8 nodes on, one worker's agent is also left unstarted (`agentsDown`): its checks are
+    /// `agent-down` and carry no fault, the fraction is taken of all checks all the same.
+    /// Each fault names one (from, to, kind) exactly, so it changes that check's verdict and no other's
+    /// (UDP probes leave from ephemeral ports, so a rule on `dport` never eats another check's answers).
+    public static func faulted(nodes count: Int, managers: Int = 1, fraction: Double = 0.25, seed: UInt64 = 1,
+                               kinds: [KindID] = LabScenario.defaultKinds) -> LabScenario {
+        var base = healthy(nodes: count, managers: managers)
+        var rng = SplitMix64(seed: seed &+ UInt64(count))
+        let names = base.nodes.map(\.name)
+        var down: [String] = []
+        if count >= 8 {
+            let workers = base.nodes.filter { $0.role == .worker }.map(\.name)
+            if !workers.isEmpty { down = [workers[Int(rng.next() % UInt64(workers.count))]] }
+        }
+        let total = count * (count - 1) * kinds.count
+        var candidates: [(String, String, KindID)] = []
+        for kind in kinds {
+            for a in names where !down.contains(a) {
+                for b in names where b != a && !down.contains(b) { candidates.append((a, b, kind)) }
+            }
+        }
+        let wanted = min(candidates.count, Int((Double(total) * fraction).rounded()))
+        // Fisher-Yates with the seeded generator: the first `wanted` are the faulted checks.
+        for i in stride(from: candidates.count - 1, to: 0, by: -1) {
+            let j = Int(rng.next() % UInt64(i + 1))
+            candidates.swapAt(i, j)
+        }
+        base.faults = candidates.prefix(wanted).enumerated().map { i, c in
+            switch i % 3 {
+            case 0: return .networkDrop(from: c.0, to: c.1, kind: c.2)
+            case 1: return .hostFirewall(node: c.1, from: c.0, kind: c.2, reject: false)
+            default: return .hostFirewall(node: c.1, from: c.0, kind: c.2, reject: true)
+            }
+        }
+        base.agentsDown = down
+        base.name = "faulted-\(count)"
+        return base
+    }
+}
+
+/// A small seeded generator (SplitMix64), so a fault plan is the same on every machine and run.
+public struct SplitMix64: RandomNumberGenerator, Sendable {
+    private var state: UInt64
+    public init(seed: UInt64) { state = seed }
+    public mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
     }
 }

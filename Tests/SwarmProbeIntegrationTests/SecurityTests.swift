@@ -277,7 +277,7 @@ struct SecurityTests {
                 + table.joined(separator: "\n  "))
             // Changes nothing: exactly one plan ran (the valid one), and a real check passes.
             let log = lab.agentLog("m1")
-            let runs = log.components(separatedBy: "control: run ").count - 1
+            let runs = log.components(separatedBy: " probes done in ").count - 1
             #expect(runs == 1, "the agent ran \(runs) plans; only the valid one may run:\n\(log)")
             #expect(lab.agentPID("m1").map { kill($0, 0) == 0 } == true, "the agent is alive")
             let run = try runCheck(lab, token: token)
