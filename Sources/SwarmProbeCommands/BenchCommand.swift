@@ -6,6 +6,15 @@ import SwarmProbeLab
 struct BenchCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench",
+        abstract: "Benchmarks: `mesh` times real checks on namespace labs (the default), `scale` the coordinator's work for 1,000 generated nodes.",
+        subcommands: [BenchMeshCommand.self, BenchScaleCommand.self],
+        defaultSubcommand: BenchMeshCommand.self
+    )
+}
+
+struct BenchMeshCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "mesh",
         abstract: "Time `check` on healthy namespace labs of several sizes (needs root).",
         discussion: "Prints, per lab size, the check's wall time and its ratio to the probe timeout. BENCHMARKS.md quotes it."
     )
