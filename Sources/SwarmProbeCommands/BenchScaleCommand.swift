@@ -36,6 +36,9 @@ struct BenchScaleCommand: ParsableCommand {
     @Flag(help: "For comparison: hold every check in one Results and render it in memory, as `check` did before streaming.")
     var materialize = false
 
+    @Flag(help: "For comparison: the evidence store, merge and JSON encoder as they were before the compact representation (implies the in-memory path; no markdown or terminal report).")
+    var legacy = false
+
     func validate() throws {
         guard (16...5000).contains(nodes) else { throw ValidationError("--nodes: \(nodes) is outside 16 to 5000") }
     }
@@ -44,7 +47,7 @@ struct BenchScaleCommand: ParsableCommand {
         let bench = ScaleBench()
         let profile = DefaultProfile.load()
         say("swarmprobe bench scale: \(nodes) nodes, profile \(profile.name) (\(plural(profile.enabledKinds.count, "kind"))), "
-            + (materialize ? "all checks held in memory (--materialize)" : "streamed"))
+            + (legacy ? "the representation before the compact one (--legacy)" : materialize ? "all checks held in memory (--materialize)" : "streamed"))
         say("")
         say("| phase | wall (ms) | peak RSS so far (MiB) |")
         say("|:------|----------:|----------------------:|")
@@ -61,10 +64,14 @@ struct BenchScaleCommand: ParsableCommand {
         }
 
         var gathered = Gathered()
+        var old = LegacyGathered()
         bench.phase("hello answers (generate + record)") {
             for (i, node) in inventory.nodes.enumerated() {
                 if cluster.down.contains(i) {
-                    gathered.recordHealth(node, AgentHealth(.down, "connection refused (\(node.control))"))
+                    let h = AgentHealth(.down, "connection refused (\(node.control))")
+                    if legacy { old.recordHealth(node, h) } else { gathered.recordHealth(node, h) }
+                } else if legacy {
+                    old.recordHello(node, cluster.hello(i), clockOffsetMs: i % 40 - 20)
                 } else {
                     gathered.recordHello(node, cluster.hello(i), clockOffsetMs: i % 40 - 20)
                 }
@@ -76,13 +83,13 @@ struct BenchScaleCommand: ParsableCommand {
                 let t0 = ScaleBench.now()
                 let response = cluster.run(i)
                 let t1 = ScaleBench.now()
-                gathered.recordRun(node, response, kinds: profile.enabledKinds)
+                if legacy { old.recordRun(node, response, kinds: profile.enabledKinds) } else { gathered.recordRun(node, response, kinds: profile.enabledKinds) }
                 generateMs += t1 - t0
                 recordMs += ScaleBench.now() - t1
             }
         }
         bench.row("run answers: generate", generateMs)
-        bench.row("run answers: record (compact sender evidence)", recordMs)
+        bench.row(legacy ? "run answers: record (as before)" : "run answers: record (compact sender evidence)", recordMs)
         generateMs = 0
         recordMs = 0
         bench.phase("log answers", rows: false) {
@@ -90,24 +97,42 @@ struct BenchScaleCommand: ParsableCommand {
                 let t0 = ScaleBench.now()
                 let response = cluster.log(j)
                 let t1 = ScaleBench.now()
-                gathered.recordLog(node, response)
+                if legacy { old.recordLog(node, response) } else { gathered.recordLog(node, response) }
                 generateMs += t1 - t0
                 recordMs += ScaleBench.now() - t1
             }
         }
         bench.row("log answers: generate (receive logs, capture records)", generateMs)
-        bench.row("log answers: record (compact logs, capture indexes)", recordMs)
+        bench.row(legacy ? "log answers: record (as before)" : "log answers: record (compact logs, capture indexes)", recordMs)
 
-        let head = Results(toolVersion: SwarmProbeVersion.current, profile: profile.name, startedAt: "2026-11-27T00:00:00Z",
+        var head = Results(toolVersion: SwarmProbeVersion.current, profile: profile.name, startedAt: "2026-11-27T00:00:00Z",
                            durationMs: 2000, timeoutMs: 2000, complete: true,
                            nodes: Merge.nodeResults(inventory: inventory, gathered: gathered), checks: [])
+        if legacy {
+            head.nodes = inventory.nodes.enumerated().map { i, n in
+                cluster.down.contains(i) ? NodeResult(node: n, agent: AgentHealth(.down, "connection refused (\(n.control))"))
+                    : NodeResult(node: n, agent: .up, agentVersion: SwarmProbeVersion.current, listeners: cluster.hello(i).listeners,
+                                 taps: cluster.hello(i).taps, clockOffsetMs: i % 40 - 20)
+            }
+        }
         var verify = Verification(cluster: cluster)
         let jsonPath = json ?? "/dev/null"
         var jsonSize = 0
         var groups = CheckGroups(nodes: head.nodes)
         var markdown = "", terminal = ""
 
-        if materialize {
+        if legacy {
+            let results = bench.phase("verdicts into one Results (merge as before)") {
+                LegacyMerge.results(inventory: inventory, profile: profile, gathered: old, head: head)
+            }
+            for c in results.checks { verify.check(c) }
+            let text = try bench.phase("JSON (Foundation's encoder, whole document, as before)") { () throws -> String in
+                String(decoding: try WireJSON.encoder(pretty: true).encode(results), as: UTF8.self) + "\n"
+            }
+            jsonSize = text.utf8.count
+            try writeOutput(text, to: jsonPath, what: "--json")
+            groups = CheckGroups(results)
+        } else if materialize {
             let results = bench.phase("verdicts into one Results (every check held)") { () -> Results in
                 var checks: [CheckResult] = []
                 checks.reserveCapacity(planned)

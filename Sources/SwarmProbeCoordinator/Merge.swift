@@ -185,27 +185,52 @@ struct SortedIndex<Value: Sendable>: Sendable {
     subscript(key: UInt64) -> Value? { position(key).map { values[$0] } }
 }
 
-/// Sorted keys alone: a set.
-struct SortedKeys: Sendable {
-    private(set) var keys: [UInt64]
+/// An open-addressing hash table of 64-bit keys: a lookup costs one or two cache misses where a binary
+/// search over a target's thousands of records costs a dozen, which at 1,000 nodes (every check looks
+/// at another target) dominated the merge. Later duplicates win, as in a dictionary.
+struct KeyTable<Value: Sendable>: Sendable {
+    private var slots: [(key: UInt64, value: Value)]
+    private var used: [Bool]
+    private let shift: UInt64
+    private(set) var count = 0
 
-    init(_ keys: [UInt64]) {
-        var k = keys
-        k.sort()
-        var out: [UInt64] = []
-        out.reserveCapacity(k.count)
-        for v in k where out.last != v { out.append(v) }
-        self.keys = out
+    init(_ pairs: some Collection<(UInt64, Value)>, empty: Value) {
+        var bits: UInt64 = 4
+        while (1 << bits) < pairs.count * 2 { bits += 1 }
+        shift = 64 - bits
+        slots = Array(repeating: (0, empty), count: 1 << bits)
+        used = Array(repeating: false, count: 1 << bits)
+        for (k, v) in pairs { insert(k, v) }
     }
 
-    func contains(_ key: UInt64) -> Bool {
-        var lo = 0, hi = keys.count
-        while lo < hi {
-            let mid = (lo + hi) >> 1
-            if keys[mid] < key { lo = mid + 1 } else { hi = mid }
+    private func home(_ key: UInt64) -> Int { Int(truncatingIfNeeded: (key &* 0x9e37_79b9_7f4a_7c15) >> shift) }
+
+    private mutating func insert(_ key: UInt64, _ value: Value) {
+        let mask = slots.count - 1
+        var i = home(key)
+        while used[i] {
+            if slots[i].key == key {
+                slots[i].value = value
+                return
+            }
+            i = (i + 1) & mask
         }
-        return lo < keys.count && keys[lo] == key
+        used[i] = true
+        slots[i] = (key, value)
+        count += 1
     }
+
+    subscript(key: UInt64) -> Value? {
+        let mask = slots.count - 1
+        var i = home(key)
+        while used[i] {
+            if slots[i].key == key { return slots[i].value }
+            i = (i + 1) & mask
+        }
+        return nil
+    }
+
+    func contains(_ key: UInt64) -> Bool { self[key] != nil }
 }
 
 // MARK: - Sender evidence
@@ -334,7 +359,7 @@ struct SentStore: Sendable {
 
 /// One target's receive log: nonce key -> (source address id << 1 | answered).
 struct ReceiveTable: Sendable {
-    var index: SortedIndex<UInt32>
+    var index: KeyTable<UInt32>
 }
 
 struct ReceivedStore: Sendable {
@@ -347,7 +372,7 @@ struct ReceivedStore: Sendable {
         for e in entries {
             pairs.append((LookupKey.nonce(e.nonce), addresses.id(e.sourceAddress) << 1 | (e.answered ? 1 : 0)))
         }
-        tables[name] = ReceiveTable(index: SortedIndex(pairs))
+        tables[name] = ReceiveTable(index: KeyTable(pairs, empty: 0))
     }
 
     /// Assigning a nonce-keyed log converts it (what `phases()` does with each log answer). The log is
@@ -365,10 +390,15 @@ struct ReceivedStore: Sendable {
 
 /// A target's capture records, indexed the way checks look them up.
 struct CaptureIndex: Sendable {
-    var inboundNonces: [TapState.Tap: SortedKeys] = [:]
-    var outboundNonces = SortedKeys([])
-    var inboundSYN: [TapState.Tap: SortedKeys] = [:]
-    var outboundSYNACK = SortedKeys([])
+    typealias Keys = KeyTable<Bool>
+    /// Indexed by `CaptureIndex.slot(tap)`: no dictionary lookup per check.
+    var inboundNonces: [Keys?] = [nil, nil]
+    var outboundNonces: Keys
+    var inboundSYN: [Keys?] = [nil, nil]
+    var outboundSYNACK: Keys
+
+    static func slot(_ tap: TapState.Tap) -> Int { tap == .interface ? 0 : 1 }
+    static func keys(_ list: [UInt64]) -> Keys { KeyTable(list.lazy.map { ($0, true) }, empty: false) }
 
     init(_ records: [CaptureRecord]) {
         var inN: [TapState.Tap: [UInt64]] = [:], outN: [UInt64] = []
@@ -387,10 +417,10 @@ struct CaptureIndex: Sendable {
                 break
             }
         }
-        inboundNonces = inN.mapValues(SortedKeys.init)
-        outboundNonces = SortedKeys(outN)
-        inboundSYN = inS.mapValues(SortedKeys.init)
-        outboundSYNACK = SortedKeys(outS)
+        for (tap, list) in inN { inboundNonces[CaptureIndex.slot(tap)] = CaptureIndex.keys(list) }
+        outboundNonces = CaptureIndex.keys(outN)
+        for (tap, list) in inS { inboundSYN[CaptureIndex.slot(tap)] = CaptureIndex.keys(list) }
+        outboundSYNACK = CaptureIndex.keys(outS)
     }
 
     /// What the taps that were active saw of one check's probes; nil fields for inactive taps.
@@ -401,10 +431,10 @@ struct CaptureIndex: Sendable {
         let tcpKeys = kind.proto == .tcp ? sourcePorts.map { LookupKey.tcp(from, Int($0), kind) } : []
         func seen(_ tap: TapState.Tap) -> Bool {
             if kind.proto == .tcp {
-                guard let syns = inboundSYN[tap] else { return false }
+                guard let syns = inboundSYN[CaptureIndex.slot(tap)] else { return false }
                 return tcpKeys.contains { syns.contains($0) }
             }
-            guard let set = inboundNonces[tap] else { return false }
+            guard let set = inboundNonces[CaptureIndex.slot(tap)] else { return false }
             return nonceKeys.contains { set.contains($0) }
         }
         let answered = kind.proto == .tcp ? tcpKeys.contains { outboundSYNACK.contains($0) }
@@ -425,15 +455,26 @@ public enum Merge {
                                      _ body: (CheckResult) throws -> Void) rethrows {
         let kinds = profile.enabledKinds
         // Per node, everything a check looks up, once.
-        struct End {
-            var health: AgentHealth?
-            var sent: SenderTable?
-            var sentAddress: UInt32?
-            var log: ReceiveTable?
-            var capture: CaptureIndex?
-            var listeners: [ListenerState?]
-            var interfaceTap: Bool
-            var nflogTap: Bool
+        final class End {
+            init(health: AgentHealth?, sent: SenderTable?, sentAddress: UInt32?, log: ReceiveTable?, capture: CaptureIndex?,
+                 listeners: [ListenerState?], interfaceTap: Bool, nflogTap: Bool) {
+                self.health = health
+                self.sent = sent
+                self.sentAddress = sentAddress
+                self.log = log
+                self.capture = capture
+                self.listeners = listeners
+                self.interfaceTap = interfaceTap
+                self.nflogTap = nflogTap
+            }
+            let health: AgentHealth?
+            let sent: SenderTable?
+            let sentAddress: UInt32?
+            let log: ReceiveTable?
+            let capture: CaptureIndex?
+            let listeners: [ListenerState?]
+            let interfaceTap: Bool
+            let nflogTap: Bool
         }
         let ends: [End] = inventory.nodes.map { n in
             let hello = g.hello[n.name]

@@ -89,56 +89,133 @@ public enum JSONReport {
         out.write("}}")
     }
 
-    /// One check on one line, the fields `CheckResult` decodes.
+    /// One check on one line, the fields `CheckResult` decodes. Built as bytes in one buffer and written
+    /// once: at four million checks the writer's per-call overhead was a third of the time.
     static func check(_ c: CheckResult, _ out: JSONOutput) {
-        out.write("{\"from\":"); out.string(c.from)
-        out.write(",\"to\":"); out.string(c.to)
-        out.write(",\"kind\":"); out.string(c.kind)
-        out.write(",\"port\":"); out.write(c.port.map(String.init) ?? "null")
-        out.write(",\"protocol\":"); out.string(c.proto.rawValue)
-        out.write(",\"required\":\(c.required)")
-        out.write(",\"verdict\":"); out.string(c.verdict.rawValue)
-        out.write(",\"where\":"); if let w = c.location { out.string(w.rawValue) } else { out.write("null") }
-        out.write(",\"detail\":"); out.string(c.detail)
+        var l = JSONLine()
+        l.raw("{\"from\":"); l.string(c.from)
+        l.raw(",\"to\":"); l.string(c.to)
+        l.raw(",\"kind\":"); l.string(c.kind)
+        l.raw(",\"port\":"); if let p = c.port { l.int(p) } else { l.raw("null") }
+        l.raw(",\"protocol\":"); l.string(c.proto.rawValue)
+        l.raw(c.required ? ",\"required\":true" : ",\"required\":false")
+        l.raw(",\"verdict\":"); l.string(c.verdict.rawValue)
+        l.raw(",\"where\":"); if let w = c.location { l.string(w.rawValue) } else { l.raw("null") }
+        l.raw(",\"detail\":"); l.string(c.detail)
         if !c.unexpectedSources.isEmpty {
-            out.write(",\"unexpected_sources\":"); out.strings(c.unexpectedSources.map(\.description))
+            l.raw(",\"unexpected_sources\":"); l.strings(c.unexpectedSources.map(\.description))
         }
-        out.write(",\"evidence\":{\"sender\":")
+        l.raw(",\"evidence\":{\"sender\":")
         if let s = c.sender {
-            out.write("{\"outcome\":"); out.string(s.outcome.rawValue)
-            out.write(",\"attempts\":\(s.attempts)")
-            if let rtt = s.rttMicros { out.write(",\"rtt_micros\":\(rtt)") }
-            if let d = s.detail { out.write(",\"detail\":"); out.string(d) }
-            out.write(",\"nonces\":"); out.strings(s.nonces)
-            if let p = s.sourcePort { out.write(",\"source_port\":\(p)") }
-            if s.sourcePorts.count > 1 { out.write(",\"source_ports\":[" + s.sourcePorts.map(String.init).joined(separator: ",") + "]") }
-            out.write("}")
+            l.raw("{\"outcome\":"); l.string(s.outcome.rawValue)
+            l.raw(",\"attempts\":"); l.int(s.attempts)
+            if let rtt = s.rttMicros { l.raw(",\"rtt_micros\":"); l.int(rtt) }
+            if let d = s.detail { l.raw(",\"detail\":"); l.string(d) }
+            l.raw(",\"nonces\":"); l.strings(s.nonces)
+            if let p = s.sourcePort { l.raw(",\"source_port\":"); l.int(p) }
+            if s.sourcePorts.count > 1 {
+                l.raw(",\"source_ports\":[")
+                for (i, p) in s.sourcePorts.enumerated() {
+                    if i > 0 { l.raw(",") }
+                    l.int(p)
+                }
+                l.raw("]")
+            }
+            l.raw("}")
         } else {
-            out.write("null")
+            l.raw("null")
         }
-        out.write(",\"receiver\":")
+        l.raw(",\"receiver\":")
         if let r = c.receiver {
-            out.write("{")
-            if let l = r.listener {
-                out.write("\"listener\":{\"kind\":"); out.string(l.kind.description)
-                out.write(",\"mode\":"); out.string(l.mode.rawValue)
-                if let d = l.detail { out.write(",\"detail\":"); out.string(d) }
-                out.write("},")
+            l.raw("{")
+            if let lis = r.listener {
+                l.raw("\"listener\":{\"kind\":"); l.string(lis.kind.description)
+                l.raw(",\"mode\":"); l.string(lis.mode.rawValue)
+                if let d = lis.detail { l.raw(",\"detail\":"); l.string(d) }
+                l.raw("},")
             }
-            out.write("\"received\":\(r.received),\"answered\":\(r.answered),\"source_addresses\":")
-            out.strings(r.sourceAddresses.map(\.description))
+            l.raw("\"received\":"); l.int(r.received)
+            l.raw(",\"answered\":"); l.int(r.answered)
+            l.raw(",\"source_addresses\":"); l.strings(r.sourceAddresses.map(\.description))
             if let cap = r.capture {
-                var parts: [String] = []
-                if let v = cap.seenAtInterface { parts.append("\"seen_at_interface\":\(v)") }
-                if let v = cap.seenPastFirewall { parts.append("\"seen_past_firewall\":\(v)") }
-                if let v = cap.answerSeenLeaving { parts.append("\"answer_seen_leaving\":\(v)") }
-                out.write(",\"capture\":{" + parts.joined(separator: ",") + "}")
+                l.raw(",\"capture\":{")
+                var first = true
+                for (name, value) in [("seen_at_interface", cap.seenAtInterface), ("seen_past_firewall", cap.seenPastFirewall),
+                                      ("answer_seen_leaving", cap.answerSeenLeaving)] {
+                    guard let value else { continue }
+                    if !first { l.raw(",") }
+                    first = false
+                    l.string(name)
+                    l.raw(value ? ":true" : ":false")
+                }
+                l.raw("}")
             }
-            out.write("}")
+            l.raw("}")
         } else {
-            out.write("null")
+            l.raw("null")
         }
-        out.write("}}")
+        l.raw("}}")
+        out.write(bytes: l.bytes)
+    }
+}
+
+/// One line of JSON, built as bytes.
+struct JSONLine {
+    var bytes: [UInt8] = []
+
+    init() { bytes.reserveCapacity(768) }
+
+    mutating func raw(_ s: StaticString) {
+        s.withUTF8Buffer { bytes.append(contentsOf: $0) }
+    }
+
+    mutating func int(_ n: Int) {
+        if n < 0 { bytes.append(0x2d) }
+        var v = n.magnitude
+        if v == 0 {
+            bytes.append(0x30)
+            return
+        }
+        var digits: (UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8,
+                     UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8) =
+            (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
+        var count = 0
+        withUnsafeMutableBytes(of: &digits) { d in
+            while v > 0 {
+                d[count] = UInt8(v % 10) + 0x30
+                v /= 10
+                count += 1
+            }
+            for i in stride(from: count - 1, through: 0, by: -1) { bytes.append(d[i]) }
+        }
+    }
+
+    /// A JSON string literal: quotes, backslashes and control characters escaped, the rest as UTF-8.
+    mutating func string(_ s: String) {
+        bytes.append(0x22)
+        for b in s.utf8 {
+            switch b {
+            case 0x22: bytes.append(0x5c); bytes.append(0x22)
+            case 0x5c: bytes.append(0x5c); bytes.append(0x5c)
+            case 0x0a: bytes.append(0x5c); bytes.append(0x6e)
+            case 0x0d: bytes.append(0x5c); bytes.append(0x72)
+            case 0x09: bytes.append(0x5c); bytes.append(0x74)
+            case 0..<0x20:
+                let hex: [UInt8] = Array("0123456789abcdef".utf8)
+                bytes += [0x5c, 0x75, 0x30, 0x30, hex[Int(b >> 4)], hex[Int(b & 0xf)]]
+            default: bytes.append(b)
+            }
+        }
+        bytes.append(0x22)
+    }
+
+    mutating func strings(_ list: [String]) {
+        bytes.append(0x5b)
+        for (i, s) in list.enumerated() {
+            if i > 0 { bytes.append(0x2c) }
+            string(s)
+        }
+        bytes.append(0x5d)
     }
 }
 
@@ -166,8 +243,12 @@ public final class JSONOutput {
 
     func write(_ s: String) {
         var s = s
-        s.withUTF8 { buffer.append(contentsOf: $0) }
-        size += s.utf8.count
+        s.withUTF8 { write(bytes: $0) }
+    }
+
+    func write(bytes: some Collection<UInt8>) {
+        buffer.append(contentsOf: bytes)
+        size += bytes.count
         if fd != nil && buffer.count >= 1 << 20 { flush() }
     }
 
@@ -190,33 +271,9 @@ public final class JSONOutput {
 
     /// A JSON string literal.
     func string(_ s: String) {
-        var escaped = false
-        for b in s.utf8 where b < 0x20 || b == 0x22 || b == 0x5c {
-            escaped = true
-            break
-        }
-        if !escaped {
-            write("\"" + s + "\"")
-            return
-        }
-        var out = "\""
-        for scalar in s.unicodeScalars {
-            switch scalar {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
-            default:
-                if scalar.value < 0x20 {
-                    let hex = String(scalar.value, radix: 16)
-                    out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
-                } else {
-                    out.unicodeScalars.append(scalar)
-                }
-            }
-        }
-        write(out + "\"")
+        var l = JSONLine()
+        l.string(s)
+        write(bytes: l.bytes)
     }
 
     func strings(_ list: [String]) {
