@@ -86,10 +86,12 @@ struct Nonce: Hashable, Sendable {
 
     /// Lower-case hex, as the agents wrote it.
     var hex: String {
-        let digits: [UInt8] = Array("0123456789abcdef".utf8)
-        return String(unsafeUninitializedCapacity: 32) { buf in
-            for i in 0..<16 { buf[i] = digits[Int((hi >> (60 - 4 * UInt64(i))) & 0xf)] }
-            for i in 0..<16 { buf[16 + i] = digits[Int((lo >> (60 - 4 * UInt64(i))) & 0xf)] }
+        String(unsafeUninitializedCapacity: 32) { buf in
+            for i in 0..<16 {
+                let a = UInt8((hi >> (60 - 4 * UInt64(i))) & 0xf), b = UInt8((lo >> (60 - 4 * UInt64(i))) & 0xf)
+                buf[i] = a < 10 ? 0x30 + a : 0x57 + a
+                buf[16 + i] = b < 10 ? 0x30 + b : 0x57 + b
+            }
             return 32
         }
     }
@@ -187,50 +189,57 @@ struct SortedIndex<Value: Sendable>: Sendable {
 
 /// An open-addressing hash table of 64-bit keys: a lookup costs one or two cache misses where a binary
 /// search over a target's thousands of records costs a dozen, which at 1,000 nodes (every check looks
-/// at another target) dominated the merge. Later duplicates win, as in a dictionary.
+/// at another target) dominated the merge. Key 0 marks an empty slot (a real key 0 is kept aside);
+/// later duplicates win, as in a dictionary. At most 3/4 full.
 struct KeyTable<Value: Sendable>: Sendable {
-    private var slots: [(key: UInt64, value: Value)]
-    private var used: [Bool]
+    private var keys: [UInt64]
+    private var values: [Value]
+    private var zero: Value?
     private let shift: UInt64
-    private(set) var count = 0
 
     init(_ pairs: some Collection<(UInt64, Value)>, empty: Value) {
-        var bits: UInt64 = 4
-        while (1 << bits) < pairs.count * 2 { bits += 1 }
+        var bits: UInt64 = 3
+        while (1 << bits) * 3 < pairs.count * 4 { bits += 1 }
         shift = 64 - bits
-        slots = Array(repeating: (0, empty), count: 1 << bits)
-        used = Array(repeating: false, count: 1 << bits)
+        keys = Array(repeating: 0, count: 1 << bits)
+        values = Array(repeating: empty, count: 1 << bits)  // no memory for Void (a set)
         for (k, v) in pairs { insert(k, v) }
     }
 
     private func home(_ key: UInt64) -> Int { Int(truncatingIfNeeded: (key &* 0x9e37_79b9_7f4a_7c15) >> shift) }
 
     private mutating func insert(_ key: UInt64, _ value: Value) {
-        let mask = slots.count - 1
+        if key == 0 {
+            zero = value
+            return
+        }
+        let mask = keys.count - 1
         var i = home(key)
-        while used[i] {
-            if slots[i].key == key {
-                slots[i].value = value
-                return
-            }
+        while keys[i] != 0 && keys[i] != key { i = (i + 1) & mask }
+        keys[i] = key
+        values[i] = value
+    }
+
+    /// The slot of `key`, or nil.
+    private func find(_ key: UInt64) -> Int? {
+        let mask = keys.count - 1
+        var i = home(key)
+        while true {
+            let k = keys[i]
+            if k == key { return i }
+            if k == 0 { return nil }
             i = (i + 1) & mask
         }
-        used[i] = true
-        slots[i] = (key, value)
-        count += 1
     }
 
     subscript(key: UInt64) -> Value? {
-        let mask = slots.count - 1
-        var i = home(key)
-        while used[i] {
-            if slots[i].key == key { return slots[i].value }
-            i = (i + 1) & mask
-        }
-        return nil
+        if key == 0 { return zero }
+        return find(key).map { values[$0] }
     }
 
-    func contains(_ key: UInt64) -> Bool { self[key] != nil }
+    func contains(_ key: UInt64) -> Bool {
+        key == 0 ? zero != nil : find(key) != nil
+    }
 }
 
 // MARK: - Sender evidence
@@ -323,11 +332,11 @@ struct SenderTable: Sendable {
         ports[Int(r.portStart)..<Int(r.portStart) + Int(r.portCount)]
     }
 
-    func evidence(_ r: SentRow) -> SenderEvidence {
+    func evidence(_ r: SentRow, nonces: Bool = true) -> SenderEvidence {
         SenderEvidence(outcome: SenderTable.outcomes[Int(r.outcome)], attempts: Int(r.attempts),
                        rttMicros: r.rttMicros >= 0 ? Int(r.rttMicros) : nil,
                        detail: r.detail >= 0 ? details[Int(r.detail)] : nil,
-                       nonces: nonceTexts(r), sourcePorts: sourcePorts(r).map { Int($0) })
+                       nonces: nonces ? nonceTexts(r) : [], sourcePorts: sourcePorts(r).map { Int($0) })
     }
 }
 
@@ -390,7 +399,7 @@ struct ReceivedStore: Sendable {
 
 /// A target's capture records, indexed the way checks look them up.
 struct CaptureIndex: Sendable {
-    typealias Keys = KeyTable<Bool>
+    typealias Keys = KeyTable<Void>
     /// Indexed by `CaptureIndex.slot(tap)`: no dictionary lookup per check.
     var inboundNonces: [Keys?] = [nil, nil]
     var outboundNonces: Keys
@@ -398,7 +407,7 @@ struct CaptureIndex: Sendable {
     var outboundSYNACK: Keys
 
     static func slot(_ tap: TapState.Tap) -> Int { tap == .interface ? 0 : 1 }
-    static func keys(_ list: [UInt64]) -> Keys { KeyTable(list.lazy.map { ($0, true) }, empty: false) }
+    static func keys(_ list: [UInt64]) -> Keys { KeyTable(list.lazy.map { ($0, ()) }, empty: ()) }
 
     init(_ records: [CaptureRecord]) {
         var inN: [TapState.Tap: [UInt64]] = [:], outN: [UInt64] = []
@@ -451,8 +460,9 @@ public enum Merge {
     /// Decides every check of the plan from what has been gathered, in plan order, and hands each to
     /// `body` as soon as it is decided; nothing is kept. `check` (through `Coordinator.results`) and the
     /// scale benchmark both decide through here.
+    /// `nonces: false` leaves the sender's nonces out of the evidence (a pass that only counts and groups).
     public static func forEachResult(inventory: Inventory, profile: Profile, gathered g: Gathered, complete: Bool,
-                                     _ body: (CheckResult) throws -> Void) rethrows {
+                                     nonces: Bool = true, _ body: (CheckResult) throws -> Void) rethrows {
         let kinds = profile.enabledKinds
         // Per node, everything a check looks up, once.
         final class End {
@@ -493,7 +503,7 @@ public enum Merge {
             let from = ends[i], to = ends[j]
             var row: SentRow?
             if let t = from.sent, let target = to.sentAddress, let kind = kindIDs[k] { row = t.row(target: target, kind: kind) }
-            let sent = row.map { from.sent!.evidence($0) }
+            let sent = row.map { from.sent!.evidence($0, nonces: nonces) }
 
             if !complete && (from.sent == nil || to.log == nil) && (from.health?.isUp ?? true) && (to.health?.isUp ?? true) {
                 let decision = Decision(.inconclusive, nil, "the check was interrupted before both ends of this path reported")

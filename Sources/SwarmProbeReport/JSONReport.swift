@@ -193,6 +193,16 @@ struct JSONLine {
     /// A JSON string literal: quotes, backslashes and control characters escaped, the rest as UTF-8.
     mutating func string(_ s: String) {
         bytes.append(0x22)
+        var s = s
+        let plain = s.withUTF8 { u -> Bool in
+            guard !u.contains(where: { $0 < 0x20 || $0 == 0x22 || $0 == 0x5c }) else { return false }
+            bytes.append(contentsOf: u)
+            return true
+        }
+        if plain {
+            bytes.append(0x22)
+            return
+        }
         for b in s.utf8 {
             switch b {
             case 0x22: bytes.append(0x5c); bytes.append(0x22)
