@@ -65,12 +65,18 @@ public final class Coordinator: Sendable {
     /// Runs the whole check. If the task is cancelled (Ctrl-C), it stops waiting and
     /// `results(complete:)` returns what was gathered, marked incomplete.
     public func run() async -> Results {
+        results(complete: await gather())
+    }
+
+    /// Runs the check and keeps what the agents answered, without deciding anything yet; returns
+    /// whether it completed. Then `results(complete:)`, or for many nodes `forEachResult` streamed.
+    public func gather() async -> Bool {
         let http = HTTPClient(eventLoopGroupProvider: .singleton,
                               configuration: .init(timeout: .init(connect: .milliseconds(Int64(options.controlTimeoutMs)))))
         let client = ControlClient(http: http, token: token)
         let completed = await phases(client)
         try? await http.shutdown()
-        return results(complete: completed)
+        return completed
     }
 
     private func phases(_ client: ControlClient) async -> Bool {
@@ -189,9 +195,9 @@ public final class Coordinator: Sendable {
     }
 
     /// The checks decided one at a time, in plan order (call it again for a second pass).
-    public func forEachResult(complete: Bool, _ body: (CheckResult) throws -> Void) rethrows {
+    public func forEachResult(complete: Bool, nonces: Bool = true, _ body: (CheckResult) throws -> Void) rethrows {
         let g = gathered.withLockedValue { $0 }
-        try Merge.forEachResult(inventory: inventory, profile: profile, gathered: g, complete: complete, body)
+        try Merge.forEachResult(inventory: inventory, profile: profile, gathered: g, complete: complete, nonces: nonces, body)
     }
 
     /// Everything but the checks: run facts and nodes (`checks` empty, `summary` of none).

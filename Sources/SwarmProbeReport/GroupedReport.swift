@@ -150,6 +150,16 @@ public enum GroupedReport {
         }
     }
 
+    /// Agents not up listed one by one; the rest are summed up in one line.
+    static let agentLimit = 20
+
+    static func moreAgents(_ g: CheckGroups) -> String? {
+        guard g.agents.count > agentLimit else { return nil }
+        let rest = g.agents.dropFirst(agentLimit)
+        return "... and \(rest.count) more agents not up (\(thousands(rest.reduce(0) { $0 + $1.checks })) required checks): "
+            + nameList(rest.map { g.nodes[$0.node].name })
+    }
+
     static func agentTitle(_ a: AgentGroup, _ g: CheckGroups) -> String {
         let n = g.nodes[a.node]
         let what: String
@@ -226,10 +236,11 @@ extension TerminalReport {
                 out += wrap(e.seen, width: width, indent: "      ", firstIndent: "    ")
                 out += wrap("Fix: " + e.fix, width: width, indent: "      ", firstIndent: "    ")
             }
-            for a in g.agents {
+            for a in g.agents.prefix(GroupedReport.agentLimit) {
                 out.append(paint.yellow("  " + GroupedReport.agentTitle(a, g)))
                 out += wrap(GroupedReport.agentText(a), width: width, indent: "    ")
             }
+            if let more = GroupedReport.moreAgents(g) { out += wrap(more, width: width, indent: "    ", firstIndent: "  ").map(paint.yellow) }
         }
 
         var notes: [String] = []
@@ -342,10 +353,14 @@ extension MarkdownReport {
                 out.append("")
                 out.append(e.seen + " **Fix:** " + e.fix)
             }
-            for a in g.agents {
+            for a in g.agents.prefix(GroupedReport.agentLimit) {
                 number += 1
                 out += ["", "### \(number). \(GroupedReport.agentTitle(a, g))", ""]
                 out.append(GroupedReport.agentText(a) + ". **Fix:** start the agent (`swarmprobe agent`) and make sure the coordinator reaches its control port at \(g.nodes[a.node].control).")
+            }
+            if let more = GroupedReport.moreAgents(g) {
+                out.append("")
+                out.append(more + ".")
             }
             for s in g.sources {
                 number += 1
