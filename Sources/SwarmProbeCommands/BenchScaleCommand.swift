@@ -49,8 +49,8 @@ struct BenchScaleCommand: ParsableCommand {
         say("swarmprobe bench scale: \(nodes) nodes, profile \(profile.name) (\(plural(profile.enabledKinds.count, "kind"))), "
             + (legacy ? "the representation before the compact one (--legacy)" : materialize ? "all checks held in memory (--materialize)" : "streamed"))
         say("")
-        say("| phase | wall (ms) | peak RSS so far (MiB) |")
-        say("|:------|----------:|----------------------:|")
+        say("| phase | wall (ms) | CPU (ms) | peak RSS so far (MiB) |")
+        say("|:------|----------:|---------:|----------------------:|")
 
         let cluster = bench.phase("generate inventory and faults") { SyntheticCluster(nodes: nodes, profile: profile, seed: seed) }
         let inventory = cluster.inventory
@@ -77,33 +77,39 @@ struct BenchScaleCommand: ParsableCommand {
                 }
             }
         }
-        var generateMs = 0.0, recordMs = 0.0
+        var generateMs = 0.0, recordMs = 0.0, generateCPU = 0.0, recordCPU = 0.0
         bench.phase("run answers: generate (\(nodes - cluster.down.count) senders)", rows: false) {
             for (i, node) in inventory.nodes.enumerated() where !cluster.down.contains(i) {
-                let t0 = ScaleBench.now()
+                let t0 = ScaleBench.now(), c0 = ScaleBench.cpu()
                 let response = cluster.run(i)
-                let t1 = ScaleBench.now()
+                let t1 = ScaleBench.now(), c1 = ScaleBench.cpu()
                 if legacy { old.recordRun(node, response, kinds: profile.enabledKinds) } else { gathered.recordRun(node, response, kinds: profile.enabledKinds) }
                 generateMs += t1 - t0
                 recordMs += ScaleBench.now() - t1
+                generateCPU += c1 - c0
+                recordCPU += ScaleBench.cpu() - c1
             }
         }
-        bench.row("run answers: generate", generateMs)
-        bench.row(legacy ? "run answers: record (as before)" : "run answers: record (compact sender evidence)", recordMs)
+        bench.row("run answers: generate", generateMs, generateCPU)
+        bench.row(legacy ? "run answers: record (as before)" : "run answers: record (compact sender evidence)", recordMs, recordCPU)
         generateMs = 0
         recordMs = 0
+        generateCPU = 0
+        recordCPU = 0
         bench.phase("log answers", rows: false) {
             for (j, node) in inventory.nodes.enumerated() where !cluster.down.contains(j) {
-                let t0 = ScaleBench.now()
+                let t0 = ScaleBench.now(), c0 = ScaleBench.cpu()
                 let response = cluster.log(j)
-                let t1 = ScaleBench.now()
+                let t1 = ScaleBench.now(), c1 = ScaleBench.cpu()
                 if legacy { old.recordLog(node, response) } else { gathered.recordLog(node, response) }
                 generateMs += t1 - t0
                 recordMs += ScaleBench.now() - t1
+                generateCPU += c1 - c0
+                recordCPU += ScaleBench.cpu() - c1
             }
         }
-        bench.row("log answers: generate (receive logs, capture records)", generateMs)
-        bench.row(legacy ? "log answers: record (as before)" : "log answers: record (compact logs, capture indexes)", recordMs)
+        bench.row("log answers: generate (receive logs, capture records)", generateMs, generateCPU)
+        bench.row(legacy ? "log answers: record (as before)" : "log answers: record (compact logs, capture indexes)", recordMs, recordCPU)
 
         var head = Results(toolVersion: SwarmProbeVersion.current, profile: profile.name, startedAt: "2026-11-27T00:00:00Z",
                            durationMs: 2000, timeoutMs: 2000, complete: true,
@@ -177,7 +183,7 @@ struct BenchScaleCommand: ParsableCommand {
         if let report { try writeOutput(markdown, to: report, what: "--report") }
 
         let s = groups.summary(complete: true)
-        say("| **total** | **\(Int(bench.total))** | **\(ScaleBench.peakRSSMiB())** |")
+        say("| **total** | **\(Int(bench.total))** | **\(Int(bench.totalCPU))** | **\(ScaleBench.peakRSSMiB())** |")
         say("")
         say("- checks: \(thousands(s.checks)) (planned \(thousands(planned)), \(thousands(required)) required)")
         say("- verdicts: open \(thousands(s.open)), blocked \(thousands(s.blocked)) (network \(thousands(verify.byWhere[.network] ?? 0)), "
@@ -202,6 +208,14 @@ struct BenchScaleCommand: ParsableCommand {
 /// Phase timing and memory.
 final class ScaleBench {
     private(set) var total = 0.0
+    private(set) var totalCPU = 0.0
+
+    /// User + system CPU time of this process, ms: less moved by other work on a shared machine than wall time.
+    static func cpu() -> Double {
+        var u = rusage()
+        getrusage(__rusage_who_t(RUSAGE_SELF.rawValue), &u)
+        return Double(u.ru_utime.tv_sec + u.ru_stime.tv_sec) * 1000 + Double(u.ru_utime.tv_usec + u.ru_stime.tv_usec) / 1000
+    }
 
     static func now() -> Double {
         var ts = timespec()
@@ -218,17 +232,17 @@ final class ScaleBench {
 
     @discardableResult
     func phase<T>(_ name: String, rows: Bool = true, _ body: () throws -> T) rethrows -> T {
-        let t0 = ScaleBench.now()
+        let t0 = ScaleBench.now(), c0 = ScaleBench.cpu()
         let v = try body()
-        let ms = ScaleBench.now() - t0
-        if rows { row(name, ms, counted: false) }
+        let ms = ScaleBench.now() - t0, cpu = ScaleBench.cpu() - c0
+        if rows { row(name, ms, cpu) }
         total += ms
+        totalCPU += cpu
         return v
     }
 
-    func row(_ name: String, _ ms: Double, counted: Bool = false) {
-        if counted { total += ms }
-        say("| \(name) | \(Int(ms.rounded())) | \(ScaleBench.peakRSSMiB()) |")
+    func row(_ name: String, _ ms: Double, _ cpu: Double) {
+        say("| \(name) | \(Int(ms.rounded())) | \(Int(cpu.rounded())) | \(ScaleBench.peakRSSMiB()) |")
     }
 }
 

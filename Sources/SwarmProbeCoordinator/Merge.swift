@@ -399,37 +399,32 @@ struct ReceivedStore: Sendable {
 
 /// A target's capture records, indexed the way checks look them up.
 struct CaptureIndex: Sendable {
-    typealias Keys = KeyTable<Void>
-    /// Indexed by `CaptureIndex.slot(tap)`: no dictionary lookup per check.
-    var inboundNonces: [Keys?] = [nil, nil]
-    var outboundNonces: Keys
-    var inboundSYN: [Keys?] = [nil, nil]
-    var outboundSYNACK: Keys
+    /// What the taps saw of one probe (by nonce) or one TCP attempt (by sender, port and kind), in one
+    /// table each, so a check costs one lookup per probe rather than one per tap and direction.
+    static let inboundInterface: UInt8 = 1, inboundNflog: UInt8 = 2, outbound: UInt8 = 4
+    var nonces: KeyTable<UInt8>
+    var tcp: KeyTable<UInt8>
 
-    static func slot(_ tap: TapState.Tap) -> Int { tap == .interface ? 0 : 1 }
-    static func keys(_ list: [UInt64]) -> Keys { KeyTable(list.lazy.map { ($0, ()) }, empty: ()) }
+    static func bit(_ tap: TapState.Tap) -> UInt8 { tap == .interface ? inboundInterface : inboundNflog }
 
     init(_ records: [CaptureRecord]) {
-        var inN: [TapState.Tap: [UInt64]] = [:], outN: [UInt64] = []
-        var inS: [TapState.Tap: [UInt64]] = [:], outS: [UInt64] = []
+        var n: [UInt64: UInt8] = [:], t: [UInt64: UInt8] = [:]
         for r in records {
             switch (r.direction, r.nonce, r.peerPort) {
             case (.inbound, let nonce?, _):
-                inN[r.tap, default: []].append(LookupKey.nonce(nonce))
+                n[LookupKey.nonce(nonce), default: 0] |= CaptureIndex.bit(r.tap)
             case (.outbound, let nonce?, _):
-                outN.append(LookupKey.nonce(nonce))
+                n[LookupKey.nonce(nonce), default: 0] |= CaptureIndex.outbound
             case (.inbound, nil, let port?) where r.tcp == "syn":
-                inS[r.tap, default: []].append(LookupKey.tcp(r.peer, port, r.kind))
+                t[LookupKey.tcp(r.peer, port, r.kind), default: 0] |= CaptureIndex.bit(r.tap)
             case (.outbound, nil, let port?) where r.tcp == "syn-ack":
-                outS.append(LookupKey.tcp(r.peer, port, r.kind))
+                t[LookupKey.tcp(r.peer, port, r.kind), default: 0] |= CaptureIndex.outbound
             default:
                 break
             }
         }
-        for (tap, list) in inN { inboundNonces[CaptureIndex.slot(tap)] = CaptureIndex.keys(list) }
-        outboundNonces = CaptureIndex.keys(outN)
-        for (tap, list) in inS { inboundSYN[CaptureIndex.slot(tap)] = CaptureIndex.keys(list) }
-        outboundSYNACK = CaptureIndex.keys(outS)
+        nonces = KeyTable(n.lazy.map { ($0.key, $0.value) }, empty: 0)
+        tcp = KeyTable(t.lazy.map { ($0.key, $0.value) }, empty: 0)
     }
 
     /// What the taps that were active saw of one check's probes; nil fields for inactive taps.
@@ -437,20 +432,15 @@ struct CaptureIndex: Sendable {
     func evidence(nonceKeys: [UInt64], sourcePorts: ArraySlice<Int32>, from: IPAddress, kind: KindID,
                   interface: Bool, nflog: Bool) -> CaptureEvidence? {
         guard interface || nflog else { return nil }
-        let tcpKeys = kind.proto == .tcp ? sourcePorts.map { LookupKey.tcp(from, Int($0), kind) } : []
-        func seen(_ tap: TapState.Tap) -> Bool {
-            if kind.proto == .tcp {
-                guard let syns = inboundSYN[CaptureIndex.slot(tap)] else { return false }
-                return tcpKeys.contains { syns.contains($0) }
-            }
-            guard let set = inboundNonces[CaptureIndex.slot(tap)] else { return false }
-            return nonceKeys.contains { set.contains($0) }
+        var seen: UInt8 = 0
+        if kind.proto == .tcp {
+            for p in sourcePorts { seen |= tcp[LookupKey.tcp(from, Int(p), kind)] ?? 0 }
+        } else {
+            for k in nonceKeys { seen |= nonces[k] ?? 0 }
         }
-        let answered = kind.proto == .tcp ? tcpKeys.contains { outboundSYNACK.contains($0) }
-                                          : nonceKeys.contains { outboundNonces.contains($0) }
-        return CaptureEvidence(seenAtInterface: interface ? seen(.interface) : nil,
-                               seenPastFirewall: nflog ? seen(.nflog) : nil,
-                               answerSeenLeaving: interface ? answered : nil)
+        return CaptureEvidence(seenAtInterface: interface ? seen & CaptureIndex.inboundInterface != 0 : nil,
+                               seenPastFirewall: nflog ? seen & CaptureIndex.inboundNflog != 0 : nil,
+                               answerSeenLeaving: interface ? seen & CaptureIndex.outbound != 0 : nil)
     }
 }
 
@@ -499,45 +489,60 @@ public enum Merge {
         let notContacted = AgentHealth(.down, "not contacted (the check was interrupted)")
         let sourceAddresses = g.received.addresses.list
 
-        try Planner.forEach(inventory: inventory, profile: profile) { planned, k, i, j in
-            let from = ends[i], to = ends[j]
-            var row: SentRow?
-            if let t = from.sent, let target = to.sentAddress, let kind = kindIDs[k] { row = t.row(target: target, kind: kind) }
-            let sent = row.map { from.sent!.evidence($0, nonces: nonces) }
+        // The plan's order (Planner.checks): kind, then sender, then target; by index, so no PlannedCheck
+        // (two Nodes and a TrafficKind, a dozen reference counts) is built per check.
+        let nodes = inventory.nodes
+        let required: [[[Bool]]] = kinds.map { kind in
+            nodes.map { a in Role.allCases.map { kind.isRequired(from: a.role, to: $0) } }
+        }
+        let roleIndex = nodes.map { Role.allCases.firstIndex(of: $0.role)! }
+        for k in kinds.indices {
+            let kind = kinds[k], kindID = kind.kindID
+            for i in nodes.indices {
+                let fromNode = nodes[i]
+                let from = ends[i]
+                for j in nodes.indices where j != i && nodes[j].name != fromNode.name {
+                    let required = required[k][i][roleIndex[j]]
+                    let toNode = nodes[j], to = ends[j]
+                    var row: SentRow?
+                    if let t = from.sent, let target = to.sentAddress, let kind = kindIDs[k] { row = t.row(target: target, kind: kind) }
+                    let sent = row.map { from.sent!.evidence($0, nonces: nonces) }
 
-            if !complete && (from.sent == nil || to.log == nil) && (from.health?.isUp ?? true) && (to.health?.isUp ?? true) {
-                let decision = Decision(.inconclusive, nil, "the check was interrupted before both ends of this path reported")
-                try body(CheckResult(from: planned.from.name, to: planned.to.name, kind: planned.kind, required: planned.required,
-                                     decision: decision, sender: sent, receiver: nil))
-                return
-            }
-            var receiver: ReceiverEvidence?
-            if let log = to.log {
-                let keys = row.map { from.sent!.nonceKeys($0) } ?? []
-                var received = 0, answered = 0
-                var sources: [UInt32] = []
-                for key in keys {
-                    guard let v = log.index[key] else { continue }
-                    received += 1
-                    if v & 1 != 0 { answered += 1 }
-                    if !sources.contains(v >> 1) { sources.append(v >> 1) }
+                    if !complete && (from.sent == nil || to.log == nil) && (from.health?.isUp ?? true) && (to.health?.isUp ?? true) {
+                        let decision = Decision(.inconclusive, nil, "the check was interrupted before both ends of this path reported")
+                        try body(CheckResult(from: fromNode.name, to: toNode.name, kind: kind, required: required,
+                                             decision: decision, sender: sent, receiver: nil))
+                        continue
+                    }
+                    var receiver: ReceiverEvidence?
+                    if let log = to.log {
+                        let keys = row.map { from.sent!.nonceKeys($0) } ?? []
+                        var received = 0, answered = 0
+                        var sources: [UInt32] = []
+                        for key in keys {
+                            guard let v = log.index[key] else { continue }
+                            received += 1
+                            if v & 1 != 0 { answered += 1 }
+                            if !sources.contains(v >> 1) { sources.append(v >> 1) }
+                        }
+                        let capture = to.capture.flatMap { c in
+                            sent == nil ? nil : c.evidence(nonceKeys: keys, sourcePorts: row.map { from.sent!.sourcePorts($0) } ?? [],
+                                                           from: fromNode.address, kind: kindID,
+                                                           interface: to.interfaceTap, nflog: to.nflogTap)
+                        }
+                        receiver = ReceiverEvidence(
+                            listener: to.listeners[k], received: received, answered: answered,
+                            sourceAddresses: sources.map { sourceAddresses[Int($0)] }.sorted { $0.description < $1.description },
+                            capture: capture)
+                    }
+                    let decision = decide(VerdictInput(kind: kindID, fromName: fromNode.name, toName: toNode.name,
+                                                       expectedSource: fromNode.address,
+                                                       senderAgent: from.health ?? notContacted, receiverAgent: to.health ?? notContacted,
+                                                       sender: sent, receiver: receiver))
+                    try body(CheckResult(from: fromNode.name, to: toNode.name, kind: kind, required: required,
+                                         decision: decision, sender: sent, receiver: receiver))
                 }
-                let capture = to.capture.flatMap { c in
-                    sent == nil ? nil : c.evidence(nonceKeys: keys, sourcePorts: row.map { from.sent!.sourcePorts($0) } ?? [],
-                                                   from: planned.from.address, kind: planned.kind.kindID,
-                                                   interface: to.interfaceTap, nflog: to.nflogTap)
-                }
-                receiver = ReceiverEvidence(
-                    listener: to.listeners[k], received: received, answered: answered,
-                    sourceAddresses: sources.map { sourceAddresses[Int($0)] }.sorted { $0.description < $1.description },
-                    capture: capture)
             }
-            let decision = decide(VerdictInput(kind: planned.kind.kindID, fromName: planned.from.name, toName: planned.to.name,
-                                               expectedSource: planned.from.address,
-                                               senderAgent: from.health ?? notContacted, receiverAgent: to.health ?? notContacted,
-                                               sender: sent, receiver: receiver))
-            try body(CheckResult(from: planned.from.name, to: planned.to.name, kind: planned.kind, required: planned.required,
-                                 decision: decision, sender: sent, receiver: receiver))
         }
     }
 
