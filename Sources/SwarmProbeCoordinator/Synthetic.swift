@@ -10,6 +10,8 @@ import SwarmProbeCore
 /// - three nodes of group 2 drop inbound 7946/udp in their own firewall;
 /// - one node of group 3 answers 7946/tcp and 7946/udp, but its answers to group 0 are lost (return path);
 /// - the last node of groups 2 and 3 has no agent (connection refused);
+/// - the second node of group 1 sends its VXLAN (4789/udp) probes from a second address (NAT, a second
+///   NIC): they are answered (open) but reported as arriving from an unexpected source;
 /// - workers hold nothing on 2377/tcp (closed, as on a live swarm's workers; not required).
 public struct SyntheticCluster: Sendable {
     public enum Fate: Sendable, Equatable {
@@ -36,6 +38,9 @@ public struct SyntheticCluster: Sendable {
     public let down: Set<Int>
     public let firewalled: Set<Int>
     public let returnPathNode: Int
+    /// Its 4789/udp probes arrive from `natAddress`, not its advertise address.
+    public let natNode: Int
+    public let natAddress = IPAddress.v4(10, 99, 0, 1)
     public let seed: UInt64
     public let runID = "5ca1ab1e5ca1ab1e5ca1ab1e5ca1ab1e"
     private let kindIndex: (gossipTCP: Int?, gossipUDP: Int?, overlay: Int?, management: Int?)
@@ -70,6 +75,7 @@ public struct SyntheticCluster: Sendable {
         down = [members[2].last!, members[3].last!]
         firewalled = Set(members[2][1...3])
         returnPathNode = members[3][1]
+        natNode = members[1][1]
         func kind(_ proto: TransportProtocol, _ port: Int) -> Int? {
             profile.enabledKinds.firstIndex { $0.kindID == KindID(proto: proto, port: port) }
         }
@@ -175,19 +181,20 @@ public struct SyntheticCluster: Sendable {
                 let fate = fate(from: i, to: j, kind: k)
                 let from = inventory.nodes[i].address
                 let n = attempts(fate, kind)
+                let arrivedFrom = i == natNode && k == kindIndex.overlay ? natAddress : from
                 func record(_ tap: TapState.Tap, _ dir: CaptureRecord.Direction, _ a: Int, _ flag: String) {
                     if tcp {
                         capture.append(CaptureRecord(tap: tap, direction: dir, kind: kind.kindID, peer: from, peerPort: port(i, j, k, a),
                                                      nonce: nil, tcp: flag, timeMs: 1_780_000_000_000))
                     } else {
-                        capture.append(CaptureRecord(tap: tap, direction: dir, kind: kind.kindID, peer: from,
+                        capture.append(CaptureRecord(tap: tap, direction: dir, kind: kind.kindID, peer: arrivedFrom,
                                                      peerPort: kind.sourcePort ?? 40000, nonce: nonce(i, j, k, a), tcp: nil,
                                                      timeMs: 1_780_000_000_000))
                     }
                 }
                 func logged(_ a: Int) {
                     entries.append(ReceiveLogEntry(nonce: nonce(i, j, k, a), runID: runID, kind: kind.kindID, claimedSender: from,
-                                                   sourceAddress: from, sourcePort: tcp ? port(i, j, k, a) : (kind.sourcePort ?? 40000),
+                                                   sourceAddress: arrivedFrom, sourcePort: tcp ? port(i, j, k, a) : (kind.sourcePort ?? 40000),
                                                    timeMs: 1_780_000_000_000, answered: true))
                 }
                 switch fate {

@@ -61,6 +61,10 @@ struct GroupedFindingTests {
         #expect(g.agents.map { r.nodes[$0.node].name } == ["n-0030", "n-0040"])
         #expect(g.agents.allSatisfy { $0.checks == 234 })
         #expect(g.information.allSatisfy { !$0.required })
+        // n-0012's VXLAN arrives from a second address: open, and a finding of its own.
+        #expect(g.sources.map { r.nodes[$0.sender].name } == ["n-0012"])
+        #expect(g.sources.first?.addresses == [IPAddress("10.99.0.1")!])
+        #expect(g.sources.first?.targetCount == 37)
     }
 
     @Test func theGroupedReportNamesEachCause() {
