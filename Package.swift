@@ -117,7 +117,7 @@ let package = Package(
         ),
         .testTarget(
             name: "SwarmProbeReportTests",
-            dependencies: ["SwarmProbeReport", "SwarmProbeCore"],
+            dependencies: ["SwarmProbeReport", "SwarmProbeCore", "SwarmProbeCoordinator"],
             resources: [.copy("Golden")]
         ),
         .testTarget(

@@ -95,10 +95,20 @@ struct CheckCommand: AsyncParsableCommand {
         }
 
         // Ctrl-C or SIGTERM: stop waiting, keep what was gathered, mark it incomplete.
-        let task = Task { await coordinator.run() }
+        let task = Task { await coordinator.gather() }
         let signals = SignalCancellation { task.cancel() }
-        var results = await task.value
+        let complete = await task.value
         signals.stop()
+
+        // Many nodes (a million checks at 500): decide them as a stream, never all held (not with --aws,
+        // whose annotations need every check at hand).
+        if inv.nodes.count > GroupedReport.nodeLimit && !aws {
+            let exit = try emitStreamed(coordinator, complete: complete)
+            if !complete { printError("swarmprobe: check interrupted; the results written are incomplete") }
+            if exit != 0 { throw ExitCode(exit) }
+            return
+        }
+        var results = coordinator.results(complete: complete)
 
         // --aws: the configuration's view beside the packets' (verdicts stay the probes').
         var audit: AWSAuditResult?
@@ -120,6 +130,38 @@ struct CheckCommand: AsyncParsableCommand {
         }
         if !results.complete { printError("swarmprobe: check interrupted; the results written are incomplete") }
         if results.exitCode != 0 { throw ExitCode(results.exitCode) }
+    }
+}
+
+extension CheckCommand {
+    /// The outputs of a check of many nodes: a first pass over the decided checks counts and groups
+    /// them, a second streams them into the JSON; the reports are the grouped ones. Returns the exit code.
+    func emitStreamed(_ coordinator: Coordinator, complete: Bool) throws -> Int32 {
+        let head = coordinator.resultsHead(complete: complete)
+        var groups = CheckGroups(nodes: head.nodes)
+        coordinator.forEachResult(complete: complete, nonces: false) { groups.add($0) }
+        groups.finish()
+        if let json = output.json {
+            let fd = json == "-" ? STDOUT_FILENO : open(json, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+            guard fd >= 0 else {
+                throw InputError(source: json, "--json: cannot write the file (\(String(cString: strerror(errno))))")
+            }
+            defer { if fd != STDOUT_FILENO { close(fd) } }
+            let out = JSONOutput(fd: fd)
+            JSONReport.write(head, groups: groups, to: out) { each in coordinator.forEachResult(complete: complete, each) }
+            out.flush()
+            if out.error != 0 {
+                throw InputError(source: json, "--json: cannot write the file (\(String(cString: strerror(out.error))))")
+            }
+        }
+        if let report = output.report {
+            try writeOutput(MarkdownReport.render(head: head, groups: groups), to: report, what: "--report")
+        }
+        if !output.quiet && output.json != "-" && output.report != "-" {
+            let color = !output.noColor && isatty(STDOUT_FILENO) == 1 && ProcessInfo.processInfo.environment["NO_COLOR"] == nil
+            print(TerminalReport.render(head: head, groups: groups, color: color), terminator: "")
+        }
+        return groups.summary(complete: complete).exitCode
     }
 }
 

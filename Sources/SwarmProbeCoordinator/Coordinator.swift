@@ -55,75 +55,7 @@ public enum CheckProgress: Sendable {
     case collecting
 }
 
-/// What has been gathered so far; everything here survives an interruption.
-struct Gathered: Sendable {
-    var health: [String: AgentHealth] = [:]
-    var hello: [String: HelloResponse] = [:]
-    var clockOffsetMs: [String: Int] = [:]
-    /// Hello round trips, microseconds.
-    var controlRTTMicros: [String: Int] = [:]
-    /// The longest probe timeout any path got.
-    var longestTimeoutMs: Int?
-    /// sender name -> (target address, kind) -> evidence
-    var sent: [String: [ProbeKey: SenderEvidence]] = [:]
-    /// target name -> nonce -> entry
-    var received: [String: [String: ReceiveLogEntry]] = [:]
-    /// target name -> what its capture taps saw
-    var captured: [String: CaptureIndex] = [:]
-}
-
-/// A target's capture records, indexed the way checks look them up.
-struct CaptureIndex: Sendable {
-    struct TCPKey: Hashable, Sendable {
-        var peer: IPAddress
-        var peerPort: Int
-        var kind: KindID
-    }
-    var inboundNonces: [TapState.Tap: Set<String>] = [:]
-    var outboundNonces: Set<String> = []
-    var inboundSYN: [TapState.Tap: Set<TCPKey>] = [:]
-    var outboundSYNACK: Set<TCPKey> = []
-
-    init(_ records: [CaptureRecord]) {
-        for r in records {
-            switch (r.direction, r.nonce, r.peerPort) {
-            case (.inbound, let nonce?, _):
-                inboundNonces[r.tap, default: []].insert(nonce)
-            case (.outbound, let nonce?, _):
-                outboundNonces.insert(nonce)
-            case (.inbound, nil, let port?) where r.tcp == "syn":
-                inboundSYN[r.tap, default: []].insert(TCPKey(peer: r.peer, peerPort: port, kind: r.kind))
-            case (.outbound, nil, let port?) where r.tcp == "syn-ack":
-                outboundSYNACK.insert(TCPKey(peer: r.peer, peerPort: port, kind: r.kind))
-            default:
-                break
-            }
-        }
-    }
-
-    /// What the taps that were active saw of one check's probes; nil fields for inactive taps.
-    func evidence(for sent: SenderEvidence?, from: IPAddress, kind: KindID, taps: [TapState]) -> CaptureEvidence? {
-        let interface = taps.contains { $0.tap == .interface && $0.active }
-        let nflog = taps.contains { $0.tap == .nflog && $0.active }
-        guard interface || nflog, let sent else { return nil }
-        func seen(_ tap: TapState.Tap) -> Bool {
-            if kind.proto == .tcp {
-                guard let syns = inboundSYN[tap] else { return false }
-                return sent.sourcePorts.contains { syns.contains(TCPKey(peer: from, peerPort: $0, kind: kind)) }
-            }
-            return sent.nonces.contains { inboundNonces[tap]?.contains($0) ?? false }
-        }
-        let answered: Bool
-        if kind.proto == .tcp {
-            answered = sent.sourcePorts.contains { outboundSYNACK.contains(TCPKey(peer: from, peerPort: $0, kind: kind)) }
-        } else {
-            answered = sent.nonces.contains { outboundNonces.contains($0) }
-        }
-        return CaptureEvidence(seenAtInterface: interface ? seen(.interface) : nil,
-                               seenPastFirewall: nflog ? seen(.nflog) : nil,
-                               answerSeenLeaving: interface ? answered : nil)
-    }
-}
+// `Gathered`, `CaptureIndex` and how checks are decided from them: Merge.swift.
 
 struct ProbeKey: Hashable, Sendable {
     var target: IPAddress
@@ -162,6 +94,12 @@ public final class Coordinator: Sendable {
     /// Runs the whole check. If the task is cancelled (Ctrl-C), it stops waiting and
     /// `results(complete:)` returns what was gathered, marked incomplete.
     public func run() async -> Results {
+        results(complete: await gather())
+    }
+
+    /// Runs the check and keeps what the agents answered, without deciding anything yet; returns
+    /// whether it completed. Then `results(complete:)`, or for many nodes `forEachResult` streamed.
+    public func gather() async -> Bool {
         var configuration = HTTPClient.Configuration(timeout: .init(connect: .milliseconds(Int64(options.controlTimeoutMs))))
         // A refused connection means no agent there: say so at once. (Left on, the pool re-dials a
         // refusing port until the connect timeout, so every node without an agent cost 3 s. A lost SYN
@@ -171,7 +109,7 @@ public final class Coordinator: Sendable {
         let client = ControlClient(http: http, token: token)
         let completed = await phases(client)
         try? await http.shutdown()
-        return results(complete: completed)
+        return completed
     }
 
     private func phases(_ client: ControlClient) async -> Bool {
@@ -277,13 +215,7 @@ public final class Coordinator: Sendable {
                 group.addTask { [self] in
                     do throws(AgentCallError) {
                         let log = try await client.call(node, path: ControlPath.log, LogRequest(runID: runID), as: LogResponse.self, timeout: controlTimeout)
-                        var byNonce: [String: ReceiveLogEntry] = [:]
-                        for e in log.entries { byNonce[e.nonce] = e }
-                        let index = CaptureIndex(log.capture)
-                        gathered.withLockedValue {
-                            $0.received[node.name] = byNonce
-                            $0.captured[node.name] = index
-                        }
+                        gathered.withLockedValue { $0.recordLog(node, log) }
                     } catch {
                         guard !Task.isCancelled else { return }
                         logger.debug("log \(node.name): \(error)")
@@ -297,53 +229,31 @@ public final class Coordinator: Sendable {
         return !Task.isCancelled
     }
 
-    /// Decides every check from what has been gathered so far.
+    /// Decides every check from what has been gathered so far (`Merge.forEachResult`), all held in memory.
+    /// Fine for tens of nodes; at hundreds use `forEachResult` with the streaming writers.
     public func results(complete: Bool) -> Results {
+        var checks: [CheckResult] = []
+        checks.reserveCapacity(Planner.count(inventory: inventory, profile: profile))
+        forEachResult(complete: complete) { checks.append($0) }
+        var r = resultsHead(complete: complete)
+        r.checks = checks
+        r.summary = Summary(checks: checks, complete: complete)
+        return r
+    }
+
+    /// The checks decided one at a time, in plan order (call it again for a second pass).
+    public func forEachResult(complete: Bool, nonces: Bool = true, _ body: (CheckResult) throws -> Void) rethrows {
         let g = gathered.withLockedValue { $0 }
-        let checks = Planner.checks(inventory: inventory, profile: profile).map { planned in
-            Coordinator.result(for: planned, gathered: g, complete: complete)
-        }
-        let nodeResults = inventory.nodes.map { node in
-            NodeResult(node: node, agent: g.health[node.name] ?? AgentHealth(.down, "not contacted (the check was interrupted)"),
-                       agentVersion: g.hello[node.name]?.agentVersion,
-                       listeners: g.hello[node.name]?.listeners ?? [],
-                       taps: g.hello[node.name]?.taps ?? [],
-                       clockOffsetMs: g.clockOffsetMs[node.name],
-                       controlRTTMicros: g.controlRTTMicros[node.name])
-        }
+        try Merge.forEachResult(inventory: inventory, profile: profile, gathered: g, complete: complete, nonces: nonces, body)
+    }
+
+    /// Everything but the checks: run facts and nodes (`checks` empty, `summary` of none).
+    public func resultsHead(complete: Bool) -> Results {
+        let g = gathered.withLockedValue { $0 }
         let iso = ISO8601DateFormatter()
         return Results(toolVersion: SwarmProbeVersion.current, profile: profile.name, startedAt: iso.string(from: started),
                        durationMs: Int(Date().timeIntervalSince(started) * 1000), timeoutMs: g.longestTimeoutMs ?? options.nominalTimeoutMs,
-                       complete: complete, nodes: nodeResults, checks: checks,
+                       complete: complete, nodes: Merge.nodeResults(inventory: inventory, gathered: g), checks: [],
                        timeoutPolicy: options.timeout == .auto ? "auto" : "fixed", attempts: options.attempts)
-    }
-
-    static func result(for planned: PlannedCheck, gathered g: Gathered, complete: Bool) -> CheckResult {
-        let from = planned.from, to = planned.to, kind = planned.kind
-        if !complete && (g.sent[from.name] == nil || g.received[to.name] == nil)
-            && (g.health[from.name]?.isUp ?? true) && (g.health[to.name]?.isUp ?? true) {
-            let decision = Decision(.inconclusive, nil, "the check was interrupted before both ends of this path reported")
-            return CheckResult(from: from.name, to: to.name, kind: kind, required: planned.required, decision: decision,
-                               sender: g.sent[from.name]?[ProbeKey(target: to.address, kind: kind.kindID)], receiver: nil)
-        }
-        let senderHealth = g.health[from.name] ?? AgentHealth(.down, "not contacted (the check was interrupted)")
-        let receiverHealth = g.health[to.name] ?? AgentHealth(.down, "not contacted (the check was interrupted)")
-        let sent = g.sent[from.name]?[ProbeKey(target: to.address, kind: kind.kindID)]
-        var receiver: ReceiverEvidence?
-        if let log = g.received[to.name] {
-            let entries = (sent?.nonces ?? []).compactMap { log[$0] }
-            receiver = ReceiverEvidence(
-                listener: g.hello[to.name]?.listeners.first { $0.kind == kind.kindID },
-                received: entries.count,
-                answered: entries.count { $0.answered },
-                sourceAddresses: Array(Set(entries.map(\.sourceAddress))).sorted { $0.description < $1.description },
-                capture: g.captured[to.name]?.evidence(for: sent, from: from.address, kind: kind.kindID,
-                                                       taps: g.hello[to.name]?.taps ?? []))
-        }
-        let decision = decide(VerdictInput(kind: kind.kindID, fromName: from.name, toName: to.name, expectedSource: from.address,
-                                           senderAgent: senderHealth, receiverAgent: receiverHealth,
-                                           sender: sent, receiver: receiver))
-        return CheckResult(from: from.name, to: to.name, kind: kind, required: planned.required, decision: decision,
-                           sender: sent, receiver: receiver)
     }
 }

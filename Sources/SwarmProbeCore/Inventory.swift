@@ -44,12 +44,15 @@ public struct Node: Codable, Sendable, Hashable {
     public var role: Role
     /// Where the agent's control endpoint is; default `address:7950`.
     public var control: ControlEndpoint
+    /// Optional label (availability zone, rack, subnet) that reports of many nodes group by.
+    public var group: String?
 
-    public init(name: String, address: IPAddress, role: Role, control: ControlEndpoint? = nil) {
+    public init(name: String, address: IPAddress, role: Role, control: ControlEndpoint? = nil, group: String? = nil) {
         self.name = name
         self.address = address
         self.role = role
         self.control = control ?? ControlEndpoint(host: address.description, port: Defaults.controlPort)
+        self.group = group
     }
 }
 
@@ -86,7 +89,7 @@ public struct Inventory: Sendable, Equatable {
         for (index, item) in items.enumerated() {
             let what = "node #\(index + 1)"
             let fields = try item.mapping(what: what)
-            try rejectUnknown(fields, allowed: ["name", "address", "role", "control"], what: what, source: source)
+            try rejectUnknown(fields, allowed: ["name", "address", "role", "control", "group"], what: what, source: source)
             func field(_ key: String) throws(InputError) -> YAMLNode {
                 guard let f = fields.first(where: { $0.key == key }) else {
                     throw item.error("\(what): missing `\(key)`")
@@ -130,7 +133,15 @@ public struct Inventory: Sendable, Equatable {
                 }
                 control = ep
             }
-            nodes.append(Node(name: name, address: address, role: role, control: control))
+            var group: String?
+            if let g = fields.first(where: { $0.key == "group" }) {
+                let text = try g.value.string(what: "\(label): `group`")
+                guard isValidName(text) else {
+                    throw g.value.error("\(label): group \"\(text)\" must be 1-63 letters, digits, '-', '_' or '.'")
+                }
+                group = text
+            }
+            nodes.append(Node(name: name, address: address, role: role, control: control, group: group))
         }
         if !nodes.contains(where: { $0.role == .manager }) {
             throw nodesEntry.value.error("no node has role manager: a swarm needs at least one")

@@ -79,6 +79,8 @@ public struct NodeResult: Codable, Sendable, Equatable {
     public var name: String
     public var address: IPAddress
     public var role: Role
+    /// The inventory's `group:` of the node, when it has one.
+    public var group: String?
     public var control: String
     public var agent: AgentHealth
     public var agentVersion: String?
@@ -91,12 +93,16 @@ public struct NodeResult: Codable, Sendable, Equatable {
     /// The hello round trip to the agent's control endpoint, microseconds: what `--timeout auto` sizes
     /// this node's paths from.
     public var controlRTTMicros: Int?
+    /// Packets the agent's capture taps lost during the run (absent when none): its "not seen" evidence
+    /// was then set aside, so silent drops to this node are `where: unknown` rather than guessed.
+    public var captureLost: Int?
 
     public init(node: Node, agent: AgentHealth, agentVersion: String? = nil, listeners: [ListenerState] = [],
-                taps: [TapState] = [], clockOffsetMs: Int? = nil, controlRTTMicros: Int? = nil) {
+                taps: [TapState] = [], clockOffsetMs: Int? = nil, controlRTTMicros: Int? = nil, captureLost: Int? = nil) {
         self.name = node.name
         self.address = node.address
         self.role = node.role
+        self.group = node.group
         self.control = node.control.description
         self.agent = agent
         self.agentVersion = agentVersion
@@ -104,11 +110,12 @@ public struct NodeResult: Codable, Sendable, Equatable {
         self.taps = taps
         self.clockOffsetMs = clockOffsetMs
         self.controlRTTMicros = controlRTTMicros
+        self.captureLost = captureLost
     }
 
     enum CodingKeys: String, CodingKey {
-        case name, address, role, control, agent, agentVersion = "agent_version", listeners, taps, clockOffsetMs = "clock_offset_ms"
-        case controlRTTMicros = "control_rtt_micros"
+        case name, address, role, group, control, agent, agentVersion = "agent_version", listeners, taps, clockOffsetMs = "clock_offset_ms"
+        case controlRTTMicros = "control_rtt_micros", captureLost = "capture_lost"
     }
 }
 
@@ -126,13 +133,37 @@ public struct Summary: Codable, Sendable, Equatable {
     public var exitCode: Int32
 
     public init(checks: [CheckResult], complete: Bool) {
-        self.checks = checks.count
-        open = checks.count { $0.verdict == .open }
-        blocked = checks.count { $0.verdict == .blocked }
-        closed = checks.count { $0.verdict == .closed }
-        agentDown = checks.count { $0.verdict == .agentDown }
-        inconclusive = checks.count { $0.verdict == .inconclusive }
-        requiredNotOpen = checks.count { $0.required && $0.verdict != .open }
+        var counter = Counter()
+        for c in checks { counter.add(c) }
+        self.init(counter, complete: complete)
+    }
+
+    /// Counts checks one at a time, for results streamed rather than held.
+    public struct Counter: Sendable, Equatable {
+        public var checks = 0, open = 0, blocked = 0, closed = 0, agentDown = 0, inconclusive = 0, requiredNotOpen = 0
+        public init() {}
+        public mutating func add(_ c: CheckResult) { add(verdict: c.verdict, required: c.required) }
+        public mutating func add(verdict: Verdict, required: Bool) {
+            checks += 1
+            switch verdict {
+            case .open: open += 1
+            case .blocked: blocked += 1
+            case .closed: closed += 1
+            case .agentDown: agentDown += 1
+            case .inconclusive: inconclusive += 1
+            }
+            if required && verdict != .open { requiredNotOpen += 1 }
+        }
+    }
+
+    public init(_ c: Counter, complete: Bool) {
+        checks = c.checks
+        open = c.open
+        blocked = c.blocked
+        closed = c.closed
+        agentDown = c.agentDown
+        inconclusive = c.inconclusive
+        requiredNotOpen = c.requiredNotOpen
         if !complete {
             status = "incomplete"
             exitCode = 1

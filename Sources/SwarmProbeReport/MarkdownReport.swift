@@ -7,6 +7,9 @@ public enum MarkdownReport {
     public static let openListLimit = 50
 
     public static func render(_ r: Results) -> String {
+        if r.nodes.count > GroupedReport.nodeLimit {
+            return render(head: r, groups: CheckGroups(r))
+        }
         let m = ReportModel(r)
         var out: [String] = []
         out.append("# swarmprobe connectivity report")
@@ -203,7 +206,7 @@ public enum MarkdownReport {
     // MARK: - Tables
 
     /// A pipe table padded so it also reads as plain text.
-    private static func table(_ header: [String], _ rows: [[String]], centered: Set<Int> = []) -> [String] {
+    static func table(_ header: [String], _ rows: [[String]], centered: Set<Int> = []) -> [String] {
         let cells = ([header] + rows).map { $0.map(escape) }
         var widths = Array(repeating: 3, count: header.count)
         for row in cells {

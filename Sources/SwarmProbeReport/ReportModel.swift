@@ -331,7 +331,7 @@ enum Cell {
 
 // MARK: - Words
 
-func plural(_ n: Int, _ noun: String) -> String {
+public func plural(_ n: Int, _ noun: String) -> String {
     if n == 1 { return "1 \(noun)" }
     if noun.hasSuffix("s") { return "\(n) \(noun)es" }
     return "\(n) \(noun)s"

@@ -7,6 +7,9 @@ public enum TerminalReport {
     public static let width = 100
 
     public static func render(_ r: Results, color: Bool) -> String {
+        if r.nodes.count > GroupedReport.nodeLimit {
+            return render(head: r, groups: CheckGroups(r), color: color)
+        }
         let m = ReportModel(r)
         let paint = Painter(on: color)
         var out: [String] = []

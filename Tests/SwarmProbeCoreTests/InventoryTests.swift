@@ -66,6 +66,14 @@ struct ValidInventoryTests {
         #expect(inv.node(named: "nobody") == nil)
     }
 
+    @Test("an optional group per node")
+    func groups() throws {
+        let inv = try Inventory.parse(try Fixture.text("inventories", "valid-groups.yaml"), source: "valid-groups.yaml")
+        #expect(inv.nodes.map(\.group) == ["eu-west-1a", "eu-west-1b", nil])
+        let r = NodeResult(node: inv.nodes[0], agent: .up)
+        #expect(r.group == "eu-west-1a")
+    }
+
     @Test("IPv6 nodes with [v6]:port, bare v6 control and the default port")
     func ipv6() throws {
         let inv = try Inventory.parse(try Fixture.text("inventories", "valid-ipv6.yaml"), source: "valid-ipv6.yaml")

@@ -235,3 +235,13 @@ struct VerdictTests {
         #expect(Where.returnPath.rawValue == "return-path")
     }
 }
+
+@Suite("formatMillis")
+struct FormatMillisTests {
+    @Test func sameAsTheDoubleItReplaces() {
+        for micros in Array(0..<12_000) + [-5, -1234, 99_999, 1_234_567] {
+            let old = micros < 10_000 ? "\(Double(micros / 10) / 100) ms" : "\(micros / 1000) ms"
+            #expect(formatMillis(micros) == old, "\(micros)")
+        }
+    }
+}

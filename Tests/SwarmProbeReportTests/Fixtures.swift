@@ -1,3 +1,4 @@
+import SwarmProbeCoordinator
 import SwarmProbeCore
 
 /// Hand-built runs. Verdicts come from Core's `decide`, so details read as a real run's do.
@@ -9,6 +10,8 @@ enum Fixture: String, CaseIterable, Sendable, CustomStringConvertible {
     case failing
     /// Interrupted half-way.
     case incomplete
+    /// 40 generated nodes in four groups with seeded faults (`SyntheticCluster`): the grouped reports.
+    case grouped
 
     var description: String { rawValue }
 
@@ -17,6 +20,7 @@ enum Fixture: String, CaseIterable, Sendable, CustomStringConvertible {
         case .healthy: return Fixtures.healthy()
         case .failing: return Fixtures.failing()
         case .incomplete: return Fixtures.incomplete()
+        case .grouped: return Fixtures.grouped()
         }
     }
 }
@@ -88,6 +92,17 @@ func refused(_ detail: String = "ECONNREFUSED") -> SenderEvidence {
 }
 
 enum Fixtures {
+    /// A generated cluster's evidence, decided by the coordinator's merge (as `check` and `bench scale` do).
+    static func grouped(nodes: Int = 40) -> Results {
+        let cluster = SyntheticCluster(nodes: nodes, profile: DefaultProfile.load())
+        var g = Gathered()
+        cluster.gather(into: &g)
+        var checks: [CheckResult] = []
+        Merge.forEachResult(inventory: cluster.inventory, profile: cluster.profile, gathered: g, complete: true) { checks.append($0) }
+        return Results(toolVersion: "0.1.0", profile: cluster.profile.name, startedAt: "2025-06-02T09:14:07Z", durationMs: 2480,
+                       timeoutMs: 2000, complete: true, nodes: Merge.nodeResults(inventory: cluster.inventory, gathered: g), checks: checks)
+    }
+
     static func healthy() -> Results {
         var b = RunBuilder([
             ("swarm-manager-eu-west-1a", "10.20.1.10", .manager),

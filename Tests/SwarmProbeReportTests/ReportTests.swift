@@ -79,8 +79,8 @@ struct MarkdownReportTests {
     /// A 150-node run (22,350 checks) renders in well under the limit.
     @Test(.timeLimit(.minutes(1))) func largeRunsRenderQuickly() {
         let r = Fixtures.large(nodes: 150)
-        #expect(MarkdownReport.render(r).contains("22350 open checks (22350 on 4789/udp), not listed here"))
-        #expect(TerminalReport.render(r, color: true).contains("PASS: all 22350 required paths open"))
+        #expect(MarkdownReport.render(r).contains("22,350 open checks (22,350 on 4789/udp), not listed here"))
+        #expect(TerminalReport.render(r, color: true).contains("PASS: all 22,350 required paths open"))
     }
 
     @Test func tablesEscapePipes() {
@@ -166,9 +166,36 @@ struct JSONReportTests {
     @Test func schemaNullPortAndNullWhere() {
         let json = JSONReport.render(Fixtures.failing())
         #expect(json.contains(#""schema" : "swarmprobe.results/v1""#))
-        #expect(json.contains(#""port" : null"#))
-        #expect(json.contains(#""protocol" : "esp""#))
-        #expect(json.contains(#""where" : null"#))
-        #expect(json.contains(#""where" : "host-firewall""#))
+        #expect(json.contains(#""port":null"#))
+        #expect(json.contains(#""protocol":"esp""#))
+        #expect(json.contains(#""where":null"#))
+        #expect(json.contains(#""where":"host-firewall""#))
+    }
+
+    /// The streamed document is not byte-identical to the one Foundation's encoder wrote before
+    /// (key order, one check per line), but it decodes to the same `Results`.
+    @Test(arguments: Fixture.allCases)
+    func decodesLikeTheEncodersDocument(_ fixture: Fixture) throws {
+        let r = fixture.results
+        let old = try WireJSON.encoder(pretty: true).encode(r)
+        let new = Data(JSONReport.render(r).utf8)
+        #expect(try JSONDecoder().decode(Results.self, from: new) == JSONDecoder().decode(Results.self, from: old))
+    }
+
+    /// Small parts first, then one check per line, so a line-oriented tool can stream the checks.
+    @Test func checksComeLastOnePerLine() throws {
+        let r = Fixtures.failing()
+        let lines = JSONReport.render(r).split(separator: "\n", omittingEmptySubsequences: false)
+        let start = try #require(lines.firstIndex(of: #"  "checks" : ["#))
+        #expect(lines[..<start].contains { $0.hasPrefix(#"  "summary" : {"#) })
+        #expect(lines[..<start].contains { $0.hasPrefix(#"  "findings" : ["#) })
+        let checkLines = lines[(start + 1)...].prefix(r.checks.count)
+        #expect(checkLines.count == r.checks.count)
+        for (line, check) in zip(checkLines, r.checks) {
+            let text = line.trimmingCharacters(in: .whitespaces)
+            let object = text.hasSuffix(",") ? String(text.dropLast()) : text
+            #expect(try JSONDecoder().decode(CheckResult.self, from: Data(object.utf8)) == check)
+        }
+        #expect(lines[start + 1 + r.checks.count] == "  ]")
     }
 }
