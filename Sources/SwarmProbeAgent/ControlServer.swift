@@ -99,9 +99,10 @@ final class ControlService: Sendable {
                 }
                 defer { running.withLockedValue { $0 = false } }
                 let started = Int64(nowMs())
+                let lostBefore = taps?.lost() ?? 0
                 runStarts.withLockedValue { starts in
                     if starts.count > 64 { starts = starts.filter { started - $0.value.timeMs < 600_000 } }
-                    starts[request.runID] = (started, taps?.lost ?? 0)
+                    starts[request.runID] = (started, lostBefore)
                 }
                 logger.info("control: run \(request.runID.prefix(8)): \(request.probes.count) probes, timeout \(request.timeoutMs) ms")
                 let results = await prober.run(request)
@@ -114,7 +115,7 @@ final class ControlService: Sendable {
                 let start = runStarts.withLockedValue { $0[request.runID] }
                 let since = (start?.timeMs ?? Int64(nowMs()) - 120_000) - 5_000
                 let capture = taps?.records(since: since) ?? []
-                let lost = (taps?.lost ?? 0) - (start?.lost ?? 0)
+                let lost = (taps?.lost() ?? 0) - (start?.lost ?? 0)
                 if lost > 0 { logger.warning("capture: \(lost) packets lost during run \(request.runID.prefix(8)); silent drops to this node stay where: unknown") }
                 return try ok(LogResponse(runID: request.runID, entries: entries, truncated: truncated, capture: capture,
                                           captureLost: lost), nonce)

@@ -91,11 +91,11 @@ final class CaptureTaps: Sendable {
         log.withLockedValue { $0.records(since: timeMs) }
     }
 
-    /// Packets lost so far: dropped by the kernel or the interface before the taps read them, plus
-    /// records overwritten in the bounded log.
-    var lost: Int {
+    /// Packets lost so far: dropped by the kernel or the interface before the taps read them (the
+    /// kernel's counters read now, not up to 250 ms ago), plus records overwritten in the bounded log.
+    func lost() -> Int {
         let dropped = sessions.reduce(0) { sum, s in
-            let st = s.statistics
+            let st = s.currentStatistics()
             return sum + Int(st.droppedByKernel + st.droppedByInterface)
         }
         return dropped + log.withLockedValue { $0.overwritten }

@@ -129,6 +129,13 @@ public final class CaptureSession: Sendable {
     /// The counters so far (`pcap_stats` is read on the capture thread about every 250 ms and at the end).
     public var statistics: CaptureStatistics { core.statistics.withLockedValue { $0 } }
 
+    /// The counters with the kernel's drop counts read now: wakes the capture thread, which reads them,
+    /// and waits at most `timeout` for it (then returns what it has). For a baseline that must not lag.
+    public func currentStatistics(timeout: TimeInterval = 0.2) -> CaptureStatistics {
+        core.refreshNow(timeout: timeout)
+        return statistics
+    }
+
     /// Why the capture thread stopped on its own, if it did.
     public var failure: CaptureError? { core.failure.withLockedValue { $0 } }
 }
@@ -223,6 +230,9 @@ private final class CaptureCore: @unchecked Sendable {
     private var wakeRead: Int32 = -1             // guarded by lock while running
     private var wakeWrite: Int32 = -1            // guarded by lock while running
     private var captureThread: pthread_t?        // guarded by lock; set once the thread runs
+    private var statsRequested = false           // guarded by lock
+    private let statsRead = NSCondition()
+    private var statsGeneration = 0              // guarded by statsRead
     private var threadStarted = false            // guarded by lock
     private let exit = ThreadExit()
 
@@ -280,6 +290,17 @@ private final class CaptureCore: @unchecked Sendable {
                 if ready < 0 && errno != EINTR {
                     return CaptureError(.read, device: device, message: "poll: \(String(cString: strerror(errno)))")
                 }
+                if fds[1].revents != 0 {
+                    var drain = [UInt8](repeating: 0, count: 64)
+                    _ = read(wake, &drain, drain.count)
+                }
+                if lock.withLock({ () -> Bool in defer { statsRequested = false }; return statsRequested }) {
+                    refreshStatisticsIfDue(&lastStats, force: true)
+                    statsRead.lock()
+                    statsGeneration += 1
+                    statsRead.broadcast()
+                    statsRead.unlock()
+                }
                 if ready <= 0 || fds[0].revents == 0 {
                     refreshStatisticsIfDue(&lastStats)
                     continue
@@ -326,6 +347,25 @@ private final class CaptureCore: @unchecked Sendable {
 
     func stop() {
         if requestStop() { exit.wait() }
+    }
+
+    /// Has the capture thread read the kernel's counters, waiting at most `timeout`.
+    func refreshNow(timeout: TimeInterval) {
+        statsRead.lock()
+        let before = statsGeneration
+        statsRead.unlock()
+        let asked: Bool = lock.withLock {
+            guard phase == .running, !stopRequested, wakeWrite >= 0 else { return false }
+            statsRequested = true
+            var byte: UInt8 = 2
+            _ = write(wakeWrite, &byte, 1)
+            return true
+        }
+        guard asked else { return }
+        let deadline = Date().addingTimeInterval(timeout)
+        statsRead.lock()
+        while statsGeneration == before && statsRead.wait(until: deadline) {}
+        statsRead.unlock()
     }
 
     func stopAsync() async {

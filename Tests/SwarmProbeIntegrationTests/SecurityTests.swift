@@ -360,7 +360,19 @@ struct SecurityTests {
         #expect(after.rssKiB < Self.rssBoundKiB)
         #expect(peak.hwmKiB - before.rssKiB < Self.rssGrowthKiB, "grew \((peak.hwmKiB - before.rssKiB) / 1024) MiB under the flood")
         #expect(after.fds <= before.fds + 8, "connections left open after the flood: \(before.fds) -> \(after.fds)")
-        expectMatches(run.results, scenario, capture: true)
+        // The flood can leave m1's taps behind (nflog's queue overflows and reports it late): an agent
+        // whose taps lost packets during the check says so, and its silent drops are then blocked/unknown
+        // instead of a layer guessed from incomplete capture. Anything else must match exactly.
+        let lossy = Set(run.results.nodes.filter { ($0.captureLost ?? 0) > 0 }.map(\.name))
+        if !lossy.isEmpty {
+            secMeasure("capture lost packets during the check on \(lossy.sorted()): \(run.results.nodes.compactMap { $0.captureLost.map { "\($0)" } })")
+        }
+        for c in run.results.checks {
+            let (v, w) = scenario.expected(from: c.from, to: c.to, kind: c.kindID, capture: true)
+            let excused = lossy.contains(c.to) && v == .blocked && c.verdict == .blocked && c.location == .unknown
+            #expect(excused || (c.verdict == v && c.location == w),
+                    "\(c.from) -> \(c.to) \(c.kindID): expected \(v)/\(w.map(\.rawValue) ?? "-"), got \(c.verdict)/\(c.location.map(\.rawValue) ?? "-"): \(c.detail)")
+        }
         #expect(run.results.complete && run.status == 1)
     }
 
