@@ -463,7 +463,8 @@ public enum Merge {
     /// Decides every check of the plan from what has been gathered, in plan order, and hands each to
     /// `body` as soon as it is decided; nothing is kept. `check` (through `Coordinator.results`) and the
     /// scale benchmark both decide through here.
-    /// `nonces: false` leaves the sender's nonces out of the evidence (a pass that only counts and groups).
+    /// `nonces: false` leaves the sender's nonces out of the evidence and open checks without their detail
+    /// sentence (a pass that only counts and groups).
     public static func forEachResult(inventory: Inventory, profile: Profile, gathered g: Gathered, complete: Bool,
                                      nonces: Bool = true, _ body: (CheckResult) throws -> Void) rethrows {
         let kinds = profile.enabledKinds
@@ -551,10 +552,12 @@ public enum Merge {
                             sourceAddresses: sources.map { sourceAddresses[Int($0)] }.sorted { $0.description < $1.description },
                             capture: capture)
                     }
-                    let decision = decide(VerdictInput(kind: kindID, fromName: fromNode.name, toName: toNode.name,
-                                                       expectedSource: fromNode.address,
-                                                       senderAgent: from.health ?? notContacted, receiverAgent: to.health ?? notContacted,
-                                                       sender: sent, receiver: receiver))
+                    var input = VerdictInput(kind: kindID, fromName: fromNode.name, toName: toNode.name,
+                                             expectedSource: fromNode.address,
+                                             senderAgent: from.health ?? notContacted, receiverAgent: to.health ?? notContacted,
+                                             sender: sent, receiver: receiver)
+                    input.explainOpen = nonces
+                    let decision = decide(input)
                     try body(CheckResult(from: fromNode.name, to: toNode.name, kind: kind, required: required,
                                          decision: decision, sender: sent, receiver: receiver))
                 }

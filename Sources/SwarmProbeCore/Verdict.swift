@@ -34,6 +34,9 @@ public struct VerdictInput: Sendable, Equatable {
     public var sender: SenderEvidence?
     /// nil: the target's agent never reported what it received.
     public var receiver: ReceiverEvidence?
+    /// False: an `open` decision comes without its detail sentence (a pass over millions of checks that
+    /// only counts and groups them does not need a sentence per healthy path).
+    public var explainOpen = true
 
     public init(kind: KindID, fromName: String, toName: String, expectedSource: IPAddress,
                 senderAgent: AgentHealth, receiverAgent: AgentHealth,
@@ -72,8 +75,9 @@ public struct Decision: Sendable, Equatable {
 public func decide(_ input: VerdictInput) -> Decision {
     let from = input.fromName, to = input.toName, kind = input.kind.description
     let mismatched = (input.receiver?.sourceAddresses ?? []).filter { $0 != input.expectedSource }
-    func make(_ v: Verdict, _ w: Where? = nil, _ d: String) -> Decision {
-        Decision(v, w, d, unexpectedSources: Array(Set(mismatched)).sorted { $0.description < $1.description })
+    func make(_ v: Verdict, _ w: Where? = nil, _ d: @autoclosure () -> String) -> Decision {
+        Decision(v, w, v == .open && !input.explainOpen ? "" : d(),
+                 unexpectedSources: mismatched.isEmpty ? [] : Array(Set(mismatched)).sorted { $0.description < $1.description })
     }
 
     // 1. Without the sender's agent nothing was probed.
