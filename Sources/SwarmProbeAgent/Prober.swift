@@ -12,6 +12,86 @@ struct ProbeEnd: Sendable {
     var attemptsSent: Int
     /// The local ports the tries left from, first first (TCP: chosen before connecting).
     var sourcePorts: [Int] = []
+    /// The nonces of the tries actually sent, when some planned tries were skipped (UDP).
+    var sentNonces: [[UInt8]]?
+}
+
+/// What one run has seen of its own pace, and what that implies for every probe still waiting. On a
+/// healthy run none of it changes anything; on an overloaded one (a node answering a thousand peers, a
+/// starved CPU, a lab of 32 agents on 2 cores) it keeps the probes from feeding the overload and from
+/// calling slow paths blocked:
+/// - round trips of the answers, as TCP keeps them (RFC 6298: SRTT, RTTVAR, RTO = SRTT + 4 x RTTVAR);
+/// - how late this agent's own timers fire (its event loops' lag: when it is busy, so are its peers,
+///   which carry the same fan-out);
+/// - a retry leaves only when at least one RTO has passed since the previous try of that probe (before
+///   any answer: a quarter of its timeout), and only while the run's retries stay within half of its
+///   first tries (random loss of 10 % each way needs about a fifth; an overload would need five times);
+/// - a probe waits max(timeout, 2 x RTO, timeout + 2 x lag) before it counts as silence, at most
+///   `ProbeTiming.ceilingMs`.
+final class RunPacing: Sendable {
+    private struct State {
+        var srtt = 0.0, rttvar = 0.0, samples = 0
+        var firstTries = 0, retries = 0
+        var lag = TimeAmount.zero
+    }
+    private let state = NIOLockedValueBox(State())
+
+    func add(micros: Int) {
+        let r = Double(max(0, micros))
+        state.withLockedValue { s in
+            if s.samples == 0 {
+                s.srtt = r
+                s.rttvar = r / 2
+            } else {
+                s.rttvar = 0.75 * s.rttvar + 0.25 * abs(s.srtt - r)
+                s.srtt = 0.875 * s.srtt + 0.125 * r
+            }
+            s.samples += 1
+        }
+    }
+
+    /// A timer meant for `due` fired now.
+    func fired(due: NIODeadline) {
+        let late = NIODeadline.now() - due
+        state.withLockedValue { $0.lag = max($0.lag, late) }
+    }
+
+    func firstTry() {
+        state.withLockedValue { $0.firstTries += 1 }
+    }
+
+    /// SRTT + 4 x RTTVAR; nil before any answer.
+    var rto: TimeAmount? {
+        state.withLockedValue { s in
+            s.samples == 0 ? nil : .microseconds(Int64(s.srtt + 4 * s.rttvar))
+        }
+    }
+
+    /// May a retry leave now, `sinceLast` after the previous try of a probe whose timeout is `timeout`?
+    /// Counts it if so.
+    func takeRetry(sinceLast: TimeAmount, timeout: TimeAmount) -> Bool {
+        state.withLockedValue { s in
+            let gap = s.samples == 0 ? TimeAmount.nanoseconds(timeout.nanoseconds / 4) : .microseconds(Int64(s.srtt + 4 * s.rttvar))
+            guard sinceLast >= gap, s.retries < max(8, s.firstTries / 2) else { return false }
+            s.retries += 1
+            return true
+        }
+    }
+
+    /// When a probe begun at `start` with `timeout` counts as silence, as things stand now.
+    func deadline(start: NIODeadline, timeout: TimeAmount) -> NIODeadline {
+        let ceiling = TimeAmount.milliseconds(Int64(ProbeTiming.ceilingMs))
+        let (rto, lag) = state.withLockedValue { s in
+            (s.samples == 0 ? TimeAmount.zero : .microseconds(Int64(s.srtt + 4 * s.rttvar)), s.lag)
+        }
+        let wait = max(timeout, min(ceiling, max(rto * 2, timeout + lag * 2)))
+        return start + wait
+    }
+
+    /// The latest a probe with `timeout` can count as silence.
+    static func latest(start: NIODeadline, timeout: TimeAmount) -> NIODeadline {
+        start + max(timeout, .milliseconds(Int64(ProbeTiming.ceilingMs)))
+    }
 }
 
 /// Sends the probes of a plan and reports what came back.
@@ -40,6 +120,7 @@ final class Prober: Sendable {
 
     func run(_ request: RunRequest) async -> [ProbeReport] {
         let runID = Hex.decode(request.runID) ?? [UInt8](repeating: 0, count: 16)
+        let pacing = RunPacing()
         return await withTaskGroup(of: ProbeReport.self) { group in
             var results: [ProbeReport] = []
             results.reserveCapacity(request.probes.count)
@@ -48,7 +129,7 @@ final class Prober: Sendable {
                 guard let order = pending.popFirst() else { return }
                 group.addTask {
                     let timeout = TimeAmount.milliseconds(Int64(order.timeoutMs ?? request.timeoutMs))
-                    let evidence = await self.probe(order, runID: runID, timeout: timeout, attempts: request.attempts)
+                    let evidence = await self.probe(order, runID: runID, timeout: timeout, attempts: request.attempts, pacing: pacing)
                     return ProbeReport(target: order.target, kind: order.kind, evidence: evidence)
                 }
             }
@@ -61,7 +142,7 @@ final class Prober: Sendable {
         }
     }
 
-    func probe(_ order: ProbeOrder, runID: [UInt8], timeout: TimeAmount, attempts: Int) async -> SenderEvidence {
+    func probe(_ order: ProbeOrder, runID: [UInt8], timeout: TimeAmount, attempts: Int, pacing: RunPacing = RunPacing()) async -> SenderEvidence {
         // An observed port belongs to dockerd or the kernel: no answer will come, only the target's capture
         // can tell, and the owner may log every stray datagram: two tries, so one loss does not decide.
         let count = order.observed ? min(max(1, attempts), ProbeTiming.observedAttempts) : max(1, attempts)
@@ -69,9 +150,10 @@ final class Prober: Sendable {
         let end: ProbeEnd
         switch order.kind.proto {
         case .tcp:
-            end = await probeTCP(order, nonces: nonces, runID: runID, timeout: timeout)
+            end = await probeTCP(order, nonces: nonces, runID: runID, timeout: timeout, pacing: pacing)
         case .udp:
-            end = await probeDatagram(order, nonces: nonces, runID: runID, timeout: timeout, framed: framedKinds.contains(order.kind))
+            end = await probeDatagram(order, nonces: nonces, runID: runID, timeout: timeout, framed: framedKinds.contains(order.kind),
+                                      pacing: pacing)
         case .esp:
             if let esp {
                 end = await esp.probe(order, nonces: nonces, runID: runID, timeout: timeout, key: keyBytes, from: address)
@@ -79,7 +161,8 @@ final class Prober: Sendable {
                 end = ProbeEnd(outcome: .sendFailed, detail: "ESP probes need a raw socket (run the agent as root or with CAP_NET_RAW)", attemptsSent: 0)
             }
         }
-        let used = Array(nonces.prefix(max(1, end.attemptsSent)))
+        if end.outcome == .answered || end.outcome == .connected, let rtt = end.rttMicros { pacing.add(micros: rtt) }
+        let used = end.sentNonces ?? Array(nonces.prefix(max(1, end.attemptsSent)))
         return SenderEvidence(outcome: end.outcome, attempts: end.attemptsSent, rttMicros: end.rttMicros,
                               detail: end.detail, nonces: used.map { Hex.encode($0) },
                               sourcePorts: end.sourcePorts)
@@ -103,7 +186,8 @@ final class Prober: Sendable {
     /// carries the probe and its echo. The first decisive end (answered, connected, refused,
     /// unreachable) wins and the other tries are closed; every try's source port is reported so the
     /// target's capture can match its SYN.
-    private func probeTCP(_ order: ProbeOrder, nonces: [[UInt8]], runID: [UInt8], timeout: TimeAmount) async -> ProbeEnd {
+    private func probeTCP(_ order: ProbeOrder, nonces: [[UInt8]], runID: [UInt8], timeout: TimeAmount,
+                          pacing: RunPacing) async -> ProbeEnd {
         let attempts = nonces.count
         let remote: SocketAddress
         do {
@@ -112,40 +196,67 @@ final class Prober: Sendable {
             return ProbeEnd(outcome: .sendFailed, detail: "bad address: \(error)", attemptsSent: 0)
         }
         let start = NIODeadline.now()
-        let deadline = start + timeout
+        // Tries may live until the latest possible deadline; the `.expired` events decide when to stop.
+        let latest = RunPacing.latest(start: start, timeout: timeout)
         enum Event: Sendable {
             case ended(Int, ProbeEnd)
             case retryDue
+            case expired
         }
         let handshakeDone = NIOLockedValueBox(false)
         return await withTaskGroup(of: Event.self) { group in
             var launched = 0
+            var lastLaunch = start
             var ends: [Int: ProbeEnd] = [:]
             var winner: ProbeEnd?
+            var givenUp = false
+            func at(_ when: NIODeadline, _ event: Event) {
+                group.addTask {
+                    let wait = when - NIODeadline.now()
+                    if wait > .zero { try? await Task.sleep(nanoseconds: UInt64(wait.nanoseconds)) }
+                    if !Task.isCancelled { pacing.fired(due: when) }
+                    return event
+                }
+            }
             func launch() {
                 let i = launched
                 launched += 1
+                lastLaunch = .now()
                 group.addTask { [self] in
-                    .ended(i, await self.tcpTry(order, to: remote, nonce: nonces[i], runID: runID, deadline: deadline,
+                    .ended(i, await self.tcpTry(order, to: remote, nonce: nonces[i], runID: runID, deadline: latest,
                                                 connected: { handshakeDone.withLockedValue { $0 = true } }))
                 }
-                if launched < attempts {
-                    let due = ProbeTiming.offsetNanos(attempt: launched, of: attempts, timeoutNanos: timeout.nanoseconds)
-                    group.addTask {
-                        let wait = (start + .nanoseconds(due)) - NIODeadline.now()
-                        if wait > .zero { try? await Task.sleep(nanoseconds: UInt64(wait.nanoseconds)) }
-                        return .retryDue
-                    }
-                }
             }
+            pacing.firstTry()
             launch()
+            for i in 1..<max(1, attempts) {
+                at(start + .nanoseconds(ProbeTiming.offsetNanos(attempt: i, of: attempts, timeoutNanos: timeout.nanoseconds)), .retryDue)
+            }
+            at(start + timeout, .expired)
             while let event = await group.next() {
                 switch event {
                 case .retryDue:
-                    if winner == nil && launched < attempts && !handshakeDone.withLockedValue({ $0 }) { launch() }
+                    if winner == nil && !givenUp && launched < attempts && !handshakeDone.withLockedValue({ $0 })
+                        && pacing.takeRetry(sinceLast: .now() - lastLaunch, timeout: timeout) {
+                        launch()
+                    }
+                case .expired:
+                    guard winner == nil && !givenUp else { continue }
+                    let deadline = pacing.deadline(start: start, timeout: timeout)
+                    if deadline - NIODeadline.now() > .milliseconds(1) {
+                        at(deadline, .expired)  // this run's answers are slow: wait as long as they take
+                    } else if handshakeDone.withLockedValue({ $0 }) {
+                        // Connected, but the echo did not come back in time: the handshake proves the path.
+                        winner = ProbeEnd(outcome: .connected, detail: "handshake completed; no authenticated answer in time",
+                                          attemptsSent: launched)
+                        group.cancelAll()
+                    } else {
+                        givenUp = true
+                        group.cancelAll()
+                    }
                 case let .ended(i, end):
                     ends[i] = end
-                    guard winner == nil else { continue }
+                    guard winner == nil && !givenUp else { continue }
                     switch end.outcome {
                     case .timeout:
                         break
@@ -158,9 +269,10 @@ final class Prober: Sendable {
                 }
             }
             let ports = (0..<launched).compactMap { ends[$0]?.sourcePorts.first }
-            var end = winner ?? ends.sorted { $0.key < $1.key }.last { $0.value.outcome != .timeout }?.value
+            // Given up: every try was still waiting (cancelling them closed their sockets; that is no error).
+            var end = winner ?? (givenUp ? nil : ends.sorted { $0.key < $1.key }.last { $0.value.outcome != .timeout }?.value)
                 ?? ProbeEnd(outcome: .timeout, attemptsSent: launched)
-            if winner == nil, let t = ends.values.first(where: { $0.outcome == .timeout && $0.detail != nil }) { end.detail = end.detail ?? t.detail }
+            if winner == nil && end.outcome == .timeout { end.detail = nil }
             end.attemptsSent = launched
             end.sourcePorts = ports
             return end
@@ -269,7 +381,8 @@ final class Prober: Sendable {
 
     // MARK: UDP
 
-    private func probeDatagram(_ order: ProbeOrder, nonces: [[UInt8]], runID: [UInt8], timeout: TimeAmount, framed: Bool) async -> ProbeEnd {
+    private func probeDatagram(_ order: ProbeOrder, nonces: [[UInt8]], runID: [UInt8], timeout: TimeAmount, framed: Bool,
+                               pacing: RunPacing) async -> ProbeEnd {
         let loop = group.next()
         let promise = loop.makePromise(of: ProbeEnd.self)
         let remote: SocketAddress
@@ -289,7 +402,7 @@ final class Prober: Sendable {
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     try channel.pipeline.syncOperations.addHandler(
-                        UDPProbeClient(key: key, remote: remote, nonces: nonces, timeout: timeout, framed: framed,
+                        UDPProbeClient(key: key, remote: remote, nonces: nonces, timeout: timeout, framed: framed, pacing: pacing,
                                        makePacket: makePacket, promise: promise))
                 }
             }
@@ -408,14 +521,18 @@ final class UDPProbeClient: ChannelInboundHandler {
     private let framed: Bool
     private let makePacket: @Sendable ([UInt8], Int) -> [UInt8]
     private let promise: EventLoopPromise<ProbeEnd>
+    private let pacing: RunPacing
+    private var started = NIODeadline.now()
     private var sentAt: [NIODeadline] = []
+    private var sentNonces: [[UInt8]] = []
     private var timers: [Scheduled<Void>] = []
     private var settled = false
     private var badAnswer: String?
     private var lastError: String?
 
-    init(key: [UInt8], remote: SocketAddress, nonces: [[UInt8]], timeout: TimeAmount, framed: Bool,
+    init(key: [UInt8], remote: SocketAddress, nonces: [[UInt8]], timeout: TimeAmount, framed: Bool, pacing: RunPacing,
          makePacket: @escaping @Sendable ([UInt8], Int) -> [UInt8], promise: EventLoopPromise<ProbeEnd>) {
+        self.pacing = pacing
         self.key = key
         self.remote = remote
         self.nonces = nonces
@@ -429,6 +546,8 @@ final class UDPProbeClient: ChannelInboundHandler {
         guard !settled else { return }
         settled = true
         timers.forEach { $0.cancel() }
+        var end = end
+        end.sentNonces = sentNonces
         promise.succeed(end)
     }
 
@@ -441,25 +560,51 @@ final class UDPProbeClient: ChannelInboundHandler {
             case .failure(let error):
                 settle(ProbeEnd(outcome: .sendFailed, detail: "connect: \(error)", attemptsSent: 0), context)
             case .success:
+                started = .now()
+                let start = started
                 for i in 0..<nonces.count {
                     let due = ProbeTiming.offsetNanos(attempt: i, of: nonces.count, timeoutNanos: timeout.nanoseconds)
-                    timers.append(loop.scheduleTask(in: .nanoseconds(due)) { [self] in send(attempt: i, context) })
+                    timers.append(loop.scheduleTask(in: .nanoseconds(due)) { [self] in
+                        if i > 0 { pacing.fired(due: start + .nanoseconds(due)) }
+                        send(attempt: i, context)
+                    })
                 }
                 timers.append(loop.scheduleTask(in: timeout) { [self] in
-                    if let badAnswer {
-                        settle(ProbeEnd(outcome: .badAnswer, detail: badAnswer, attemptsSent: sentAt.count), context)
-                    } else {
-                        settle(ProbeEnd(outcome: .timeout, detail: lastError, attemptsSent: sentAt.count), context)
-                    }
+                    pacing.fired(due: start + timeout)
+                    expire(context)
                 })
             }
         }
     }
 
+    /// The timeout is up: silence, unless this run's answers come back so slowly that it should wait on.
+    private func expire(_ context: ChannelHandlerContext) {
+        guard !settled else { return }
+        let deadline = pacing.deadline(start: started, timeout: timeout)
+        let left = deadline - NIODeadline.now()
+        if left > .milliseconds(1) {
+            timers.append(context.eventLoop.assumeIsolated().scheduleTask(in: left) { [self] in expire(context) })
+            return
+        }
+        if let badAnswer {
+            settle(ProbeEnd(outcome: .badAnswer, detail: badAnswer, attemptsSent: sentAt.count), context)
+        } else {
+            settle(ProbeEnd(outcome: .timeout, detail: lastError, attemptsSent: sentAt.count), context)
+        }
+    }
+
     private func send(attempt i: Int, _ context: ChannelHandlerContext) {
         guard !settled else { return }
+        // A retry waits at least one RTO of this run after the previous try, within the run's retry budget
+        // (overload must not feed itself).
+        if let last = sentAt.last {
+            guard pacing.takeRetry(sinceLast: .now() - last, timeout: timeout) else { return }
+        } else {
+            pacing.firstTry()
+        }
         let bytes = makePacket(nonces[i], context.channel.localAddress?.port ?? 0)
         sentAt.append(.now())
+        sentNonces.append(nonces[i])
         let envelope = AddressedEnvelope(remoteAddress: remote, data: context.channel.allocator.buffer(bytes: bytes))
         context.writeAndFlush(wrapOutboundOut(envelope)).assumeIsolated().whenFailure { [self] error in
             handle(error: error, context)
@@ -475,7 +620,7 @@ final class UDPProbeClient: ChannelInboundHandler {
         }
         switch ProbePacket.decode(inner, key: SymmetricKeyType(data: key)) {
         case let .success(p) where p.type == .echo:
-            guard let i = nonces.firstIndex(of: p.nonce), i < sentAt.count else {
+            guard let i = sentNonces.firstIndex(of: p.nonce) else {
                 badAnswer = "an echo for another probe"
                 return
             }

@@ -171,7 +171,8 @@ public final class Coordinator: Sendable {
         progress(.probing(paths: up.count * (nodes.count - 1) * kinds.count, timeoutMs: longest))
         // An agent answers its plan about one probe timeout after it gets it; past that plus a margin it
         // is gone (killed, or its node went down), and the check goes on without it.
-        let runTimeout = TimeAmount.milliseconds(Int64(longest + Coordinator.runMargin(probes: (nodes.count - 1) * kinds.count)))
+        // Agents wait longer than the timeout when their run's answers come back slowly (RunPacing), up to the ceiling.
+        let runTimeout = TimeAmount.milliseconds(Int64(max(longest, ProbeTiming.ceilingMs) + Coordinator.runMargin(probes: (nodes.count - 1) * kinds.count)))
         await withTaskGroup(of: Void.self) { group in
             for node in up {
                 let mine = timeouts[node.name] ?? [:]
