@@ -75,7 +75,10 @@ struct BenchLossCommand: AsyncParsableCommand {
                 for c in r.checks where c.from == "w1" || c.to == "w1" {
                     total += 1
                     sent += c.sender?.attempts ?? 0
-                    if c.verdict != .open { wrong += 1 }
+                    if c.verdict != .open {
+                        wrong += 1
+                        printError("loss: --attempts \(tries): \(c.from) -> \(c.to) \(c.kindID): \(c.verdict)/\(c.location.map(\.rawValue) ?? "-"): \(c.detail) [tries \(c.sender?.attempts ?? 0)]")
+                    }
                 }
             }
             let expected = pow(perTry, Double(tries)) * 100
