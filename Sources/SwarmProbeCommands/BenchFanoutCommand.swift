@@ -106,38 +106,51 @@ struct BenchFanoutCommand: AsyncParsableCommand {
                                        "--timeout", timeout.argument, "--json", json, "--quiet"], timeout: 300)
         let wall = Date().timeIntervalSince(t0)
         let peaks = sampler.stop()
-        guard let after = ProcessStats.read(pid: pid), let data = FileManager.default.contents(atPath: json) else {
+        guard let after = ProcessStats.read(pid: pid), FileManager.default.fileExists(atPath: json) else {
             throw InputError(source: "bench fanout", "the check failed (exit \(check.status)): \(check.stderr)")
         }
         let packets = loopbackPackets() - packetsBefore
         // The agent logs how long its part took: "... probes done in N ms".
         let runMs = lab.agentLog("a0").components(separatedBy: "probes done in ").dropFirst().last
             .flatMap { Int($0.prefix { $0.isNumber }) }
-        let results = try JSONDecoder().decode(Results.self, from: data)
+        // The results of a thousand nodes are four million checks (about 2 GiB): read them as the stream
+        // they are written as, one check per line, and decode only the agent's own.
         let quietSet = Set(quiet.map(\.description))
-        var answered = 0, timedOut = 0, wrong = 0, tries = 0
-        let byName = Dictionary(uniqueKeysWithValues: results.nodes.map { ($0.name, $0.address.description) })
-        for c in results.checks where c.from == "a0" {
-            guard let s = c.sender else { wrong += 1; continue }
-            tries += s.attempts
-            let isQuiet = quietSet.contains(byName[c.to] ?? "")
-            switch s.outcome {
-            case .answered where !isQuiet: answered += 1
-            case .timeout where isQuiet: timedOut += 1
-            default:
-                wrong += 1
-                printError("fanout: wrong: a0 -> \(c.to) \(c.kindID): \(s.outcome) \(s.detail ?? "") (\(isQuiet ? "silent" : "answering") peer)")
+        let byName = Dictionary(uniqueKeysWithValues: (0..<peers).map { ("p\($0 + 1)", addresses[$0].description) })
+        var answered = 0, timedOut = 0, wrong = 0, tries = 0, checks = 0
+        var timeoutMs = 0, policy = "-", inChecks = false
+        let decoder = JSONDecoder()
+        try forEachLine(json) { line in
+            if inChecks && line.hasPrefix("    {") {
+                checks += 1
+                guard line.hasPrefix("    {\"from\":\"a0\"") else { return }
+                let c = try decoder.decode(CheckResult.self, from: Data((line.hasSuffix(",") ? line.dropLast() : line[...]).utf8))
+                guard let s = c.sender else { wrong += 1; return }
+                tries += s.attempts
+                let isQuiet = quietSet.contains(byName[c.to] ?? "")
+                switch s.outcome {
+                case .answered where !isQuiet: answered += 1
+                case .timeout where isQuiet: timedOut += 1
+                default:
+                    wrong += 1
+                    printError("fanout: wrong: a0 -> \(c.to) \(c.kindID): \(s.outcome) \(s.detail ?? "") (\(isQuiet ? "silent" : "answering") peer)")
+                }
+            } else if line.hasPrefix("  \"checks\" : [") {
+                inChecks = true
+            } else if line.hasPrefix("  \"timeout_ms\" : ") {
+                timeoutMs = Int(line.dropFirst(17).prefix { $0.isNumber }) ?? 0
+            } else if line.hasPrefix("  \"timeout_policy\" : \"") {
+                policy = String(line.dropFirst(22).prefix { $0 != "\"" })
             }
         }
         let probes = answered + timedOut + wrong
-        let timeoutMs = results.timeoutMs
         print("swarmprobe bench fanout --peers \(peers) --silent \(silent) --timeout \(timeout.argument)\(noCapture ? " --no-capture" : "")")
-        print("one agent (capture \(noCapture ? "off" : "on")), \(peers) loopback peers x 4 kinds = \(probes) probes; \(answering.count) peers answer, \(silentCount) drop silently; probe timeout \(timeoutMs) ms (\(results.timeoutPolicy ?? "-"))")
+        print("one agent (capture \(noCapture ? "off" : "on")), \(peers) loopback peers x 4 kinds = \(probes) probes; \(answering.count) peers answer, \(silentCount) drop silently; probe timeout \(timeoutMs) ms (\(policy))")
         print("")
         print("| measure | value |")
         print("|---|---:|")
         print("| the agent's run (all \(probes) probes decided) | \(runMs.map { "\($0) ms (\(String(format: "%.2f", Double($0) / Double(timeoutMs))) x timeout)" } ?? "?") |")
-        print("| whole check wall time (hello, run, logs, \(results.checks.count) verdicts, JSON) | \(Int(wall * 1000)) ms |")
+        print("| whole check wall time (hello, run, logs, \(checks) verdicts, JSON) | \(Int(wall * 1000)) ms |")
         print("| probes answered / timed out / wrong | \(answered) / \(timedOut) / \(wrong) |")
         print("| tries sent (datagrams + TCP connections) | \(tries) |")
         print("| agent CPU time during the check | \(Int((after.cpuSeconds - idle.cpuSeconds) * 1000)) ms |")
@@ -145,6 +158,25 @@ struct BenchFanoutCommand: AsyncParsableCommand {
         print("| agent open files idle / peak | \(idle.openFiles) / \(peaks.openFiles) |")
         print("| loopback packets during the check | \(packets) |")
         if wrong > 0 { throw ExitCode(1) }
+    }
+
+    /// Calls `body` with each line of the file at `path` (without its newline), reading 1 MiB at a time.
+    private func forEachLine(_ path: String, _ body: (Substring) throws -> Void) throws {
+        guard let handle = FileHandle(forReadingAtPath: path) else {
+            throw InputError(source: path, "cannot read the check's results")
+        }
+        defer { try? handle.close() }
+        var pending = Data()
+        while let chunk = try handle.read(upToCount: 1 << 20), !chunk.isEmpty {
+            pending.append(chunk)
+            var start = pending.startIndex
+            while let nl = pending[start...].firstIndex(of: 0x0A) {
+                try body(Substring(decoding: pending[start..<nl], as: UTF8.self))
+                start = pending.index(after: nl)
+            }
+            pending = Data(pending[start...])
+        }
+        if !pending.isEmpty { try body(Substring(decoding: pending, as: UTF8.self)) }
     }
 
     private func loopbackPackets() -> Int {

@@ -12,7 +12,7 @@ public enum GroupedReport {
         let interrupted = head.complete ? "" : ", interrupted"
         return "swarmprobe \(head.toolVersion): profile \(head.profile), \(plural(head.nodes.count, "node")) in "
             + "\(plural(g.groups.count, "group")) (by \(g.groups.basis.rawValue)), \(thousands(g.counter.checks)) checks in "
-            + "\(formatDuration(ms: head.durationMs)) (probe timeout \(formatDuration(ms: head.timeoutMs)))\(interrupted)"
+            + "\(formatDuration(ms: head.durationMs)) (probe timeout \(timeoutText(head)))\(interrupted)"
     }
 
     static func verdictLine(_ s: Summary, required: Int) -> String {
@@ -287,7 +287,7 @@ extension MarkdownReport {
         out.append("- Started: \(r.startedAt)")
         out.append("- Profile: \(r.profile)")
         out.append("- Nodes: \(r.nodes.count) in \(plural(g.groups.count, "group")) (by \(g.groups.basis.rawValue))")
-        out.append("- Probe timeout: \(formatDuration(ms: r.timeoutMs))")
+        out.append("- Probe timeout: \(timeoutText(r, long: true))")
         out.append("- Duration: \(formatDuration(ms: r.durationMs))")
         out.append("- swarmprobe: \(r.toolVersion)")
         if !r.complete {

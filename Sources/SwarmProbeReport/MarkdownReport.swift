@@ -18,7 +18,7 @@ public enum MarkdownReport {
         out.append("")
         out.append("- Started: \(r.startedAt)")
         out.append("- Profile: \(r.profile)")
-        out.append("- Probe timeout: \(formatDuration(ms: r.timeoutMs))")
+        out.append("- Probe timeout: \(timeoutText(r, long: true))")
         out.append("- Duration: \(formatDuration(ms: r.durationMs))")
         out.append("- swarmprobe: \(r.toolVersion)")
         if !r.complete {

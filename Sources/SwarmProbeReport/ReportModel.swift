@@ -337,6 +337,19 @@ public func plural(_ n: Int, _ noun: String) -> String {
     return "\(n) \(noun)s"
 }
 
+/// The probe timeout as the reports state it: `500 ms`, or with `--timeout auto`
+/// `auto, at most 500 ms` (long: how auto works, and the tries).
+func timeoutText(_ r: Results, long: Bool = false) -> String {
+    let t = formatDuration(ms: r.timeoutMs)
+    let tries = r.attempts.map { ", \($0) tries per probe" } ?? ""
+    switch r.timeoutPolicy {
+    case "auto"?:
+        return long ? "\(t) at most (auto: 4 x the measured round trip to both ends, at least 500 ms)\(tries)" : "auto, at most \(t)"
+    default:
+        return long ? "\(t)\(tries)" : t
+    }
+}
+
 /// `850 ms`, `4.2 s`.
 func formatDuration(ms: Int) -> String {
     if ms < 1000 { return "\(ms) ms" }

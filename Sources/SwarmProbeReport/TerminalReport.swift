@@ -16,7 +16,7 @@ public enum TerminalReport {
 
         let interrupted = r.complete ? "" : ", interrupted"
         out.append("swarmprobe \(r.toolVersion): profile \(r.profile), \(plural(m.nodeNames.count, "node")), "
-            + "\(plural(r.checks.count, "check")) in \(formatDuration(ms: r.durationMs)) (probe timeout \(formatDuration(ms: r.timeoutMs)))\(interrupted)")
+            + "\(plural(r.checks.count, "check")) in \(formatDuration(ms: r.durationMs)) (probe timeout \(timeoutText(r)))\(interrupted)")
 
         for section in m.kinds {
             out.append("")
