@@ -1,6 +1,6 @@
 import Foundation
 
-/// What /proc says about one process: CPU time, memory, open files. For benchmarks.
+/// What /proc says about one process at once: CPU time, memory, open files (through `ProcInfo`). For benchmarks.
 public struct ProcessStats: Sendable {
     /// User + system CPU time, seconds.
     public var cpuSeconds: Double
@@ -11,19 +11,9 @@ public struct ProcessStats: Sendable {
 
     /// nil when the process is gone.
     public static func read(pid: Int32) -> ProcessStats? {
-        guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
-              let status = try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8) else { return nil }
-        // Fields after the parenthesised command name: state is field 3; utime and stime are 14 and 15.
-        guard let close = stat.lastIndex(of: ")") else { return nil }
-        let fields = stat[stat.index(after: close)...].split(separator: " ")
-        guard fields.count > 13, let utime = Double(fields[11]), let stime = Double(fields[12]) else { return nil }
-        let ticks = Double(sysconf(Int32(_SC_CLK_TCK)))
-        func kib(_ key: String) -> Int {
-            guard let line = status.split(separator: "\n").first(where: { $0.hasPrefix(key + ":") }) else { return 0 }
-            return Int(line.split(separator: " ", omittingEmptySubsequences: true).dropFirst().first ?? "") ?? 0
-        }
+        guard let cpu = ProcInfo.cpuSeconds(pid), let rss = ProcInfo.status(pid, "VmRSS") else { return nil }
         let fds = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(pid)/fd").count) ?? 0
-        return ProcessStats(cpuSeconds: (utime + stime) / ticks, rssKiB: kib("VmRSS"), peakRSSKiB: kib("VmHWM"), openFiles: fds)
+        return ProcessStats(cpuSeconds: cpu, rssKiB: rss, peakRSSKiB: ProcInfo.status(pid, "VmHWM") ?? rss, openFiles: fds)
     }
 }
 
