@@ -6,6 +6,8 @@ let package = Package(
     platforms: [.macOS(.v14)],
     products: [
         .executable(name: "swarmprobe", targets: ["swarmprobe"]),
+        // The agent alone, for production nodes (what `swarmprobe agent` runs).
+        .executable(name: "swarmprobe-agent", targets: ["swarmprobe-agent"]),
         // For the libFuzzer package in Fuzz/, which builds against these.
         .library(name: "SwarmProbeCore", targets: ["SwarmProbeCore"]),
         .library(name: "SwarmProbeCapture", targets: ["SwarmProbeCapture"]),
@@ -88,6 +90,7 @@ let package = Package(
             dependencies: [
                 "SwarmProbeCore",
                 "SwarmProbeAgent",
+                "SwarmProbeAgentCLI",
                 "SwarmProbeCoordinator",
                 "SwarmProbeReport",
                 "SwarmProbeLab",
@@ -96,6 +99,19 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
+        ),
+        .target(
+            name: "SwarmProbeAgentCLI",
+            dependencies: [
+                "SwarmProbeAgent", "SwarmProbeCore",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
+        .executableTarget(
+            name: "swarmprobe-agent",
+            dependencies: ["SwarmProbeAgentCLI", .product(name: "ArgumentParser", package: "swift-argument-parser")]
         ),
         .executableTarget(
             name: "swarmprobe",

@@ -28,10 +28,12 @@ final class CaptureTaps: Sendable {
     var interfaceActive: Bool { states.contains { $0.tap == .interface && $0.active } }
 
     /// What the taps keep of each packet and how much they buffer. A probe is 118 bytes; with NFLOG's
-    /// TLVs, IP and TCP options and a VXLAN header in front it stays well under 1,024. (libpcap's default
-    /// 65,535 made every slot of the immediate-mode ring 64 KiB: a 4 MiB ring held about 60 packets, less
-    /// than one agent's share of a 32-node burst.) 2 MiB of 1 KiB slots hold about 1,900 packets.
-    static let captureOptions = CaptureOptions(snapshotLength: 1024, bufferSize: 2 << 20)
+    /// TLVs (~150), an IPv6 header, UDP, VXLAN and an inner Ethernet header in front it stays under 400,
+    /// so 512 bytes keep every probe whole. (libpcap's default 65,535 made every slot of the
+    /// immediate-mode ring 64 KiB: a 4 MiB ring held about 60 packets, less than one agent's share of a
+    /// 32-node burst.) 1 MiB of ~600-byte slots holds about 1,700 packets, and the ring is resident
+    /// memory the whole time the agent runs.
+    static let captureOptions = CaptureOptions(snapshotLength: 512, bufferSize: 1 << 20)
 
     /// Opens both taps; never throws: a tap that cannot open is reported inactive with the reason.
     static func start(address: IPAddress, profile: Profile, token: ClusterToken, group: Int, logger: Logger) -> CaptureTaps {

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import SwarmProbeAWS
+import SwarmProbeAgentCLI
 import SwarmProbeCore
 import SwarmProbeReport
 

@@ -1,81 +1,12 @@
 import ArgumentParser
-import Foundation
-import Logging
-import ServiceLifecycle
-import SwarmProbeAgent
-import SwarmProbeCore
+import SwarmProbeAgentCLI
 
+/// `swarmprobe agent`: the same agent as the lean `swarmprobe-agent` binary.
 struct AgentCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "agent",
-        abstract: "Run the probe agent on this node: listeners on the profile's ports and the control endpoint.",
-        discussion: """
-        Binds each traffic kind of the profile on ADDR (2377/tcp, 7946/tcp+udp, 4789/udp; ESP when the profile \
-        enables it and the agent may open a raw socket), answers only authenticated probes, and serves the signed \
-        control endpoint on ADDR:\(Defaults.controlPort) (--control-port). Stops cleanly on SIGTERM or SIGINT.
-        """
-    )
+        commandName: "agent", abstract: AgentOptions.abstract, discussion: AgentOptions.discussion)
 
-    @Option(help: ArgumentHelp("This node's advertise address (the one in the inventory).", valueName: "addr"))
-    var address: String
+    @OptionGroup var options: AgentOptions
 
-    @Option(help: ArgumentHelp("File holding the cluster token (see `swarmprobe token`).", valueName: "file"))
-    var tokenFile: String
-
-    @Option(help: ArgumentHelp("Port of the control endpoint.", valueName: "port"))
-    var controlPort: Int = Defaults.controlPort
-
-    @Option(help: ArgumentHelp("Profile YAML (default: the built-in probes/swarm.yaml).", valueName: "file"))
-    var profile: String?
-
-    @Option(help: ArgumentHelp("The VXLAN port the swarm was created with (`docker swarm init --data-path-port`).", valueName: "port"))
-    var dataPathPort: Int?
-
-    @Flag(help: "Do not open the capture taps (libpcap on the interface, nflog after the firewall); silent drops then get where: unknown.")
-    var noCapture = false
-
-    @Option(help: ArgumentHelp("Log level: trace, debug, info, notice, warning, error.", valueName: "level"))
-    var logLevel: String = "info"
-
-    func validate() throws {
-        guard IPAddress(address) != nil else {
-            throw ValidationError("--address: \"\(address)\" is not an IPv4 or IPv6 address")
-        }
-        guard (1...65535).contains(controlPort) else {
-            throw ValidationError("--control-port: \(controlPort) is not a port number (1-65535)")
-        }
-        guard Logger.Level(rawValue: logLevel) != nil else {
-            throw ValidationError("--log-level: \"\(logLevel)\" is not one of trace, debug, info, notice, warning, error")
-        }
-    }
-
-    func run() async throws {
-        let addr = IPAddress(address)!
-        let token = try ClusterToken.load(path: tokenFile)
-        let profile = try loadProfile(path: profile, dataPathPort: dataPathPort)
-        let level = Logger.Level(rawValue: logLevel) ?? .info
-        LoggingSystem.bootstrap { label in
-            var h = StreamLogHandler.standardError(label: label)
-            h.logLevel = level
-            return h
-        }
-        let logger = Logger(label: "swarmprobe.agent")
-        var configuration = AgentConfiguration(address: addr, controlPort: controlPort, profile: profile, token: token)
-        configuration.capture = !noCapture
-        let agent = Agent(configuration: configuration,
-                          logger: logger) { states, port in
-            let kinds = states.map { s in "\(s.kind) \(s.mode.rawValue)\(s.detail.map { " (\($0))" } ?? "")" }
-            printError("swarmprobe agent ready on \(addr), control port \(port), profile \(profile.name): " + kinds.joined(separator: ", "))
-        }
-        let group = ServiceGroup(configuration: .init(
-            services: [.init(service: agent)],
-            gracefulShutdownSignals: [.sigterm, .sigint],
-            logger: logger))
-        do {
-            try await group.run()
-        } catch let e as AgentStartupError {
-            printError("swarmprobe agent: \(e)")
-            throw ExitCode(1)
-        }
-    }
+    func run() async throws { try await options.run() }
 }

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import SwarmProbeAgent
+import SwarmProbeAgentCLI
 import SwarmProbeCore
 import SwarmProbeLab
 

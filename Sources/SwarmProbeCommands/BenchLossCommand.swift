@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import SwarmProbeAgentCLI
 import SwarmProbeCore
 import SwarmProbeLab
 

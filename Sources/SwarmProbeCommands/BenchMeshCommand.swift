@@ -48,6 +48,9 @@ struct BenchMeshCommand: AsyncParsableCommand {
     @Option(help: ArgumentHelp("Kill a peer tool still running after this long (its unanswered checks count as undecided).", valueName: "duration"))
     var peerTimeout: Duration = Duration(milliseconds: 300_000)
 
+    @Option(help: ArgumentHelp("Run this agent-only binary (a `swarmprobe-agent` build) on the nodes instead of `swarmprobe agent`.", valueName: "path"))
+    var agentBinary: String?
+
     @Option(help: ArgumentHelp("Write every raw number as JSON here.", valueName: "file"))
     var json: String?
 
@@ -57,6 +60,9 @@ struct BenchMeshCommand: AsyncParsableCommand {
     func validate() throws {
         guard parsedSizes != nil else { throw ValidationError("--sizes: \"\(sizes)\" must be numbers from 2 to 200 separated by commas") }
         guard (1...20).contains(runs) else { throw ValidationError("--runs: \(runs) is outside 1 to 20") }
+        if let agentBinary, !FileManager.default.isExecutableFile(atPath: agentBinary) {
+            throw ValidationError("--agent-binary: \(agentBinary) is not an executable file")
+        }
         guard fraction >= 0 && fraction <= 0.9 else { throw ValidationError("--fraction: \(fraction) is outside 0 to 0.9") }
         if let timeout, timeout.isEmpty || timeout.hasPrefix("-") { throw ValidationError("--timeout: \"\(timeout)\" is not a duration") }
     }
@@ -121,7 +127,7 @@ struct BenchMeshCommand: AsyncParsableCommand {
         progressLine("[\(scenario.name)] starting \(n - scenario.agentsDown.count) agents ...")
         t0 = Date()
         let up = scenario.nodes.map(\.name).filter { !scenario.agentsDown.contains($0) }
-        try lab.startAgents(binary: binary, tokenFile: token, only: up)
+        try lab.startAgents(binary: binary, tokenFile: token, only: up, leanBinary: agentBinary)
         let agentsMs = Date().timeIntervalSince(t0) * 1000
         t0 = Date()
         try lab.inject(scenario.faults)

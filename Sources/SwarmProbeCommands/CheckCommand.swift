@@ -3,6 +3,7 @@ import Foundation
 import Logging
 import SwarmProbeAWS
 import SwarmProbeCoordinator
+import SwarmProbeAgentCLI
 import SwarmProbeCore
 import SwarmProbeReport
 

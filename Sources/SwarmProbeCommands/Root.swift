@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import SwarmProbeAgentCLI
 import SwarmProbeCore
 
 public struct SwarmProbe: AsyncParsableCommand {
@@ -20,34 +21,8 @@ public struct SwarmProbe: AsyncParsableCommand {
     /// The entry point: parse, run, and map every failure to a one-line message and an exit code
     /// (2 for bad input or usage, as PRODUCT.md promises, where argument-parser alone would say 64).
     public static func main(_ arguments: [String]? = nil) async -> Int32 {
-        do {
-            var command = try parseAsRoot(arguments)
-            if var asyncCommand = command as? any AsyncParsableCommand {
-                try await asyncCommand.run()
-            } else {
-                try command.run()
-            }
-            return 0
-        } catch let e as InputError {
-            printError("swarmprobe: \(e)")
-            return 2
-        } catch let e as ExitCode {
-            return e.rawValue
-        } catch {
-            let code = exitCode(for: error)
-            let message = fullMessage(for: error)
-            if code == .success {
-                print(message)
-                return 0
-            }
-            printError(message)
-            return code == .validationFailure ? 2 : code.rawValue
-        }
+        await runMain(SwarmProbe.self, name: "swarmprobe", arguments)
     }
-}
-
-func printError(_ text: String) {
-    FileHandle.standardError.write(Data((text.hasSuffix("\n") ? text : text + "\n").utf8))
 }
 
 /// Progress lines for a person watching: only when stderr is a terminal.
@@ -101,18 +76,6 @@ struct TimeoutArgument: ExpressibleByArgument {
             throw ValidationError("\(flag): \(ms) ms is outside 50 ms to 60 s")
         }
     }
-}
-
-/// Loads a profile from a file, or the built-in default, and applies `--data-path-port`.
-func loadProfile(path: String?, dataPathPort: Int?) throws(InputError) -> Profile {
-    var profile: Profile
-    if let path {
-        profile = try Profile.parse(try readInputFile(path, what: "profile"), source: path)
-    } else {
-        profile = DefaultProfile.load()
-    }
-    if let dataPathPort { profile = try profile.withDataPathPort(dataPathPort) }
-    return profile
 }
 
 /// Where this binary is, to start agents and checks in lab namespaces.

@@ -271,12 +271,14 @@ public final class Lab: @unchecked Sendable {
 
     /// Starts `binary agent` in each node's namespace; returns when all are ready.
     /// `user`: run the agents as this unprivileged user (`runuser`), to see them without capture privileges.
+    /// `leanBinary`: run the agent-only `swarmprobe-agent` at that path instead of `binary agent`.
     public func startAgents(binary: String, tokenFile: String, extraArguments: [String] = [], only: [String]? = nil,
-                            user: String? = nil) throws {
+                            user: String? = nil, leanBinary: String? = nil) throws {
         let asUser = user.map { ["runuser", "-u", $0, "--"] } ?? []
+        let command = leanBinary.map { [$0] } ?? [binary, "agent"]
         let specs = nodes.filter { only?.contains($0.name) ?? true }.map { node in
             AgentSupervisor.Spec(name: node.name, launcher: ["ip", "netns", "exec", node.namespace] + asUser,
-                                 arguments: [binary, "agent", "--address", node.address.description, "--token-file", tokenFile] + extraArguments)
+                                 arguments: command + ["--address", node.address.description, "--token-file", tokenFile] + extraArguments)
         }
         try agents.start(specs)
     }

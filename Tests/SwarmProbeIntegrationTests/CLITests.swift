@@ -1,4 +1,5 @@
 import Foundation
+import SwarmProbeCore
 import SwarmProbeLab
 import Testing
 
@@ -13,6 +14,20 @@ struct CLITests {
         let path = FileManager.default.temporaryDirectory.appendingPathComponent("sp-cli-\(UUID().uuidString).yaml").path
         try contents.write(toFile: path, atomically: true, encoding: .utf8)
         return path
+    }
+
+    @Test("swarmprobe-agent: the agent's flags, the same one-line errors and exit 2")
+    func leanAgentFlags() throws {
+        let lean = URL(fileURLWithPath: swarmprobeBinary()).deletingLastPathComponent().appendingPathComponent("swarmprobe-agent").path
+        let help = try Shell.capture([lean, "--help"])
+        #expect(help.status == 0 && help.stdout.contains("--address") && help.stdout.contains("--no-capture"))
+        let version = try Shell.capture([lean, "--version"])
+        #expect(version.stdout.trimmingCharacters(in: .whitespacesAndNewlines) == SwarmProbeVersion.current)
+        let bad = try Shell.capture([lean, "--address", "1.2.3", "--token-file", "y"])
+        #expect(bad.status == 2 && bad.stderr.contains("--address"))
+        let missing = try Shell.capture([lean, "--address", "198.18.0.10", "--token-file", "/nonexistent/token"])
+        #expect(missing.status == 2)
+        #expect(missing.stderr == "swarmprobe-agent: /nonexistent/token: token: cannot read the token file (no such file)\n", "\(missing.stderr)")
     }
 
     @Test func versionAndHelp() throws {

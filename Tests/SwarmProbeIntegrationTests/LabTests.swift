@@ -32,6 +32,21 @@ struct LabTests {
         }
     }
 
+    @Test("the lean swarmprobe-agent binary serves a check exactly as `swarmprobe agent` does")
+    func leanAgentBinary() throws {
+        let scenario = LabScenario(name: "lean", nodes: [("m1", .manager), ("w1", .worker), ("w2", .worker)],
+                                   faults: [.hostFirewall(node: "w2", from: "m1", kind: udp7946, reject: false)])
+        let lean = URL(fileURLWithPath: swarmprobeBinary()).deletingLastPathComponent().appendingPathComponent("swarmprobe-agent").path
+        try withLab(scenario, startAgents: false) { lab, token in
+            try lab.startAgents(binary: swarmprobeBinary(), tokenFile: token, leanBinary: lean)
+            #expect(lab.agentLog("m1").contains("swarmprobe agent ready on 198.18."), "\(lab.agentLog("m1"))")
+            let run = try runCheck(lab, token: token)
+            #expect(run.status == 1, "\(run.stderr)")
+            expectMatches(run.results, scenario, capture: true)
+            #expect(run.results.nodes.allSatisfy { $0.agentVersion == SwarmProbeVersion.current && $0.taps.allSatisfy(\.active) })
+        }
+    }
+
     @Test("the demo's faults: network drop, host firewall reject, return path")
     func demoScenario() throws {
         let scenario = LabScenario.demo

@@ -1,0 +1,48 @@
+import ArgumentParser
+import Foundation
+import SwarmProbeCore
+
+/// One line to stderr.
+public func printError(_ text: String) {
+    FileHandle.standardError.write(Data((text.hasSuffix("\n") ? text : text + "\n").utf8))
+}
+
+/// Loads a profile from a file, or the built-in default, and applies `--data-path-port`.
+public func loadProfile(path: String?, dataPathPort: Int?) throws(InputError) -> Profile {
+    var profile: Profile
+    if let path {
+        profile = try Profile.parse(try readInputFile(path, what: "profile"), source: path)
+    } else {
+        profile = DefaultProfile.load()
+    }
+    if let dataPathPort { profile = try profile.withDataPathPort(dataPathPort) }
+    return profile
+}
+
+/// Parses and runs `Root`, mapping every failure to a one-line message and an exit code (2 for bad
+/// input or usage, as PRODUCT.md promises, where argument-parser alone would say 64).
+public func runMain<Root: ParsableCommand>(_ root: Root.Type, name: String, _ arguments: [String]? = nil) async -> Int32 {
+    do {
+        var command = try root.parseAsRoot(arguments)
+        if var asyncCommand = command as? any AsyncParsableCommand {
+            try await asyncCommand.run()
+        } else {
+            try command.run()
+        }
+        return 0
+    } catch let e as InputError {
+        printError("\(name): \(e)")
+        return 2
+    } catch let e as ExitCode {
+        return e.rawValue
+    } catch {
+        let code = root.exitCode(for: error)
+        let message = root.fullMessage(for: error)
+        if code == .success {
+            print(message)
+            return 0
+        }
+        printError(message)
+        return code == .validationFailure ? 2 : code.rawValue
+    }
+}
