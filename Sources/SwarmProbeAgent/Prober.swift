@@ -37,6 +37,9 @@ final class RunPacing: Sendable {
         var srtt = 0.0, rttvar = 0.0, samples = 0
         var firstTries = 0, retries = 0
         var lag = TimeAmount.zero
+
+        /// SRTT + 4 x RTTVAR; nil before any answer.
+        var rto: TimeAmount? { samples == 0 ? nil : .microseconds(Int64(srtt + 4 * rttvar)) }
     }
     private let state = NIOLockedValueBox(State())
 
@@ -64,18 +67,11 @@ final class RunPacing: Sendable {
         state.withLockedValue { $0.firstTries += 1 }
     }
 
-    /// SRTT + 4 x RTTVAR; nil before any answer.
-    var rto: TimeAmount? {
-        state.withLockedValue { s in
-            s.samples == 0 ? nil : .microseconds(Int64(s.srtt + 4 * s.rttvar))
-        }
-    }
-
     /// May a retry leave now, `sinceLast` after the previous try of a probe whose timeout is `timeout`?
     /// Counts it if so.
     func takeRetry(sinceLast: TimeAmount, timeout: TimeAmount) -> Bool {
         state.withLockedValue { s in
-            let gap = s.samples == 0 ? TimeAmount.nanoseconds(timeout.nanoseconds / 4) : .microseconds(Int64(s.srtt + 4 * s.rttvar))
+            let gap = s.rto ?? .nanoseconds(timeout.nanoseconds / 4)
             guard sinceLast >= gap, s.retries < max(64, s.firstTries / 2) else { return false }
             s.retries += 1
             return true
@@ -85,9 +81,7 @@ final class RunPacing: Sendable {
     /// When a probe begun at `start` with `timeout` counts as silence, as things stand now.
     func deadline(start: NIODeadline, timeout: TimeAmount) -> NIODeadline {
         let ceiling = TimeAmount.milliseconds(Int64(ProbeTiming.ceilingMs))
-        let (rto, lag) = state.withLockedValue { s in
-            (s.samples == 0 ? TimeAmount.zero : .microseconds(Int64(s.srtt + 4 * s.rttvar)), s.lag)
-        }
+        let (rto, lag) = state.withLockedValue { s in (s.rto ?? .zero, s.lag) }
         let wait = max(timeout, min(ceiling, max(rto * 2, timeout + lag)))
         return start + wait
     }
@@ -146,7 +140,7 @@ final class Prober: Sendable {
         }
     }
 
-    func probe(_ order: ProbeOrder, runID: [UInt8], timeout: TimeAmount, attempts: Int, pacing: RunPacing = RunPacing()) async -> SenderEvidence {
+    func probe(_ order: ProbeOrder, runID: [UInt8], timeout: TimeAmount, attempts: Int, pacing: RunPacing) async -> SenderEvidence {
         // An observed port belongs to dockerd or the kernel: no answer will come, only the target's capture
         // can tell, and the owner may log every stray datagram: two tries, so one loss does not decide.
         let count = order.observed ? min(max(1, attempts), ProbeTiming.observedAttempts) : max(1, attempts)
