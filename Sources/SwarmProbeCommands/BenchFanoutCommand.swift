@@ -100,13 +100,14 @@ struct BenchFanoutCommand: AsyncParsableCommand {
         }
         let packetsBefore = loopbackPackets()
         progressLine("fanout: the agent probes \(peers) peers x 4 kinds (\(silentCount) peers silent) ...")
-        let sampler = ProcessSampler(pid: pid)
+        ProcInfo.resetPeakRSS(pid)  // VmHWM from here on is the check's peak
+        let files = OpenFilesSampler(pid: pid)
         let json = lab.directory.appendingPathComponent("results.json").path
         let t0 = Date()
         let check = try Shell.capture([selfExecutable(), "check", "--inventory", inventoryFile, "--token-file", tokenFile,
                                        "--timeout", timeout.argument, "--json", json, "--quiet"], timeout: 300)
         let wall = Date().timeIntervalSince(t0)
-        let peaks = sampler.stop()
+        let peakFiles = files.stop()
         guard let after = ProcessStats.read(pid: pid), FileManager.default.fileExists(atPath: json) else {
             throw InputError(source: "bench fanout", "the check failed (exit \(check.status)): \(check.stderr)")
         }
@@ -155,8 +156,8 @@ struct BenchFanoutCommand: AsyncParsableCommand {
         print("| probes answered / timed out / wrong | \(answered) / \(timedOut) / \(wrong) |")
         print("| tries sent (datagrams + TCP connections) | \(tries) |")
         print("| agent CPU time during the check | \(Int((after.cpuSeconds - idle.cpuSeconds) * 1000)) ms |")
-        print("| agent resident memory idle / peak | \(idle.rssKiB / 1024) MiB / \(max(after.peakRSSKiB, peaks.rssKiB) / 1024) MiB |")
-        print("| agent open files idle / peak | \(idle.openFiles) / \(peaks.openFiles) |")
+        print("| agent resident memory idle / peak | \(idle.rssKiB / 1024) MiB / \(after.peakRSSKiB / 1024) MiB |")
+        print("| agent open files idle / peak | \(idle.openFiles) / \(peakFiles) |")
         print("| loopback packets during the check | \(packets) |")
         if wrong > 0 { throw ExitCode(1) }
     }

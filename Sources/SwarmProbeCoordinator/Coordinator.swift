@@ -158,15 +158,12 @@ public final class Coordinator: Sendable {
         let peers = nodes.map { PeerRef(name: $0.name, address: $0.address) }
         let kinds = profile.enabledKinds
         let runID = Hex.encode(randomBytes(16))
-        // Each path's timeout, from the round trips to its two ends (or the fixed one).
-        var pathTimeouts: [String: [String: Int]] = [:]
-        for a in up {
-            for b in nodes where b.name != a.name {
-                pathTimeouts[a.name, default: [:]][b.name] = options.timeoutMs(rttMicros: rtts[a.name], rtts[b.name])
-            }
-        }
-        let timeouts = pathTimeouts
-        let longest = timeouts.values.flatMap(\.values).max() ?? options.nominalTimeoutMs
+        // Each path's timeout, from the round trips to its two ends (or the fixed one); derived where it is
+        // needed rather than kept for every pair (a million at a thousand nodes).
+        let options = self.options
+        let pathTimeout: @Sendable (Node, Node) -> Int = { a, b in options.timeoutMs(rttMicros: rtts[a.name], rtts[b.name]) }
+        let longest = up.lazy.flatMap { a in nodes.lazy.filter { $0.name != a.name }.map { pathTimeout(a, $0) } }.max()
+            ?? options.nominalTimeoutMs
         gathered.withLockedValue { $0.longestTimeoutMs = longest }
         progress(.probing(paths: up.count * (nodes.count - 1) * kinds.count, timeoutMs: longest))
         // An agent answers its plan about one probe timeout after it gets it; past that plus a margin it
@@ -175,14 +172,13 @@ public final class Coordinator: Sendable {
         let runTimeout = TimeAmount.milliseconds(Int64(max(longest, ProbeTiming.ceilingMs) + Coordinator.runMargin(probes: (nodes.count - 1) * kinds.count)))
         await withTaskGroup(of: Void.self) { group in
             for node in up {
-                let mine = timeouts[node.name] ?? [:]
                 group.addTask { [self] in
                     let probes = kinds.flatMap { kind in
                         nodes.filter { $0.name != node.name }.map { target in
                             // A port the target's agent only observes belongs to dockerd or the kernel: probe it gently.
                             let mode = hellos[target.name]?.listeners.first { $0.kind == kind.kindID }?.mode
                             return ProbeOrder(target: target.address, kind: kind.kindID, observed: mode == .observing,
-                                              timeoutMs: mine[target.name])
+                                              timeoutMs: pathTimeout(node, target))
                         }
                     }
                     let planTimeout = probes.compactMap(\.timeoutMs).max() ?? longest

@@ -12,17 +12,22 @@ public struct ProcessStats: Sendable {
     /// nil when the process is gone.
     public static func read(pid: Int32) -> ProcessStats? {
         guard let cpu = ProcInfo.cpuSeconds(pid), let rss = ProcInfo.status(pid, "VmRSS") else { return nil }
-        let fds = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(pid)/fd").count) ?? 0
-        return ProcessStats(cpuSeconds: cpu, rssKiB: rss, peakRSSKiB: ProcInfo.status(pid, "VmHWM") ?? rss, openFiles: fds)
+        return ProcessStats(cpuSeconds: cpu, rssKiB: rss, peakRSSKiB: ProcInfo.status(pid, "VmHWM") ?? rss,
+                            openFiles: openFiles(pid: pid) ?? 0)
+    }
+
+    /// Entries of /proc/PID/fd; nil when the process is gone.
+    public static func openFiles(pid: Int32) -> Int? {
+        (try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(pid)/fd"))?.count
     }
 }
 
-/// Samples a process's open files and resident set every `interval` until stopped; keeps the peaks.
-public final class ProcessSampler: @unchecked Sendable {
-    // `peakFiles`, `peakRSS` and `running` are guarded by `lock`.
+/// Counts a process's open files every `interval` until stopped, and keeps the peak (the kernel keeps
+/// no high-water mark of open files, as it does of memory with VmHWM).
+public final class OpenFilesSampler: @unchecked Sendable {
+    // `peak` and `running` are guarded by `lock`.
     private let lock = NSLock()
-    private var peakFiles = 0
-    private var peakRSS = 0
+    private var peak = 0
     private var running = true
     private let thread: Thread
 
@@ -35,25 +40,20 @@ public final class ProcessSampler: @unchecked Sendable {
 
     private func loop(pid: Int32, interval: TimeInterval) {
         while lock.withLock({ running }) {
-            if let s = ProcessStats.read(pid: pid) {
-                lock.withLock {
-                    peakFiles = max(peakFiles, s.openFiles)
-                    peakRSS = max(peakRSS, s.rssKiB)
-                }
-            }
+            if let n = ProcessStats.openFiles(pid: pid) { lock.withLock { peak = max(peak, n) } }
             Thread.sleep(forTimeInterval: interval)
         }
     }
 
-    /// Stops sampling; returns the peak open files and the peak resident set (KiB) seen.
-    public func stop() -> (openFiles: Int, rssKiB: Int) {
+    /// Stops sampling; returns the most open files seen.
+    public func stop() -> Int {
         lock.withLock {
             running = false
-            return (peakFiles, peakRSS)
+            return peak
         }
     }
 }
 
 private final class SamplerBox: @unchecked Sendable {
-    weak var sampler: ProcessSampler?
+    weak var sampler: OpenFilesSampler?
 }
