@@ -105,8 +105,8 @@ final class ControlService: Sendable {
                     starts[request.runID] = (started, lostBefore)
                 }
                 logger.info("control: run \(request.runID.prefix(8)): \(request.probes.count) probes, timeout \(request.timeoutMs) ms")
-                let results = await prober.run(request)
-                logger.info("control: run \(request.runID.prefix(8)): \(request.probes.count) probes done in \(Int64(nowMs()) - started) ms")
+                let (results, pace) = await prober.run(request)
+                logger.info("control: run \(request.runID.prefix(8)): \(request.probes.count) probes done in \(Int64(nowMs()) - started) ms (\(pace))")
                 return try ok(RunResponse(runID: request.runID, results: results), nonce)
             case ControlPath.log:
                 let request = try WireJSON.decode(LogRequest.self, from: body, source: "log request")

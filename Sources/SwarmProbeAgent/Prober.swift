@@ -86,6 +86,15 @@ final class RunPacing: Sendable {
         return start + wait
     }
 
+    /// What the run saw of its pace, for the agent's log: "rtt 0.4 ms, rto 1.2 ms, lag 3 ms, 12 retries".
+    var summary: String {
+        state.withLockedValue { s in
+            func ms(_ micros: Double) -> String { String(format: "%.1f ms", micros / 1000) }
+            let rtt = s.samples == 0 ? "no datagram answers" : "srtt \(ms(s.srtt)), rto \(ms(s.srtt + 4 * s.rttvar))"
+            return "\(rtt), timer lag \(s.lag.nanoseconds / 1_000_000) ms, \(s.retries) retries for \(s.firstTries) probes"
+        }
+    }
+
     /// The latest a probe with `timeout` can count as silence.
     static func latest(start: NIODeadline, timeout: TimeAmount) -> NIODeadline {
         start + max(timeout, .milliseconds(Int64(ProbeTiming.ceilingMs)))
@@ -116,10 +125,11 @@ final class Prober: Sendable {
         self.concurrency = concurrency
     }
 
-    func run(_ request: RunRequest) async -> [ProbeReport] {
+    /// Sends every probe of the plan; returns what each ended with, and how the run was paced.
+    func run(_ request: RunRequest) async -> (reports: [ProbeReport], pace: String) {
         let runID = Hex.decode(request.runID) ?? [UInt8](repeating: 0, count: 16)
         let pacing = RunPacing()
-        return await withTaskGroup(of: ProbeReport.self) { group in
+        let reports = await withTaskGroup(of: ProbeReport.self) { group in
             var results: [ProbeReport] = []
             results.reserveCapacity(request.probes.count)
             var pending = request.probes[...]
@@ -138,13 +148,15 @@ final class Prober: Sendable {
             }
             return results
         }
+        return (reports, pacing.summary)
     }
 
     func probe(_ order: ProbeOrder, runID: [UInt8], timeout: TimeAmount, attempts: Int, pacing: RunPacing) async -> SenderEvidence {
         // An observed port belongs to dockerd or the kernel: no answer will come, only the target's capture
         // can tell, and the owner may log every stray datagram: two tries, so one loss does not decide.
         let count = order.observed ? min(max(1, attempts), ProbeTiming.observedAttempts) : max(1, attempts)
-        let nonces = (0..<count).map { _ in randomBytes(16) }
+        let pool = randomBytes(16 * count)  // one system call for every try's nonce
+        let nonces = (0..<count).map { Array(pool[($0 * 16)..<($0 * 16 + 16)]) }
         let end: ProbeEnd
         switch order.kind.proto {
         case .tcp:
@@ -180,174 +192,37 @@ final class Prober: Sendable {
     /// the SYN of a probe that never connects. Linux's default ephemeral range.
     static let sourcePorts = 32768...60999
 
-    /// One TCP probe: up to one connection per nonce, a new one (from a new source port, with its own
-    /// nonce) at each retry time while none has completed its handshake, because the kernel's own SYN
-    /// retransmission (1 s) is later than most timeouts; once connected, TCP's own retransmission
-    /// carries the probe and its echo. The first decisive end (answered, connected, refused,
-    /// unreachable) wins and the other tries are closed; every try's source port is reported so the
-    /// target's capture can match its SYN.
+    /// One TCP probe, run on one event loop by `TCPProbeSeries`.
     private func probeTCP(_ order: ProbeOrder, nonces: [[UInt8]], runID: [UInt8], timeout: TimeAmount,
                           pacing: RunPacing) async -> ProbeEnd {
-        let attempts = nonces.count
         let remote: SocketAddress
         do {
             remote = try order.target.socketAddress(port: order.kind.port ?? 0)
         } catch {
             return ProbeEnd(outcome: .sendFailed, detail: "bad address: \(error)", attemptsSent: 0)
         }
-        let start = NIODeadline.now()
-        // Tries may live until the latest possible deadline; the `.expired` events decide when to stop.
-        let latest = RunPacing.latest(start: start, timeout: timeout)
-        enum Event: Sendable {
-            case ended(Int, ProbeEnd)
-            case retryDue
-            case expired
+        let loop = group.next()
+        let promise = loop.makePromise(of: ProbeEnd.self)
+        let box = NIOLoopBoundBox.makeEmptyBox(valueType: TCPProbeSeries.self, eventLoop: loop)
+        let packet: @Sendable ([UInt8], Int) -> [UInt8] = { [self] nonce, port in
+            self.packet(order, nonce: nonce, runID: runID, replyPort: port)
         }
-        let handshakeDone = NIOLockedValueBox(false)
-        return await withTaskGroup(of: Event.self) { group in
-            var launched = 0
-            var lastLaunch = start
-            var ends: [Int: ProbeEnd] = [:]
-            var winner: ProbeEnd?
-            var givenUp = false
-            func at(_ when: NIODeadline, _ event: Event) {
-                group.addTask {
-                    let wait = when - NIODeadline.now()
-                    if wait > .zero { try? await Task.sleep(nanoseconds: UInt64(wait.nanoseconds)) }
-                    if !Task.isCancelled { pacing.fired(due: when) }
-                    return event
-                }
+        let local = address, key = keyBytes
+        return await withTaskCancellationHandler {
+            loop.execute {
+                let series = TCPProbeSeries(loop: loop, box: box, local: local, remote: remote, observed: order.observed,
+                                            key: key, nonces: nonces, timeout: timeout, pacing: pacing,
+                                            packet: packet, promise: promise)
+                box.value = series
+                series.start()
             }
-            func launch() {
-                let i = launched
-                launched += 1
-                lastLaunch = .now()
-                group.addTask { [self] in
-                    .ended(i, await self.tcpTry(order, to: remote, nonce: nonces[i], runID: runID, deadline: latest,
-                                                connected: { handshakeDone.withLockedValue { $0 = true } }))
-                }
-            }
-            pacing.firstTry()
-            launch()
-            for i in 1..<max(1, attempts) {
-                at(start + .nanoseconds(ProbeTiming.offsetNanos(attempt: i, of: attempts, timeoutNanos: timeout.nanoseconds)), .retryDue)
-            }
-            at(start + timeout, .expired)
-            while let event = await group.next() {
-                switch event {
-                case .retryDue:
-                    if winner == nil && !givenUp && launched < attempts && !handshakeDone.withLockedValue({ $0 })
-                        && pacing.takeRetry(sinceLast: .now() - lastLaunch, timeout: timeout) {
-                        launch()
-                    }
-                case .expired:
-                    guard winner == nil && !givenUp else { continue }
-                    let deadline = pacing.deadline(start: start, timeout: timeout)
-                    if deadline - NIODeadline.now() > .milliseconds(1) {
-                        at(deadline, .expired)  // this run's answers are slow: wait as long as they take
-                    } else if handshakeDone.withLockedValue({ $0 }) {
-                        // Connected, but the echo did not come back in time: the handshake proves the path.
-                        winner = ProbeEnd(outcome: .connected, detail: "handshake completed; no authenticated answer in time",
-                                          attemptsSent: launched)
-                        group.cancelAll()
-                    } else {
-                        givenUp = true
-                        group.cancelAll()
-                    }
-                case let .ended(i, end):
-                    ends[i] = end
-                    guard winner == nil && !givenUp else { continue }
-                    switch end.outcome {
-                    case .timeout:
-                        break
-                    case .sendFailed where end.detail == Prober.noFreePort:
-                        break
-                    default:
-                        winner = end
-                        group.cancelAll()
-                    }
-                }
-            }
-            let ports = (0..<launched).compactMap { ends[$0]?.sourcePorts.first }
-            // Given up: every try was still waiting (cancelling them closed their sockets; that is no error).
-            var end = winner ?? (givenUp ? nil : ends.sorted { $0.key < $1.key }.last { $0.value.outcome != .timeout }?.value)
-                ?? ProbeEnd(outcome: .timeout, attemptsSent: launched)
-            if winner == nil && end.outcome == .timeout { end.detail = nil }
-            end.attemptsSent = launched
-            end.sourcePorts = ports
-            return end
+            return (try? await promise.futureResult.get()) ?? ProbeEnd(outcome: .timeout, attemptsSent: 0)
+        } onCancel: {
+            loop.execute { box.value?.finish(nil) }
         }
     }
 
     static let noFreePort = "no free source port"
-
-    /// One TCP connection attempt from a random source port, ending by `deadline`.
-    private func tcpTry(_ order: ProbeOrder, to remote: SocketAddress, nonce: [UInt8], runID: [UInt8], deadline: NIODeadline,
-                        connected: @escaping @Sendable () -> Void) async -> ProbeEnd {
-        var end = ProbeEnd(outcome: .sendFailed, detail: Prober.noFreePort, attemptsSent: 0)
-        for _ in 0..<8 {
-            let port = Int.random(in: Prober.sourcePorts)
-            end = await tcpTry(order, from: port, to: remote, nonce: nonce, runID: runID, deadline: deadline, connected: connected)
-            // Another socket has this port: try another one.
-            guard end.outcome == .sendFailed, end.detail == String(cString: strerror(EADDRINUSE)) else { break }
-        }
-        return end
-    }
-
-    private func tcpTry(_ order: ProbeOrder, from sourcePort: Int, to remote: SocketAddress, nonce: [UInt8], runID: [UInt8],
-                        deadline: NIODeadline, connected: @escaping @Sendable () -> Void) async -> ProbeEnd {
-        let loop = group.next()
-        let promise = loop.makePromise(of: ProbeEnd.self)
-        let key = keyBytes
-        let started = NIODeadline.now()
-        let handshakeOnly = order.observed
-        guard let local = try? address.socketAddress(port: sourcePort) else {
-            return ProbeEnd(outcome: .sendFailed, detail: "bad local address", attemptsSent: 0)
-        }
-        // Another try won: close this one's socket, connecting or not.
-        let state = NIOLockedValueBox<(channel: (any Channel)?, cancelled: Bool)>((nil, false))
-        let bootstrap = ClientBootstrap(group: loop)
-            .connectTimeout(max(deadline - started, .milliseconds(1)))
-            .channelInitializer { channel in
-                channel.eventLoop.makeCompletedFuture {
-                    let cancelled = state.withLockedValue { s -> Bool in
-                        s.channel = channel
-                        return s.cancelled
-                    }
-                    if cancelled { throw CancellationError() }
-                    try channel.pipeline.syncOperations.addHandler(
-                        TCPProbeClient(key: key, nonce: nonce, started: started, deadline: deadline,
-                                       handshakeOnly: handshakeOnly, promise: promise))
-                }
-            }
-        var end: ProbeEnd = await withTaskCancellationHandler {
-            do {
-                let channel = try await bootstrap.bind(to: local).connect(to: remote).get()
-                connected()
-                if !handshakeOnly {
-                    // Connected: send the probe; the handler waits for the echo and settles the promise.
-                    let bytes = packet(order, nonce: nonce, runID: runID, replyPort: sourcePort)
-                    channel.writeAndFlush(channel.allocator.buffer(bytes: bytes), promise: nil)
-                }
-                let end = try await promise.futureResult.get()
-                // A graceful close (FIN): the program behind the port sees a plain end of stream.
-                try? await channel.close()
-                return end
-            } catch {
-                promise.succeed(ProbeEnd(outcome: .timeout, attemptsSent: 1))  // no-op if already settled
-                return Prober.classify(connectError: error, attemptsSent: 1)
-            }
-        } onCancel: {
-            let channel = state.withLockedValue { s -> (any Channel)? in
-                s.cancelled = true
-                return s.channel
-            }
-            channel?.close(promise: nil)
-            promise.succeed(ProbeEnd(outcome: .timeout, detail: "superseded by another try", attemptsSent: 1))
-        }
-        end.sourcePorts = [sourcePort]
-        return end
-    }
 
     static func classify(connectError error: any Error, attemptsSent: Int) -> ProbeEnd {
         if let e = error as? ChannelError, case .connectTimeout = e {
@@ -419,94 +294,6 @@ final class Prober: Sendable {
 }
 
 
-/// One TCP probe: the connection is up; write the probe, wait for the echo.
-final class TCPProbeClient: ChannelInboundHandler {
-    typealias InboundIn = ByteBuffer
-
-    private let key: [UInt8]
-    private let nonce: [UInt8]
-    private let started: NIODeadline
-    private let deadline: NIODeadline
-    private let promise: EventLoopPromise<ProbeEnd>
-    private var buffer: ByteBuffer?
-    private var timer: Scheduled<Void>?
-    private var settled = false
-    private var handshakeMicros: Int?
-    private let handshakeOnly: Bool
-
-    init(key: [UInt8], nonce: [UInt8], started: NIODeadline, deadline: NIODeadline, handshakeOnly: Bool,
-         promise: EventLoopPromise<ProbeEnd>) {
-        self.key = key
-        self.nonce = nonce
-        self.started = started
-        self.deadline = deadline
-        self.handshakeOnly = handshakeOnly
-        self.promise = promise
-    }
-
-    private func settle(_ end: ProbeEnd) {
-        guard !settled else { return }
-        settled = true
-        timer?.cancel()
-        promise.succeed(end)
-    }
-
-    func channelActive(context: ChannelHandlerContext) {
-        handshakeMicros = Int((NIODeadline.now() - started).nanoseconds / 1000)
-        if handshakeOnly {
-            // Someone else's port (dockerd): the handshake is the evidence; send nothing, close with FIN.
-            settle(ProbeEnd(outcome: .connected, rttMicros: handshakeMicros,
-                            detail: "handshake completed; no bytes sent (the port belongs to another program)", attemptsSent: 1))
-            context.fireChannelActive()
-            return
-        }
-        // Wait for the echo no longer than the rest of the timeout, but at least a little.
-        let wait = max(deadline - NIODeadline.now(), .milliseconds(200))
-        timer = context.eventLoop.assumeIsolated().scheduleTask(in: wait) { [self] in
-            settle(ProbeEnd(outcome: .connected, rttMicros: handshakeMicros,
-                            detail: "handshake completed; no authenticated answer", attemptsSent: 1))
-        }
-        context.fireChannelActive()
-    }
-
-    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        var incoming = unwrapInboundIn(data)
-        if buffer == nil { buffer = incoming } else { buffer!.writeBuffer(&incoming) }
-        guard let b = buffer, b.readableBytes >= ProbePacket.headerSize,
-              let pad = b.getInteger(at: b.readerIndex + 84, as: UInt16.self) else { return }
-        let expected = ProbePacket.minimumSize + Int(pad)
-        if expected > ProbePacket.maximumSize || b.readableBytes > ProbePacket.maximumSize {
-            return settle(ProbeEnd(outcome: .badAnswer, detail: "oversized answer", attemptsSent: 1))
-        }
-        guard b.readableBytes >= expected else { return }
-        let rtt = Int((NIODeadline.now() - started).nanoseconds / 1000)
-        switch ProbePacket.decode(b.readableBytesView.prefix(expected), key: SymmetricKeyType(data: key)) {
-        case let .success(p) where p.type == .echo && p.nonce == nonce:
-            settle(ProbeEnd(outcome: .answered, rttMicros: rtt, attemptsSent: 1))
-        case .success:
-            settle(ProbeEnd(outcome: .badAnswer, detail: "answer for another probe", attemptsSent: 1))
-        case let .failure(why):
-            settle(ProbeEnd(outcome: .badAnswer, detail: why.rawValue, attemptsSent: 1))
-        }
-        context.close(promise: nil)
-    }
-
-    func channelInactive(context: ChannelHandlerContext) {
-        // Closed before an answer: the handshake is all we have.
-        settle(ProbeEnd(outcome: .connected, rttMicros: handshakeMicros,
-                        detail: "handshake completed; the peer closed without an authenticated answer", attemptsSent: 1))
-        context.fireChannelInactive()
-    }
-
-    func errorCaught(context: ChannelHandlerContext, error: any Error) {
-        if let io = error as? IOError, io.errnoCode == ECONNRESET, !settled {
-            settle(ProbeEnd(outcome: .connected, rttMicros: handshakeMicros,
-                            detail: "handshake completed, then the peer reset the connection", attemptsSent: 1))
-        }
-        context.close(promise: nil)
-    }
-}
-
 /// One UDP probe series on its own connected socket: tries spread over the first three quarters of the
 /// timeout (`ProbeTiming`), each only while nothing has answered,
 /// the first authenticated echo wins; ICMP errors arrive as socket errors.
@@ -525,7 +312,10 @@ final class UDPProbeClient: ChannelInboundHandler {
     private var started = NIODeadline.now()
     private var sentAt: [NIODeadline] = []
     private var sentNonces: [[UInt8]] = []
-    private var timers: [Scheduled<Void>] = []
+    /// The one timer of this probe: its next try, then its expiry.
+    private var timer: Scheduled<Void>?
+    private var nextTry = 0
+    private var expiry = NIODeadline.now()
     private var settled = false
     private var badAnswer: String?
     private var lastError: String?
@@ -545,7 +335,7 @@ final class UDPProbeClient: ChannelInboundHandler {
     private func settle(_ end: ProbeEnd, _ context: ChannelHandlerContext) {
         guard !settled else { return }
         settled = true
-        timers.forEach { $0.cancel() }
+        timer?.cancel()
         var end = end
         end.sentNonces = sentNonces
         promise.succeed(end)
@@ -553,7 +343,6 @@ final class UDPProbeClient: ChannelInboundHandler {
 
     func channelActive(context: ChannelHandlerContext) {
         context.fireChannelActive()
-        let loop = context.eventLoop.assumeIsolated()
         // Connect so ICMP port-unreachable comes back to us as ECONNREFUSED.
         context.channel.connect(to: remote).hop(to: context.eventLoop).assumeIsolated().whenComplete { [self] result in
             switch result {
@@ -561,36 +350,48 @@ final class UDPProbeClient: ChannelInboundHandler {
                 settle(ProbeEnd(outcome: .sendFailed, detail: "connect: \(error)", attemptsSent: 0), context)
             case .success:
                 started = .now()
-                let start = started
-                for i in 0..<nonces.count {
-                    let due = ProbeTiming.offsetNanos(attempt: i, of: nonces.count, timeoutNanos: timeout.nanoseconds)
-                    timers.append(loop.scheduleTask(in: .nanoseconds(due)) { [self] in
-                        if i > 0 { pacing.fired(due: start + .nanoseconds(due)) }
-                        send(attempt: i, context)
-                    })
-                }
-                timers.append(loop.scheduleTask(in: timeout) { [self] in
-                    pacing.fired(due: start + timeout)
-                    expire(context)
-                })
+                expiry = started + timeout
+                nextTry = 1
+                send(attempt: 0, context)
+                arm(context)
             }
         }
     }
 
-    /// The timeout is up: silence, unless this run's answers come back so slowly that it should wait on.
-    private func expire(_ context: ChannelHandlerContext) {
+    /// Schedules the next try, or the expiry once every try is due.
+    private func arm(_ context: ChannelHandlerContext) {
         guard !settled else { return }
+        let isTry = nextTry < nonces.count
+        let due = isTry
+            ? started + .nanoseconds(ProbeTiming.offsetNanos(attempt: nextTry, of: nonces.count, timeoutNanos: timeout.nanoseconds))
+            : expiry
+        timer = context.eventLoop.assumeIsolated().scheduleTask(deadline: due) { [self] in
+            guard !settled else { return }
+            pacing.fired(due: due)
+            if isTry {
+                nextTry += 1
+                send(attempt: nextTry - 1, context)
+            } else if !expire(context) {
+                return
+            }
+            arm(context)
+        }
+    }
+
+    /// The timeout is up: silence (returns false), unless this run's answers come back so slowly that it
+    /// should wait on (moves the expiry, returns true).
+    private func expire(_ context: ChannelHandlerContext) -> Bool {
         let deadline = pacing.deadline(start: started, timeout: timeout)
-        let left = deadline - NIODeadline.now()
-        if left > .milliseconds(1) {
-            timers.append(context.eventLoop.assumeIsolated().scheduleTask(in: left) { [self] in expire(context) })
-            return
+        if deadline - NIODeadline.now() > .milliseconds(1) {
+            expiry = deadline
+            return true
         }
         if let badAnswer {
             settle(ProbeEnd(outcome: .badAnswer, detail: badAnswer, attemptsSent: sentAt.count), context)
         } else {
             settle(ProbeEnd(outcome: .timeout, detail: lastError, attemptsSent: sentAt.count), context)
         }
+        return false
     }
 
     private func send(attempt i: Int, _ context: ChannelHandlerContext) {
