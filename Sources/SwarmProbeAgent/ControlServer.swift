@@ -114,8 +114,10 @@ final class ControlService: Sendable {
                 // Probes of a run can arrive here a little before this agent starts its own part of it.
                 let start = runStarts.withLockedValue { $0[request.runID] }
                 let since = (start?.timeMs ?? Int64(nowMs()) - 120_000) - 5_000
-                let capture = taps?.records(since: since) ?? []
+                // Loss first: reading the counters also has each tap hand over the packets it holds, so the
+                // records below include everything captured until now (under load a tap can run behind).
                 let lost = (taps?.lost() ?? 0) - (start?.lost ?? 0)
+                let capture = taps?.records(since: since) ?? []
                 if lost > 0 { logger.warning("capture: \(lost) packets lost during run \(request.runID.prefix(8)); silent drops to this node stay where: unknown") }
                 return try ok(LogResponse(runID: request.runID, entries: entries, truncated: truncated, capture: capture,
                                           captureLost: lost), nonce)

@@ -129,8 +129,10 @@ public final class CaptureSession: Sendable {
     /// The counters so far (`pcap_stats` is read on the capture thread about every 250 ms and at the end).
     public var statistics: CaptureStatistics { core.statistics.withLockedValue { $0 } }
 
-    /// The counters with the kernel's drop counts read now: wakes the capture thread, which reads them,
-    /// and waits at most `timeout` for it (then returns what it has). For a baseline that must not lag.
+    /// The counters with the kernel's drop counts read now: wakes the capture thread, which first hands
+    /// every packet already waiting to `onPacket`, then reads them; waits at most `timeout` for it (then
+    /// returns what it has). For a baseline that must not lag, and to catch up before reading what was
+    /// captured.
     public func currentStatistics(timeout: TimeInterval = 0.2) -> CaptureStatistics {
         core.refreshNow(timeout: timeout)
         return statistics
@@ -294,6 +296,9 @@ private final class CaptureCore: @unchecked Sendable {
                     var drain = [UInt8](repeating: 0, count: 64)
                     _ = read(wake, &drain, drain.count)
                 }
+                // Packets waiting first, so that whoever asked for the counters (a log being built) also
+                // finds every packet captured before it asked already handed over.
+                if ready > 0 && fds[0].revents != 0, let error = dispatch(p, user: user) { return error }
                 if lock.withLock({ () -> Bool in defer { statsRequested = false }; return statsRequested }) {
                     refreshStatisticsIfDue(&lastStats, force: true)
                     statsRead.lock()
@@ -301,21 +306,24 @@ private final class CaptureCore: @unchecked Sendable {
                     statsRead.broadcast()
                     statsRead.unlock()
                 }
-                if ready <= 0 || fds[0].revents == 0 {
-                    refreshStatisticsIfDue(&lastStats)
-                    continue
-                }
+                refreshStatisticsIfDue(&lastStats)
+                continue
             }
-            let n = pcap_dispatch(p, -1, { user, header, bytes in
-                guard let user, let header, let bytes else { return }
-                Unmanaged<HandlerContext>.fromOpaque(UnsafeRawPointer(user)).takeUnretainedValue().handle(header, bytes)
-            }, user.assumingMemoryBound(to: UInt8.self))
-            if n == PCAP_ERROR_BREAK { continue }  // the stop flag ends the loop above
-            if n < 0 {
-                return CaptureError(.read, device: device, message: Pcap.lastError(p))
-            }
+            if let error = dispatch(p, user: user) { return error }
             refreshStatisticsIfDue(&lastStats)
         }
+    }
+
+    /// Hands every packet waiting to the handler; the error that ends the loop, if any.
+    private func dispatch(_ p: OpaquePointer, user: UnsafeMutableRawPointer) -> CaptureError? {
+        let n = pcap_dispatch(p, -1, { user, header, bytes in
+            guard let user, let header, let bytes else { return }
+            Unmanaged<HandlerContext>.fromOpaque(UnsafeRawPointer(user)).takeUnretainedValue().handle(header, bytes)
+        }, user.assumingMemoryBound(to: UInt8.self))
+        if n < 0 && n != PCAP_ERROR_BREAK {  // a break: the stop flag ends the loop
+            return CaptureError(.read, device: device, message: Pcap.lastError(p))
+        }
+        return nil
     }
 
     private func refreshStatisticsIfDue(_ last: inout UInt64, force: Bool = false) {
