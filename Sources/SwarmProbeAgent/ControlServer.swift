@@ -119,8 +119,9 @@ final class ControlService: Sendable {
                 let lost = (taps?.lost() ?? 0) - (start?.lost ?? 0)
                 let capture = taps?.records(since: since) ?? []
                 if lost > 0 { logger.warning("capture: \(lost) packets lost during run \(request.runID.prefix(8)); silent drops to this node stay where: unknown") }
-                return try ok(LogResponse(runID: request.runID, entries: entries, truncated: truncated, capture: capture,
-                                          captureLost: lost), nonce)
+                let response = LogResponse(runID: request.runID, entries: entries, truncated: truncated, capture: capture,
+                                           captureLost: lost)
+                return ControlReply(status: .ok, body: response.wireJSON(), requestNonce: nonce)
             default:
                 return ControlReply(status: .notFound, body: errorBody("no such endpoint: \(path)"), requestNonce: nonce)
             }
