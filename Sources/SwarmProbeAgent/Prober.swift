@@ -27,8 +27,9 @@ struct ProbeEnd: Sendable {
 ///   any answer: a quarter of its timeout), and only while the run's retries stay within 64 or half of
 ///   its first tries, whichever is more (random loss of 10 % each way needs about a fifth; an overload
 ///   would need five times);
-/// - a probe waits max(timeout, 2 x RTO, timeout + lag) before it counts as silence, at most
-///   `ProbeTiming.ceilingMs`.
+/// - a probe counts as silence only after max(timeout, its last try + RTO, timeout + lag), at most
+///   `ProbeTiming.ceilingMs` (a segment unacknowledged for one RTO is lost, as TCP has it; the probe's
+///   timers run on the loop that reads its sockets, so an answer already in is read before it expires).
 /// Round trips come from datagram answers only (a TCP probe's time includes TCP's own retransmission
 /// timers). Measured (BENCHMARKS.md): a 32-node lab on 2 cores went from 18 % to 100 % right at the
 /// 500 ms floor, and 10 % loss each way still gets every verdict right.
@@ -78,11 +79,13 @@ final class RunPacing: Sendable {
         }
     }
 
-    /// When a probe begun at `start` with `timeout` counts as silence, as things stand now.
-    func deadline(start: NIODeadline, timeout: TimeAmount) -> NIODeadline {
+    /// When a probe begun at `start` with `timeout`, whose last try left at `lastTry`, counts as silence,
+    /// as things stand now: one RTO after its last try (as TCP declares a segment lost), or the timeout
+    /// plus this agent's timer lag, whichever is later, never before the timeout nor after the ceiling.
+    func deadline(start: NIODeadline, lastTry: NIODeadline, timeout: TimeAmount) -> NIODeadline {
         let ceiling = TimeAmount.milliseconds(Int64(ProbeTiming.ceilingMs))
         let (rto, lag) = state.withLockedValue { s in (s.rto ?? .zero, s.lag) }
-        let wait = max(timeout, min(ceiling, max(rto * 2, timeout + lag)))
+        let wait = max(timeout, min(ceiling, max((lastTry - start) + rto, timeout + lag)))
         return start + wait
     }
 
@@ -381,7 +384,7 @@ final class UDPProbeClient: ChannelInboundHandler {
     /// The timeout is up: silence (returns false), unless this run's answers come back so slowly that it
     /// should wait on (moves the expiry, returns true).
     private func expire(_ context: ChannelHandlerContext) -> Bool {
-        let deadline = pacing.deadline(start: started, timeout: timeout)
+        let deadline = pacing.deadline(start: started, lastTry: sentAt.last ?? started, timeout: timeout)
         if deadline - NIODeadline.now() > .milliseconds(1) {
             expiry = deadline
             return true

@@ -121,7 +121,7 @@ final class TCPProbeSeries {
             arm()
         case let .expiry(at):
             pacing.fired(due: at)
-            let deadline = pacing.deadline(start: began, timeout: timeout)
+            let deadline = pacing.deadline(start: began, lastTry: lastLaunch, timeout: timeout)
             if deadline - NIODeadline.now() > .milliseconds(1) {
                 expiry = deadline  // this run's answers are slow: wait as long as they take
                 arm()
