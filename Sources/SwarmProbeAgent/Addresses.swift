@@ -1,8 +1,5 @@
-import Crypto
 import NIOCore
 import SwarmProbeCore
-
-typealias SymmetricKeyType = SymmetricKey
 
 extension IPAddress {
     init?(socketAddress: SocketAddress) {

@@ -5,10 +5,10 @@ import SwarmProbeCore
 
 /// Pending ESP probes of this agent, waiting for their echoes on the shared raw socket.
 final class ProbeInbox: Sendable {
-    private let key: [UInt8]
+    private let auth: ProbeAuthenticator
     private let pending = NIOLockedValueBox<[[UInt8]: (promise: EventLoopPromise<ProbeEnd>, sentAt: NIODeadline, attempts: Int)]>([:])
 
-    init(key: [UInt8]) { self.key = key }
+    init(auth: ProbeAuthenticator) { self.auth = auth }
 
     func expect(nonce: [UInt8], promise: EventLoopPromise<ProbeEnd>, attempt: Int) {
         pending.withLockedValue { $0[nonce] = (promise, .now(), attempt + 1) }
@@ -20,7 +20,7 @@ final class ProbeInbox: Sendable {
 
     /// True when the bytes were an authenticated echo (consumed here, never answered).
     func deliver(_ bytes: ByteBufferView, from: SocketAddress) -> Bool {
-        guard case let .success(p) = ProbePacket.decode(bytes, key: SymmetricKeyType(data: key)), p.type == .echo else {
+        guard case let .success(p) = ProbePacket.decode(bytes, auth: auth), p.type == .echo else {
             return false
         }
         if let hit = pending.withLockedValue({ $0.removeValue(forKey: p.nonce) }) {
@@ -45,7 +45,7 @@ final class ESPSocket: Sendable {
     static let ipProtocol = NIOIPProtocol(50)
 
     static func open(group: any EventLoopGroup, address: IPAddress, responder: Responder, token: ClusterToken) async throws -> ESPSocket {
-        let inbox = ProbeInbox(key: token.probeKey.withUnsafeBytes { Array($0) })
+        let inbox = ProbeInbox(auth: token.probeAuthenticator)
         let kind = KindID(proto: .esp, port: nil)
         let channel = try await NIORawSocketBootstrap(group: group)
             // A large receive buffer: a burst that overflows it makes the kernel answer ICMP
@@ -60,7 +60,7 @@ final class ESPSocket: Sendable {
         return ESPSocket(channel: channel, inbox: inbox)
     }
 
-    func probe(_ order: ProbeOrder, nonces: [[UInt8]], runID: [UInt8], timeout: TimeAmount, key: [UInt8], from: IPAddress) async -> ProbeEnd {
+    func probe(_ order: ProbeOrder, nonces: [[UInt8]], runID: [UInt8], timeout: TimeAmount, auth: ProbeAuthenticator, from: IPAddress) async -> ProbeEnd {
         let loop = channel.eventLoop
         let promise = loop.makePromise(of: ProbeEnd.self)
         guard let remote = try? order.target.socketAddress(port: 0) else {
@@ -73,7 +73,7 @@ final class ESPSocket: Sendable {
             let due = ProbeTiming.offsetNanos(attempt: i, of: nonces.count, timeoutNanos: timeout.nanoseconds)
             timers.append(loop.scheduleTask(in: .nanoseconds(due)) {
                 let bytes = ProbePacket(type: .probe, proto: .esp, targetPort: 0, replyPort: 0, timeMs: nowMs(), nonce: nonce,
-                                        runID: runID, sender: from, target: order.target).encode(key: SymmetricKeyType(data: key))
+                                        runID: runID, sender: from, target: order.target).encode(auth: auth)
                 inbox.expect(nonce: nonce, promise: promise, attempt: i)
                 sent.withLockedValue { $0 = i + 1 }
                 let env = AddressedEnvelope(remoteAddress: remote, data: channel.allocator.buffer(bytes: bytes))

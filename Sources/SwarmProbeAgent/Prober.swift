@@ -108,7 +108,7 @@ final class RunPacing: Sendable {
 final class Prober: Sendable {
     let group: any EventLoopGroup
     let address: IPAddress
-    private let keyBytes: [UInt8]
+    private let auth: ProbeAuthenticator
     let esp: ESPSocket?
     /// Kinds whose probes travel in VXLAN frames (the data path).
     let framedKinds: Set<KindID>
@@ -122,7 +122,7 @@ final class Prober: Sendable {
          concurrency: Int = 1024) {
         self.group = group
         self.address = address
-        self.keyBytes = token.probeKey.withUnsafeBytes { Array($0) }
+        self.auth = token.probeAuthenticator
         self.esp = esp
         self.framedKinds = framedKinds
         self.concurrency = concurrency
@@ -169,7 +169,7 @@ final class Prober: Sendable {
                                       pacing: pacing)
         case .esp:
             if let esp {
-                end = await esp.probe(order, nonces: nonces, runID: runID, timeout: timeout, key: keyBytes, from: address)
+                end = await esp.probe(order, nonces: nonces, runID: runID, timeout: timeout, auth: auth, from: address)
             } else {
                 end = ProbeEnd(outcome: .sendFailed, detail: "ESP probes need a raw socket (run the agent as root or with CAP_NET_RAW)", attemptsSent: 0)
             }
@@ -186,7 +186,7 @@ final class Prober: Sendable {
     private func packet(_ order: ProbeOrder, nonce: [UInt8], runID: [UInt8], replyPort: Int) -> [UInt8] {
         ProbePacket(type: .probe, proto: order.kind.proto, targetPort: UInt16(order.kind.port ?? 0),
                     replyPort: UInt16(replyPort), timeMs: nowMs(), nonce: nonce, runID: runID,
-                    sender: address, target: order.target).encode(key: SymmetricKeyType(data: keyBytes))
+                    sender: address, target: order.target).encode(auth: auth)
     }
 
     // MARK: TCP
@@ -210,11 +210,11 @@ final class Prober: Sendable {
         let packet: @Sendable ([UInt8], Int) -> [UInt8] = { [self] nonce, port in
             self.packet(order, nonce: nonce, runID: runID, replyPort: port)
         }
-        let local = address, key = keyBytes
+        let local = address, auth = self.auth
         return await withTaskCancellationHandler {
             loop.execute {
                 let series = TCPProbeSeries(loop: loop, box: box, local: local, remote: remote, observed: order.observed,
-                                            key: key, nonces: nonces, timeout: timeout, pacing: pacing,
+                                            auth: auth, nonces: nonces, timeout: timeout, pacing: pacing,
                                             packet: packet, promise: promise)
                 box.value = series
                 series.start()
@@ -271,7 +271,7 @@ final class Prober: Sendable {
         } catch {
             return ProbeEnd(outcome: .sendFailed, detail: "bad address: \(error)", attemptsSent: 0)
         }
-        let key = keyBytes
+        let auth = self.auth
         let makePacket: @Sendable (_ nonce: [UInt8], _ replyPort: Int) -> [UInt8] = { [self] nonce, port in
             let p = self.packet(order, nonce: nonce, runID: runID, replyPort: port)
             return framed ? VXLANFrame.wrap(p) : p
@@ -280,7 +280,7 @@ final class Prober: Sendable {
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     try channel.pipeline.syncOperations.addHandler(
-                        UDPProbeClient(key: key, remote: remote, nonces: nonces, timeout: timeout, framed: framed, pacing: pacing,
+                        UDPProbeClient(auth: auth, remote: remote, nonces: nonces, timeout: timeout, framed: framed, pacing: pacing,
                                        makePacket: makePacket, promise: promise))
                 }
             }
@@ -304,7 +304,7 @@ final class UDPProbeClient: ChannelInboundHandler {
     typealias InboundIn = AddressedEnvelope<ByteBuffer>
     typealias OutboundOut = AddressedEnvelope<ByteBuffer>
 
-    private let key: [UInt8]
+    private let auth: ProbeAuthenticator
     private let remote: SocketAddress
     private let nonces: [[UInt8]]
     private let timeout: TimeAmount
@@ -323,10 +323,10 @@ final class UDPProbeClient: ChannelInboundHandler {
     private var badAnswer: String?
     private var lastError: String?
 
-    init(key: [UInt8], remote: SocketAddress, nonces: [[UInt8]], timeout: TimeAmount, framed: Bool, pacing: RunPacing,
+    init(auth: ProbeAuthenticator, remote: SocketAddress, nonces: [[UInt8]], timeout: TimeAmount, framed: Bool, pacing: RunPacing,
          makePacket: @escaping @Sendable ([UInt8], Int) -> [UInt8], promise: EventLoopPromise<ProbeEnd>) {
         self.pacing = pacing
-        self.key = key
+        self.auth = auth
         self.remote = remote
         self.nonces = nonces
         self.timeout = timeout
@@ -422,7 +422,7 @@ final class UDPProbeClient: ChannelInboundHandler {
             badAnswer = "an answer that is not a VXLAN frame of ours"
             return
         }
-        switch ProbePacket.decode(inner, key: SymmetricKeyType(data: key)) {
+        switch ProbePacket.decode(inner, auth: auth) {
         case let .success(p) where p.type == .echo:
             guard let i = sentNonces.firstIndex(of: p.nonce) else {
                 badAnswer = "an echo for another probe"

@@ -11,7 +11,7 @@ import SwarmProbeCore
 /// for bookkeeping, never across I/O.
 final class Responder: Sendable {
     let address: IPAddress
-    private let keyBytes: [UInt8]
+    private let auth: ProbeAuthenticator
     private let state: NIOLockedValueBox<State>
 
     struct State {
@@ -32,7 +32,7 @@ final class Responder: Sendable {
 
     init(address: IPAddress, token: ClusterToken) {
         self.address = address
-        self.keyBytes = token.probeKey.withUnsafeBytes { Array($0) }
+        self.auth = token.probeAuthenticator
         self.state = NIOLockedValueBox(State())
     }
 
@@ -46,7 +46,6 @@ final class Responder: Sendable {
 
     /// `framed`: the kind is the data path, so probes arrive inside a VXLAN frame of ours and echoes leave in one.
     func handle(_ bytes: ByteBufferView, source: SocketAddress?, kind: KindID, framed: Bool = false, now: UInt64) -> Decision {
-        let key = SymmetricKeyType(data: keyBytes)
         let inner: ByteBufferView.SubSequence
         if framed {
             guard let unwrapped = VXLANFrame.unwrap(bytes) else {
@@ -57,7 +56,7 @@ final class Responder: Sendable {
         } else {
             inner = bytes[...]
         }
-        guard case let .success(p) = ProbePacket.decode(inner, key: key), p.type == .probe else {
+        guard case let .success(p) = ProbePacket.decode(inner, auth: auth), p.type == .probe else {
             state.withLockedValue { $0.counters.droppedUnauthenticated += 1 }
             return .drop
         }
@@ -88,7 +87,7 @@ final class Responder: Sendable {
         // The echo goes only to the address the authenticated probe names, never larger than the probe.
         let port = kind.proto == .esp ? 0 : Int(p.replyPort)
         guard let destination = try? p.sender.socketAddress(port: port) else { return .drop }
-        var echo = p.echo(timeMs: now).encode(key: key)
+        var echo = p.echo(timeMs: now).encode(auth: auth)
         if framed { echo = VXLANFrame.wrap(echo) }
         assert(echo.count == bytes.count)
         return .answer(echo: echo, destination: destination, nonce: p.nonce)

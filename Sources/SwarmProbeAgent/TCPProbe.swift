@@ -32,7 +32,7 @@ final class TCPProbeSeries {
     private let local: IPAddress
     private let remote: SocketAddress
     private let observed: Bool
-    private let key: [UInt8]
+    private let auth: ProbeAuthenticator
     private let nonces: [[UInt8]]
     private let timeout: TimeAmount
     private let pacing: RunPacing
@@ -50,14 +50,14 @@ final class TCPProbeSeries {
     private var finished = false
 
     init(loop: any EventLoop, box: NIOLoopBoundBox<TCPProbeSeries?>, local: IPAddress, remote: SocketAddress, observed: Bool,
-         key: [UInt8], nonces: [[UInt8]], timeout: TimeAmount, pacing: RunPacing,
+         auth: ProbeAuthenticator, nonces: [[UInt8]], timeout: TimeAmount, pacing: RunPacing,
          packet: @escaping @Sendable ([UInt8], Int) -> [UInt8], promise: EventLoopPromise<ProbeEnd>) {
         self.loop = loop
         self.box = box
         self.local = local
         self.remote = remote
         self.observed = observed
-        self.key = key
+        self.auth = auth
         self.nonces = nonces
         self.timeout = timeout
         self.pacing = pacing
@@ -188,7 +188,7 @@ final class TCPProbeSeries {
             return ended(i, ProbeEnd(outcome: .sendFailed, detail: "bad local address", attemptsSent: 1))
         }
         let tryPromise = loop.makePromise(of: ProbeEnd.self)
-        let box = self.box, key = self.key, nonce = nonces[i], started = NIODeadline.now(), latest = self.latest
+        let box = self.box, auth = self.auth, nonce = nonces[i], started = NIODeadline.now(), latest = self.latest
         let observed = self.observed
         let bootstrap = ClientBootstrap(group: loop)
             .connectTimeout(max(latest - started, .milliseconds(1)))
@@ -198,7 +198,7 @@ final class TCPProbeSeries {
                     guard let series = box.value, !series.finished else { throw CancellationError() }
                     series.tries[i].channel = channel
                     try channel.pipeline.syncOperations.addHandler(
-                        TCPProbeClient(key: key, nonce: nonce, started: started, deadline: latest,
+                        TCPProbeClient(auth: auth, nonce: nonce, started: started, deadline: latest,
                                        handshakeOnly: observed, promise: tryPromise))
                 }
             }
@@ -251,7 +251,7 @@ final class TCPProbeSeries {
 final class TCPProbeClient: ChannelInboundHandler {
     typealias InboundIn = ByteBuffer
 
-    private let key: [UInt8]
+    private let auth: ProbeAuthenticator
     private let nonce: [UInt8]
     private let started: NIODeadline
     private let deadline: NIODeadline
@@ -262,9 +262,9 @@ final class TCPProbeClient: ChannelInboundHandler {
     private var handshakeMicros: Int?
     private let handshakeOnly: Bool
 
-    init(key: [UInt8], nonce: [UInt8], started: NIODeadline, deadline: NIODeadline, handshakeOnly: Bool,
+    init(auth: ProbeAuthenticator, nonce: [UInt8], started: NIODeadline, deadline: NIODeadline, handshakeOnly: Bool,
          promise: EventLoopPromise<ProbeEnd>) {
-        self.key = key
+        self.auth = auth
         self.nonce = nonce
         self.started = started
         self.deadline = deadline
@@ -308,7 +308,7 @@ final class TCPProbeClient: ChannelInboundHandler {
         }
         guard b.readableBytes >= expected else { return }
         let rtt = Int((NIODeadline.now() - started).nanoseconds / 1000)
-        switch ProbePacket.decode(b.readableBytesView.prefix(expected), key: SymmetricKeyType(data: key)) {
+        switch ProbePacket.decode(b.readableBytesView.prefix(expected), auth: auth) {
         case let .success(p) where p.type == .echo && p.nonce == nonce:
             settle(ProbeEnd(outcome: .answered, rttMicros: rtt, attemptsSent: 1))
         case .success:

@@ -40,7 +40,7 @@ final class CaptureTaps: Sendable {
         let kinds = profile.enabledKinds.map(\.kindID)
         let log = NIOLockedValueBox(CaptureLog(capacity: 131_072))
         let classifier = CaptureClassifier(address: address, kinds: Set(kinds), framed: profile.framedKinds,
-                                           key: token.probeKey.withUnsafeBytes { Array($0) })
+                                           auth: token.probeAuthenticator)
         var states: [TapState] = []
         var sessions: [CaptureSession] = []
         let options = CaptureTaps.captureOptions
@@ -115,7 +115,7 @@ struct CaptureClassifier: Sendable {
     let address: IPAddress
     let kinds: Set<KindID>
     let framed: Set<KindID>
-    let key: [UInt8]
+    let auth: ProbeAuthenticator
 
     func record(_ p: CapturedPacket, tap: TapState.Tap) -> CaptureRecord? {
         let now = p.timestamp / 1000
@@ -158,7 +158,7 @@ struct CaptureClassifier: Sendable {
         } else {
             inner = payload[...]
         }
-        guard case let .success(packet) = ProbePacket.decode(inner, key: SymmetricKeyType(data: key)) else { return nil }
+        guard case let .success(packet) = ProbePacket.decode(inner, auth: auth) else { return nil }
         return packet
     }
 }

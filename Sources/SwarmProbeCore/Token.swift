@@ -8,6 +8,8 @@ public struct ClusterToken: Sendable {
     private let probeKeyBytes: [UInt8]
     private let controlKeyBytes: [UInt8]
     public var probeKey: SymmetricKey { SymmetricKey(data: probeKeyBytes) }
+    /// Signs and checks probes with `probeKey`, its key schedule computed once.
+    public var probeAuthenticator: ProbeAuthenticator { ProbeAuthenticator(keyBytes: probeKeyBytes) }
     public var controlKey: SymmetricKey { SymmetricKey(data: controlKeyBytes) }
 
     public init(secret: [UInt8]) {
