@@ -218,7 +218,8 @@ struct BenchMeshCommand: AsyncParsableCommand {
                                  timeoutMs: results.timeoutMs, udpAttempts: udpAttempts,
                                  coordinatorUserMs: m.userSeconds * 1000, coordinatorSystemMs: m.systemSeconds * 1000,
                                  coordinatorMaxRSSKiB: m.maxRSSKiB, agentCPUMs: cpu, agentIdleRSSKiB: idle, agentPeakRSSKiB: peak,
-                                 packetsSent: sent, bytesSent: bytes, checks: results.checks.count, exact: matrix.exact, matrix: matrix)
+                                 packetsSent: sent, bytesSent: bytes, checks: results.checks.count, exact: matrix.exact, matrix: matrix,
+                                 phasesMs: results.phasesMs)
         return (record, results, wrong)
     }
 
@@ -374,6 +375,8 @@ struct CheckRecord: Codable {
     var checks: Int
     var exact: Int
     var matrix: ConfusionMatrix
+    /// The check's own account of its phases (ends, ms from its start).
+    var phasesMs: PhaseTimes?
 }
 
 struct PeerRecord: Codable {
@@ -444,10 +447,14 @@ struct MeshConfiguration: Codable {
         let cpu = median { $0.coordinatorUserMs + $0.coordinatorSystemMs }
         let agentsCPU = median { $0.agentCPUMs.values.reduce(0, +) }
         let faultText = kind == "healthy" ? "-" : "\(faults)" + (agentsDown.isEmpty ? "" : " + 1 agent down")
+        // Each phase's length (hello; probes; logs), median over the runs.
+        let ends = runs.compactMap(\.phasesMs)
+        func med(_ f: (PhaseTimes) -> Int) -> Int { let v = ends.map(f).sorted(); return v.isEmpty ? 0 : v[v.count / 2] }
+        let phases = ends.isEmpty ? "-" : "\(med { $0.hello }) / \(med { $0.probes - $0.hello }) / \(med { $0.logs - $0.probes })"
         let acc = checks == 0 ? "-" : "\(worstExact)/\(checks) (\(String(format: "%.1f", 100 * Double(worstExact) / Double(checks))) %)"
         return "| \(nodes) | \(kind) | \(checks) | \(faultText) | \(Int(wallMs.rounded())) | \(timeoutMs) | "
             + "\(String(format: "%.2f", wallMs / Double(max(1, timeoutMs)))) | \(wallPass ? "pass" : "FAIL") (<= \(Int(wallTargetMs))) | "
-            + "\(Int(cpu.rounded())) | \(f1(Double(median(\.coordinatorMaxRSSKiB)) / 1024)) | \(Int(agentsCPU.rounded())) | "
+            + "\(phases) | \(Int(cpu.rounded())) | \(f1(Double(median(\.coordinatorMaxRSSKiB)) / 1024)) | \(Int(agentsCPU.rounded())) | "
             + "\(f1(idleRSS.max)) / \(f1(idleRSS.median)) | \(f1(peakRSS.max)) / \(f1(peakRSS.median)) | \(rssPass ? "pass" : "FAIL") | "
             + "\(median(\.packetsSent)) | \(acc) |"
     }
@@ -541,7 +548,9 @@ struct MeshBenchReport: Codable {
         ### Full-mesh check: scaling
 
         Targets: wall <= 1.5 x timeout + 0.5 s; agent RSS <= 30 MiB idle and <= 50 MiB during the check (the 32-node \
-        check is the target; smaller labs shown alike). *wall*: the `swarmprobe check` process; *coord CPU* user+sys \
+        check is the target; smaller labs shown alike). *wall*: the `swarmprobe check` process; *hello / probes / logs*: \
+        how long each phase took, from the results' `phases_ms` (the rest of the wall time is process start, \
+        verdicts and writing); *coord CPU* user+sys \
         and *coord RSS* its peak (wait4); *agents CPU*: all agents' utime+stime during the check; agent RSS: VmRSS \
         before, VmHWM during (max / median over agents); *packets*: sent by all nodes during the check (bridge-port \
         counters); *accuracy*: checks with exactly the expected verdict and `where`.
@@ -550,8 +559,8 @@ struct MeshBenchReport: Codable {
     }
 
     static let scalingHeader = """
-        | nodes | lab | checks | faults | wall (ms) | timeout (ms) | wall / timeout | wall target | coord CPU (ms) | coord RSS (MiB) | agents CPU (ms) | agent idle RSS max / med (MiB) | agent peak RSS max / med (MiB) | RSS target | packets | accuracy |
-        |------:|:----|-------:|-------:|----------:|-------------:|---------------:|:------------|---------------:|----------------:|----------------:|------------:|------------:|:-----:|--------:|:---------|
+        | nodes | lab | checks | faults | wall (ms) | timeout (ms) | wall / timeout | wall target | hello / probes / logs (ms) | coord CPU (ms) | coord RSS (MiB) | agents CPU (ms) | agent idle RSS max / med (MiB) | agent peak RSS max / med (MiB) | RSS target | packets | accuracy |
+        |------:|:----|-------:|-------:|----------:|-------------:|---------------:|:------------|----------:|---------------:|----------------:|----------------:|------------:|------------:|:-----:|--------:|:---------|
         """
 
     func targetsMarkdown() -> String {

@@ -152,6 +152,7 @@ public final class Coordinator: Sendable {
         let (health, hellos, rtts) = gathered.withLockedValue { ($0.health, $0.hello, $0.controlRTTMicros) }
         let up = nodes.filter { health[$0.name]?.isUp ?? false }
         progress(.contacted(up: up.count, of: nodes.count))
+        endPhase()
         if Task.isCancelled { return false }
 
         // 2. Run: every up agent probes every other node on every kind, all at once.
@@ -207,6 +208,7 @@ public final class Coordinator: Sendable {
 
         // 3. Log: what each agent received, once every sender is done.
         progress(.collecting)
+        endPhase()
         await withTaskGroup(of: Void.self) { group in
             for node in up {
                 group.addTask { [self] in
@@ -223,7 +225,13 @@ public final class Coordinator: Sendable {
                 }
             }
         }
+        endPhase()
         return !Task.isCancelled
+    }
+
+    private func endPhase() {
+        let ms = Int(Date().timeIntervalSince(started) * 1000)
+        gathered.withLockedValue { $0.phaseEndsMs.append(ms) }
     }
 
     /// Decides every check from what has been gathered so far (`Merge.forEachResult`), all held in memory.
@@ -248,9 +256,13 @@ public final class Coordinator: Sendable {
     public func resultsHead(complete: Bool) -> Results {
         let g = gathered.withLockedValue { $0 }
         let iso = ISO8601DateFormatter()
-        return Results(toolVersion: SwarmProbeVersion.current, profile: profile.name, startedAt: iso.string(from: started),
-                       durationMs: Int(Date().timeIntervalSince(started) * 1000), timeoutMs: g.longestTimeoutMs ?? options.nominalTimeoutMs,
-                       complete: complete, nodes: Merge.nodeResults(inventory: inventory, gathered: g), checks: [],
-                       timeoutPolicy: options.timeout == .auto ? "auto" : "fixed", attempts: options.attempts)
+        var r = Results(toolVersion: SwarmProbeVersion.current, profile: profile.name, startedAt: iso.string(from: started),
+                        durationMs: Int(Date().timeIntervalSince(started) * 1000), timeoutMs: g.longestTimeoutMs ?? options.nominalTimeoutMs,
+                        complete: complete, nodes: Merge.nodeResults(inventory: inventory, gathered: g), checks: [],
+                        timeoutPolicy: options.timeout == .auto ? "auto" : "fixed", attempts: options.attempts)
+        if g.phaseEndsMs.count == 3 {
+            r.phasesMs = PhaseTimes(hello: g.phaseEndsMs[0], probes: g.phaseEndsMs[1], logs: g.phaseEndsMs[2])
+        }
+        return r
     }
 }

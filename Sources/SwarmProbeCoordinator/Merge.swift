@@ -19,6 +19,8 @@ public struct Gathered: Sendable {
     public var controlRTTMicros: [String: Int] = [:]
     /// The longest probe timeout any path got.
     public var longestTimeoutMs: Int?
+    /// When each phase ended, ms after the check began.
+    public var phaseEndsMs: [Int] = []
     /// target name -> packets its capture taps lost during the run (only when some were)
     public var captureLost: [String: Int] = [:]
     /// sender name -> its probe reports (assign a `[ProbeKey: SenderEvidence]`; kept compact)

@@ -199,6 +199,8 @@ public struct Results: Codable, Sendable, Equatable {
     public var attempts: Int?
     /// False when the check was interrupted: what is here is real, the rest is missing.
     public var complete: Bool
+    /// How long each phase of the check took (absent in results not made by a live check).
+    public var phasesMs: PhaseTimes?
     public var nodes: [NodeResult]
     public var checks: [CheckResult]
     public var summary: Summary
@@ -222,7 +224,21 @@ public struct Results: Codable, Sendable, Equatable {
 
     enum CodingKeys: String, CodingKey {
         case schema, toolVersion = "tool_version", profile, startedAt = "started_at", durationMs = "duration_ms"
-        case timeoutMs = "timeout_ms", timeoutPolicy = "timeout_policy", attempts, complete, nodes, checks, summary
+        case timeoutMs = "timeout_ms", timeoutPolicy = "timeout_policy", attempts, complete, phasesMs = "phases_ms", nodes, checks, summary
+    }
+}
+
+/// Where a check's time went, in milliseconds from its start to the end of each phase: the hellos, the
+/// probing (every agent's run answered, or given up on), the logs. Deciding and writing follow.
+public struct PhaseTimes: Codable, Sendable, Equatable {
+    public var hello: Int
+    public var probes: Int
+    public var logs: Int
+
+    public init(hello: Int, probes: Int, logs: Int) {
+        self.hello = hello
+        self.probes = probes
+        self.logs = logs
     }
 }
 

@@ -35,6 +35,7 @@ public enum JSONReport {
         if let policy = head.timeoutPolicy { out.write("  \"timeout_policy\" : "); out.string(policy); out.write(",\n") }
         if let attempts = head.attempts { out.write("  \"attempts\" : \(attempts),\n") }
         out.write("  \"complete\" : \(head.complete),\n")
+        if let p = head.phasesMs { out.write("  \"phases_ms\" : "); out.encoded(p); out.write(",\n") }
         out.write("  \"summary\" : "); out.encoded(summary); out.write(",\n")
         out.write("  \"nodes\" : [")
         for (i, n) in head.nodes.enumerated() {
