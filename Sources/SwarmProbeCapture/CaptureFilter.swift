@@ -3,9 +3,10 @@ import SwarmProbeCore
 /// BPF filter expressions (pcap-filter(7)) for the traffic a tap watches.
 public enum CaptureFilter {
     /// Traffic to or from `address` on the given kinds, e.g.
-    /// `host 198.18.1.11 and ((tcp port 2377) or (udp port 7946) or (ip proto 50))`.
+    /// `host 198.18.1.11 and ((tcp port 2377 and tcp[tcpflags] & (tcp-syn|tcp-rst) != 0) or (udp port 7946) or (ip proto 50))`.
     ///
-    /// `port` matches either end, so answers (SYN-ACK, RST, echoes) pass too. ESP is `ip proto 50`
+    /// `port` matches either end, so answers (SYN-ACK, RST, echoes) pass too; of TCP only SYNs and RSTs
+    /// (with IPv4). ESP is `ip proto 50`
     /// for an IPv4 address and `ip6 proto 50` for an IPv6 one (`ip6 proto` reads only the fixed
     /// header's next-header field: ESP behind IPv6 extension headers is not matched). No kinds:
     /// every packet to or from the address. Kinds are deduplicated, first occurrence first.
@@ -15,6 +16,11 @@ public enum CaptureFilter {
         let clauses = kinds.filter { seen.insert($0).inserted }.map { kind -> String in
             switch (kind.proto, kind.port) {
             case (.esp, _): return address.isIPv4 ? "(ip proto 50)" : "(ip6 proto 50)"
+            case let (.tcp, port?) where address.isIPv4:
+                // Only the segments a probe is judged by (SYN, SYN-ACK, RST): the kernel drops the ACKs, data
+                // and FINs of every probe connection before they wake the capture thread (two thirds of a
+                // TCP probe's packets). libpcap cannot index TCP behind IPv6, whose taps take every segment.
+                return "(tcp port \(port) and tcp[tcpflags] & (tcp-syn|tcp-rst) != 0)"
             case let (proto, port?): return "(\(proto.rawValue) port \(port))"
             case let (proto, nil): return "(\(proto.rawValue))"  // KindID keeps ports for tcp/udp; defensive
             }

@@ -10,7 +10,7 @@ struct CaptureFilterTests {
     func expressions() throws {
         let v4 = try #require(IPAddress("198.18.1.11"))
         #expect(CaptureFilter.bpf(address: v4, kinds: swarmKinds)
-                == "host 198.18.1.11 and ((tcp port 2377) or (udp port 7946) or (ip proto 50))")
+                == "host 198.18.1.11 and ((tcp port 2377 and tcp[tcpflags] & (tcp-syn|tcp-rst) != 0) or (udp port 7946) or (ip proto 50))")
         let v6 = try #require(IPAddress("2001:2::11"))
         #expect(CaptureFilter.bpf(address: v6, kinds: swarmKinds)
                 == "host 2001:2::11 and ((tcp port 2377) or (udp port 7946) or (ip6 proto 50))")
