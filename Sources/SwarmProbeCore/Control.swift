@@ -369,6 +369,7 @@ public enum WireJSON {
 
     /// Decodes, turning Foundation's error into one line naming the field.
     public static func decode<T: Decodable>(_ type: T.Type, from data: [UInt8], source: String) throws(InputError) -> T {
+        if let fast = type as? any FastWireDecodable.Type, let value = try? fast.init(wireJSON: data) as? T { return value }
         do {
             return try JSONDecoder().decode(type, from: Data(data))
         } catch let DecodingError.keyNotFound(key, ctx) {

@@ -73,3 +73,286 @@ struct JSONBytes {
         bytes.append(UInt8(ascii: "\""))
     }
 }
+
+/// Types with a decoder of their own for the control wire, tried before Foundation's; anything it does not
+/// fully understand it refuses, and Foundation's decoder then decides (and words the error).
+public protocol FastWireDecodable {
+    init(wireJSON bytes: [UInt8]) throws(WireReaderError)
+}
+
+extension LogResponse: FastWireDecodable {
+    /// The coordinator reads one log per agent per check; Foundation's decoder was three quarters of its
+    /// CPU in a 32-node mesh. Any key order and whitespace, unknown keys skipped.
+    public init(wireJSON bytes: [UInt8]) throws(WireReaderError) {
+        let r = WireReader(bytes)
+        var runID: String?, entries: [ReceiveLogEntry]?, truncated: Bool?
+        var capture: [CaptureRecord] = [], lost = 0
+        try r.object { key throws(WireReaderError) in
+            switch key {
+            case "runID": runID = try r.string()
+            case "truncated": truncated = try r.bool()
+            case "captureLost": lost = Int(try r.int())
+            case "entries":
+                var list: [ReceiveLogEntry] = []
+                try r.array { () throws(WireReaderError) in list.append(try ReceiveLogEntry(reading: r)) }
+                entries = list
+            case "capture":
+                try r.array { () throws(WireReaderError) in capture.append(try CaptureRecord(reading: r)) }
+            default: try r.skipValue()
+            }
+        }
+        try r.end()
+        guard let runID, let entries, let truncated else { throw WireReaderError() }
+        self.init(runID: runID, entries: entries, truncated: truncated, capture: capture, captureLost: lost)
+    }
+}
+
+extension ReceiveLogEntry {
+    init(reading r: WireReader) throws(WireReaderError) {
+        var nonce: String?, runID: String?, kind: KindID?, claimed: IPAddress?, source: IPAddress?
+        var port: Int?, time: Int64?, answered: Bool?
+        try r.object { key throws(WireReaderError) in
+            switch key {
+            case "nonce": nonce = try r.string()
+            case "runID": runID = try r.string()
+            case "kind": kind = KindID(try r.string())
+            case "claimedSender": claimed = IPAddress(try r.string())
+            case "sourceAddress": source = IPAddress(try r.string())
+            case "sourcePort": port = Int(try r.int())
+            case "timeMs": time = try r.int()
+            case "answered": answered = try r.bool()
+            default: try r.skipValue()
+            }
+        }
+        guard let nonce, let runID, let kind, let claimed, let source, let port, let time, let answered else { throw WireReaderError() }
+        self.init(nonce: nonce, runID: runID, kind: kind, claimedSender: claimed, sourceAddress: source, sourcePort: port,
+                  timeMs: time, answered: answered)
+    }
+}
+
+extension CaptureRecord {
+    init(reading r: WireReader) throws(WireReaderError) {
+        var tap: TapState.Tap?, direction: Direction?, kind: KindID?, peer: IPAddress?
+        var port: Int?, nonce: String?, tcp: String?, time: Int64?
+        try r.object { key throws(WireReaderError) in
+            switch key {
+            case "tap": tap = TapState.Tap(rawValue: try r.string())
+            case "direction": direction = Direction(rawValue: try r.string())
+            case "kind": kind = KindID(try r.string())
+            case "peer": peer = IPAddress(try r.string())
+            case "peer_port": port = try r.isNull() ? nil : Int(try r.int())
+            case "nonce": nonce = try r.isNull() ? nil : try r.string()
+            case "tcp": tcp = try r.isNull() ? nil : try r.string()
+            case "time_ms": time = try r.int()
+            default: try r.skipValue()
+            }
+        }
+        guard let tap, let direction, let kind, let peer, let time else { throw WireReaderError() }
+        self.init(tap: tap, direction: direction, kind: kind, peer: peer, peerPort: port, nonce: nonce, tcp: tcp, timeMs: time)
+    }
+}
+
+/// The reader refused its input (see `FastWireDecodable`); no detail: Foundation's decoder says what is wrong.
+public struct WireReaderError: Error {}
+
+/// A strict JSON reader over bytes (RFC 8259): objects, arrays, strings with every escape, integers, booleans
+/// and null. No floats: a number with a fraction or exponent is refused, like anything else unexpected.
+public final class WireReader {
+    private let b: [UInt8]
+    private var i = 0
+    private var depth = 0
+
+    public init(_ bytes: [UInt8]) { b = bytes }
+
+    private func ws() {
+        while i < b.count, b[i] == 0x20 || b[i] == 0x0A || b[i] == 0x0D || b[i] == 0x09 { i += 1 }
+    }
+
+    private func take(_ c: UInt8) throws(WireReaderError) {
+        ws()
+        guard i < b.count, b[i] == c else { throw WireReaderError() }
+        i += 1
+    }
+
+    private func peek() throws(WireReaderError) -> UInt8 {
+        ws()
+        guard i < b.count else { throw WireReaderError() }
+        return b[i]
+    }
+
+    /// Nothing but whitespace left.
+    public func end() throws(WireReaderError) {
+        ws()
+        guard i == b.count else { throw WireReaderError() }
+    }
+
+    public func object(_ member: (String) throws(WireReaderError) -> Void) throws(WireReaderError) {
+        try take(UInt8(ascii: "{"))
+        depth += 1
+        guard depth <= 64 else { throw WireReaderError() }
+        if try peek() == UInt8(ascii: "}") {
+            i += 1
+            depth -= 1
+            return
+        }
+        while true {
+            let key = try string()
+            try take(UInt8(ascii: ":"))
+            try member(key)
+            let c = try peek()
+            i += 1
+            if c == UInt8(ascii: "}") { break }
+            guard c == UInt8(ascii: ",") else { throw WireReaderError() }
+        }
+        depth -= 1
+    }
+
+    public func array(_ element: () throws(WireReaderError) -> Void) throws(WireReaderError) {
+        try take(UInt8(ascii: "["))
+        depth += 1
+        guard depth <= 64 else { throw WireReaderError() }
+        if try peek() == UInt8(ascii: "]") {
+            i += 1
+            depth -= 1
+            return
+        }
+        while true {
+            try element()
+            let c = try peek()
+            i += 1
+            if c == UInt8(ascii: "]") { break }
+            guard c == UInt8(ascii: ",") else { throw WireReaderError() }
+        }
+        depth -= 1
+    }
+
+    public func isNull() throws(WireReaderError) -> Bool {
+        guard try peek() == UInt8(ascii: "n") else { return false }
+        try literal("null")
+        return true
+    }
+
+    public func bool() throws(WireReaderError) -> Bool {
+        if try peek() == UInt8(ascii: "t") {
+            try literal("true")
+            return true
+        }
+        try literal("false")
+        return false
+    }
+
+    private func literal(_ word: StaticString) throws(WireReaderError) {
+        ws()
+        let n = word.utf8CodeUnitCount
+        guard i + n <= b.count else { throw WireReaderError() }
+        let same = word.withUTF8Buffer { w in (0..<n).allSatisfy { b[i + $0] == w[$0] } }
+        guard same else { throw WireReaderError() }
+        i += n
+    }
+
+    /// An integer that fits in 64 bits; no leading zeros, no fraction, no exponent.
+    public func int() throws(WireReaderError) -> Int64 {
+        ws()
+        var negative = false
+        if i < b.count, b[i] == UInt8(ascii: "-") {
+            negative = true
+            i += 1
+        }
+        let start = i
+        var value: Int64 = 0
+        while i < b.count, b[i] >= 0x30, b[i] <= 0x39 {
+            let (m, o1) = value.multipliedReportingOverflow(by: 10)
+            let (s, o2) = m.addingReportingOverflow(Int64(b[i] - 0x30))
+            guard !o1, !o2 else { throw WireReaderError() }
+            value = s
+            i += 1
+        }
+        guard i > start, !(b[start] == 0x30 && i - start > 1) else { throw WireReaderError() }
+        if i < b.count, b[i] == UInt8(ascii: ".") || b[i] == UInt8(ascii: "e") || b[i] == UInt8(ascii: "E") { throw WireReaderError() }
+        return negative ? -value : value
+    }
+
+    public func string() throws(WireReaderError) -> String {
+        try take(UInt8(ascii: "\""))
+        let start = i
+        // Fast path: no escapes.
+        while i < b.count, b[i] != UInt8(ascii: "\""), b[i] != UInt8(ascii: "\\"), b[i] >= 0x20 { i += 1 }
+        guard i < b.count else { throw WireReaderError() }
+        if b[i] == UInt8(ascii: "\"") {
+            defer { i += 1 }
+            return try validated(b[start..<i])
+        }
+        var out = Array(b[start..<i])
+        while true {
+            guard i < b.count else { throw WireReaderError() }
+            let c = b[i]
+            i += 1
+            switch c {
+            case UInt8(ascii: "\""):
+                return try validated(out[...])
+            case UInt8(ascii: "\\"):
+                guard i < b.count else { throw WireReaderError() }
+                let e = b[i]
+                i += 1
+                switch e {
+                case UInt8(ascii: "\""), UInt8(ascii: "\\"), UInt8(ascii: "/"): out.append(e)
+                case UInt8(ascii: "b"): out.append(0x08)
+                case UInt8(ascii: "f"): out.append(0x0C)
+                case UInt8(ascii: "n"): out.append(0x0A)
+                case UInt8(ascii: "r"): out.append(0x0D)
+                case UInt8(ascii: "t"): out.append(0x09)
+                case UInt8(ascii: "u"):
+                    var scalar = try hex4()
+                    if (0xD800...0xDBFF).contains(scalar) {
+                        guard i + 1 < b.count, b[i] == UInt8(ascii: "\\"), b[i + 1] == UInt8(ascii: "u") else { throw WireReaderError() }
+                        i += 2
+                        let low = try hex4()
+                        guard (0xDC00...0xDFFF).contains(low) else { throw WireReaderError() }
+                        scalar = 0x10000 + ((scalar - 0xD800) << 10) + (low - 0xDC00)
+                    }
+                    guard let u = Unicode.Scalar(scalar) else { throw WireReaderError() }
+                    out.append(contentsOf: Array(String(Character(u)).utf8))
+                default: throw WireReaderError()
+                }
+            default:
+                guard c >= 0x20 else { throw WireReaderError() }
+                out.append(c)
+            }
+        }
+    }
+
+    private func hex4() throws(WireReaderError) -> UInt32 {
+        guard i + 4 <= b.count else { throw WireReaderError() }
+        var v: UInt32 = 0
+        for _ in 0..<4 {
+            let c = b[i]
+            i += 1
+            let d: UInt32
+            switch c {
+            case 0x30...0x39: d = UInt32(c - 0x30)
+            case 0x41...0x46: d = UInt32(c - 0x41 + 10)
+            case 0x61...0x66: d = UInt32(c - 0x61 + 10)
+            default: throw WireReaderError()
+            }
+            v = v << 4 | d
+        }
+        return v
+    }
+
+    private func validated(_ bytes: ArraySlice<UInt8>) throws(WireReaderError) -> String {
+        guard let s = String(validating: bytes, as: UTF8.self) else { throw WireReaderError() }
+        return s
+    }
+
+    /// Skips one value of any kind (an unknown key's).
+    public func skipValue() throws(WireReaderError) {
+        switch try peek() {
+        case UInt8(ascii: "{"): try object { _ throws(WireReaderError) in try skipValue() }
+        case UInt8(ascii: "["): try array { () throws(WireReaderError) in try skipValue() }
+        case UInt8(ascii: "\""): _ = try string()
+        case UInt8(ascii: "t"), UInt8(ascii: "f"): _ = try bool()
+        case UInt8(ascii: "n"): try literal("null")
+        default: _ = try int()
+        }
+    }
+}
