@@ -86,12 +86,17 @@ final class TCPProbeSeries {
         end.sourcePorts = tries.map(\.port)
         // Then close the tries still open (closing one fails its connect at once, which lands in `ended`).
         for t in tries where t.end == nil { t.channel?.close(promise: nil) }
+        // The box and the series hold each other: let go, so the series and its channels can be freed (a try
+        // still starting finds the box empty and stops).
+        box.value = nil
         promise.succeed(end)
     }
 
     // MARK: timers
 
     private func arm() {
+        // A try can end the probe inside `launch()` (a bootstrap on its own loop binds and connects inline).
+        guard !finished else { return }
         let due: Due
         if nextRetry < nonces.count {
             let at = began + .nanoseconds(ProbeTiming.offsetNanos(attempt: nextRetry, of: nonces.count, timeoutNanos: timeout.nanoseconds))
@@ -158,12 +163,20 @@ final class TCPProbeSeries {
             switch kernelState(t) {
             case 2?, nil:  // TCP_SYN_SENT: no answer yet
                 continue
-            case 7?:  // TCP_CLOSE: the connection failed; SO_ERROR says how
+            case 7?:  // TCP_CLOSE: the connection failed or was reset; SO_ERROR says how
+                // (Reading it clears it; the probe ends here and `finish` closes the socket right after.)
                 var code: CInt = 0
                 provider.unsafeGetSocketOption(level: .socket, name: .so_error).assumeIsolated().whenSuccess { (v: CInt) in code = v }
-                if code != 0 {
-                    let end = Prober.classify(errno: code, attemptsSent: 1)
-                    if end.outcome == .refused || end.outcome == .unreachable { return end }
+                switch code {
+                case ECONNREFUSED, EHOSTUNREACH, ENETUNREACH, EHOSTDOWN, ENETDOWN:
+                    return Prober.classify(errno: code, attemptsSent: 1)
+                case ECONNRESET, EPIPE:
+                    // Linux reports a reset as refused only while the SYN is unanswered: this one came after
+                    // the handshake.
+                    return ProbeEnd(outcome: .connected, detail: "handshake completed (seen by the kernel), then the peer reset the connection",
+                                    attemptsSent: 0)
+                default:
+                    continue
                 }
             default:  // established, or closing after it: the handshake completed
                 return ProbeEnd(outcome: .connected, detail: "handshake completed (seen by the kernel); no authenticated answer in time",

@@ -296,10 +296,16 @@ private final class CaptureCore: @unchecked Sendable {
                     var drain = [UInt8](repeating: 0, count: 64)
                     _ = read(wake, &drain, drain.count)
                 }
-                // Packets waiting first, so that whoever asked for the counters (a log being built) also
-                // finds every packet captured before it asked already handed over.
-                if ready > 0 && fds[0].revents != 0, let error = dispatch(p, user: user) { return error }
-                if lock.withLock({ () -> Bool in defer { statsRequested = false }; return statsRequested }) {
+                let asked = lock.withLock { () -> Bool in defer { statsRequested = false }; return statsRequested }
+                if asked {
+                    // Whoever asked for the counters (a log being built) must also find every packet captured
+                    // before it asked already handed over: drain the descriptor, not one read of it (nflog
+                    // hands over one packet per read).
+                    if let error = drain(p, fd: fd, user: user) { return error }
+                } else if ready > 0 && fds[0].revents != 0, let error = dispatch(p, user: user) {
+                    return error
+                }
+                if asked {
                     refreshStatisticsIfDue(&lastStats, force: true)
                     statsRead.lock()
                     statsGeneration += 1
@@ -314,7 +320,18 @@ private final class CaptureCore: @unchecked Sendable {
         }
     }
 
-    /// Hands every packet waiting to the handler; the error that ends the loop, if any.
+    /// Dispatches while the descriptor has anything to read (at most 65,536 times: a flood cannot hold the
+    /// thread here forever).
+    private func drain(_ p: OpaquePointer, fd: Int32, user: UnsafeMutableRawPointer) -> CaptureError? {
+        for _ in 0..<65_536 {
+            var pending = [pollfd(fd: fd, events: Int16(POLLIN), revents: 0)]
+            guard poll(&pending, 1, 0) > 0, pending[0].revents & Int16(POLLIN) != 0 else { return nil }
+            if let error = dispatch(p, user: user) { return error }
+        }
+        return nil
+    }
+
+    /// Hands the packets one read returns to the handler; the error that ends the loop, if any.
     private func dispatch(_ p: OpaquePointer, user: UnsafeMutableRawPointer) -> CaptureError? {
         let n = pcap_dispatch(p, -1, { user, header, bytes in
             guard let user, let header, let bytes else { return }

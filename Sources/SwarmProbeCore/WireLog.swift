@@ -195,8 +195,11 @@ public final class WireReader {
             depth -= 1
             return
         }
+        var seen: [String] = []  // a key twice: refused (Foundation decides what it means)
         while true {
             let key = try string()
+            guard !seen.contains(key) else { throw WireReaderError() }
+            seen.append(key)
             try take(UInt8(ascii: ":"))
             try member(key)
             let c = try peek()

@@ -79,7 +79,7 @@ struct WireReaderTests {
         #expect(try LogResponse(wireJSON: minimal) == Self.foundation(minimal))
     }
 
-    @Test("refuses what is not exactly a log: floats, lone surrogates, bad literals, trailing bytes, missing fields")
+    @Test("refuses what is not exactly a log: floats, lone surrogates, bad literals, trailing bytes, missing fields, repeated keys")
     func refusals() {
         for text in [#"{"runID":"x","entries":[],"truncated":true,"captureLost":1.5}"#,
                      #"{"runID":"\ud800","entries":[],"truncated":true}"#,
@@ -88,6 +88,7 @@ struct WireReaderTests {
                      #"{"runID":"x","entries":[]}"#,
                      #"{"runID":"x","entries":[],"truncated":true,"captureLost":01}"#,
                      #"{"runID":"x","entries":[],"truncated":true,"captureLost":99999999999999999999}"#,
+                     #"{"runID":"x","entries":[],"truncated":true,"capture":[],"capture":[]}"#,
                      "", "[]", "{", #"{"runID":"x\#u{1}","entries":[],"truncated":true}"#] {
             #expect(throws: WireReaderError.self, "\(text)") { try LogResponse(wireJSON: Array(text.utf8)) }
         }
