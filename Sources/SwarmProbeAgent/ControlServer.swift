@@ -113,7 +113,7 @@ final class ControlService: Sendable {
                 let (entries, truncated) = responder.log(runID: request.runID)
                 // Probes of a run can arrive here a little before this agent starts its own part of it.
                 let start = runStarts.withLockedValue { $0[request.runID] }
-                let since = (start?.timeMs ?? Int64(nowMs()) - 120_000) - 5_000
+                let since = (start?.timeMs ?? Int64(nowMs()) - 60_000) - 5_000  // the logs keep a minute (RecentLog)
                 // Loss first: reading the counters also has each tap hand over the packets it holds, so the
                 // records below include everything captured until now (under load a tap can run behind).
                 let lost = (taps?.lost() ?? 0) - (start?.lost ?? 0)

@@ -101,45 +101,46 @@ final class Responder: Sendable {
     }
 
     func log(runID: String) -> (entries: [ReceiveLogEntry], truncated: Bool) {
-        state.withLockedValue { $0.log.entries(runID: runID) }
+        state.withLockedValue { $0.log.entries(runID: runID, now: Int64(nowMs())) }
     }
 }
 
-/// A bounded log of the authenticated probes received, oldest dropped first.
+/// A bounded log of the authenticated probes received, oldest dropped first, none kept past
+/// `RecentLog`'s retention.
 struct ReceiveLog {
-    let capacity: Int
-    private var ring: [ReceiveLogEntry] = []
-    private var head = 0
-    private var indexByNonce: [String: Int] = [:]
+    private var log: RecentLog<ReceiveLogEntry>
+    private var slotByNonce: [String: Int] = [:]
     /// Runs that lost entries to the bound (bounded itself).
     private var truncatedRuns: [String] = []
 
-    init(capacity: Int) { self.capacity = capacity }
+    init(capacity: Int) { log = RecentLog(capacity: capacity) }
 
     mutating func append(_ e: ReceiveLogEntry) {
-        if ring.count < capacity {
-            indexByNonce[e.nonce] = ring.count
-            ring.append(e)
-            return
+        let (slot, evicted, moved) = log.append(e)
+        if moved { reindex() }
+        if let old = evicted {
+            slotByNonce[old.nonce] = nil
+            if !truncatedRuns.contains(old.runID) {
+                truncatedRuns.append(old.runID)
+                if truncatedRuns.count > 64 { truncatedRuns.removeFirst() }
+            }
         }
-        let old = ring[head]
-        indexByNonce[old.nonce] = nil
-        if !truncatedRuns.contains(old.runID) {
-            truncatedRuns.append(old.runID)
-            if truncatedRuns.count > 64 { truncatedRuns.removeFirst() }
-        }
-        ring[head] = e
-        indexByNonce[e.nonce] = head
-        head = (head + 1) % capacity
+        slotByNonce[e.nonce] = slot
     }
 
     mutating func markAnswered(nonce: String) {
-        if let i = indexByNonce[nonce] { ring[i].answered = true }
+        if let slot = slotByNonce[nonce] { log[slot].answered = true }
     }
 
-    func entries(runID: String) -> (entries: [ReceiveLogEntry], truncated: Bool) {
-        let ordered = ring[head...] + ring[..<head]
-        return (ordered.filter { $0.runID == runID }, truncatedRuns.contains(runID))
+    /// A run's entries; first drops those past the retention.
+    mutating func entries(runID: String, now: Int64) -> (entries: [ReceiveLogEntry], truncated: Bool) {
+        if log.prune(now: now) { reindex() }
+        return (log.inOrder.filter { $0.runID == runID }, truncatedRuns.contains(runID))
+    }
+
+    private mutating func reindex() {
+        let entries = log.inOrder  // after a sweep the slots are in order from 0
+        slotByNonce = Dictionary(entries.enumerated().map { ($1.nonce, $0) }, uniquingKeysWith: { _, last in last })
     }
 }
 

@@ -90,7 +90,7 @@ final class CaptureTaps: Sendable {
     }
 
     func records(since timeMs: Int64) -> [CaptureRecord] {
-        log.withLockedValue { $0.records(since: timeMs) }
+        log.withLockedValue { $0.records(since: timeMs, now: Int64(nowMs())) }
     }
 
     /// Packets lost so far: dropped by the kernel or the interface before the taps read them (the
@@ -165,26 +165,21 @@ struct CaptureClassifier: Sendable {
 
 /// A bounded, time-ordered log of capture records.
 struct CaptureLog {
-    let capacity: Int
-    private var ring: [CaptureRecord] = []
-    private var head = 0
-    /// Records pushed out by newer ones.
-    private(set) var overwritten = 0
+    private var log: RecentLog<CaptureRecord>
 
-    init(capacity: Int) { self.capacity = capacity }
+    init(capacity: Int) { log = RecentLog(capacity: capacity) }
+
+    /// Records pushed out by newer ones.
+    var overwritten: Int { log.overwritten }
 
     mutating func append(_ r: CaptureRecord) {
-        if ring.count < capacity {
-            ring.append(r)
-        } else {
-            ring[head] = r
-            head = (head + 1) % capacity
-            overwritten += 1
-        }
+        log.append(r)
     }
 
-    func records(since: Int64) -> [CaptureRecord] {
-        (ring[head...] + ring[..<head]).filter { $0.timeMs >= since }
+    /// The records since `since`; first drops those past the retention.
+    mutating func records(since: Int64, now: Int64) -> [CaptureRecord] {
+        log.prune(now: now)
+        return log.inOrder.filter { $0.timeMs >= since }
     }
 }
 

@@ -163,7 +163,7 @@ public struct LogRequest: Codable, Sendable {
 }
 
 /// One authenticated probe an agent received.
-public struct ReceiveLogEntry: Codable, Sendable, Equatable {
+public struct ReceiveLogEntry: Codable, Sendable, Equatable, Timestamped {
     public var nonce: String
     public var runID: String
     public var kind: KindID

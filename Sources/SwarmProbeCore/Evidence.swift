@@ -192,7 +192,7 @@ public struct TapState: Codable, Sendable, Equatable {
 
 /// A probe or answer a capture tap saw. UDP and ESP probes carry their nonce (the payload is an
 /// authenticated probe); TCP is matched by the sender's address and source port (a SYN has no payload).
-public struct CaptureRecord: Codable, Sendable, Equatable, Hashable {
+public struct CaptureRecord: Codable, Sendable, Equatable, Hashable, Timestamped {
     public enum Direction: String, Codable, Sendable { case inbound, outbound }
     public var tap: TapState.Tap
     public var direction: Direction
