@@ -187,43 +187,35 @@ public final class WireReader {
     }
 
     public func object(_ member: (String) throws(WireReaderError) -> Void) throws(WireReaderError) {
-        try take(UInt8(ascii: "{"))
-        depth += 1
-        guard depth <= 64 else { throw WireReaderError() }
-        if try peek() == UInt8(ascii: "}") {
-            i += 1
-            depth -= 1
-            return
-        }
         var seen: [String] = []  // a key twice: refused (Foundation decides what it means)
-        while true {
+        try container(UInt8(ascii: "{"), UInt8(ascii: "}")) { () throws(WireReaderError) in
             let key = try string()
             guard !seen.contains(key) else { throw WireReaderError() }
             seen.append(key)
             try take(UInt8(ascii: ":"))
             try member(key)
-            let c = try peek()
-            i += 1
-            if c == UInt8(ascii: "}") { break }
-            guard c == UInt8(ascii: ",") else { throw WireReaderError() }
         }
-        depth -= 1
     }
 
     public func array(_ element: () throws(WireReaderError) -> Void) throws(WireReaderError) {
-        try take(UInt8(ascii: "["))
+        try container(UInt8(ascii: "["), UInt8(ascii: "]"), element)
+    }
+
+    /// `open`, items separated by commas (none at all is fine, a trailing one is not), `close`; 64 deep at most.
+    private func container(_ open: UInt8, _ close: UInt8, _ item: () throws(WireReaderError) -> Void) throws(WireReaderError) {
+        try take(open)
         depth += 1
         guard depth <= 64 else { throw WireReaderError() }
-        if try peek() == UInt8(ascii: "]") {
+        if try peek() == close {
             i += 1
             depth -= 1
             return
         }
         while true {
-            try element()
+            try item()
             let c = try peek()
             i += 1
-            if c == UInt8(ascii: "]") { break }
+            if c == close { break }
             guard c == UInt8(ascii: ",") else { throw WireReaderError() }
         }
         depth -= 1
