@@ -105,6 +105,11 @@ public final class Coordinator: Sendable {
         // refusing port until the connect timeout, so every node without an agent cost 3 s. A lost SYN
         // is still re-sent by the kernel within the timeout.)
         configuration.connectionPool.retryConnectionEstablishment = false
+        // Agents close a connection that sends nothing for 2 s (`ControlHTTPHandler.headDeadline`). Let go of
+        // idle ones sooner, so a request never goes out on one the agent is closing at that moment (seen once:
+        // a log request 2 s after the run's answer failed with "I/O on closed channel", and the agent was
+        // reported down). A check's next request usually follows the last answer within milliseconds.
+        configuration.connectionPool.idleTimeout = .seconds(1)
         let http = HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
         let client = ControlClient(http: http, token: token)
         let completed = await phases(client)
