@@ -4,8 +4,7 @@
 /// keyed container of eight fields). `WireLogTests` holds the two outputs equal byte for byte.
 extension LogResponse {
     public func wireJSON() -> [UInt8] {
-        var w = JSONBytes()
-        w.bytes.reserveCapacity(256 + capture.count * 170 + entries.count * 230)
+        var w = JSONLine(capacity: 256 + capture.count * 170 + entries.count * 230)
         w.raw("{\"capture\":[")
         for (i, r) in capture.enumerated() {
             if i > 0 { w.raw(",") }
@@ -16,7 +15,7 @@ extension LogResponse {
             if let port = r.peerPort { w.raw(",\"peer_port\":"); w.int(port) }
             w.raw(",\"tap\":"); w.string(r.tap.rawValue)
             if let tcp = r.tcp { w.raw(",\"tcp\":"); w.string(tcp) }
-            w.raw(",\"time_ms\":"); w.int(r.timeMs)
+            w.raw(",\"time_ms\":"); w.int(Int(r.timeMs))
             w.raw("}")
         }
         w.raw("],\"captureLost\":"); w.int(captureLost)
@@ -30,47 +29,13 @@ extension LogResponse {
             w.raw(",\"runID\":"); w.string(e.runID)
             w.raw(",\"sourceAddress\":"); w.string(e.sourceAddress.description)
             w.raw(",\"sourcePort\":"); w.int(e.sourcePort)
-            w.raw(",\"timeMs\":"); w.int(e.timeMs)
+            w.raw(",\"timeMs\":"); w.int(Int(e.timeMs))
             w.raw("}")
         }
         w.raw("],\"runID\":"); w.string(runID)
         w.raw(",\"truncated\":"); w.raw(truncated ? "true" : "false")
         w.raw("}")
         return w.bytes
-    }
-}
-
-/// A minimal JSON byte writer: strings escaped as JSONEncoder escapes them (quote, backslash and control
-/// characters; `/` left alone, as `.withoutEscapingSlashes` does).
-struct JSONBytes {
-    var bytes: [UInt8] = []
-
-    mutating func raw(_ s: StaticString) {
-        s.withUTF8Buffer { bytes.append(contentsOf: $0) }
-    }
-
-    mutating func int<I: BinaryInteger>(_ v: I) {
-        bytes.append(contentsOf: String(v).utf8)
-    }
-
-    mutating func string(_ s: String) {
-        bytes.append(UInt8(ascii: "\""))
-        for b in s.utf8 {
-            switch b {
-            case UInt8(ascii: "\""): bytes.append(contentsOf: [0x5C, 0x22])
-            case UInt8(ascii: "\\"): bytes.append(contentsOf: [0x5C, 0x5C])
-            case 0x08: bytes.append(contentsOf: [0x5C, UInt8(ascii: "b")])
-            case 0x0C: bytes.append(contentsOf: [0x5C, UInt8(ascii: "f")])
-            case 0x0A: bytes.append(contentsOf: [0x5C, UInt8(ascii: "n")])
-            case 0x0D: bytes.append(contentsOf: [0x5C, UInt8(ascii: "r")])
-            case 0x09: bytes.append(contentsOf: [0x5C, UInt8(ascii: "t")])
-            case 0..<0x20:
-                let hex = Array("0123456789abcdef".utf8)
-                bytes.append(contentsOf: [0x5C, UInt8(ascii: "u"), UInt8(ascii: "0"), UInt8(ascii: "0"), hex[Int(b >> 4)], hex[Int(b & 0xF)]])
-            default: bytes.append(b)
-            }
-        }
-        bytes.append(UInt8(ascii: "\""))
     }
 }
 
