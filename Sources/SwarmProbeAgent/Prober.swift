@@ -93,7 +93,7 @@ final class RunPacing: Sendable {
     var summary: String {
         state.withLockedValue { s in
             func ms(_ micros: Double) -> String { String(format: "%.1f ms", micros / 1000) }
-            let rtt = s.samples == 0 ? "no datagram answers" : "srtt \(ms(s.srtt)), rto \(ms(s.srtt + 4 * s.rttvar))"
+            let rtt = s.rto.map { "srtt \(ms(s.srtt)), rto \(ms(Double($0.nanoseconds) / 1000))" } ?? "no datagram answers"
             return "\(rtt), timer lag \(s.lag.nanoseconds / 1_000_000) ms, \(s.retries) retries for \(s.firstTries) probes"
         }
     }
