@@ -137,6 +137,15 @@ let package = Package(
             resources: [.copy("Golden")]
         ),
         .testTarget(
+            name: "SwarmProbeAgentTests",
+            dependencies: [
+                "SwarmProbeAgent",
+                "SwarmProbeCore",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ]
+        ),
+        .testTarget(
             name: "SwarmProbeAWSTests",
             dependencies: ["SwarmProbeAWS", "SwarmProbeCore"],
             resources: [.copy("Fixtures")]

@@ -1,0 +1,86 @@
+import NIOCore
+import NIOPosix
+import SwarmProbeCore
+import Testing
+@testable import SwarmProbeAgent
+
+@Suite("Run pacing: when a probe counts as silence")
+struct RunPacingTests {
+    let timeout = TimeAmount.milliseconds(200)
+
+    @Test("a quiet run: silence at the timeout")
+    func quiet() {
+        let pacing = RunPacing()
+        let start = NIODeadline.now() - .seconds(1)
+        #expect(pacing.deadline(start: start, lastTry: start, timeout: timeout) == start + timeout)
+    }
+
+    @Test("slow answers: one RTO after the last try, never past the ceiling")
+    func rtoAfterLastTry() {
+        let pacing = RunPacing()
+        pacing.add(micros: 100_000)  // SRTT 100 ms, RTTVAR 50 ms: RTO 300 ms
+        let start = NIODeadline.now() - .seconds(10)
+        #expect(pacing.deadline(start: start, lastTry: start + .milliseconds(150), timeout: timeout) == start + .milliseconds(450))
+        pacing.add(micros: 60_000_000)
+        #expect(pacing.deadline(start: start, lastTry: start, timeout: timeout) == start + .milliseconds(Int64(ProbeTiming.ceilingMs)))
+    }
+
+    @Test("answers still coming in: silence only one SRTT after the latest of them")
+    func waitsForTheRunToGoQuiet() {
+        let pacing = RunPacing()
+        pacing.add(micros: 100_000)  // SRTT 100 ms
+        let start = NIODeadline.now() - .seconds(1)
+        // Without arrivals: the RTO rule alone, long past.
+        #expect(pacing.deadline(start: start, lastTry: start, timeout: timeout) == start + .milliseconds(300))
+        let before = NIODeadline.now()
+        pacing.arrived()
+        let after = NIODeadline.now()
+        let deadline = pacing.deadline(start: start, lastTry: start, timeout: timeout)
+        #expect(deadline >= before + .milliseconds(100))
+        #expect(deadline <= after + .milliseconds(100))
+    }
+
+    @Test("the timer lag of the agent's loops extends the wait")
+    func lag() {
+        let pacing = RunPacing()
+        pacing.fired(due: NIODeadline.now() - .milliseconds(80))
+        let start = NIODeadline.now() - .seconds(1)
+        let deadline = pacing.deadline(start: start, lastTry: start, timeout: timeout)
+        #expect(deadline >= start + timeout + .milliseconds(80))
+        #expect(deadline < start + timeout + .milliseconds(200))
+    }
+}
+
+@Suite("A datagram the kernel holds and the loop has not read")
+struct QueuedBytesTests {
+    @Test("SO_MEMINFO shows a waiting datagram until it is read")
+    func queued() async throws {
+        let group = MultiThreadedEventLoopGroup.singleton
+        let receiver = try await DatagramBootstrap(group: group)
+            .channelOption(.autoRead, value: false)
+            .bind(host: "127.0.0.1", port: 0).get()
+        let sender = try await DatagramBootstrap(group: group).bind(host: "127.0.0.1", port: 0).get()
+        defer {
+            receiver.close(promise: nil)
+            sender.close(promise: nil)
+        }
+        let empty = try await receiver.eventLoop.submit { UDPProbeClient.queuedBytes(receiver) }.get()
+        #expect(empty == 0)
+        try await sender.writeAndFlush(AddressedEnvelope(remoteAddress: receiver.localAddress!,
+                                                         data: sender.allocator.buffer(bytes: [UInt8](repeating: 7, count: 100)))).get()
+        var waiting: UInt32 = 0
+        for _ in 0..<100 where waiting == 0 {
+            waiting = try await receiver.eventLoop.submit { UDPProbeClient.queuedBytes(receiver) }.get()
+            if waiting == 0 { try await Task.sleep(for: .milliseconds(10)) }
+        }
+        #expect(waiting >= 100)
+        // Reading it empties the queue.
+        try await receiver.setOption(.autoRead, value: true).get()
+        var left: UInt32 = 1
+        for _ in 0..<100 where left != 0 {
+            try await Task.sleep(for: .milliseconds(10))
+            left = try await receiver.eventLoop.submit { UDPProbeClient.queuedBytes(receiver) }.get()
+        }
+        #expect(left == 0)
+    }
+}
