@@ -59,7 +59,7 @@ struct BenchMeshCommand: AsyncParsableCommand {
 
     func validate() throws {
         guard parsedSizes != nil else { throw ValidationError("--sizes: \"\(sizes)\" must be numbers from 2 to 200 separated by commas") }
-        guard (1...20).contains(runs) else { throw ValidationError("--runs: \(runs) is outside 1 to 20") }
+        guard (1...100).contains(runs) else { throw ValidationError("--runs: \(runs) is outside 1 to 100") }
         if let agentBinary, !FileManager.default.isExecutableFile(atPath: agentBinary) {
             throw ValidationError("--agent-binary: \(agentBinary) is not an executable file")
         }

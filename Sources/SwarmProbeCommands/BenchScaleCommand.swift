@@ -30,6 +30,10 @@ struct BenchScaleCommand: ParsableCommand {
     @Flag(help: "Print the terminal report after the table.")
     var printReport = false
 
+    @Option(help: ArgumentHelp("Threads that decide checks and render their JSON (default: one per core; 1: on the calling thread, as before).",
+                               valueName: "n"))
+    var workers: Int = ProcessInfo.processInfo.activeProcessorCount
+
     @Option(help: ArgumentHelp("Seed of the generated nonces and ports.", valueName: "n"))
     var seed: UInt64 = 1
 
@@ -41,6 +45,7 @@ struct BenchScaleCommand: ParsableCommand {
 
     func validate() throws {
         guard (16...5000).contains(nodes) else { throw ValidationError("--nodes: \(nodes) is outside 16 to 5000") }
+        guard (1...64).contains(workers) else { throw ValidationError("--workers: \(workers) is outside 1 to 64") }
     }
 
     func run() throws {
@@ -158,20 +163,24 @@ struct BenchScaleCommand: ParsableCommand {
             terminal = bench.phase("terminal report") { TerminalReport.render(results, color: false) }
             groups = CheckGroups(results)
         } else {
-            bench.phase("pass 1: merge + verdicts + grouping") {
-                Merge.forEachResult(inventory: inventory, profile: profile, gathered: gathered, complete: true, nonces: false) { c in
-                    verify.check(c)
-                    groups.add(c)
+            bench.phase("pass 1: merge + verdicts (\(workers) threads) + grouping") {
+                Merge.forEachBlock(inventory: inventory, profile: profile, gathered: gathered, complete: true, nonces: false,
+                                   workers: workers, produce: CheckCommand.collect) { block in
+                    for c in block {
+                        verify.check(c)
+                        groups.add(c)
+                    }
                 }
                 groups.finish()
             }
-            jsonSize = try bench.phase("pass 2: merge + verdicts + JSON, streamed") { () throws -> Int in
+            jsonSize = try bench.phase("pass 2: merge + verdicts + JSON (\(workers) threads), streamed") { () throws -> Int in
                 let fd = open(jsonPath, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
                 guard fd >= 0 else { throw InputError(source: jsonPath, "--json: cannot open the file (\(String(cString: strerror(errno))))") }
                 defer { close(fd) }
                 let out = JSONOutput(fd: fd)
-                JSONReport.write(head, groups: groups, to: out) { each in
-                    Merge.forEachResult(inventory: inventory, profile: profile, gathered: gathered, complete: true, each)
+                JSONReport.write(head, groups: groups, to: out) { emit in
+                    Merge.forEachBlock(inventory: inventory, profile: profile, gathered: gathered, complete: true,
+                                       workers: workers, produce: JSONReport.checkBlock, consume: emit)
                 }
                 out.flush()
                 if out.error != 0 { throw InputError(source: jsonPath, "--json: write failed (\(String(cString: strerror(out.error))))") }

@@ -257,6 +257,15 @@ public final class Coordinator: Sendable {
         try Merge.forEachResult(inventory: inventory, profile: profile, gathered: g, complete: complete, nonces: nonces, body)
     }
 
+    /// The checks decided on every core, block by block, handed to `consume` in plan order (`Merge.forEachBlock`).
+    public func forEachBlock<Partial: Sendable>(complete: Bool, nonces: Bool = true,
+                                                produce: @escaping @Sendable (_ checks: (_ body: (CheckResult) -> Void) -> Void) -> Partial,
+                                                consume: (Partial) throws -> Void) rethrows {
+        let g = gathered.withLockedValue { $0 }
+        try Merge.forEachBlock(inventory: inventory, profile: profile, gathered: g, complete: complete, nonces: nonces,
+                               produce: produce, consume: consume)
+    }
+
     /// Everything but the checks: run facts and nodes (`checks` empty, `summary` of none).
     public func resultsHead(complete: Bool) -> Results {
         let g = gathered.withLockedValue { $0 }

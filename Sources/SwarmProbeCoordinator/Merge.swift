@@ -469,9 +469,45 @@ public enum Merge {
     /// sentence (a pass that only counts and groups).
     public static func forEachResult(inventory: Inventory, profile: Profile, gathered g: Gathered, complete: Bool,
                                      nonces: Bool = true, _ body: (CheckResult) throws -> Void) rethrows {
-        let kinds = profile.enabledKinds
-        // Per node, everything a check looks up, once.
-        final class End {
+        let prepared = Prepared(inventory: inventory, profile: profile, gathered: g, complete: complete, nonces: nonces)
+        try prepared.forEach(rows: 0..<prepared.rowCount, body)
+    }
+
+    /// The same checks in the same order, decided on `workers` threads: the plan is cut into blocks of
+    /// `rowsPerBlock` rows (a row: one kind from one sender to every target), `produce` turns each block's
+    /// checks into a `Partial` on a worker (the JSON of those checks, or the checks themselves), and `consume`
+    /// gets the partials in plan order on the calling thread. At most `2 x workers` blocks are done ahead of
+    /// `consume`, so memory stays a few blocks whatever the size. Deciding is read-only over `gathered`.
+    public static func forEachBlock<Partial: Sendable>(
+        inventory: Inventory, profile: Profile, gathered g: Gathered, complete: Bool, nonces: Bool = true,
+        workers: Int = ProcessInfo.processInfo.activeProcessorCount, rowsPerBlock: Int = 4,
+        produce: @escaping @Sendable (_ checks: (_ body: (CheckResult) -> Void) -> Void) -> Partial,
+        consume: (Partial) throws -> Void
+    ) rethrows {
+        let prepared = Prepared(inventory: inventory, profile: profile, gathered: g, complete: complete, nonces: nonces)
+        let rows = prepared.rowCount, size = max(1, rowsPerBlock)
+        let blocks = (rows + size - 1) / size
+        let block: @Sendable (Int) -> Partial = { b in
+            produce { body in prepared.forEach(rows: (b * size)..<min(rows, (b + 1) * size), body) }
+        }
+        guard workers > 1, blocks > 1 else {
+            for b in 0..<blocks { try consume(block(b)) }
+            return
+        }
+        let queue = OrderedBlocks<Partial>(count: blocks, window: 2 * workers)
+        defer { queue.cancel() }
+        for _ in 0..<min(workers, blocks) {
+            Thread {
+                while let b = queue.claim() { queue.put(b, block(b)) }
+            }.start()
+        }
+        for b in 0..<blocks { try consume(queue.take(b)) }
+    }
+
+    /// Everything deciding a check looks up, prepared once per pass and shared by the threads that decide.
+    struct Prepared: Sendable {
+        /// Per node, everything a check looks up, once.
+        final class End: Sendable {
             init(health: AgentHealth?, sent: SenderTable?, sentAddress: UInt32?, log: ReceiveTable?, capture: CaptureIndex?,
                  listeners: [ListenerState?], interfaceTap: Bool, nflogTap: Bool, captureLossy: Bool) {
                 self.captureLossy = captureLossy
@@ -494,30 +530,53 @@ public enum Merge {
             let nflogTap: Bool
             let captureLossy: Bool
         }
-        let ends: [End] = inventory.nodes.map { n in
-            let hello = g.hello[n.name]
-            let taps = hello?.taps ?? []
-            return End(health: g.health[n.name], sent: g.sent.tables[n.name], sentAddress: g.sent.addresses.lookup(n.address),
-                       log: g.received.tables[n.name], capture: g.captured[n.name],
-                       listeners: kinds.map { k in hello?.listeners.first { $0.kind == k.kindID } },
-                       interfaceTap: taps.contains { $0.tap == .interface && $0.active },
-                       nflogTap: taps.contains { $0.tap == .nflog && $0.active },
-                       captureLossy: g.captureLost[n.name] != nil)
-        }
-        let kindIDs: [UInt32?] = kinds.map { k in g.sent.kinds.firstIndex(of: k.kindID).map { UInt32($0) } }
+        let kinds: [TrafficKind]
+        let nodes: [Node]
+        let ends: [End]
+        let kindIDs: [UInt32?]
         let notContacted = AgentHealth(.down, "not contacted (the check was interrupted)")
-        let sourceAddresses = g.received.addresses.list
+        let sourceAddresses: [IPAddress]
+        let required: [[[Bool]]]
+        let roleIndex: [Int]
+        let complete: Bool
+        let nonces: Bool
 
-        // The plan's order (Planner.checks): kind, then sender, then target; by index, so no PlannedCheck
-        // (two Nodes and a TrafficKind, a dozen reference counts) is built per check.
-        let nodes = inventory.nodes
-        let required: [[[Bool]]] = kinds.map { kind in
-            nodes.map { a in Role.allCases.map { kind.isRequired(from: a.role, to: $0) } }
+        init(inventory: Inventory, profile: Profile, gathered g: Gathered, complete: Bool, nonces: Bool) {
+            let kinds = profile.enabledKinds
+            self.kinds = kinds
+            self.complete = complete
+            self.nonces = nonces
+            ends = inventory.nodes.map { n in
+                let hello = g.hello[n.name]
+                let taps = hello?.taps ?? []
+                return End(health: g.health[n.name], sent: g.sent.tables[n.name], sentAddress: g.sent.addresses.lookup(n.address),
+                           log: g.received.tables[n.name], capture: g.captured[n.name],
+                           listeners: kinds.map { k in hello?.listeners.first { $0.kind == k.kindID } },
+                           interfaceTap: taps.contains { $0.tap == .interface && $0.active },
+                           nflogTap: taps.contains { $0.tap == .nflog && $0.active },
+                           captureLossy: g.captureLost[n.name] != nil)
+            }
+            kindIDs = kinds.map { k in g.sent.kinds.firstIndex(of: k.kindID).map { UInt32($0) } }
+            sourceAddresses = g.received.addresses.list
+            let nodes = inventory.nodes
+            self.nodes = nodes
+            required = kinds.map { kind in
+                nodes.map { a in Role.allCases.map { kind.isRequired(from: a.role, to: $0) } }
+            }
+            roleIndex = nodes.map { Role.allCases.firstIndex(of: $0.role)! }
         }
-        let roleIndex = nodes.map { Role.allCases.firstIndex(of: $0.role)! }
-        for k in kinds.indices {
-            let kind = kinds[k], kindID = kind.kindID
-            for i in nodes.indices {
+
+        /// Rows in the plan's order (Planner.checks): kind, then sender; each row is that sender's checks of
+        /// that kind to every target.
+        var rowCount: Int { kinds.count * nodes.count }
+
+        /// Decides the checks of `rows`, in order; by index, so no PlannedCheck (two Nodes and a TrafficKind,
+        /// a dozen reference counts) is built per check.
+        func forEach(rows: Range<Int>, _ body: (CheckResult) throws -> Void) rethrows {
+            let nonces = self.nonces, complete = self.complete
+            for r in rows {
+                let k = r / nodes.count, i = r % nodes.count
+                let kind = kinds[k], kindID = kind.kindID
                 let fromNode = nodes[i]
                 let from = ends[i]
                 for j in nodes.indices where j != i && nodes[j].name != fromNode.name {

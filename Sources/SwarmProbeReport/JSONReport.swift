@@ -24,6 +24,37 @@ public enum JSONReport {
     /// to the writer in order (the second pass). Nothing but the output buffer is held.
     public static func write(_ head: Results, groups: CheckGroups, to out: JSONOutput,
                              checks: (_ each: (CheckResult) -> Void) -> Void) {
+        document(head, groups: groups, to: out) {
+            var any = false
+            checks { c in
+                out.write(any ? ",\n    " : "\n    ")
+                any = true
+                var l = JSONLine()
+                check(c, into: &l)
+                out.write(bytes: l.bytes)
+            }
+            return any
+        }
+    }
+
+    /// The same document, its checks handed over as blocks already rendered (`checkBlock`, possibly on
+    /// other threads: `Merge.forEachBlock`), in order; empty blocks are skipped.
+    public static func write(_ head: Results, groups: CheckGroups, to out: JSONOutput,
+                             checkBlocks: (_ emit: ([UInt8]) -> Void) -> Void) {
+        document(head, groups: groups, to: out) {
+            var any = false
+            checkBlocks { bytes in
+                guard !bytes.isEmpty else { return }
+                out.write(any ? ",\n    " : "\n    ")
+                any = true
+                out.write(bytes: bytes)
+            }
+            return any
+        }
+    }
+
+    /// Everything around the checks; `checks` writes them (each after its separator) and says if there were any.
+    private static func document(_ head: Results, groups: CheckGroups, to out: JSONOutput, checks: () -> Bool) {
         let summary = groups.summary(complete: head.complete)
         out.write("{\n")
         out.write("  \"schema\" : "); out.string(head.schema); out.write(",\n")
@@ -65,12 +96,7 @@ public enum JSONReport {
         }
         out.write(first ? "],\n" : "\n  ],\n")
         out.write("  \"checks\" : [")
-        var any = false
-        checks { c in
-            out.write(any ? ",\n    " : "\n    ")
-            any = true
-            check(c, out)
-        }
+        let any = checks()
         out.write(any ? "\n  ]\n" : "]\n")
         out.write("}\n")
     }
@@ -94,8 +120,7 @@ public enum JSONReport {
 
     /// One check on one line, the fields `CheckResult` decodes. Built as bytes in one buffer and written
     /// once: at four million checks the writer's per-call overhead was a third of the time.
-    static func check(_ c: CheckResult, _ out: JSONOutput) {
-        var l = JSONLine()
+    static func check(_ c: CheckResult, into l: inout JSONLine) {
         l.raw("{\"from\":"); l.string(c.from)
         l.raw(",\"to\":"); l.string(c.to)
         l.raw(",\"kind\":"); l.string(c.kind)
@@ -158,7 +183,19 @@ public enum JSONReport {
             l.raw("null")
         }
         l.raw("}}")
-        out.write(bytes: l.bytes)
+    }
+
+    /// The JSON of a block of checks, one per line, joined as the document joins them: what a worker of
+    /// `Merge.forEachBlock` renders for `write(_:groups:to:checkBlocks:)`.
+    public static func checkBlock(_ checks: (_ body: (CheckResult) -> Void) -> Void) -> [UInt8] {
+        var l = JSONLine()
+        var any = false
+        checks { c in
+            if any { l.raw(",\n    ") }
+            any = true
+            check(c, into: &l)
+        }
+        return l.bytes
     }
 }
 

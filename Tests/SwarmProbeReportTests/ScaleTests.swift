@@ -137,6 +137,62 @@ struct ScaleTests {
         let summary = try JSONDecoder().decode(Summary.self, from: Data(summaryLine.dropFirst(14).dropLast().utf8))
         #expect(summary == s)
     }
+
+    /// Deciding on several threads, block by block, changes nothing: the same checks in the same order,
+    /// the same groups, the same JSON bytes, whatever the block size and the number of threads (a worker
+    /// that finishes early must still wait for its turn).
+    @Test(arguments: [(workers: 2, rows: 1), (workers: 3, rows: 7), (workers: 8, rows: 4), (workers: 2, rows: 10_000)])
+    func blocksOnThreadsDecideAsOneLoop(workers: Int, rows: Int) throws {
+        let cluster = SyntheticCluster(nodes: 60, profile: DefaultProfile.load())
+        var gathered = Gathered()
+        cluster.gather(into: &gathered)
+        let head = Results(toolVersion: "0.1.0", profile: "swarm", startedAt: "2025-06-02T09:14:07Z", durationMs: 1, timeoutMs: 2000,
+                           complete: true, nodes: Merge.nodeResults(inventory: cluster.inventory, gathered: gathered), checks: [])
+        var sequential: [CheckResult] = []
+        Merge.forEachResult(inventory: cluster.inventory, profile: cluster.profile, gathered: gathered, complete: true) { sequential.append($0) }
+        var parallel: [CheckResult] = []
+        Merge.forEachBlock(inventory: cluster.inventory, profile: cluster.profile, gathered: gathered, complete: true,
+                           workers: workers, rowsPerBlock: rows,
+                           produce: { checks in
+                               var list: [CheckResult] = []
+                               checks { list.append($0) }
+                               return list
+                           }, consume: { parallel += $0 })
+        #expect(parallel.count == 60 * 59 * 4)
+        #expect(parallel == sequential)
+
+        let groups = CheckGroups(Results(toolVersion: head.toolVersion, profile: head.profile, startedAt: head.startedAt, durationMs: 1,
+                                         timeoutMs: 2000, complete: true, nodes: head.nodes, checks: sequential))
+        let one = JSONOutput(), many = JSONOutput()
+        JSONReport.write(head, groups: groups, to: one) { each in
+            Merge.forEachResult(inventory: cluster.inventory, profile: cluster.profile, gathered: gathered, complete: true, each)
+        }
+        JSONReport.write(head, groups: groups, to: many) { emit in
+            Merge.forEachBlock(inventory: cluster.inventory, profile: cluster.profile, gathered: gathered, complete: true,
+                               workers: workers, rowsPerBlock: rows, produce: JSONReport.checkBlock, consume: emit)
+        }
+        #expect(many.size == one.size)
+        #expect(many.string == one.string)
+        let decoded = try JSONDecoder().decode(Results.self, from: Data(many.string.utf8))
+        #expect(decoded.checks == sequential)
+    }
+
+    /// A reader that stops (a write that fails) stops the workers; nothing hangs.
+    @Test func aReaderThatStopsStopsTheWorkers() {
+        let cluster = SyntheticCluster(nodes: 40, profile: DefaultProfile.load())
+        var gathered = Gathered()
+        cluster.gather(into: &gathered)
+        struct Stop: Error {}
+        var taken = 0
+        #expect(throws: Stop.self) {
+            try Merge.forEachBlock(inventory: cluster.inventory, profile: cluster.profile, gathered: gathered, complete: true,
+                                   workers: 2, rowsPerBlock: 1, produce: JSONReport.checkBlock) { _ in
+                taken += 1
+                if taken == 3 { throw Stop() }
+            }
+        }
+        #expect(taken == 3)
+    }
 }
 
 @Suite("Compact evidence")
