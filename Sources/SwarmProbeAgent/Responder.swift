@@ -103,6 +103,11 @@ final class Responder: Sendable {
     func log(runID: String) -> (entries: [ReceiveLogEntry], truncated: Bool) {
         state.withLockedValue { $0.log.entries(runID: runID, now: Int64(nowMs())) }
     }
+
+    /// Forgets the log entries older than `cutoff`.
+    func forget(olderThan cutoff: Int64) {
+        state.withLockedValue { $0.log.drop(olderThan: cutoff) }
+    }
 }
 
 /// A bounded log of the authenticated probes received, oldest dropped first, none kept past
@@ -136,6 +141,10 @@ struct ReceiveLog {
     mutating func entries(runID: String, now: Int64) -> (entries: [ReceiveLogEntry], truncated: Bool) {
         if log.prune(now: now) { reindex() }
         return (log.inOrder.filter { $0.runID == runID }, truncatedRuns.contains(runID))
+    }
+
+    mutating func drop(olderThan cutoff: Int64) {
+        if log.drop(olderThan: cutoff) { reindex() }
     }
 
     private mutating func reindex() {

@@ -93,6 +93,11 @@ final class CaptureTaps: Sendable {
         log.withLockedValue { $0.records(since: timeMs, now: Int64(nowMs())) }
     }
 
+    /// Forgets the records older than `cutoff`.
+    func forget(olderThan cutoff: Int64) {
+        log.withLockedValue { $0.drop(olderThan: cutoff) }
+    }
+
     /// Packets lost so far: dropped by the kernel or the interface before the taps read them (the
     /// kernel's counters read now, not up to 250 ms ago), plus records overwritten in the bounded log.
     func lost() -> Int {
@@ -180,6 +185,10 @@ struct CaptureLog {
     mutating func records(since: Int64, now: Int64) -> [CaptureRecord] {
         log.prune(now: now)
         return log.inOrder.filter { $0.timeMs >= since }
+    }
+
+    mutating func drop(olderThan cutoff: Int64) {
+        log.drop(olderThan: cutoff)
     }
 }
 

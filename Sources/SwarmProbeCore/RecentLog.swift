@@ -47,8 +47,13 @@ public struct RecentLog<Element: Timestamped> {
     @discardableResult
     public mutating func prune(now: Int64) -> Bool {
         appendsSincePrune = 0
-        let cutoff = now - retentionMs
         // Entries come in time order (give or take a clock step), so the oldest is at `head`.
+        return drop(olderThan: now - retentionMs)
+    }
+
+    /// Drops the entries older than `cutoff` (what no run still to be asked about can need); true if any went.
+    @discardableResult
+    public mutating func drop(olderThan cutoff: Int64) -> Bool {
         guard !slots.isEmpty, slots[head].timeMs < cutoff else { return false }
         slots = inOrder.filter { $0.timeMs >= cutoff }
         head = 0

@@ -53,4 +53,20 @@ struct RecentLogTests {
         let r = log.append(Event(timeMs: 200, id: 12))
         #expect(r.slot == 3 && r.evicted == nil && log.inOrder.map(\.id) == [9, 10, 11, 12])
     }
+
+    @Test("drops what no pending run can need, whatever its retention")
+    func dropOlderThan() {
+        var log = RecentLog<Event>(capacity: 8, retentionMs: 60_000)
+        for i in 0..<12 { log.append(Event(timeMs: Int64(i * 10), id: i)) }  // full: ids 4...11, head in the middle
+        var dropped = log.drop(olderThan: 40)
+        #expect(!dropped)  // nothing older than the oldest kept
+        dropped = log.drop(olderThan: 75)
+        #expect(dropped)
+        #expect(log.inOrder.map(\.id) == [8, 9, 10, 11])
+        #expect((0..<log.count).map { log[$0].id } == [8, 9, 10, 11])
+        dropped = log.drop(olderThan: 1_000)
+        #expect(dropped && log.count == 0)
+        dropped = log.drop(olderThan: 2_000)
+        #expect(!dropped)
+    }
 }
