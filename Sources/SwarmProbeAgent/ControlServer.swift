@@ -139,18 +139,24 @@ final class ControlService: Sendable {
         ControlReply(status: .ok, body: Array(try WireJSON.encoder().encode(value)), requestNonce: nonce)
     }
 
+    /// Receive-log entries and capture records an agent always keeps (below a minute), ms.
+    static let keptMs: Int64 = 15_000
+
     /// A run's log has been served: what no run still to be asked about can need goes now, not after the
-    /// logs' minute. A run's records start 5 s before it (probes of other agents may arrive first); the run
-    /// just served keeps its own (a retried request), and runs never asked about for a minute are given up.
-    /// Checks run back to back (a monitoring loop, `bench mesh --runs 60`) kept a minute of records, 300 KB
-    /// per 32-node check per agent: 28 -> 50 MiB over 60 checks; now a few seconds' worth.
+    /// logs' minute. Kept: 5 s before the start of every run begun here whose log is still to come (probes
+    /// of other agents may arrive first) and of the run just served (a retried request), and in any case
+    /// the last `keptMs`: runs this agent knows nothing of (one refused here because another was running,
+    /// a run request that came late) are probed and asked about within seconds, and a clock step back
+    /// stays inside it. Runs never asked about for a minute are given up. Checks run back to back (a
+    /// monitoring loop, `bench mesh --runs 60`) kept a minute of records, 300 KB per 32-node check per
+    /// agent: 28 -> 50 MiB over 60 checks.
     private func forgetLogs(servedRun runID: String) {
         let now = Int64(nowMs())
         let keepFrom: Int64? = runStarts.withLockedValue { starts in
             guard let served = starts[runID] else { return nil }
             starts[runID]?.logged = true
             let pending = starts.values.filter { !$0.logged && now - $0.timeMs < 60_000 }.map(\.timeMs)
-            return min(pending.min() ?? served.timeMs, served.timeMs) - 5_000
+            return min(min(pending.min() ?? served.timeMs, served.timeMs) - 5_000, now - Self.keptMs)
         }
         guard let keepFrom else { return }
         taps?.forget(olderThan: keepFrom)

@@ -21,6 +21,8 @@ final class TCPProbeSeries {
         var port: Int
         var channel: (any Channel)?
         var end: ProbeEnd?
+        /// When this try left, once its handshake completed.
+        var handshakeSent: NIODeadline?
     }
     private enum Due {
         case retry(NIODeadline)
@@ -224,6 +226,7 @@ final class TCPProbeSeries {
                     return
                 }
                 handshakeDone = true
+                tries[i].handshakeSent = started
                 if !observed {
                     // Connected: send the probe; the handler waits for the echo and settles the try.
                     channel.writeAndFlush(channel.allocator.buffer(bytes: packet(nonce, port)), promise: nil)
@@ -235,18 +238,25 @@ final class TCPProbeSeries {
                 }
             case let .failure(error):
                 tryPromise.succeed(ProbeEnd(outcome: .timeout, attemptsSent: 1))  // no-op if already settled
-                let end = Prober.classify(connectError: error, attemptsSent: 1)
+                var end = Prober.classify(connectError: error, attemptsSent: 1)
                 if end.outcome == .sendFailed, end.detail == String(cString: strerror(EADDRINUSE)) {
                     // Another socket has this port: try another one.
                     if portsLeft > 1 && !finished { return connect(try: i, portsLeft: portsLeft - 1) }
                     return ended(i, ProbeEnd(outcome: .sendFailed, detail: Prober.noFreePort, attemptsSent: 1))
                 }
+                // A reset is a packet from the target; "unreachable" may be this host giving up on ARP after
+                // seconds, which says nothing about how fast the run's answers come back.
+                if end.outcome == .refused { end.answeredTrySent = started }
                 ended(i, end)
             }
         }
     }
 
     private func ended(_ i: Int, _ end: ProbeEnd) {
+        var end = end
+        // An echo is an answer of the run still coming in; a "connected" decided when the echo's wait ran
+        // out is not.
+        if end.outcome == .answered, let sent = tries[i].handshakeSent { end.answeredTrySent = sent }
         tries[i].end = end
         guard !finished else { return }
         switch end.outcome {

@@ -30,9 +30,9 @@ struct BenchScaleCommand: ParsableCommand {
     @Flag(help: "Print the terminal report after the table.")
     var printReport = false
 
-    @Option(help: ArgumentHelp("Threads that decide checks and render their JSON (default: one per core; 1: on the calling thread, as before).",
+    @Option(help: ArgumentHelp("Threads that decide checks and render their JSON besides the calling one (default: one per core, at most 8; 1: one).",
                                valueName: "n"))
-    var workers: Int = ProcessInfo.processInfo.activeProcessorCount
+    var workers: Int = Merge.defaultWorkers
 
     @Option(help: ArgumentHelp("Seed of the generated nonces and ports.", valueName: "n"))
     var seed: UInt64 = 1

@@ -476,11 +476,14 @@ public enum Merge {
     /// The same checks in the same order, decided on `workers` threads: the plan is cut into blocks of
     /// `rowsPerBlock` rows (a row: one kind from one sender to every target), `produce` turns each block's
     /// checks into a `Partial` on a worker (the JSON of those checks, or the checks themselves), and `consume`
-    /// gets the partials in plan order on the calling thread. At most `2 x workers` blocks are done ahead of
-    /// `consume`, so memory stays a few blocks whatever the size. Deciding is read-only over `gathered`.
+    /// gets the partials in plan order on the calling thread, which also decides the next block itself when no
+    /// worker has started it (so it never only waits). At most `2 x workers` blocks are done ahead of `consume`,
+    /// so memory stays a few blocks whatever the size; no worker outlives the call. Deciding is read-only over
+    /// `gathered`. The calling thread blocks: call it from a thread of its own or accept that (`check` calls it
+    /// once per pass from its command's task).
     public static func forEachBlock<Partial: Sendable>(
         inventory: Inventory, profile: Profile, gathered g: Gathered, complete: Bool, nonces: Bool = true,
-        workers: Int = ProcessInfo.processInfo.activeProcessorCount, rowsPerBlock: Int = 4,
+        workers: Int = Merge.defaultWorkers, rowsPerBlock: Int = 4,
         produce: @escaping @Sendable (_ checks: (_ body: (CheckResult) -> Void) -> Void) -> Partial,
         consume: (Partial) throws -> Void
     ) rethrows {
@@ -495,14 +498,32 @@ public enum Merge {
             return
         }
         let queue = OrderedBlocks<Partial>(count: blocks, window: 2 * workers)
-        defer { queue.cancel() }
+        // No worker outlives the call, even when `consume` throws.
+        defer {
+            queue.cancel()
+            queue.waitForWorkers()
+        }
         for _ in 0..<min(workers, blocks) {
+            queue.workerStarted()
             Thread {
                 while let b = queue.claim() { queue.put(b, block(b)) }
+                queue.workerExited()
             }.start()
         }
-        for b in 0..<blocks { try consume(queue.take(b)) }
+        for b in 0..<blocks {
+            // The next block nobody has started yet: decide it here rather than wait.
+            if queue.claimIfNext(b) {
+                let partial = block(b)
+                queue.took(b)
+                try consume(partial)
+            } else {
+                try consume(queue.take(b))
+            }
+        }
     }
+
+    /// One worker per core, at most 8: each holds up to two blocks of a few MB ahead of the reader.
+    public static let defaultWorkers = min(8, max(1, ProcessInfo.processInfo.activeProcessorCount))
 
     /// Everything deciding a check looks up, prepared once per pass and shared by the threads that decide.
     struct Prepared: Sendable {

@@ -12,6 +12,7 @@ final class OrderedBlocks<Partial: Sendable>: @unchecked Sendable {
     private var taken = 0
     private var done: [Int: Partial] = [:]
     private var cancelled = false
+    private var workers = 0
 
     init(count: Int, window: Int) {
         self.count = count
@@ -35,6 +36,23 @@ final class OrderedBlocks<Partial: Sendable>: @unchecked Sendable {
         condition.unlock()
     }
 
+    /// Claims `block` for the reader itself if no worker has yet (the reader helps instead of waiting).
+    func claimIfNext(_ block: Int) -> Bool {
+        condition.lock()
+        defer { condition.unlock() }
+        guard !cancelled, next == block, next < count else { return false }
+        next += 1
+        return true
+    }
+
+    /// The reader has `block` (one it decided itself): the window moves on.
+    func took(_ block: Int) {
+        condition.lock()
+        taken = block + 1
+        condition.broadcast()
+        condition.unlock()
+    }
+
     /// Block `block`'s result, once a worker has put it; blocks must be taken in order.
     func take(_ block: Int) -> Partial {
         condition.lock()
@@ -50,6 +68,26 @@ final class OrderedBlocks<Partial: Sendable>: @unchecked Sendable {
         condition.lock()
         cancelled = true
         condition.broadcast()
+        condition.unlock()
+    }
+
+    func workerStarted() {
+        condition.lock()
+        workers += 1
+        condition.unlock()
+    }
+
+    func workerExited() {
+        condition.lock()
+        workers -= 1
+        condition.broadcast()
+        condition.unlock()
+    }
+
+    /// Waits until every worker has left (after `cancel`, each finishes at most the block it holds).
+    func waitForWorkers() {
+        condition.lock()
+        while workers > 0 { condition.wait() }
         condition.unlock()
     }
 }

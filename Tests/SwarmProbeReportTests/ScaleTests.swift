@@ -177,21 +177,38 @@ struct ScaleTests {
         #expect(decoded.checks == sequential)
     }
 
-    /// A reader that stops (a write that fails) stops the workers; nothing hangs.
-    @Test func aReaderThatStopsStopsTheWorkers() {
+    /// A reader that stops (a write that fails) stops the workers, and none outlives the call: nothing is
+    /// decided after it returns (a worker left running would keep adding, or hang here forever).
+    @Test(.timeLimit(.minutes(1)))
+    func aReaderThatStopsStopsTheWorkers() throws {
         let cluster = SyntheticCluster(nodes: 40, profile: DefaultProfile.load())
         var gathered = Gathered()
         cluster.gather(into: &gathered)
         struct Stop: Error {}
+        final class Count: @unchecked Sendable {  // every access under the lock
+            private let lock = NSLock()
+            private var n = 0
+            func add() { lock.lock(); n += 1; lock.unlock() }
+            var value: Int { lock.lock(); defer { lock.unlock() }; return n }
+        }
+        let produced = Count()
         var taken = 0
         #expect(throws: Stop.self) {
             try Merge.forEachBlock(inventory: cluster.inventory, profile: cluster.profile, gathered: gathered, complete: true,
-                                   workers: 2, rowsPerBlock: 1, produce: JSONReport.checkBlock) { _ in
+                                   workers: 2, rowsPerBlock: 1,
+                                   produce: { checks in
+                                       produced.add()
+                                       return JSONReport.checkBlock(checks)
+                                   }) { _ in
                 taken += 1
                 if taken == 3 { throw Stop() }
             }
         }
         #expect(taken == 3)
+        let atReturn = produced.value
+        #expect(atReturn <= 3 + 2 * 2 + 2)  // taken, the window, one in hand per worker
+        Thread.sleep(forTimeInterval: 0.1)
+        #expect(produced.value == atReturn)
     }
 }
 
