@@ -14,9 +14,9 @@ struct ProbeEnd: Sendable {
     var sourcePorts: [Int] = []
     /// The nonces of the tries actually sent, when some planned tries were skipped (UDP).
     var sentNonces: [[UInt8]]?
-    /// When the try that drew the decisive answer (an echo, a handshake, a refusal) left; nil for an end
-    /// decided at the deadline.
-    var answeredTrySent: NIODeadline?
+    /// The end came with a packet from the target (an echo, a refusal), not at the deadline: the run's
+    /// answers are still coming in (`RunPacing.arrived`).
+    var answerArrived = false
 }
 
 /// What one run has seen of its own pace, and what that implies for every probe still waiting. On a
@@ -77,8 +77,8 @@ final class RunPacing: Sendable {
         state.withLockedValue { $0.lag = max($0.lag, late) }
     }
 
-    /// A decisive answer (an echo, a completed handshake, a refusal) came in now. Never for an end decided
-    /// at the deadline (`ProbeEnd.answeredTrySent` is nil there).
+    /// A decisive answer (an echo, a refusal) came in now. Never for an end decided at the deadline
+    /// (`ProbeEnd.answerArrived`).
     func arrived() {
         let now = NIODeadline.now()
         state.withLockedValue { $0.lastArrival = max($0.lastArrival ?? now, now) }
@@ -202,7 +202,7 @@ final class Prober: Sendable {
         }
         // The run's answers are still coming in: stamped now, when this probe's task has it (under load
         // later than the packet came, which errs on the side of waiting).
-        if end.answeredTrySent != nil { pacing.arrived() }
+        if end.answerArrived { pacing.arrived() }
         // Round trips from datagrams only: a TCP probe's time includes TCP's own retransmission timers
         // (a lost segment costs 200 ms or more), which says nothing about the path's round trip.
         if end.outcome == .answered, order.kind.proto != .tcp, let rtt = end.rttMicros { pacing.add(micros: rtt) }
@@ -476,7 +476,7 @@ final class UDPProbeClient: ChannelInboundHandler {
             }
             let rtt = Int((NIODeadline.now() - sentAt[i]).nanoseconds / 1000)
             var end = ProbeEnd(outcome: .answered, rttMicros: rtt, attemptsSent: sentAt.count)
-            end.answeredTrySent = sentAt[i]
+            end.answerArrived = true
             settle(end, context)
         case .success:
             badAnswer = "a probe instead of an echo"
@@ -498,8 +498,8 @@ final class UDPProbeClient: ChannelInboundHandler {
         switch end.outcome {
         case .refused, .unreachable:
             var end = end
-            // A port-unreachable answers the latest try (host-unreachable may be this host giving up on ARP).
-            if end.outcome == .refused { end.answeredTrySent = sentAt.last }
+            // A port-unreachable is the target's answer (host-unreachable may be this host giving up on ARP).
+            end.answerArrived = end.outcome == .refused
             settle(end, context)
         default:
             lastError = end.detail

@@ -21,8 +21,6 @@ final class TCPProbeSeries {
         var port: Int
         var channel: (any Channel)?
         var end: ProbeEnd?
-        /// When this try left, once its handshake completed.
-        var handshakeSent: NIODeadline?
     }
     private enum Due {
         case retry(NIODeadline)
@@ -226,7 +224,6 @@ final class TCPProbeSeries {
                     return
                 }
                 handshakeDone = true
-                tries[i].handshakeSent = started
                 if !observed {
                     // Connected: send the probe; the handler waits for the echo and settles the try.
                     channel.writeAndFlush(channel.allocator.buffer(bytes: packet(nonce, port)), promise: nil)
@@ -246,7 +243,7 @@ final class TCPProbeSeries {
                 }
                 // A reset is a packet from the target; "unreachable" may be this host giving up on ARP after
                 // seconds, which says nothing about how fast the run's answers come back.
-                if end.outcome == .refused { end.answeredTrySent = started }
+                end.answerArrived = end.outcome == .refused
                 ended(i, end)
             }
         }
@@ -256,7 +253,7 @@ final class TCPProbeSeries {
         var end = end
         // An echo is an answer of the run still coming in; a "connected" decided when the echo's wait ran
         // out is not.
-        if end.outcome == .answered, let sent = tries[i].handshakeSent { end.answeredTrySent = sent }
+        if end.outcome == .answered { end.answerArrived = true }
         tries[i].end = end
         guard !finished else { return }
         switch end.outcome {
