@@ -163,9 +163,10 @@ struct BenchScaleCommand: ParsableCommand {
             terminal = bench.phase("terminal report") { TerminalReport.render(results, color: false) }
             groups = CheckGroups(results)
         } else {
-            bench.phase("pass 1: merge + verdicts (\(workers) thread\(workers == 1 ? "" : "s")) + grouping") {
+            let threads = workers == 1 ? "1 thread" : "\(workers) threads"
+            bench.phase("pass 1: merge + verdicts (\(threads)) + grouping") {
                 Merge.forEachBlock(inventory: inventory, profile: profile, gathered: gathered, complete: true, nonces: false,
-                                   workers: workers, produce: CheckCommand.collect) { block in
+                                   workers: workers, produce: Merge.keepChecks) { block in
                     for c in block {
                         verify.check(c)
                         groups.add(c)
@@ -173,7 +174,7 @@ struct BenchScaleCommand: ParsableCommand {
                 }
                 groups.finish()
             }
-            jsonSize = try bench.phase("pass 2: merge + verdicts + JSON (\(workers) thread\(workers == 1 ? "" : "s")), streamed") { () throws -> Int in
+            jsonSize = try bench.phase("pass 2: merge + verdicts + JSON (\(threads)), streamed") { () throws -> Int in
                 let fd = open(jsonPath, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
                 guard fd >= 0 else { throw InputError(source: jsonPath, "--json: cannot open the file (\(String(cString: strerror(errno))))") }
                 defer { close(fd) }

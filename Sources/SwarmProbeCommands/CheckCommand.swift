@@ -135,20 +135,13 @@ struct CheckCommand: AsyncParsableCommand {
 }
 
 extension CheckCommand {
-    /// A block's checks, kept (the first pass groups them on the calling thread, in order).
-    @Sendable static func collect(_ checks: (_ body: (CheckResult) -> Void) -> Void) -> [CheckResult] {
-        var list: [CheckResult] = []
-        checks { list.append($0) }
-        return list
-    }
-
     /// The outputs of a check of many nodes: a first pass over the decided checks counts and groups
     /// them, a second streams them into the JSON; the reports are the grouped ones. Returns the exit code.
     func emitStreamed(_ coordinator: Coordinator, complete: Bool) throws -> Int32 {
         let head = coordinator.resultsHead(complete: complete)
         var groups = CheckGroups(nodes: head.nodes)
         // Both passes decide on every core; grouping and writing take the blocks in plan order.
-        coordinator.forEachBlock(complete: complete, nonces: false, produce: Self.collect) { for c in $0 { groups.add(c) } }
+        coordinator.forEachBlock(complete: complete, nonces: false, produce: Merge.keepChecks) { for c in $0 { groups.add(c) } }
         groups.finish()
         if let json = output.json {
             let fd = json == "-" ? STDOUT_FILENO : open(json, O_WRONLY | O_CREAT | O_TRUNC, 0o644)

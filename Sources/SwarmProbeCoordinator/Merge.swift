@@ -522,6 +522,13 @@ public enum Merge {
         }
     }
 
+    /// A `produce` for `forEachBlock` that keeps a block's checks as they are (for a reader that groups them).
+    @Sendable public static func keepChecks(_ checks: (_ body: (CheckResult) -> Void) -> Void) -> [CheckResult] {
+        var list: [CheckResult] = []
+        checks { list.append($0) }
+        return list
+    }
+
     /// One worker per core, at most 8: each holds up to two blocks of a few MB ahead of the reader.
     public static let defaultWorkers = min(8, max(1, ProcessInfo.processInfo.activeProcessorCount))
 

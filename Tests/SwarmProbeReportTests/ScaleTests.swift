@@ -152,12 +152,7 @@ struct ScaleTests {
         Merge.forEachResult(inventory: cluster.inventory, profile: cluster.profile, gathered: gathered, complete: true) { sequential.append($0) }
         var parallel: [CheckResult] = []
         Merge.forEachBlock(inventory: cluster.inventory, profile: cluster.profile, gathered: gathered, complete: true,
-                           workers: workers, rowsPerBlock: rows,
-                           produce: { checks in
-                               var list: [CheckResult] = []
-                               checks { list.append($0) }
-                               return list
-                           }, consume: { parallel += $0 })
+                           workers: workers, rowsPerBlock: rows, produce: Merge.keepChecks, consume: { parallel += $0 })
         #expect(parallel.count == 60 * 59 * 4)
         #expect(parallel == sequential)
 
