@@ -245,7 +245,15 @@ struct BenchLabHelperTests {
         #expect(lab.injectedFaults.count == scenario.faults.count)
         let bridge = try Shell.run(["ip", "netns", "exec", lab.switchNamespace, "nft", "list", "table", "bridge", "spnet"])
         let drops = scenario.faults.count { if case .networkDrop = $0 { return true } else { return false } }
-        #expect(bridge.components(separatedBy: " drop").count - 1 == drops, "\(bridge)")
+        // Network drops are elements of the switch's sets (one lookup a packet), not rules.
+        let elements = scenario.faults.compactMap { fault -> String? in
+            guard case let .networkDrop(from, to, kind) = fault else { return nil }
+            let path = "\(lab.node(from).address) . \(lab.node(to).address)"
+            return kind.proto == .esp ? path : "\(path) . \(kind.proto.rawValue) . \(kind.port!)"
+        }
+        #expect(elements.count == drops)
+        for e in elements { #expect(bridge.contains(e), "\(e) not in \(bridge)") }
+        #expect(bridge.split(separator: "\n").count { $0.hasSuffix(" drop") } == 3, "\(bridge)")  // the three lookups
         var hostRules = 0
         for n in lab.nodes {
             let t = (try? Shell.run(["ip", "netns", "exec", n.namespace, "nft", "list", "table", "inet", "spfw"])) ?? ""
