@@ -367,6 +367,12 @@ public enum WireJSON {
         return e
     }
 
+    /// The wire bytes of a value: its own writer when it has one (`FastWireEncodable`), else Foundation's.
+    public static func encode<T: Encodable>(_ value: T) throws -> [UInt8] {
+        if let fast = value as? any FastWireEncodable { return fast.wireJSON() }
+        return Array(try encoder().encode(value))
+    }
+
     /// Decodes, turning Foundation's error into one line naming the field.
     public static func decode<T: Decodable>(_ type: T.Type, from data: [UInt8], source: String) throws(InputError) -> T {
         if let fast = type as? any FastWireDecodable.Type, let value = try? fast.init(wireJSON: data) as? T { return value }

@@ -316,3 +316,190 @@ public final class WireReader {
         }
     }
 }
+
+/// The run response written straight into bytes, exactly as `WireJSON.encoder()` writes it, and read back
+/// without Foundation: the coordinator reads one per agent per check (124 probe reports from a node of a
+/// 32-node mesh, 3,996 at a thousand nodes), and Foundation's decoder spent ~90 ms of the coordinator's CPU
+/// on a 32-node check, while the last agents' answers were still coming in. `WireRunTests` holds both
+/// equal to Foundation's.
+extension RunResponse: FastWireDecodable {
+    public func wireJSON() -> [UInt8] {
+        var w = JSONLine(capacity: 64 + results.count * 170)
+        w.raw("{\"results\":[")
+        for (i, r) in results.enumerated() {
+            if i > 0 { w.raw(",") }
+            let e = r.evidence
+            w.raw("{\"evidence\":{\"attempts\":"); w.int(e.attempts)
+            if let detail = e.detail { w.raw(",\"detail\":"); w.string(detail) }
+            w.raw(",\"nonces\":"); w.strings(e.nonces)
+            w.raw(",\"outcome\":"); w.string(e.outcome.rawValue)
+            if let rtt = e.rttMicros { w.raw(",\"rtt_micros\":"); w.int(rtt) }
+            if let port = e.sourcePort { w.raw(",\"source_port\":"); w.int(port) }
+            if e.sourcePorts.count > 1 {
+                w.raw(",\"source_ports\":[")
+                for (j, p) in e.sourcePorts.enumerated() {
+                    if j > 0 { w.raw(",") }
+                    w.int(p)
+                }
+                w.raw("]")
+            }
+            w.raw("},\"kind\":"); w.string(r.kind.description)
+            w.raw(",\"target\":"); w.string(r.target.description)
+            w.raw("}")
+        }
+        w.raw("],\"runID\":"); w.string(runID)
+        w.raw("}")
+        return w.bytes
+    }
+
+    /// Any key order and whitespace, unknown keys skipped; anything else (a kind or address that does not
+    /// parse, a missing field) is refused, and Foundation's decoder words the error.
+    public init(wireJSON bytes: [UInt8]) throws(WireReaderError) {
+        let r = WireReader(bytes)
+        var runID: String?, results: [ProbeReport]?
+        try r.object { key throws(WireReaderError) in
+            switch key {
+            case "runID": runID = try r.string()
+            case "results":
+                var list: [ProbeReport] = []
+                try r.array { () throws(WireReaderError) in list.append(try ProbeReport(reading: r)) }
+                results = list
+            default: try r.skipValue()
+            }
+        }
+        try r.end()
+        guard let runID, let results else { throw WireReaderError() }
+        self.init(runID: runID, results: results)
+    }
+}
+
+extension ProbeReport {
+    init(reading r: WireReader) throws(WireReaderError) {
+        var target: IPAddress?, kind: KindID?, evidence: SenderEvidence?
+        try r.object { key throws(WireReaderError) in
+            switch key {
+            case "target": target = IPAddress(try r.string())
+            case "kind": kind = KindID(try r.string())
+            case "evidence": evidence = try SenderEvidence(reading: r)
+            default: try r.skipValue()
+            }
+        }
+        guard let target, let kind, let evidence else { throw WireReaderError() }
+        self.init(target: target, kind: kind, evidence: evidence)
+    }
+}
+
+extension SenderEvidence {
+    init(reading r: WireReader) throws(WireReaderError) {
+        var outcome: ProbeOutcome?, attempts: Int?, rtt: Int?, detail: String?, nonces: [String] = []
+        var port: Int?, ports: [Int]?
+        try r.object { key throws(WireReaderError) in
+            switch key {
+            case "outcome": outcome = ProbeOutcome(rawValue: try r.string())
+            case "attempts": attempts = Int(try r.int())
+            case "rtt_micros": rtt = try r.isNull() ? nil : Int(try r.int())
+            case "detail": detail = try r.isNull() ? nil : try r.string()
+            case "nonces":
+                guard !(try r.isNull()) else { return }
+                try r.array { () throws(WireReaderError) in nonces.append(try r.string()) }
+            case "source_port": port = try r.isNull() ? nil : Int(try r.int())
+            case "source_ports":
+                guard !(try r.isNull()) else { return }
+                var list: [Int] = []
+                try r.array { () throws(WireReaderError) in list.append(Int(try r.int())) }
+                ports = list
+            default: try r.skipValue()
+            }
+        }
+        guard let outcome, let attempts else { throw WireReaderError() }
+        // As the Codable init: `source_ports` when present, else the single `source_port`.
+        self.init(outcome: outcome, attempts: attempts, rttMicros: rtt, detail: detail, nonces: nonces,
+                  sourcePorts: ports ?? port.map { [$0] } ?? [])
+    }
+}
+
+/// The plan written straight into bytes, exactly as `WireJSON.encoder()` writes it, and read back without
+/// Foundation: a coordinator writes one per agent (4,000 probe orders each at a thousand nodes) and each
+/// agent reads its own before it can send a probe. `WireRunTests` holds both equal to Foundation's.
+extension RunRequest: FastWireDecodable, FastWireEncodable {
+    public func wireJSON() -> [UInt8] {
+        var w = JSONLine(capacity: 96 + nodes.count * 48 + probes.count * 72)
+        w.raw("{\"attempts\":"); w.int(attempts)
+        w.raw(",\"nodes\":[")
+        for (i, n) in nodes.enumerated() {
+            if i > 0 { w.raw(",") }
+            w.raw("{\"address\":"); w.string(n.address.description)
+            w.raw(",\"name\":"); w.string(n.name)
+            w.raw("}")
+        }
+        w.raw("],\"probes\":[")
+        for (i, p) in probes.enumerated() {
+            if i > 0 { w.raw(",") }
+            w.raw("{\"kind\":"); w.string(p.kind.description)
+            w.raw(p.observed ? ",\"observed\":true" : ",\"observed\":false")
+            w.raw(",\"target\":"); w.string(p.target.description)
+            if let t = p.timeoutMs { w.raw(",\"timeoutMs\":"); w.int(t) }
+            w.raw("}")
+        }
+        w.raw("],\"runID\":"); w.string(runID)
+        w.raw(",\"timeoutMs\":"); w.int(timeoutMs)
+        w.raw("}")
+        return w.bytes
+    }
+
+    public init(wireJSON bytes: [UInt8]) throws(WireReaderError) {
+        let r = WireReader(bytes)
+        var runID: String?, nodes: [PeerRef]?, probes: [ProbeOrder]?, timeout: Int?, attempts: Int?
+        try r.object { key throws(WireReaderError) in
+            switch key {
+            case "runID": runID = try r.string()
+            case "timeoutMs": timeout = Int(try r.int())
+            case "attempts": attempts = Int(try r.int())
+            case "nodes":
+                var list: [PeerRef] = []
+                try r.array { () throws(WireReaderError) in
+                    var name: String?, address: IPAddress?
+                    try r.object { key throws(WireReaderError) in
+                        switch key {
+                        case "name": name = try r.string()
+                        case "address": address = IPAddress(try r.string())
+                        default: try r.skipValue()
+                        }
+                    }
+                    guard let name, let address else { throw WireReaderError() }
+                    list.append(PeerRef(name: name, address: address))
+                }
+                nodes = list
+            case "probes":
+                var list: [ProbeOrder] = []
+                try r.array { () throws(WireReaderError) in
+                    var target: IPAddress?, kind: KindID?, observed = false, timeout: Int?
+                    try r.object { key throws(WireReaderError) in
+                        switch key {
+                        case "target": target = IPAddress(try r.string())
+                        case "kind": kind = KindID(try r.string())
+                        case "observed": observed = try r.isNull() ? false : try r.bool()
+                        case "timeoutMs": timeout = try r.isNull() ? nil : Int(try r.int())
+                        default: try r.skipValue()
+                        }
+                    }
+                    guard let target, let kind else { throw WireReaderError() }
+                    list.append(ProbeOrder(target: target, kind: kind, observed: observed, timeoutMs: timeout))
+                }
+                probes = list
+            default: try r.skipValue()
+            }
+        }
+        try r.end()
+        guard let runID, let nodes, let probes, let timeout, let attempts else { throw WireReaderError() }
+        self.init(runID: runID, nodes: nodes, probes: probes, timeoutMs: timeout, attempts: attempts)
+    }
+}
+
+/// Types that write their own control-wire JSON, byte for byte what `WireJSON.encoder()` writes.
+public protocol FastWireEncodable {
+    func wireJSON() -> [UInt8]
+}
+
+extension LogResponse: FastWireEncodable {}
+extension RunResponse: FastWireEncodable {}
