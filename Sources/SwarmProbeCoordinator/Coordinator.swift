@@ -79,6 +79,8 @@ public final class Coordinator: Sendable {
     public static let runMarginMs = 3000
     public static func runMargin(probes: Int) -> Int { runMarginMs + probes }
     static let helloConcurrency = 64
+    /// How many bytes of encoded plans the run phase prepares before sending any (`phases`).
+    static let preparedBudgetBytes = 64 << 20
 
     public init(inventory: Inventory, profile: Profile, token: ClusterToken, options: CheckOptions,
                 logger: Logger = Logger(label: "swarmprobe.check"),
@@ -176,22 +178,39 @@ public final class Coordinator: Sendable {
         // is gone (killed, or its node went down), and the check goes on without it.
         // Agents wait longer than the timeout when their run's answers come back slowly (RunPacing), up to the ceiling.
         let runTimeout = TimeAmount.milliseconds(Int64(max(longest, ProbeTiming.ceilingMs) + Coordinator.runMargin(probes: (nodes.count - 1) * kinds.count)))
+        let plan: @Sendable (Node) -> RunRequest = { node in
+            let probes = kinds.flatMap { kind in
+                nodes.filter { $0.name != node.name }.map { target in
+                    // A port the target's agent only observes belongs to dockerd or the kernel: probe it gently.
+                    let mode = hellos[target.name]?.listeners.first { $0.kind == kind.kindID }?.mode
+                    return ProbeOrder(target: target.address, kind: kind.kindID, observed: mode == .observing,
+                                      timeoutMs: pathTimeout(node, target))
+                }
+            }
+            let planTimeout = probes.compactMap(\.timeoutMs).max() ?? longest
+            return RunRequest(runID: runID, nodes: peers, probes: probes, timeoutMs: max(planTimeout, RunRequest.timeoutRangeMs.lowerBound),
+                              attempts: options.attempts)
+        }
+        // Every plan is encoded before the first leaves, so the agents start within milliseconds of each
+        // other and the check ends one timeout after its last agent starts. Encoding inside each request's
+        // task spread the starts of a 32-node lab over 240 ms (the coordinator then shares the CPU with
+        // the agents already probing). Up to `preparedBudgetBytes`; past it (a thousand nodes' plans are
+        // ~300 MB) a plan is encoded in its own task.
+        var prepared: [String: ControlClient.Prepared] = [:]
+        var preparedBytes = 0
+        for node in up where preparedBytes < Coordinator.preparedBudgetBytes {
+            if let p = try? client.prepare(node, path: ControlPath.run, plan(node)) {
+                prepared[node.name] = p
+                preparedBytes += p.body.count
+            }
+        }
         await withTaskGroup(of: Void.self) { group in
             for node in up {
-                group.addTask { [self] in
-                    let probes = kinds.flatMap { kind in
-                        nodes.filter { $0.name != node.name }.map { target in
-                            // A port the target's agent only observes belongs to dockerd or the kernel: probe it gently.
-                            let mode = hellos[target.name]?.listeners.first { $0.kind == kind.kindID }?.mode
-                            return ProbeOrder(target: target.address, kind: kind.kindID, observed: mode == .observing,
-                                              timeoutMs: pathTimeout(node, target))
-                        }
-                    }
-                    let planTimeout = probes.compactMap(\.timeoutMs).max() ?? longest
-                    let request = RunRequest(runID: runID, nodes: peers, probes: probes, timeoutMs: max(planTimeout, RunRequest.timeoutRangeMs.lowerBound),
-                                             attempts: options.attempts)
+                group.addTask { [self, prepared = prepared[node.name]] in
                     do throws(AgentCallError) {
-                        let response = try await client.call(node, path: ControlPath.run, request, as: RunResponse.self, timeout: runTimeout)
+                        let call: ControlClient.Prepared
+                        if let prepared { call = prepared } else { call = try client.prepare(node, path: ControlPath.run, plan(node)) }
+                        let response = try await client.call(call, as: RunResponse.self, timeout: runTimeout)
                         var map: [ProbeKey: SenderEvidence] = [:]
                         for r in response.results where r.kind.proto != .esp || kinds.contains(where: { $0.kindID == r.kind }) {
                             map[ProbeKey(target: r.target, kind: r.kind)] = r.evidence
