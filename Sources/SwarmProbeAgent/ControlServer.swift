@@ -50,8 +50,11 @@ final class ControlService: Sendable {
     /// One plan at a time; a second waits its turn rather than doubling the packet rate.
     private let running = NIOLockedValueBox(false)
     /// When each recent run began here (agent clock, ms; capture records are returned from then on), how
-    /// many packets the taps had lost by then, and whether its log has been asked for.
-    private let runStarts = NIOLockedValueBox<[String: (timeMs: Int64, lost: Int, logged: Bool)]>([:])
+    /// many packets the taps had lost by then, whether its log has been asked for, and when the last log
+    /// before it was served (`logServedMs` then).
+    private let runStarts = NIOLockedValueBox<[String: (timeMs: Int64, lost: Int, logged: Bool, servedBefore: Int64?)]>([:])
+    /// When this agent last served a run's log.
+    private let logServedMs = NIOLockedValueBox<Int64?>(nil)
 
     init(address: IPAddress, profile: Profile, token: ClusterToken, listeners: @escaping @Sendable () -> [ListenerState],
          taps: CaptureTaps?, responder: Responder, prober: Prober, logger: Logger) {
@@ -100,9 +103,10 @@ final class ControlService: Sendable {
                 defer { running.withLockedValue { $0 = false } }
                 let started = Int64(nowMs())
                 let lostBefore = taps?.lost() ?? 0
+                let servedBefore = logServedMs.withLockedValue { $0 }
                 runStarts.withLockedValue { starts in
                     if starts.count > 64 { starts = starts.filter { started - $0.value.timeMs < 600_000 } }
-                    starts[request.runID] = (started, lostBefore, false)
+                    starts[request.runID] = (started, lostBefore, false, servedBefore)
                 }
                 logger.info("control: run \(request.runID.prefix(8)): \(request.probes.count) probes, timeout \(request.timeoutMs) ms")
                 let (results, pace) = await prober.run(request)
@@ -111,9 +115,17 @@ final class ControlService: Sendable {
             case ControlPath.log:
                 let request = try WireJSON.decode(LogRequest.self, from: body, source: "log request")
                 let (entries, truncated) = responder.log(runID: request.runID)
-                // Probes of a run can arrive here a little before this agent starts its own part of it.
+                // Probes of a run can arrive here a little before this agent starts its own part of it (5 s:
+                // a coordinator sends a thousand plans within a second or two), but not before this agent served
+                // the log of the run before: a coordinator starts its next check only once it has every log of
+                // the last. Checks a second apart (a monitoring loop, `bench mesh`) otherwise sent, and the
+                // coordinator parsed, the capture of up to five earlier checks (417, 894, 1,374 records from
+                // one node in three 32-node checks in a row). A run this agent knows nothing of (refused here
+                // because another was running) gets everything the logs keep: a minute.
                 let start = runStarts.withLockedValue { $0[request.runID] }
-                let since = (start?.timeMs ?? Int64(nowMs()) - 60_000) - 5_000  // the logs keep a minute (RecentLog)
+                // (A served time after the run's start is a clock stepped back: ignored.)
+                let since = start.map { s in max(s.timeMs - 5_000, s.servedBefore.flatMap { $0 <= s.timeMs ? $0 : nil } ?? .min) }
+                    ?? Int64(nowMs()) - 65_000
                 // Loss first: reading the counters also has each tap hand over the packets it holds, so the
                 // records below include everything captured until now (under load a tap can run behind).
                 let lost = (taps?.lost() ?? 0) - (start?.lost ?? 0)
@@ -122,6 +134,8 @@ final class ControlService: Sendable {
                 let response = LogResponse(runID: request.runID, entries: entries, truncated: truncated, capture: capture,
                                            captureLost: lost)
                 let body = response.wireJSON()
+                let served = Int64(nowMs())
+                logServedMs.withLockedValue { $0 = max($0 ?? served, served) }
                 forgetLogs(servedRun: request.runID)
                 return ControlReply(status: .ok, body: body, requestNonce: nonce)
             default:
@@ -136,7 +150,7 @@ final class ControlService: Sendable {
     }
 
     private func ok<T: Encodable>(_ value: T, _ nonce: String) throws -> ControlReply {
-        ControlReply(status: .ok, body: Array(try WireJSON.encoder().encode(value)), requestNonce: nonce)
+        ControlReply(status: .ok, body: try WireJSON.encode(value), requestNonce: nonce)
     }
 
     /// Receive-log entries and capture records an agent always keeps (below a minute), ms.
