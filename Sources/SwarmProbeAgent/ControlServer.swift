@@ -115,17 +115,8 @@ final class ControlService: Sendable {
             case ControlPath.log:
                 let request = try WireJSON.decode(LogRequest.self, from: body, source: "log request")
                 let (entries, truncated) = responder.log(runID: request.runID)
-                // Probes of a run can arrive here a little before this agent starts its own part of it (5 s:
-                // a coordinator sends a thousand plans within a second or two), but not before this agent served
-                // the log of the run before: a coordinator starts its next check only once it has every log of
-                // the last. Checks a second apart (a monitoring loop, `bench mesh`) otherwise sent, and the
-                // coordinator parsed, the capture of up to five earlier checks (417, 894, 1,374 records from
-                // one node in three 32-node checks in a row). A run this agent knows nothing of (refused here
-                // because another was running) gets everything the logs keep: a minute.
                 let start = runStarts.withLockedValue { $0[request.runID] }
-                // (A served time after the run's start is a clock stepped back: ignored.)
-                let since = start.map { s in max(s.timeMs - 5_000, s.servedBefore.flatMap { $0 <= s.timeMs ? $0 : nil } ?? .min) }
-                    ?? Int64(nowMs()) - 65_000
+                let since = Self.captureSince(runStart: start?.timeMs, servedBefore: start?.servedBefore, now: Int64(nowMs()))
                 // Loss first: reading the counters also has each tap hand over the packets it holds, so the
                 // records below include everything captured until now (under load a tap can run behind).
                 let lost = (taps?.lost() ?? 0) - (start?.lost ?? 0)
@@ -151,6 +142,20 @@ final class ControlService: Sendable {
 
     private func ok<T: Encodable>(_ value: T, _ nonce: String) throws -> ControlReply {
         ControlReply(status: .ok, body: try WireJSON.encode(value), requestNonce: nonce)
+    }
+
+    /// Where a run's capture records start (agent clock, ms). Probes of a run can arrive here a little before
+    /// this agent starts its own part of it (5 s: a coordinator sends a thousand plans within a second or
+    /// two), but not before this agent served the log of the run before: a coordinator starts its next check
+    /// only once it has every log of the last. Checks a second apart (a monitoring loop, `bench mesh`)
+    /// otherwise sent, and the coordinator parsed, the capture of up to five earlier checks (417, 894, 1,374
+    /// records from one node in three 32-node checks in a row). A served time after the run's start is a
+    /// clock stepped back, and ignored. A run this agent knows nothing of (refused here because another was
+    /// running) gets everything the logs keep: a minute.
+    static func captureSince(runStart: Int64?, servedBefore: Int64?, now: Int64) -> Int64 {
+        guard let runStart else { return now - 65_000 }
+        let served = servedBefore.flatMap { $0 <= runStart ? $0 : nil } ?? .min
+        return max(runStart - 5_000, served)
     }
 
     /// Receive-log entries and capture records an agent always keeps (below a minute), ms.
