@@ -33,7 +33,10 @@ final class CaptureTaps: Sendable {
     /// immediate-mode ring 64 KiB: a 4 MiB ring held about 60 packets, less than one agent's share of a
     /// 32-node burst.) 1 MiB of ~600-byte slots holds about 1,700 packets, and the ring is resident
     /// memory the whole time the agent runs.
-    static let captureOptions = CaptureOptions(snapshotLength: 512, bufferSize: 1 << 20)
+    /// Read in batches 10 ms apart (`coalesceMilliseconds`): 1 MiB holds ~1,700 packets, so nothing is lost
+    /// below ~170,000 packets a second, and a log request still finds every packet captured before it.
+    /// Measured on the 32-node lab: agents' CPU 1.61 -> 1.27 s per healthy check, 1.50 -> 1.43 s faulted.
+    static let captureOptions = CaptureOptions(snapshotLength: 512, bufferSize: 1 << 20, coalesceMilliseconds: 10)
 
     /// Opens both taps; never throws: a tap that cannot open is reported inactive with the reason.
     static func start(address: IPAddress, profile: Profile, token: ClusterToken, group: Int, logger: Logger) -> CaptureTaps {

@@ -80,6 +80,27 @@ struct LiveCaptureTests {
         #expect(throws: CaptureError.self) { try session.start { _ in } }
     }
 
+    @Test("coalescing: packets wait in the buffer, a request for the counters hands every one over at once, stop is not delayed")
+    func coalescing() async throws {
+        let port = randomPort()
+        // A wait far longer than the test: only the counters' request can have the second burst handed over.
+        let options = CaptureOptions(coalesceMilliseconds: 30_000)
+        let session = try CaptureSession(device: "lo", filter: "udp port \(port)", options: options)
+        let seen = NIOLockedValueBox<Int>(0)
+        try session.start { _ in seen.withLockedValue { $0 += 1 } }
+        try await Task.sleep(for: .milliseconds(50))
+        try sendUDP(toLoopbackPort: port, "first", count: 1)
+        #expect(try await eventually { seen.withLockedValue { $0 } == 1 })
+        // The thread now waits out its 30 s; these gather in the buffer.
+        try sendUDP(toLoopbackPort: port, "second", count: 5)
+        try await Task.sleep(for: .milliseconds(200))
+        #expect(seen.withLockedValue { $0 } == 1)
+        let stats = session.currentStatistics(timeout: 2)
+        #expect(seen.withLockedValue { $0 } == 6)
+        #expect(stats.received == 6 && stats.droppedByKernel == 0)
+        #expect(elapsed { session.stop() } < 1.0)
+    }
+
     @Test("stop with no traffic at all returns within a second; a session never started just closes")
     func idleStop() throws {
         let session = try CaptureSession(device: "lo", filter: "udp port \(randomPort())")
