@@ -25,8 +25,9 @@ extension Shell {
 }
 
 /// A child started with `posix_spawn`, stdout and stderr into files under `directory`, reaped with
-/// `wait4`, so CPU time and peak RSS are the child's own (`ip netns exec` execs its command, so they
-/// are the command's). Start many, then wait for each: they run concurrently whatever the core count.
+/// `wait4`, so its CPU time is its own, and its peak RSS read from /proc while it runs (`ip netns exec`
+/// execs its command, so both are the command's). Start many, then wait for each: they run concurrently
+/// whatever the core count.
 public final class SpawnedProcess: @unchecked Sendable {
     // Set in init, read in wait(); one owner.
     public let pid: pid_t
@@ -78,10 +79,23 @@ public final class SpawnedProcess: @unchecked Sendable {
     }
 
     /// Reaps the child (blocking) and returns what it did. Call once.
+    ///
+    /// Peak RSS is the child's own high-water mark (`VmHWM`), read every 5 ms while it runs: `wait4`'s
+    /// `ru_maxrss` is no use here, because Linux starts a process's maximum at exec from the address space
+    /// it replaces, and `posix_spawn` execs from the parent's (vfork): every child of a 300 MiB parent
+    /// "peaked" at 300 MiB, and `bench mesh` reported its own growing size as the coordinator's (50-66
+    /// MiB). A child gone before the first read falls back to `ru_maxrss`.
     public func wait() -> MeasuredRun {
         var status: Int32 = 0
         var usage = rusage()
-        while wait4(pid, &status, 0, &usage) < 0 && errno == EINTR {}
+        var sampled: Int?
+        while true {
+            let r = wait4(pid, &status, WNOHANG, &usage)
+            if r == pid { break }
+            if r < 0 && errno != EINTR { break }
+            if let hwm = ProcInfo.status(pid, "VmHWM") { sampled = hwm }
+            usleep(5_000)
+        }
         let wall = Date().timeIntervalSince(started)
         watchdog?.cancel()
         let signal = status & 0x7f
@@ -91,7 +105,7 @@ public final class SpawnedProcess: @unchecked Sendable {
         let err = (try? String(contentsOfFile: errPath, encoding: .utf8)) ?? ""
         return MeasuredRun(status: code, stdout: out, stderr: err, wallSeconds: wall,
                            userSeconds: seconds(usage.ru_utime), systemSeconds: seconds(usage.ru_stime),
-                           maxRSSKiB: Int(usage.ru_maxrss), timedOut: signal == SIGKILL && timeout != nil)
+                           maxRSSKiB: sampled ?? Int(usage.ru_maxrss), timedOut: signal == SIGKILL && timeout != nil)
     }
 }
 
