@@ -551,7 +551,7 @@ struct MeshBenchReport: Codable {
         check is the target; smaller labs shown alike). *wall*: the `swarmprobe check` process; *hello / probes / logs*: \
         how long each phase took, from the results' `phases_ms` (the rest of the wall time is process start, \
         verdicts and writing); *coord CPU* user+sys \
-        and *coord RSS* its peak (wait4); *agents CPU*: all agents' utime+stime during the check; agent RSS: VmRSS \
+        and *coord RSS* its peak (VmHWM, read every 5 ms); *agents CPU*: all agents' utime+stime during the check; agent RSS: VmRSS \
         before, VmHWM during (max / median over agents); *packets*: sent by all nodes during the check (bridge-port \
         counters); *accuracy*: checks with exactly the expected verdict and `where`.
 
