@@ -61,6 +61,15 @@ public struct JSONLine {
         bytes.append(0x22)
     }
 
+    public mutating func ints(_ list: [Int]) {
+        bytes.append(0x5b)
+        for (i, n) in list.enumerated() {
+            if i > 0 { bytes.append(0x2c) }
+            int(n)
+        }
+        bytes.append(0x5d)
+    }
+
     public mutating func strings(_ list: [String]) {
         bytes.append(0x5b)
         for (i, s) in list.enumerated() {

@@ -335,14 +335,7 @@ extension RunResponse: FastWireDecodable {
             w.raw(",\"outcome\":"); w.string(e.outcome.rawValue)
             if let rtt = e.rttMicros { w.raw(",\"rtt_micros\":"); w.int(rtt) }
             if let port = e.sourcePort { w.raw(",\"source_port\":"); w.int(port) }
-            if e.sourcePorts.count > 1 {
-                w.raw(",\"source_ports\":[")
-                for (j, p) in e.sourcePorts.enumerated() {
-                    if j > 0 { w.raw(",") }
-                    w.int(p)
-                }
-                w.raw("]")
-            }
+            if e.sourcePorts.count > 1 { w.raw(",\"source_ports\":"); w.ints(e.sourcePorts) }
             w.raw("},\"kind\":"); w.string(r.kind.description)
             w.raw(",\"target\":"); w.string(r.target.description)
             w.raw("}")

@@ -141,14 +141,7 @@ public enum JSONReport {
             if let d = s.detail { l.raw(",\"detail\":"); l.string(d) }
             l.raw(",\"nonces\":"); l.strings(s.nonces)
             if let p = s.sourcePort { l.raw(",\"source_port\":"); l.int(p) }
-            if s.sourcePorts.count > 1 {
-                l.raw(",\"source_ports\":[")
-                for (i, p) in s.sourcePorts.enumerated() {
-                    if i > 0 { l.raw(",") }
-                    l.int(p)
-                }
-                l.raw("]")
-            }
+            if s.sourcePorts.count > 1 { l.raw(",\"source_ports\":"); l.ints(s.sourcePorts) }
             l.raw("}")
         } else {
             l.raw("null")
