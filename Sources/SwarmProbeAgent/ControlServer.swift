@@ -116,7 +116,8 @@ final class ControlService: Sendable {
                 let request = try WireJSON.decode(LogRequest.self, from: body, source: "log request")
                 let (entries, truncated) = responder.log(runID: request.runID)
                 let start = runStarts.withLockedValue { $0[request.runID] }
-                let since = Self.captureSince(runStart: start?.timeMs, servedBefore: start?.servedBefore, now: Int64(nowMs()))
+                let since = Self.captureSince(runStart: start?.timeMs, servedBefore: start?.servedBefore,
+                                              firstProbe: entries.lazy.map(\.timeMs).min(), now: Int64(nowMs()))
                 // Loss first: reading the counters also has each tap hand over the packets it holds, so the
                 // records below include everything captured until now (under load a tap can run behind).
                 let lost = (taps?.lost() ?? 0) - (start?.lost ?? 0)
@@ -125,8 +126,12 @@ final class ControlService: Sendable {
                 let response = LogResponse(runID: request.runID, entries: entries, truncated: truncated, capture: capture,
                                            captureLost: lost)
                 let body = response.wireJSON()
-                let served = Int64(nowMs())
-                logServedMs.withLockedValue { $0 = max($0 ?? served, served) }
+                // Only a run this agent carried out marks the end of what later runs need (not the log of a
+                // run refused here, or one this agent never heard of).
+                if start != nil {
+                    let served = Int64(nowMs())
+                    logServedMs.withLockedValue { $0 = max($0 ?? served, served) }
+                }
                 forgetLogs(servedRun: request.runID)
                 return ControlReply(status: .ok, body: body, requestNonce: nonce)
             default:
@@ -149,12 +154,14 @@ final class ControlService: Sendable {
     /// two), but not before this agent served the log of the run before: a coordinator starts its next check
     /// only once it has every log of the last. Checks a second apart (a monitoring loop, `bench mesh`)
     /// otherwise sent, and the coordinator parsed, the capture of up to five earlier checks (417, 894, 1,374
-    /// records from one node in three 32-node checks in a row). A served time after the run's start is a
-    /// clock stepped back, and ignored. A run this agent knows nothing of (refused here because another was
-    /// running) gets everything the logs keep: a minute.
-    static func captureSince(runStart: Int64?, servedBefore: Int64?, now: Int64) -> Int64 {
+    /// records from one node in three 32-node checks in a row). That bound is dropped when it cannot hold:
+    /// after the run's start (a clock stepped back) or after the first probe of the run this agent received
+    /// (another coordinator's log was served while this run was already under way). A run this agent knows
+    /// nothing of (refused here because another was running) gets everything the logs keep: a minute.
+    static func captureSince(runStart: Int64?, servedBefore: Int64?, firstProbe: Int64?, now: Int64) -> Int64 {
         guard let runStart else { return now - 65_000 }
-        let served = servedBefore.flatMap { $0 <= runStart ? $0 : nil } ?? .min
+        let latest = min(runStart, firstProbe ?? runStart)
+        let served = servedBefore.flatMap { $0 <= latest ? $0 : nil } ?? .min
         return max(runStart - 5_000, served)
     }
 

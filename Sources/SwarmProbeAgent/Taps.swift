@@ -33,10 +33,16 @@ final class CaptureTaps: Sendable {
     /// immediate-mode ring 64 KiB: a 4 MiB ring held about 60 packets, less than one agent's share of a
     /// 32-node burst.) 1 MiB of ~600-byte slots holds about 1,700 packets, and the ring is resident
     /// memory the whole time the agent runs.
-    /// Read in batches 10 ms apart (`coalesceMilliseconds`): 1 MiB holds ~1,700 packets, so nothing is lost
-    /// below ~170,000 packets a second, and a log request still finds every packet captured before it.
-    /// Measured on the 32-node lab: agents' CPU 1.61 -> 1.27 s per healthy check, 1.50 -> 1.43 s faulted.
+    /// The interface tap reads its ring in batches 10 ms apart (`coalesceMilliseconds`): 1 MiB holds ~1,700
+    /// packets, so nothing is lost below ~170,000 packets a second, and a log request still finds every
+    /// packet captured before it. Measured on the 32-node lab: agents' CPU 1.61 -> 1.27 s per healthy
+    /// check, 1.50 -> 1.43 s faulted. The nflog tap reads at once (`nflogOptions`).
     static let captureOptions = CaptureOptions(snapshotLength: 512, bufferSize: 1 << 20, coalesceMilliseconds: 10)
+    /// NFLOG hands over one packet per netlink message of ~4-8 KiB, into a socket buffer capped by
+    /// `net.core.rmem_max` (212,992 bytes on a stock Debian: some 50 packets), and stamps each packet when
+    /// it is read: waiting 10 ms between reads would overflow it in the burst of a large check, and turn
+    /// silent drops to this node into `where: unknown`.
+    static let nflogOptions = CaptureOptions(snapshotLength: 512, bufferSize: 1 << 20)
 
     /// Opens both taps; never throws: a tap that cannot open is reported inactive with the reason.
     static func start(address: IPAddress, profile: Profile, token: ClusterToken, group: Int, logger: Logger) -> CaptureTaps {
@@ -71,7 +77,7 @@ final class CaptureTaps: Sendable {
         do {
             try NftTap.install(table: table, group: group, address: address, kinds: kinds)
             installed = table
-            let session = try CaptureSession(device: device, filter: nil, options: options)
+            let session = try CaptureSession(device: device, filter: nil, options: CaptureTaps.nflogOptions)
             try session.start { packet in
                 if let r = classifier.record(packet, tap: .nflog) { log.withLockedValue { $0.append(r) } }
             }

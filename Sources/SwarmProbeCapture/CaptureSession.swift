@@ -313,12 +313,17 @@ private final class CaptureCore: @unchecked Sendable {
                     // hands over one packet per read).
                     if let error = drain(p, fd: fd, user: user) { return error }
                 } else if ready > 0 && fds[0].revents != 0 {
-                    if let error = dispatch(p, user: user) { return error }
-                    // Let the next packets gather in the buffer; a stop or a request for the counters ends
-                    // the wait at once (the wake descriptor).
                     if coalesceMilliseconds > 0 {
-                        var w = [pollfd(fd: wake, events: Int16(POLLIN), revents: 0)]
-                        _ = poll(&w, 1, coalesceMilliseconds)
+                        // Everything that is there (nflog hands over one packet per read), then let the next
+                        // packets gather in the buffer; a stop or a request for the counters ends the wait at
+                        // once (the wake descriptor), and a stop from inside the handler skips it.
+                        if let error = drain(p, fd: fd, user: user) { return error }
+                        if !lock.withLock({ stopRequested }) {
+                            var w = [pollfd(fd: wake, events: Int16(POLLIN), revents: 0)]
+                            _ = poll(&w, 1, coalesceMilliseconds)
+                        }
+                    } else if let error = dispatch(p, user: user) {
+                        return error
                     }
                 }
                 if asked {
@@ -340,6 +345,7 @@ private final class CaptureCore: @unchecked Sendable {
     /// thread here forever).
     private func drain(_ p: OpaquePointer, fd: Int32, user: UnsafeMutableRawPointer) -> CaptureError? {
         for _ in 0..<65_536 {
+            if lock.withLock({ stopRequested }) { return nil }  // a stop, also from inside the handler
             var pending = [pollfd(fd: fd, events: Int16(POLLIN), revents: 0)]
             guard poll(&pending, 1, 0) > 0, pending[0].revents & Int16(POLLIN) != 0 else { return nil }
             if let error = dispatch(p, user: user) { return error }

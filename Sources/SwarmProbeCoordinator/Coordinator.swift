@@ -194,8 +194,9 @@ public final class Coordinator: Sendable {
         // Every plan is encoded before the first leaves, so the agents start within milliseconds of each
         // other and the check ends one timeout after its last agent starts. Encoding inside each request's
         // task spread the starts of a 32-node lab over 240 ms (the coordinator then shares the CPU with
-        // the agents already probing). Up to `preparedBudgetBytes`; past it (a thousand nodes' plans are
-        // ~300 MB) a plan is encoded in its own task.
+        // the agents already probing). At most `preparedBudgetBytes` are encoded ahead; past that (a thousand
+        // nodes' plans are ~300 MB) a plan is encoded in its own task when that starts. Each task keeps its
+        // plan until its agent answers, as before.
         var prepared: [String: ControlClient.Prepared] = [:]
         var preparedBytes = 0
         for node in up where preparedBytes < Coordinator.preparedBudgetBytes {

@@ -98,7 +98,28 @@ struct LiveCaptureTests {
         let stats = session.currentStatistics(timeout: 2)
         #expect(seen.withLockedValue { $0 } == 6)
         #expect(stats.received == 6 && stats.droppedByKernel == 0)
+        // A stop while the thread sits in its 30 s wait ends it at once.
+        try sendUDP(toLoopbackPort: port, "third", count: 1)
+        #expect(try await eventually { seen.withLockedValue { $0 } == 7 })
         #expect(elapsed { session.stop() } < 1.0)
+    }
+
+    @Test("coalescing: a stop from inside the handler does not wait out the coalescing")
+    func coalescingStopFromHandler() async throws {
+        let port = randomPort()
+        let session = try CaptureSession(device: "lo", filter: "udp port \(port)", options: CaptureOptions(coalesceMilliseconds: 30_000))
+        let ended = NIOLockedValueBox<Date?>(nil)
+        let seen = NIOLockedValueBox<Int>(0)
+        try session.start(onEnd: { _ in ended.withLockedValue { $0 = Date() } }) { [session] _ in
+            seen.withLockedValue { $0 += 1 }
+            session.stop()
+        }
+        try await Task.sleep(for: .milliseconds(50))
+        let sent = Date()
+        try sendUDP(toLoopbackPort: port, "stop", count: 3)
+        #expect(try await eventually(3) { ended.withLockedValue { $0 } != nil })
+        #expect((ended.withLockedValue { $0 } ?? .distantFuture).timeIntervalSince(sent) < 1.0)
+        #expect(seen.withLockedValue { $0 } >= 1)
     }
 
     @Test("stop with no traffic at all returns within a second; a session never started just closes")

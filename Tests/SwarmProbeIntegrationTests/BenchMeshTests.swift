@@ -252,7 +252,11 @@ struct BenchLabHelperTests {
             return kind.proto == .esp ? path : "\(path) . \(kind.proto.rawValue) . \(kind.port!)"
         }
         #expect(elements.count == drops)
-        for e in elements { #expect(bridge.contains(e), "\(e) not in \(bridge)") }
+        // Whole elements: followed by the next element, the end of the set or a line break (so that
+        // `a . b` does not match `a . b . tcp . 2377`, nor `.2` match `.21`).
+        for e in elements {
+            #expect([",", " }", "\n"].contains { bridge.contains(e + $0) }, "\(e) not in \(bridge)")
+        }
         #expect(bridge.split(separator: "\n").count { $0.hasSuffix(" drop") } == 3, "\(bridge)")  // the three lookups
         var hostRules = 0
         for n in lab.nodes {
