@@ -125,7 +125,7 @@ final class ControlService: Sendable {
                 if lost > 0 { logger.warning("capture: \(lost) packets lost during run \(request.runID.prefix(8)); silent drops to this node stay where: unknown") }
                 let response = LogResponse(runID: request.runID, entries: entries, truncated: truncated, capture: capture,
                                            captureLost: lost)
-                let body = response.wireJSON()
+                let reply = try ok(response, nonce)
                 // Only a run this agent carried out marks the end of what later runs need (not the log of a
                 // run refused here, or one this agent never heard of).
                 if start != nil {
@@ -133,7 +133,7 @@ final class ControlService: Sendable {
                     logServedMs.withLockedValue { $0 = max($0 ?? served, served) }
                 }
                 forgetLogs(servedRun: request.runID)
-                return ControlReply(status: .ok, body: body, requestNonce: nonce)
+                return reply
             default:
                 return ControlReply(status: .notFound, body: errorBody("no such endpoint: \(path)"), requestNonce: nonce)
             }

@@ -15,8 +15,17 @@ struct ProbeEnd: Sendable {
     /// The nonces of the tries actually sent, when some planned tries were skipped (UDP).
     var sentNonces: [[UInt8]]?
     /// The end came with a packet from the target (an echo, a refusal), not at the deadline: the run's
-    /// answers are still coming in (`RunPacing.arrived`).
+    /// answers are still coming in (`RunPacing.arrived`). Set by each probe where its ends arrive
+    /// (`arrivedWithPacket`); a TCP refusal read from the kernel at the deadline is not one.
     var answerArrived = false
+
+    /// An end only a packet from the target brings: its echo, or a reset / port-unreachable. Not
+    /// host-unreachable, which may be this host giving up on ARP after seconds.
+    var arrivedWithPacket: ProbeEnd {
+        var end = self
+        end.answerArrived = outcome == .answered || outcome == .refused
+        return end
+    }
 }
 
 /// What one run has seen of its own pace, and what that implies for every probe still waiting. On a
@@ -393,7 +402,7 @@ final class UDPProbeClient: ChannelInboundHandler {
         guard !settled else { return }
         settled = true
         timer?.cancel()
-        var end = end
+        var end = end.arrivedWithPacket  // of these ends, the echo and a port-unreachable came with a packet
         end.sentNonces = sentNonces
         promise.succeed(end)
     }
@@ -500,9 +509,7 @@ final class UDPProbeClient: ChannelInboundHandler {
                 return
             }
             let rtt = Int((NIODeadline.now() - sentAt[i]).nanoseconds / 1000)
-            var end = ProbeEnd(outcome: .answered, rttMicros: rtt, attemptsSent: sentAt.count)
-            end.answerArrived = true
-            settle(end, context)
+            settle(ProbeEnd(outcome: .answered, rttMicros: rtt, attemptsSent: sentAt.count), context)
         case .success:
             badAnswer = "a probe instead of an echo"
         case let .failure(why):
@@ -522,9 +529,6 @@ final class UDPProbeClient: ChannelInboundHandler {
         let end = Prober.classify(errno: io.errnoCode, attemptsSent: max(1, sentAt.count))
         switch end.outcome {
         case .refused, .unreachable:
-            var end = end
-            // A port-unreachable is the target's answer (host-unreachable may be this host giving up on ARP).
-            end.answerArrived = end.outcome == .refused
             settle(end, context)
         default:
             lastError = end.detail

@@ -235,25 +235,21 @@ final class TCPProbeSeries {
                 }
             case let .failure(error):
                 tryPromise.succeed(ProbeEnd(outcome: .timeout, attemptsSent: 1))  // no-op if already settled
-                var end = Prober.classify(connectError: error, attemptsSent: 1)
+                let end = Prober.classify(connectError: error, attemptsSent: 1)
                 if end.outcome == .sendFailed, end.detail == String(cString: strerror(EADDRINUSE)) {
                     // Another socket has this port: try another one.
                     if portsLeft > 1 && !finished { return connect(try: i, portsLeft: portsLeft - 1) }
                     return ended(i, ProbeEnd(outcome: .sendFailed, detail: Prober.noFreePort, attemptsSent: 1))
                 }
-                // A reset is a packet from the target; "unreachable" may be this host giving up on ARP after
-                // seconds, which says nothing about how fast the run's answers come back.
-                end.answerArrived = end.outcome == .refused
                 ended(i, end)
             }
         }
     }
 
     private func ended(_ i: Int, _ end: ProbeEnd) {
-        var end = end
-        // An echo is an answer of the run still coming in; a "connected" decided when the echo's wait ran
-        // out is not.
-        if end.outcome == .answered { end.answerArrived = true }
+        // A try ends here on its echo or its connect's reset (a "connected" decided when the echo's wait ran
+        // out is not an arrival); the kernel's view at the deadline does not come through here.
+        let end = end.arrivedWithPacket
         tries[i].end = end
         guard !finished else { return }
         switch end.outcome {

@@ -103,4 +103,12 @@ struct ReceiveLogTests {
         #expect(entries.map(\.nonce) == ["n4", "n5"])
         #expect(entries.map(\.answered) == [false, true])
     }
+
+    @Test("only an echo or a refusal counts as an answer that arrived; silence, host-unreachable and local errors do not")
+    func arrivals() {
+        for outcome in ProbeOutcome.allCases {
+            let end = ProbeEnd(outcome: outcome, attemptsSent: 1).arrivedWithPacket
+            #expect(end.answerArrived == (outcome == .answered || outcome == .refused), "\(outcome)")
+        }
+    }
 }
