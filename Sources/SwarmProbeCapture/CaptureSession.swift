@@ -311,19 +311,22 @@ private final class CaptureCore: @unchecked Sendable {
                     // Whoever asked for the counters (a log being built) must also find every packet captured
                     // before it asked already handed over: drain the descriptor, not one read of it (nflog
                     // hands over one packet per read).
-                    if let error = drain(p, fd: fd, user: user) { return error }
+                    if let error = drain(p, fd: fd, user: user).error { return error }
                 } else if ready > 0 && fds[0].revents != 0 {
+                    let first = dispatch(p, user: user)
+                    if let error = first.error { return error }
                     if coalesceMilliseconds > 0 {
-                        // Everything that is there (nflog hands over one packet per read), then let the next
+                        // The rest of what is there (nflog hands over one packet per read), then let the next
                         // packets gather in the buffer; a stop or a request for the counters ends the wait at
-                        // once (the wake descriptor), and a stop from inside the handler skips it.
-                        if let error = drain(p, fd: fd, user: user) { return error }
-                        if !lock.withLock({ stopRequested }) {
+                        // once (the wake descriptor), and a stop from inside the handler skips it. Only after
+                        // packets were handed over: a wake-up that found none (seen once in the tests, with
+                        // a 30 s wait) must not hold back the packets that come next.
+                        let rest = drain(p, fd: fd, user: user)
+                        if let error = rest.error { return error }
+                        if first.handed + rest.handed > 0 && !lock.withLock({ stopRequested }) {
                             var w = [pollfd(fd: wake, events: Int16(POLLIN), revents: 0)]
                             _ = poll(&w, 1, coalesceMilliseconds)
                         }
-                    } else if let error = dispatch(p, user: user) {
-                        return error
                     }
                 }
                 if asked {
@@ -336,33 +339,36 @@ private final class CaptureCore: @unchecked Sendable {
                 refreshStatisticsIfDue(&lastStats)
                 continue
             }
-            if let error = dispatch(p, user: user) { return error }
+            if let error = dispatch(p, user: user).error { return error }
             refreshStatisticsIfDue(&lastStats)
         }
     }
 
     /// Dispatches while the descriptor has anything to read (at most 65,536 times: a flood cannot hold the
-    /// thread here forever).
-    private func drain(_ p: OpaquePointer, fd: Int32, user: UnsafeMutableRawPointer) -> CaptureError? {
+    /// thread here forever); how many packets it handed over, and the error that ends the loop, if any.
+    private func drain(_ p: OpaquePointer, fd: Int32, user: UnsafeMutableRawPointer) -> (handed: Int, error: CaptureError?) {
+        var handed = 0
         for _ in 0..<65_536 {
-            if lock.withLock({ stopRequested }) { return nil }  // a stop, also from inside the handler
+            if lock.withLock({ stopRequested }) { break }  // a stop, also from inside the handler
             var pending = [pollfd(fd: fd, events: Int16(POLLIN), revents: 0)]
-            guard poll(&pending, 1, 0) > 0, pending[0].revents & Int16(POLLIN) != 0 else { return nil }
-            if let error = dispatch(p, user: user) { return error }
+            guard poll(&pending, 1, 0) > 0, pending[0].revents & Int16(POLLIN) != 0 else { break }
+            let one = dispatch(p, user: user)
+            handed += one.handed
+            if one.error != nil { return (handed, one.error) }
         }
-        return nil
+        return (handed, nil)
     }
 
-    /// Hands the packets one read returns to the handler; the error that ends the loop, if any.
-    private func dispatch(_ p: OpaquePointer, user: UnsafeMutableRawPointer) -> CaptureError? {
+    /// Hands the packets one read returns to the handler; how many, and the error that ends the loop, if any.
+    private func dispatch(_ p: OpaquePointer, user: UnsafeMutableRawPointer) -> (handed: Int, error: CaptureError?) {
         let n = pcap_dispatch(p, -1, { user, header, bytes in
             guard let user, let header, let bytes else { return }
             Unmanaged<HandlerContext>.fromOpaque(UnsafeRawPointer(user)).takeUnretainedValue().handle(header, bytes)
         }, user.assumingMemoryBound(to: UInt8.self))
         if n < 0 && n != PCAP_ERROR_BREAK {  // a break: the stop flag ends the loop
-            return CaptureError(.read, device: device, message: Pcap.lastError(p))
+            return (0, CaptureError(.read, device: device, message: Pcap.lastError(p)))
         }
-        return nil
+        return (Int(max(0, n)), nil)
     }
 
     private func refreshStatisticsIfDue(_ last: inout UInt64, force: Bool = false) {
