@@ -140,6 +140,7 @@ let package = Package(
             name: "SwarmProbeAgentTests",
             dependencies: [
                 "SwarmProbeAgent",
+                "SwarmProbeCapture",
                 "SwarmProbeCore",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),

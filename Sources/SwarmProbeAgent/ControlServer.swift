@@ -49,10 +49,20 @@ final class ControlService: Sendable {
     }
     /// One plan at a time; a second waits its turn rather than doubling the packet rate.
     private let running = NIOLockedValueBox(false)
-    /// When each recent run began here (agent clock, ms; capture records are returned from then on), how
-    /// many packets the taps had lost by then, whether its log has been asked for, and when the last log
-    /// before it was served (`logServedMs` then).
-    private let runStarts = NIOLockedValueBox<[String: (timeMs: Int64, lost: Int, logged: Bool, servedBefore: Int64?)]>([:])
+    /// What this agent keeps of a recent run it carried out until the run's log is asked for.
+    private struct RunRecord {
+        /// When the run began here (agent clock, ms; capture records are returned from then on).
+        var timeMs: Int64
+        /// Packets the taps had lost by then.
+        var lost: Int
+        /// Whether its log has been asked for.
+        var logged = false
+        /// When the last log before it was served (`logServedMs` then).
+        var servedBefore: Int64?
+        /// Its probes that ended in silence, once it is done.
+        var silent: [SilentProbe] = []
+    }
+    private let runStarts = NIOLockedValueBox<[String: RunRecord]>([:])
     /// When this agent last served a run's log.
     private let logServedMs = NIOLockedValueBox<Int64?>(nil)
 
@@ -106,10 +116,11 @@ final class ControlService: Sendable {
                 let servedBefore = logServedMs.withLockedValue { $0 }
                 runStarts.withLockedValue { starts in
                     if starts.count > 64 { starts = starts.filter { started - $0.value.timeMs < 600_000 } }
-                    starts[request.runID] = (started, lostBefore, false, servedBefore)
+                    starts[request.runID] = RunRecord(timeMs: started, lost: lostBefore, servedBefore: servedBefore)
                 }
                 logger.info("control: run \(request.runID.prefix(8)): \(request.probes.count) probes, timeout \(request.timeoutMs) ms")
-                let (results, pace) = await prober.run(request)
+                let (results, silent, pace) = await prober.run(request)
+                if !silent.isEmpty { runStarts.withLockedValue { $0[request.runID]?.silent = silent } }
                 logger.info("control: run \(request.runID.prefix(8)): \(request.probes.count) probes done in \(Int64(nowMs()) - started) ms (\(pace))")
                 return try ok(RunResponse(runID: request.runID, results: results), nonce)
             case ControlPath.log:
@@ -123,8 +134,17 @@ final class ControlService: Sendable {
                 let lost = (taps?.lost() ?? 0) - (start?.lost ?? 0)
                 let capture = taps?.records(since: since) ?? []
                 if lost > 0 { logger.warning("capture: \(lost) packets lost during run \(request.runID.prefix(8)); silent drops to this node stay where: unknown") }
+                // Answers to this agent's own silent probes that came after all.
+                var missed: [MissedAnswer] = []
+                if let start, !start.silent.isEmpty, let taps {
+                    missed = MissedAnswers.match(silent: start.silent, arrivals: taps.arrivals(since: start.timeMs))
+                    if !missed.isEmpty {
+                        let late = missed.filter { $0.afterMs >= -missedAnswerMarginMs }.count
+                        logger.notice("capture: run \(request.runID.prefix(8)): \(missed.count) answers to \(start.silent.count) silent probes arrived after all (\(late) late, \(missed.count - late) never reached their socket)")
+                    }
+                }
                 let response = LogResponse(runID: request.runID, entries: entries, truncated: truncated, capture: capture,
-                                           captureLost: lost)
+                                           captureLost: lost, missedAnswers: missed)
                 let reply = try ok(response, nonce)
                 // Only a run this agent carried out marks the end of what later runs need (not the log of a
                 // run refused here, or one this agent never heard of).

@@ -18,6 +18,9 @@ struct ProbeEnd: Sendable {
     /// answers are still coming in (`RunPacing.arrived`). Set by each probe where its ends arrive
     /// (`arrivedWithPacket`); a TCP refusal read from the kernel at the deadline is not one.
     var answerArrived = false
+    /// When the probe ended (wall clock, ms), stamped on its loop as it settles: for a silent probe, the
+    /// moment its answer would have been too late (`SilentProbe`).
+    var endedAtMs: Int64?
 
     /// An end only a packet from the target brings: its echo, or a reset / port-unreachable. Not
     /// host-unreachable, which may be this host giving up on ARP after seconds.
@@ -160,6 +163,19 @@ final class RunPacing: Sendable {
     }
 }
 
+/// A probe of a run that ended in silence, kept so the agent can tell from its interface tap whether the
+/// answer came after all (`MissedAnswers`).
+struct SilentProbe: Sendable, Equatable {
+    var target: IPAddress
+    var kind: KindID
+    /// The nonces of its tries (UDP, ESP).
+    var nonces: [[UInt8]]
+    /// The local ports of its tries (TCP).
+    var sourcePorts: [Int]
+    /// When the prober counted it silent (wall clock, ms).
+    var silentAtMs: Int64
+}
+
 /// Sends the probes of a plan and reports what came back.
 final class Prober: Sendable {
     let group: any EventLoopGroup
@@ -184,33 +200,38 @@ final class Prober: Sendable {
         self.concurrency = concurrency
     }
 
-    /// Sends every probe of the plan; returns what each ended with, and how the run was paced.
-    func run(_ request: RunRequest) async -> (reports: [ProbeReport], pace: String) {
+    /// Sends every probe of the plan; returns what each ended with, the probes that ended in silence, and
+    /// how the run was paced.
+    func run(_ request: RunRequest) async -> (reports: [ProbeReport], silent: [SilentProbe], pace: String) {
         let runID = Hex.decode(request.runID) ?? [UInt8](repeating: 0, count: 16)
         let pacing = RunPacing()
-        let reports = await withTaskGroup(of: ProbeReport.self) { group in
+        let (reports, silent) = await withTaskGroup(of: (ProbeReport, SilentProbe?).self) { group in
             var results: [ProbeReport] = []
+            var silent: [SilentProbe] = []
             results.reserveCapacity(request.probes.count)
             var pending = request.probes[...]
             func startNext() {
                 guard let order = pending.popFirst() else { return }
                 group.addTask {
                     let timeout = TimeAmount.milliseconds(Int64(order.timeoutMs ?? request.timeoutMs))
-                    let evidence = await self.probe(order, runID: runID, timeout: timeout, attempts: request.attempts, pacing: pacing)
-                    return ProbeReport(target: order.target, kind: order.kind, evidence: evidence)
+                    let (evidence, silent) = await self.probe(order, runID: runID, timeout: timeout, attempts: request.attempts, pacing: pacing)
+                    return (ProbeReport(target: order.target, kind: order.kind, evidence: evidence), silent)
                 }
             }
             for _ in 0..<min(concurrency, pending.count) { startNext() }
-            for await r in group {
+            for await (r, s) in group {
                 results.append(r)
+                if let s { silent.append(s) }
                 startNext()
             }
-            return results
+            return (results, silent)
         }
-        return (reports, pacing.summary)
+        return (reports, silent, pacing.summary)
     }
 
-    func probe(_ order: ProbeOrder, runID: [UInt8], timeout: TimeAmount, attempts: Int, pacing: RunPacing) async -> SenderEvidence {
+    func probe(_ order: ProbeOrder, runID: [UInt8], timeout: TimeAmount, attempts: Int, pacing: RunPacing) async
+        -> (SenderEvidence, SilentProbe?)
+    {
         // An observed port belongs to dockerd or the kernel: no answer will come, only the target's capture
         // can tell, and the owner may log every stray datagram: two tries, so one loss does not decide.
         let count = order.observed ? min(max(1, attempts), ProbeTiming.observedAttempts) : max(1, attempts)
@@ -241,9 +262,12 @@ final class Prober: Sendable {
         // (a lost segment costs 200 ms or more), which says nothing about the path's round trip.
         if end.outcome == .answered, order.kind.proto != .tcp, let rtt = end.rttMicros { pacing.add(micros: rtt) }
         let used = end.sentNonces ?? Array(nonces.prefix(max(1, end.attemptsSent)))
-        return SenderEvidence(outcome: end.outcome, attempts: end.attemptsSent, rttMicros: end.rttMicros,
-                              detail: end.detail, nonces: used.map { Hex.encode($0) },
-                              sourcePorts: end.sourcePorts)
+        let evidence = SenderEvidence(outcome: end.outcome, attempts: end.attemptsSent, rttMicros: end.rttMicros,
+                                      detail: end.detail, nonces: used.map { Hex.encode($0) },
+                                      sourcePorts: end.sourcePorts)
+        guard end.outcome == .timeout, end.attemptsSent > 0 else { return (evidence, nil) }
+        return (evidence, SilentProbe(target: order.target, kind: order.kind, nonces: used, sourcePorts: end.sourcePorts,
+                                      silentAtMs: end.endedAtMs ?? Int64(nowMs())))
     }
 
     private func packet(_ order: ProbeOrder, nonce: [UInt8], runID: [UInt8], replyPort: Int) -> [UInt8] {
@@ -404,6 +428,7 @@ final class UDPProbeClient: ChannelInboundHandler {
         timer?.cancel()
         var end = end.arrivedWithPacket  // of these ends, the echo and a port-unreachable came with a packet
         end.sentNonces = sentNonces
+        end.endedAtMs = Int64(nowMs())
         promise.succeed(end)
     }
 

@@ -84,6 +84,7 @@ final class TCPProbeSeries {
         if winner == nil, let last = tries.last?.end, tries.allSatisfy({ $0.end?.outcome == .sendFailed }) { end = last }
         end.attemptsSent = tries.count
         end.sourcePorts = tries.map(\.port)
+        end.endedAtMs = Int64(nowMs())
         // Then close the tries still open (closing one fails its connect at once, which lands in `ended`).
         for t in tries where t.end == nil { t.channel?.close(promise: nil) }
         // The box and the series hold each other: let go, so the series and its channels can be freed (a try

@@ -16,12 +16,16 @@ final class CaptureTaps: Sendable {
     let states: [TapState]
     private let sessions: [CaptureSession]
     private let log: NIOLockedValueBox<CaptureLog>
+    /// Answers to this agent's own probes arriving at its interface (`MissedAnswers`).
+    private let arrivals: NIOLockedValueBox<RecentLog<ArrivedAnswer>>
     private let table: String?
 
-    private init(states: [TapState], sessions: [CaptureSession], log: NIOLockedValueBox<CaptureLog>, table: String?) {
+    private init(states: [TapState], sessions: [CaptureSession], log: NIOLockedValueBox<CaptureLog>,
+                 arrivals: NIOLockedValueBox<RecentLog<ArrivedAnswer>>, table: String?) {
         self.states = states
         self.sessions = sessions
         self.log = log
+        self.arrivals = arrivals
         self.table = table
     }
 
@@ -48,6 +52,7 @@ final class CaptureTaps: Sendable {
     static func start(address: IPAddress, profile: Profile, token: ClusterToken, group: Int, logger: Logger) -> CaptureTaps {
         let kinds = profile.enabledKinds.map(\.kindID)
         let log = NIOLockedValueBox(CaptureLog(capacity: 131_072))
+        let arrivals = NIOLockedValueBox(RecentLog<ArrivedAnswer>(capacity: 65_536))
         let classifier = CaptureClassifier(address: address, kinds: Set(kinds), framed: profile.framedKinds,
                                            auth: token.probeAuthenticator)
         var states: [TapState] = []
@@ -59,7 +64,11 @@ final class CaptureTaps: Sendable {
             do {
                 let session = try CaptureSession(device: device, filter: CaptureFilter.bpf(address: address, kinds: kinds), options: options)
                 try session.start { packet in
-                    if let r = classifier.record(packet, tap: .interface) { log.withLockedValue { $0.append(r) } }
+                    if let r = classifier.record(packet, tap: .interface) {
+                        log.withLockedValue { $0.append(r) }
+                    } else if let a = classifier.arrival(packet) {
+                        arrivals.withLockedValue { _ = $0.append(a) }
+                    }
                 }
                 sessions.append(session)
                 states.append(TapState(tap: .interface, active: true, device: device))
@@ -95,16 +104,26 @@ final class CaptureTaps: Sendable {
             let why = inactive.map { "\($0.tap.rawValue): \($0.detail ?? "unavailable")" }.joined(separator: "; ")
             logger.warning("capture taps unavailable (\(why)); silent drops will be reported with where: unknown")
         }
-        return CaptureTaps(states: states, sessions: sessions, log: log, table: installed)
+        return CaptureTaps(states: states, sessions: sessions, log: log, arrivals: arrivals, table: installed)
     }
 
     func records(since timeMs: Int64) -> [CaptureRecord] {
         log.withLockedValue { $0.records(since: timeMs, now: Int64(nowMs())) }
     }
 
+    /// Answers to this agent's probes that arrived at its interface since `timeMs`. Call after `lost()`,
+    /// which has the taps hand over what they hold.
+    func arrivals(since timeMs: Int64) -> [ArrivedAnswer] {
+        arrivals.withLockedValue { log in
+            log.prune(now: Int64(nowMs()))
+            return log.inOrder.filter { $0.timeMs >= timeMs }
+        }
+    }
+
     /// Forgets the records older than `cutoff`.
     func forget(olderThan cutoff: Int64) {
         log.withLockedValue { $0.drop(olderThan: cutoff) }
+        arrivals.withLockedValue { _ = $0.drop(olderThan: cutoff) }
     }
 
     /// Packets lost so far: dropped by the kernel or the interface before the taps read them (the
@@ -164,6 +183,21 @@ struct CaptureClassifier: Sendable {
         return nil
     }
 
+    /// An answer to one of this agent's own probes arriving (interface tap only): an authenticated echo
+    /// (UDP, ESP) addressed to this agent, or a SYN-ACK from a probed port. Only looked at once `record`
+    /// found the packet is no probe to this agent nor an answer of its own.
+    func arrival(_ p: CapturedPacket) -> ArrivedAnswer? {
+        guard p.destination == address else { return nil }
+        let kind = KindID(proto: p.proto, port: p.sourcePort)
+        guard kinds.contains(kind) else { return nil }
+        if p.proto == .tcp {
+            guard p.isSYN, p.isACK, let port = p.destinationPort else { return nil }
+            return ArrivedAnswer(kind: kind, peer: p.source, localPort: port, nonce: nil, timeMs: p.timestamp / 1000)
+        }
+        guard let packet = decode(p.payload, kind: kind), packet.type == .echo, packet.sender == address else { return nil }
+        return ArrivedAnswer(kind: kind, peer: p.source, localPort: p.destinationPort ?? 0, nonce: packet.nonce, timeMs: p.timestamp / 1000)
+    }
+
     private func decode(_ payload: [UInt8], kind: KindID) -> ProbePacket? {
         let inner: ArraySlice<UInt8>
         if framed.contains(kind) {
@@ -174,6 +208,48 @@ struct CaptureClassifier: Sendable {
         }
         guard case let .success(packet) = ProbePacket.decode(inner, auth: auth) else { return nil }
         return packet
+    }
+}
+
+/// An answer to one of this agent's probes, as its interface tap saw it arrive.
+struct ArrivedAnswer: Sendable, Equatable, Timestamped {
+    /// The probe's kind (the answer's source port), and the target that answered.
+    var kind: KindID
+    var peer: IPAddress
+    /// This agent's port the answer came to (TCP: the try's source port).
+    var localPort: Int
+    /// The echoed nonce (UDP, ESP).
+    var nonce: [UInt8]?
+    var timeMs: Int64
+}
+
+/// Which answers to a run's silent probes the interface tap saw arrive after all: a late answer (the
+/// path is open and slow) or one that arrived on time but never reached the probe's socket (this node's
+/// own firewall dropped it). UDP and ESP answers are matched by nonce, TCP SYN-ACKs by target, kind and
+/// the try's source port; the first arrival of each probe counts.
+enum MissedAnswers {
+    static func match(silent: [SilentProbe], arrivals: [ArrivedAnswer]) -> [MissedAnswer] {
+        guard !silent.isEmpty, !arrivals.isEmpty else { return [] }
+        struct TCPKey: Hashable { var peer: IPAddress; var kind: KindID; var port: Int }
+        var byNonce: [[UInt8]: Int] = [:], byTCP: [TCPKey: Int] = [:]
+        for (i, p) in silent.enumerated() {
+            if p.kind.proto == .tcp {
+                for port in p.sourcePorts { byTCP[TCPKey(peer: p.target, kind: p.kind, port: port)] = i }
+            } else {
+                for n in p.nonces { byNonce[n] = i }
+            }
+        }
+        var first: [Int: Int64] = [:]
+        for a in arrivals {
+            let i: Int?
+            if let nonce = a.nonce { i = byNonce[nonce] } else { i = byTCP[TCPKey(peer: a.peer, kind: a.kind, port: a.localPort)] }
+            guard let i, silent[i].target == a.peer, silent[i].kind == a.kind else { continue }
+            first[i] = min(first[i] ?? a.timeMs, a.timeMs)
+        }
+        return first.keys.sorted().map { i in
+            let p = silent[i], t = first[i]!
+            return MissedAnswer(peer: p.target, kind: p.kind, timeMs: t, afterMs: Int(t - p.silentAtMs))
+        }
     }
 }
 

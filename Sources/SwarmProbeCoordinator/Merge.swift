@@ -29,6 +29,8 @@ public struct Gathered: Sendable {
     var received = ReceivedStore()
     /// target name -> what its capture taps saw
     var captured: [String: CaptureIndex] = [:]
+    /// sender name -> (target, kind) -> ms after silence its interface saw the answer to a silent probe arrive
+    var missed: [String: [ProbeKey: Int]] = [:]
 
     public init() {}
 
@@ -58,6 +60,13 @@ public struct Gathered: Sendable {
     public mutating func recordLog(_ node: Node, _ log: LogResponse) {
         received.set(node.name, entries: log.entries)
         captured[node.name] = CaptureIndex(log.capture)
+        if !log.missedAnswers.isEmpty {
+            var map: [ProbeKey: Int] = [:]
+            for m in log.missedAnswers { map[ProbeKey(target: m.peer, kind: m.kind)] = m.afterMs }
+            missed[node.name] = map
+        } else {
+            missed[node.name] = nil
+        }
         if log.captureLost > 0 { captureLost[node.name] = log.captureLost }
     }
 }
@@ -537,8 +546,9 @@ public enum Merge {
         /// Per node, everything a check looks up, once.
         final class End: Sendable {
             init(health: AgentHealth?, sent: SenderTable?, sentAddress: UInt32?, log: ReceiveTable?, capture: CaptureIndex?,
-                 listeners: [ListenerState?], interfaceTap: Bool, nflogTap: Bool, captureLossy: Bool) {
+                 listeners: [ListenerState?], interfaceTap: Bool, nflogTap: Bool, captureLossy: Bool, missed: [ProbeKey: Int]?) {
                 self.captureLossy = captureLossy
+                self.missed = missed
                 self.health = health
                 self.sent = sent
                 self.sentAddress = sentAddress
@@ -557,6 +567,8 @@ public enum Merge {
             let interfaceTap: Bool
             let nflogTap: Bool
             let captureLossy: Bool
+            /// Answers to this node's own silent probes that its interface saw arrive (`Gathered.missed`).
+            let missed: [ProbeKey: Int]?
         }
         let kinds: [TrafficKind]
         let nodes: [Node]
@@ -582,7 +594,7 @@ public enum Merge {
                            listeners: kinds.map { k in hello?.listeners.first { $0.kind == k.kindID } },
                            interfaceTap: taps.contains { $0.tap == .interface && $0.active },
                            nflogTap: taps.contains { $0.tap == .nflog && $0.active },
-                           captureLossy: g.captureLost[n.name] != nil)
+                           captureLossy: g.captureLost[n.name] != nil, missed: g.missed[n.name])
             }
             kindIDs = kinds.map { k in g.sent.kinds.firstIndex(of: k.kindID).map { UInt32($0) } }
             sourceAddresses = g.received.addresses.list
@@ -612,7 +624,10 @@ public enum Merge {
                     let toNode = nodes[j], to = ends[j]
                     var row: SentRow?
                     if let t = from.sent, let target = to.sentAddress, let kind = kindIDs[k] { row = t.row(target: target, kind: kind) }
-                    let sent = row.map { from.sent!.evidence($0, nonces: nonces) }
+                    var sent = row.map { from.sent!.evidence($0, nonces: nonces) }
+                    if let missed = from.missed, sent?.outcome == .timeout {
+                        sent?.missedAnswerMs = missed[ProbeKey(target: toNode.address, kind: kindID)]
+                    }
 
                     if !complete && (from.sent == nil || to.log == nil) && (from.health?.isUp ?? true) && (to.health?.isUp ?? true) {
                         let decision = Decision(.inconclusive, nil, "the check was interrupted before both ends of this path reported")

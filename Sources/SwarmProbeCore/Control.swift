@@ -199,16 +199,20 @@ public struct LogResponse: Codable, Sendable, Equatable {
     /// Packets the taps lost since the run began (kernel ring full, interface drops, records overwritten):
     /// when non-zero, "the tap did not see it" proves nothing.
     public var captureLost: Int
+    /// Answers to this agent's own silent probes of the run that its interface tap saw arrive.
+    public var missedAnswers: [MissedAnswer]
 
-    public init(runID: String, entries: [ReceiveLogEntry], truncated: Bool, capture: [CaptureRecord] = [], captureLost: Int = 0) {
+    public init(runID: String, entries: [ReceiveLogEntry], truncated: Bool, capture: [CaptureRecord] = [], captureLost: Int = 0,
+                missedAnswers: [MissedAnswer] = []) {
         self.runID = runID
         self.entries = entries
         self.truncated = truncated
         self.capture = capture
         self.captureLost = captureLost
+        self.missedAnswers = missedAnswers
     }
 
-    enum CodingKeys: String, CodingKey { case runID, entries, truncated, capture, captureLost }
+    enum CodingKeys: String, CodingKey { case runID, entries, truncated, capture, captureLost, missedAnswers }
 
     public init(from decoder: any Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
@@ -217,6 +221,7 @@ public struct LogResponse: Codable, Sendable, Equatable {
         truncated = try c.decode(Bool.self, forKey: .truncated)
         capture = try c.decodeIfPresent([CaptureRecord].self, forKey: .capture) ?? []
         captureLost = try c.decodeIfPresent(Int.self, forKey: .captureLost) ?? 0
+        missedAnswers = try c.decodeIfPresent([MissedAnswer].self, forKey: .missedAnswers) ?? []
     }
 }
 

@@ -52,19 +52,26 @@ public struct SenderEvidence: Codable, Sendable, Equatable {
     public var sourcePorts: [Int]
     /// The local port the first attempt left from.
     public var sourcePort: Int? { sourcePorts.first }
+    /// For a probe that ended in silence: the sender's interface tap saw the target's answer arrive after
+    /// all, this many ms after the prober counted the probe silent (negative: before, and the prober never
+    /// got it). Filled in by the coordinator from the sender's log (`LogResponse.missedAnswers`); nil when
+    /// no answer was seen or the sender has no interface tap.
+    public var missedAnswerMs: Int?
 
     public init(outcome: ProbeOutcome, attempts: Int, rttMicros: Int? = nil, detail: String? = nil,
-                nonces: [String] = [], sourcePort: Int? = nil, sourcePorts: [Int] = []) {
+                nonces: [String] = [], sourcePort: Int? = nil, sourcePorts: [Int] = [], missedAnswerMs: Int? = nil) {
         self.outcome = outcome
         self.attempts = attempts
         self.rttMicros = rttMicros
         self.detail = detail
         self.nonces = nonces
         self.sourcePorts = sourcePorts.isEmpty ? (sourcePort.map { [$0] } ?? []) : sourcePorts
+        self.missedAnswerMs = missedAnswerMs
     }
 
     enum CodingKeys: String, CodingKey {
         case outcome, attempts, rttMicros = "rtt_micros", detail, nonces, sourcePort = "source_port", sourcePorts = "source_ports"
+        case missedAnswerMs = "missed_answer_ms"
     }
 
     public init(from decoder: any Decoder) throws {
@@ -79,6 +86,7 @@ public struct SenderEvidence: Codable, Sendable, Equatable {
         } else {
             sourcePorts = try c.decodeIfPresent(Int.self, forKey: .sourcePort).map { [$0] } ?? []
         }
+        missedAnswerMs = try c.decodeIfPresent(Int.self, forKey: .missedAnswerMs)
     }
 
     /// `source_port` is the first attempt's port (as before retries); `source_ports` lists them all when
@@ -92,6 +100,31 @@ public struct SenderEvidence: Codable, Sendable, Equatable {
         try c.encode(nonces, forKey: .nonces)
         try c.encodeIfPresent(sourcePort, forKey: .sourcePort)
         if sourcePorts.count > 1 { try c.encode(sourcePorts, forKey: .sourcePorts) }
+        try c.encodeIfPresent(missedAnswerMs, forKey: .missedAnswerMs)
+    }
+}
+
+/// An answer the sender's interface tap saw arrive for a probe its prober had counted silent: late (the
+/// path is open, something on it is slow), or on time and never delivered (the sender's own firewall
+/// dropped it). One per silent probe whose answer was seen, the first that arrived.
+public struct MissedAnswer: Codable, Sendable, Equatable {
+    /// The probe's target and kind.
+    public var peer: IPAddress
+    public var kind: KindID
+    /// When the answer reached the interface (agent clock, ms).
+    public var timeMs: Int64
+    /// ms after the prober counted the probe silent; negative: before.
+    public var afterMs: Int
+
+    public init(peer: IPAddress, kind: KindID, timeMs: Int64, afterMs: Int) {
+        self.peer = peer
+        self.kind = kind
+        self.timeMs = timeMs
+        self.afterMs = afterMs
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case peer, kind, timeMs = "time_ms", afterMs = "after_ms"
     }
 }
 

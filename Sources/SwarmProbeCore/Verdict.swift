@@ -100,7 +100,16 @@ public func decide(_ input: VerdictInput) -> Decision {
         return make(.inconclusive, nil, "an answer came back from \(to) but failed authentication: is the agent there using another token file?")
     case .sendFailed:
         return make(.inconclusive, nil, "\(from) could not send the probe (\(sent.detail ?? "local error")); fix the sender and run again")
-    case .refused, .unreachable, .timeout:
+    case .timeout:
+        // The sender's own interface saw the answer arrive after all.
+        if let after = sent.missedAnswerMs {
+            if after >= -missedAnswerMarginMs {
+                let when = after <= 0 ? "as" : "\(after) ms after"
+                return make(.open, nil, "\(to)'s answer reached \(from) \(when) the probe was counted silent (captured on \(from)'s interface): the path is open but slow; \(to) or \(from) is overloaded, or the timeout is too short for it (--timeout)")
+            }
+            return make(.blocked, .returnPath, "\(to) answered and the answer reached \(from)'s interface \(-after) ms before the probe was counted silent, but never the probe's socket: \(from)'s own firewall drops the answers coming back (an input rule that does not accept established traffic), or its reverse-path filter")
+        }
+    case .refused, .unreachable:
         break
     }
 
@@ -179,6 +188,12 @@ public func decide(_ input: VerdictInput) -> Decision {
         return make(.blocked, .unknown, "no answer, and \(to)'s agent never received the probe: dropped on the way or by \(to)'s own firewall (a capture tap on \(to) would tell which)")
     }
 }
+
+/// How much earlier than the prober's silence an answer may reach the sender's interface and still count
+/// as late rather than dropped on the sender: the capture is stamped as the packet enters the stack, the
+/// prober reads its socket on an event loop that may run behind (its last reads at the deadline cover what
+/// the kernel already queued, so in practice the gap is well under a millisecond).
+public let missedAnswerMarginMs = 50
 
 private func agentProblem(_ h: AgentHealth) -> String {
     let d = h.detail.map { ": \($0)" } ?? ""

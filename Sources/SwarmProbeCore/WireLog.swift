@@ -32,6 +32,15 @@ extension LogResponse {
             w.raw(",\"timeMs\":"); w.int(Int(e.timeMs))
             w.raw("}")
         }
+        w.raw("],\"missedAnswers\":[")
+        for (i, m) in missedAnswers.enumerated() {
+            if i > 0 { w.raw(",") }
+            w.raw("{\"after_ms\":"); w.int(m.afterMs)
+            w.raw(",\"kind\":"); w.string(m.kind.description)
+            w.raw(",\"peer\":"); w.string(m.peer.description)
+            w.raw(",\"time_ms\":"); w.int(Int(m.timeMs))
+            w.raw("}")
+        }
         w.raw("],\"runID\":"); w.string(runID)
         w.raw(",\"truncated\":"); w.raw(truncated ? "true" : "false")
         w.raw("}")
@@ -51,7 +60,7 @@ extension LogResponse: FastWireDecodable {
     public init(wireJSON bytes: [UInt8]) throws(WireReaderError) {
         let r = WireReader(bytes)
         var runID: String?, entries: [ReceiveLogEntry]?, truncated: Bool?
-        var capture: [CaptureRecord] = [], lost = 0
+        var capture: [CaptureRecord] = [], lost = 0, missed: [MissedAnswer] = []
         try r.object { key throws(WireReaderError) in
             switch key {
             case "runID": runID = try r.string()
@@ -63,12 +72,14 @@ extension LogResponse: FastWireDecodable {
                 entries = list
             case "capture":
                 try r.array { () throws(WireReaderError) in capture.append(try CaptureRecord(reading: r)) }
+            case "missedAnswers":
+                try r.array { () throws(WireReaderError) in missed.append(try MissedAnswer(reading: r)) }
             default: try r.skipValue()
             }
         }
         try r.end()
         guard let runID, let entries, let truncated else { throw WireReaderError() }
-        self.init(runID: runID, entries: entries, truncated: truncated, capture: capture, captureLost: lost)
+        self.init(runID: runID, entries: entries, truncated: truncated, capture: capture, captureLost: lost, missedAnswers: missed)
     }
 }
 
@@ -114,6 +125,23 @@ extension CaptureRecord {
         }
         guard let tap, let direction, let kind, let peer, let time else { throw WireReaderError() }
         self.init(tap: tap, direction: direction, kind: kind, peer: peer, peerPort: port, nonce: nonce, tcp: tcp, timeMs: time)
+    }
+}
+
+extension MissedAnswer {
+    init(reading r: WireReader) throws(WireReaderError) {
+        var peer: IPAddress?, kind: KindID?, time: Int64?, after: Int?
+        try r.object { key throws(WireReaderError) in
+            switch key {
+            case "peer": peer = IPAddress(try r.string())
+            case "kind": kind = KindID(try r.string())
+            case "time_ms": time = try r.int()
+            case "after_ms": after = Int(try r.int())
+            default: try r.skipValue()
+            }
+        }
+        guard let peer, let kind, let time, let after else { throw WireReaderError() }
+        self.init(peer: peer, kind: kind, timeMs: time, afterMs: after)
     }
 }
 
@@ -331,6 +359,7 @@ extension RunResponse: FastWireDecodable {
             let e = r.evidence
             w.raw("{\"evidence\":{\"attempts\":"); w.int(e.attempts)
             if let detail = e.detail { w.raw(",\"detail\":"); w.string(detail) }
+            if let missed = e.missedAnswerMs { w.raw(",\"missed_answer_ms\":"); w.int(missed) }
             w.raw(",\"nonces\":"); w.strings(e.nonces)
             w.raw(",\"outcome\":"); w.string(e.outcome.rawValue)
             if let rtt = e.rttMicros { w.raw(",\"rtt_micros\":"); w.int(rtt) }
@@ -385,7 +414,7 @@ extension ProbeReport {
 extension SenderEvidence {
     init(reading r: WireReader) throws(WireReaderError) {
         var outcome: ProbeOutcome?, attempts: Int?, rtt: Int?, detail: String?, nonces: [String] = []
-        var port: Int?, ports: [Int]?
+        var port: Int?, ports: [Int]?, missed: Int?
         try r.object { key throws(WireReaderError) in
             switch key {
             case "outcome": outcome = ProbeOutcome(rawValue: try r.string())
@@ -396,6 +425,7 @@ extension SenderEvidence {
                 guard !(try r.isNull()) else { return }
                 try r.array { () throws(WireReaderError) in nonces.append(try r.string()) }
             case "source_port": port = try r.isNull() ? nil : Int(try r.int())
+            case "missed_answer_ms": missed = try r.isNull() ? nil : Int(try r.int())
             case "source_ports":
                 guard !(try r.isNull()) else { return }
                 var list: [Int] = []
@@ -407,7 +437,7 @@ extension SenderEvidence {
         guard let outcome, let attempts else { throw WireReaderError() }
         // As the Codable init: `source_ports` when present, else the single `source_port`.
         self.init(outcome: outcome, attempts: attempts, rttMicros: rtt, detail: detail, nonces: nonces,
-                  sourcePorts: ports ?? port.map { [$0] } ?? [])
+                  sourcePorts: ports ?? port.map { [$0] } ?? [], missedAnswerMs: missed)
     }
 }
 

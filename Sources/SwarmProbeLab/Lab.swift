@@ -29,6 +29,9 @@ public enum LabFault: Sendable, CustomStringConvertible {
     /// probe retry can cover; on a swarm the neighbour caches are warm, and on a cold lossy network
     /// `--timeout 1.5s` covers one kernel re-solicitation.
     case randomLoss(node: String, percent: Int)
+    /// `node`'s own firewall drops the answers of this kind coming back from `from` (nil: from everyone):
+    /// an input rule on the source port that does not accept established traffic first.
+    case answersDroppedBySender(node: String, from: String?, kind: KindID)
 
     public var description: String {
         switch self {
@@ -37,6 +40,7 @@ public enum LabFault: Sendable, CustomStringConvertible {
         case let .hostFirewall(n, f, k, r): return "\(n)'s firewall \(r ? "rejects" : "drops") \(k) from \(f ?? "everyone")"
         case let .sourceNAT(n, k): return "\(n)'s \(k) traffic leaves from a second address"
         case let .randomLoss(n, p): return "\(n)'s link loses \(p) % of its packets each way"
+        case let .answersDroppedBySender(n, f, k): return "\(n)'s firewall drops the answers of \(k) from \(f ?? "everyone")"
         }
     }
 }
@@ -168,6 +172,15 @@ public final class Lab: @unchecked Sendable {
         try nft(namespace, Lab.preamble(namespace == switchNamespace) + rule + "\n")
     }
 
+    /// Takes a network drop out again (the path works from the next packet on).
+    public func heal(networkDrop from: String, to: String, kind: KindID) throws {
+        let element = dropElement(set: "drops", from: node(from).address, to: node(to).address, kind)
+        try nft(switchNamespace, element.replacingOccurrences(of: "add element", with: "delete element") + "\n")
+        lock.withLock {
+            faults.removeAll { if case let .networkDrop(f, t, k) = $0 { return f == from && t == to && k == kind } else { return false } }
+        }
+    }
+
     /// Injects many faults with one `nft -f` per namespace (a thousand one-rule `nft` runs take
     /// seconds; one script per namespace takes milliseconds). Same rules, same order as `inject(_:)`.
     public func inject(_ batch: [LabFault]) throws {
@@ -225,6 +238,9 @@ public final class Lab: @unchecked Sendable {
             add rule bridge spnet filt iifname \(port) ether type ip numgen random mod 100 < \(percent) drop
             add rule bridge spnet filt oifname \(port) ether type ip numgen random mod 100 < \(percent) drop
             """)
+        case let .answersDroppedBySender(name, from, kind):
+            let source = from.map { "ip saddr \(node($0).address) " } ?? ""
+            return (node(name).namespace, "add rule inet spfw input \(source)\(Lab.match(kind, port: "sport")) drop")
         case .sourceNAT:
             preconditionFailure("sourceNAT is not one nft rule")
         }

@@ -38,6 +38,9 @@ public struct LabScenario: Sendable {
             .returnPathDrop(from: "m1", to: "w1", kind: KindID(proto: .udp, port: 7946)),
             // w2's firewall silently dropping gossip over TCP from m1: only capture can tell this from the network.
             .hostFirewall(node: "w2", from: "m1", kind: KindID(proto: .tcp, port: 7946), reject: false),
+            // w1's own firewall dropping m1's answers on cluster management (no "established" accept before it):
+            // w1's capture sees the SYN-ACKs arrive.
+            .answersDroppedBySender(node: "w1", from: "m1", kind: KindID(proto: .tcp, port: 2377)),
         ])
 
     /// What a check must conclude for `from -> to` on `kind`, given the faults.
@@ -62,6 +65,10 @@ public struct LabScenario: Sendable {
                 return (.blocked, .returnPath)
             case .sourceNAT:
                 continue
+            case let .answersDroppedBySender(n, f, k) where n == from && (f == nil || f == to) && k == kind:
+                // The answer reaches the sender's interface: its tap says so (capture); without one, as any
+                // return path (a UDP target logs what it answered, a TCP one nothing).
+                return (.blocked, kind.proto == .tcp && !capture ? .unknown : .returnPath)
             default:
                 continue
             }

@@ -138,6 +138,9 @@ public enum GroupedReport {
             let match = c.kind.port.map { "\(c.kind.proto.rawValue) dport \($0)" } ?? "meta l4proto esp"
             return Explanation(seen: seen, fix: "Accept inbound \(rule) from the swarm's nodes in the own firewall of \(targets), "
                 + "e.g. `nft insert rule inet filter input \(match) accept` restricted to the nodes' subnets.")
+        case (.blocked, .returnPath?) where c.pairs.first.map({ Remedy.droppedBySender($0.sample) }) == true:
+            return Explanation(seen: seen, fix: "The answers reach the senders (\(senders)) and their own firewall drops them: let established traffic in "
+                + "before any drop there (`nft insert rule inet filter input ct state established,related accept`).")
         case (.blocked, .returnPath?):
             return Explanation(seen: seen, fix: "Allow the answers from \(targets) back to \(senders): a stateless network ACL needs the return traffic "
                 + "(\(c.kind.port == nil ? "IP protocol 50" : "\(c.kind.proto.rawValue.uppercased()) ephemeral ports 1024-65535")) allowed both ways; otherwise look for asymmetric routing.")

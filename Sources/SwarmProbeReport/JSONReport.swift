@@ -142,6 +142,7 @@ public enum JSONReport {
             l.raw(",\"nonces\":"); l.strings(s.nonces)
             if let p = s.sourcePort { l.raw(",\"source_port\":"); l.int(p) }
             if s.sourcePorts.count > 1 { l.raw(",\"source_ports\":"); l.ints(s.sourcePorts) }
+            if let m = s.missedAnswerMs { l.raw(",\"missed_answer_ms\":"); l.int(m) }
             l.raw("}")
         } else {
             l.raw("null")

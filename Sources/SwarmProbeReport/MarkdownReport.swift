@@ -161,6 +161,7 @@ public enum MarkdownReport {
             out.append("- \(m.labeled(node)) has no listener on \(l.kind)" + (l.detail.map { " (\($0))" } ?? "")
                 + ": arrival there is confirmed only by an answer.")
         }
+        if let late = m.lateAnswersNote(timeoutMs: m.results.timeoutMs) { out.append("- " + late) }
         for (node, offset) in m.skewedClocks {
             out.append("- The clock of \(m.labeled(node)) is \(formatOffset(ms: offset)) off the coordinator's: 2377/tcp mTLS fails with clock skew (moby#25112). Sync it with NTP/chrony.")
         }

@@ -60,11 +60,23 @@ enum Remedy {
                 fix: "Add an accept rule on \(cAddr) for inbound \(rule) from \(sendersAddr)" + firewallExamples(k, sources: t.sources, m) + ".")
         case (.blocked, .returnPath?):
             let ports = k.port == nil ? "IP protocol 50 (ESP)" : "\(k.proto.rawValue.uppercased()) ephemeral ports 1024-65535"
+            // Answers the senders' own interfaces saw arrive, dropped by the senders' own firewalls.
+            let onSenders = t.checks.filter(droppedBySender).map(\.from)
+            let accept = "let established traffic in before any drop (`nft insert rule inet filter input ct state established,related accept`, "
+                + "`iptables -I INPUT -m conntrack --ctstate ESTABLISHED,RELATED -j ACCEPT`)"
+                + (k.port.map { ", or accept \(k.proto.rawValue.uppercased()) from source port \($0) of \(cAddr)" } ?? "")
+            if onSenders.count == t.checks.count {
+                return Explanation(
+                    seen: "\(cAddr) answers the \(k) probes from \(senders), and the answers reach \(senders)'s network interface, but \(senders)'s own firewall drops them before they reach the socket."
+                        + decidedBy(t, k),
+                    fix: "On \(sendersAddr): \(accept).")
+            }
+            let also = onSenders.isEmpty ? "" : " The answers to \(onSenders.joined(separator: ", ")) did arrive and were dropped by their own firewall: there, \(accept)."
             return Explanation(
                 seen: "\(cAddr) receives the \(k) probes from \(senders) and answers, but the answers from \(c) back to \(senders) never arrive."
                     + decidedBy(t, k),
                 fix: "Allow the return traffic from \(c) to \(sendersAddr): a stateless network ACL (AWS NACL) needs an outbound rule on \(c)'s subnet "
-                    + "and an inbound rule on the senders' subnets for \(ports); otherwise look for asymmetric routing (the answer leaves \(c) by another interface or gateway).")
+                    + "and an inbound rule on the senders' subnets for \(ports); otherwise look for asymmetric routing (the answer leaves \(c) by another interface or gateway)." + also)
         case (.blocked, _):
             return Explanation(
                 seen: "Traffic to \(c) on \(k) from \(senders) gets no answer, and \(c)'s agent never received it: either the network between them drops it "
@@ -112,6 +124,9 @@ enum Remedy {
             }
             return ""
         case .returnPath?:
+            if droppedBySender(check), let after = check.sender?.missedAnswerMs {
+                return " Decided by capture: the tap on \(from)'s interface saw \(c)'s answer arrive \(-after) ms before the probe was given up; the probe's socket never got it."
+            }
             if let r = check.receiver, r.received > 0 {
                 return " Decided by: \(c)'s agent logged \(r.received) probe(s) from \(from) and answered \(r.answered); none of the answers reached \(from)."
             }
@@ -123,6 +138,12 @@ enum Remedy {
         default:
             return ""
         }
+    }
+
+    /// The sender's own interface saw the answer arrive well before the probe was given up (its own firewall).
+    static func droppedBySender(_ c: CheckResult) -> Bool {
+        guard c.verdict == .blocked, let after = c.sender?.missedAnswerMs else { return false }
+        return after < -missedAnswerMarginMs
     }
 
     static func explain(_ a: AgentFinding, _ m: ReportModel) -> Explanation {

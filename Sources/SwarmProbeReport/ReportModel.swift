@@ -247,6 +247,28 @@ struct ReportModel {
         }
     }
 
+    /// Open checks whose answer came only after the probe was given up (the sender's interface saw it):
+    /// how many, the slowest (ms past the give-up), and the targets they went to.
+    var lateAnswers: (count: Int, slowestMs: Int, targets: [String])? {
+        var count = 0, slowest = 0, targets: [String] = []
+        for c in results.checks where c.verdict == .open {
+            guard let after = c.sender?.missedAnswerMs else { continue }
+            count += 1
+            slowest = max(slowest, after)
+            if !targets.contains(c.to) { targets.append(c.to) }
+        }
+        return count == 0 ? nil : (count, slowest, targets)
+    }
+
+    /// The note on late answers, in both reports' words.
+    func lateAnswersNote(timeoutMs: Int) -> String? {
+        guard let l = lateAnswers else { return nil }
+        let list = l.targets.prefix(8).joined(separator: ", ") + (l.targets.count > 8 ? " and \(l.targets.count - 8) more" : "")
+        return "\(plural(l.count, "open check")) answered only after the probe was given up (up to \(l.slowestMs) ms late; to \(list)): "
+            + "the paths work, but those nodes or the network are slow (overloaded?), and swarm's gossip (memberlist) gives up on a probe after 500 ms. "
+            + "A longer --timeout (now \(timeoutMs) ms) makes the probes wait for them."
+    }
+
     func listener(_ node: String, _ kind: KindID) -> ListenerState? {
         nodes[node]?.listeners.first { $0.kind == kind }
     }
@@ -404,6 +426,7 @@ func describe(_ s: SenderEvidence?) -> String {
     var out = "\(s.outcome.rawValue), \(plural(s.attempts, "attempt"))"
     if let rtt = s.rttMicros { out += ", \(formatMillis(rtt))" }
     if let d = s.detail { out += " (\(d))" }
+    if let m = s.missedAnswerMs { out += m < 0 ? "; answer captured arriving \(-m) ms before it gave up" : "; answer captured arriving \(m) ms after it gave up" }
     return out
 }
 

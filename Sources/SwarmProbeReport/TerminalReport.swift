@@ -131,6 +131,9 @@ public enum TerminalReport {
             let list = unavailable.map { "\($0.kind)" + ($0.detail.map { " (\($0))" } ?? "") }.joined(separator: ", ")
             out += wrap("Listener unavailable on \(n.name): \(list); arrival there is confirmed only by an answer", width: width, indent: "    ", firstIndent: "  ")
         }
+        if let late = m.lateAnswersNote(timeoutMs: m.results.timeoutMs) {
+            out += wrap("Late answers: " + late, width: width, indent: "    ", firstIndent: "  ")
+        }
         for (node, offset) in m.skewedClocks {
             out += wrap("Clock: \(node) is \(formatOffset(ms: offset)) off the coordinator's clock; 2377/tcp mTLS fails with clock skew (moby#25112): sync it with NTP/chrony",
                         width: width, indent: "    ", firstIndent: "  ")

@@ -30,6 +30,12 @@ func sent(_ outcome: ProbeOutcome, attempts: Int = 3, rtt: Int? = nil, detail: S
     SenderEvidence(outcome: outcome, attempts: attempts, rttMicros: rtt, detail: detail, nonces: [], sourcePort: 40000)
 }
 
+func missed(_ ms: Int, _ outcome: ProbeOutcome = .timeout) -> SenderEvidence {
+    var e = sent(outcome)
+    e.missedAnswerMs = ms
+    return e
+}
+
 func got(_ mode: ListenerState.Mode?, kind: KindID = .tcp7946, detail: String? = nil, received: Int = 0, answered: Int = 0,
          from sources: [IPAddress] = [], capture: CaptureEvidence? = nil) -> ReceiverEvidence {
     ReceiverEvidence(listener: mode.map { ListenerState(kind: kind, mode: $0, detail: detail) }, received: received,
@@ -56,6 +62,19 @@ let verdictTable: [VerdictCase] = [
                 .open, detail: ["in 15 ms", "after 3 attempts"]),
     VerdictCase("answered esp, receiver agent down does not matter", kind: .esp, receiverAgent: AgentHealth(.down),
                 sent: sent(.answered, attempts: 1), got: nil, .open),
+    // 2b. A silent probe whose answer the sender's own interface saw arrive (missedAnswerMs).
+    VerdictCase("answer arrived after the probe was counted silent: open, slow", kind: .udp7946, sent: missed(420),
+                got: got(.listening, received: 3, answered: 3), .open, detail: ["w1's answer reached m1 420 ms after", "open but slow"]),
+    VerdictCase("answer arrived as the probe was counted silent (within the margin): open", kind: .udp7946,
+                sent: missed(-missedAnswerMarginMs), got: got(.listening, received: 1, answered: 1), .open, detail: ["as the probe"]),
+    VerdictCase("answer arrived long before silence and never reached the socket: the sender's firewall", kind: .udp7946,
+                sent: missed(-480), got: got(.listening, received: 3, answered: 3), .blocked, .returnPath,
+                detail: ["480 ms before", "m1's own firewall"]),
+    VerdictCase("a SYN-ACK dropped by the sender's firewall, whatever the target's capture says", kind: .tcp2377,
+                sent: missed(-499), got: got(.listening, kind: .tcp2377, capture: cap(at: true, past: true, leaving: true)),
+                .blocked, .returnPath, detail: ["m1's own firewall"]),
+    VerdictCase("a missed answer on a receiver whose agent went down: still the sender's evidence", kind: .udp4789,
+                receiverAgent: AgentHealth(.down), sent: missed(900), got: nil, .open, detail: ["900 ms after"]),
     VerdictCase("connected (another program holds the port)", kind: .tcp2377, sent: sent(.connected, attempts: 1),
                 got: got(.observing, kind: .tcp2377), .open, detail: ["w1:2377/tcp", "handshake"]),
     VerdictCase("bad answer", sent: sent(.badAnswer), got: got(.listening), .inconclusive, detail: ["failed authentication", "token"]),

@@ -21,8 +21,12 @@ struct WireLogTests {
                             claimedSender: pick(addresses), sourceAddress: pick(addresses), sourcePort: Int(rng.next() % 65536),
                             timeMs: Int64(1_790_000_000_000 + i), answered: i % 2 == 0)
         }
+        let missed = (0..<(records / 3)).map { i in
+            MissedAnswer(peer: pick(addresses), kind: pick(kinds), timeMs: Int64(1_790_000_000_000 + i),
+                         afterMs: Int(rng.next() % 2_000) - 1_000)
+        }
         return LogResponse(runID: Hex.encode(randomBytes(16)), entries: log, truncated: seed % 2 == 0, capture: capture,
-                           captureLost: Int(seed % 7))
+                           captureLost: Int(seed % 7), missedAnswers: missed)
     }
 
     @Test("the hand-written bytes equal JSONEncoder's, for empty, small and large logs")

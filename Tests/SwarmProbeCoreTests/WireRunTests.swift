@@ -17,7 +17,8 @@ struct WireRunTests {
                 rttMicros: i % 4 == 0 ? nil : Int(rng.next() % 2_000_000),
                 detail: i % 5 == 0 ? pick(["Connection refused", "a \"quoted\"\nline\t\\ with é and \u{1}", "no free source port"]) : nil,
                 nonces: (0..<(i % 7 == 0 ? 0 : tries)).map { _ in Hex.encode(randomBytes(16)) },
-                sourcePorts: i % 2 == 0 ? (0..<tries).map { _ in 32768 + Int(rng.next() % 28000) } : [])
+                sourcePorts: i % 2 == 0 ? (0..<tries).map { _ in 32768 + Int(rng.next() % 28000) } : [],
+                missedAnswerMs: i % 6 == 1 ? Int(rng.next() % 2_000) - 1_000 : nil)
             return ProbeReport(target: pick(addresses), kind: pick(kinds), evidence: evidence)
         }
         return RunResponse(runID: Hex.encode(randomBytes(16)), results: results)

@@ -47,7 +47,7 @@ struct LabTests {
         }
     }
 
-    @Test("the demo's faults: network drop, host firewall reject, return path")
+    @Test("the demo's faults: network drop, host firewall reject, return path, answers dropped by the sender")
     func demoScenario() throws {
         let scenario = LabScenario.demo
         try withLab(scenario) { lab, token in
@@ -66,6 +66,10 @@ struct LabTests {
             let ret = try #require(run.results.checks.first { $0.from == "m1" && $0.to == "w1" && $0.kindID == udp7946 })
             #expect(ret.verdict == .blocked && ret.location == .returnPath)
             #expect((ret.receiver?.received ?? 0) > 0 && (ret.receiver?.answered ?? 0) > 0)
+            #expect(!ret.detail.contains("own firewall"), "a network return path is not the sender's firewall: \(ret.detail)")
+            let own = try #require(run.results.checks.first { $0.from == "w1" && $0.to == "m1" && $0.kindID == tcp2377 })
+            #expect(own.verdict == .blocked && own.location == .returnPath && own.detail.contains("w1's own firewall"), "\(own.detail)")
+            #expect(run.markdown.contains("w1's own firewall drops them"), "\(run.markdown)")
             #expect(run.results.summary.status == "fail")
             #expect(run.markdown.contains("FAIL"))
         }
