@@ -41,7 +41,9 @@ struct ProbeEnd: Sendable {
 /// - a retry leaves only when at least one RTO has passed since the previous try of that probe (before
 ///   any answer: a quarter of its timeout), and only while the run's retries stay within 64 or half of
 ///   its first tries, whichever is more (random loss of 10 % each way needs about a fifth; an overload
-///   would need five times);
+///   would need five times), and none before the run's first wave of first tries is out (the plan's first
+///   `concurrency` probes): on a starved CPU a retry would only hold back a first try still waiting for
+///   it, and on a lossy but idle node the first wave is out within milliseconds;
 /// - a probe counts as silence only after max(timeout, its last try + RTO, timeout + lag, the run's
 ///   latest answer + SRTT), at most `ProbeTiming.ceilingMs`: a segment unacknowledged for one RTO is
 ///   lost, as TCP has it; and while the run's answers are still coming in (the tail of a burst), one of
@@ -60,6 +62,8 @@ final class RunPacing: Sendable {
     private struct State {
         var srtt = 0.0, rttvar = 0.0, samples = 0
         var firstTries = 0, retries = 0
+        /// First tries sent, plus probes that ended before they could send one.
+        var launched = 0
         var lag = TimeAmount.zero
         /// When the latest decisive answer of the run (an echo, a handshake, a refusal) came in.
         var lastArrival: NIODeadline?
@@ -74,6 +78,13 @@ final class RunPacing: Sendable {
     private let state = NIOLockedValueBox(State())
     /// When the run began, for the summary's times.
     private let begun = NIODeadline.now()
+    /// The paced probes that start at once (the plan's first `concurrency` probes, ESP aside): no retry
+    /// leaves before all of their first tries are out.
+    private let firstWave: Int
+
+    init(firstWave: Int = 0) {
+        self.firstWave = firstWave
+    }
 
     func add(micros: Int) {
         let r = Double(max(0, micros))
@@ -113,7 +124,12 @@ final class RunPacing: Sendable {
 
     func firstTry() {
         let now = NIODeadline.now()
-        state.withLockedValue { $0.firstTries += 1; $0.lastFirstTry = now }
+        state.withLockedValue { $0.firstTries += 1; $0.launched += 1; $0.lastFirstTry = now }
+    }
+
+    /// A paced probe ended without sending anything (no socket, no route): it counts as launched.
+    func noFirstTry() {
+        state.withLockedValue { $0.launched += 1 }
     }
 
     /// May a retry leave now, `sinceLast` after the previous try of a probe whose timeout is `timeout`?
@@ -121,7 +137,7 @@ final class RunPacing: Sendable {
     func takeRetry(sinceLast: TimeAmount, timeout: TimeAmount) -> Bool {
         state.withLockedValue { s in
             let gap = s.rto ?? .nanoseconds(timeout.nanoseconds / 4)
-            guard sinceLast >= gap, s.retries < max(64, s.firstTries / 2) else { return false }
+            guard s.launched >= firstWave, sinceLast >= gap, s.retries < max(64, s.firstTries / 2) else { return false }
             s.retries += 1
             return true
         }
@@ -204,7 +220,7 @@ final class Prober: Sendable {
     /// how the run was paced.
     func run(_ request: RunRequest) async -> (reports: [ProbeReport], silent: [SilentProbe], pace: String) {
         let runID = Hex.decode(request.runID) ?? [UInt8](repeating: 0, count: 16)
-        let pacing = RunPacing()
+        let pacing = RunPacing(firstWave: request.probes.prefix(concurrency).count { $0.kind.proto != .esp })
         let (reports, silent) = await withTaskGroup(of: (ProbeReport, SilentProbe?).self) { group in
             var results: [ProbeReport] = []
             var silent: [SilentProbe] = []
@@ -252,6 +268,7 @@ final class Prober: Sendable {
                 end = ProbeEnd(outcome: .sendFailed, detail: "ESP probes need a raw socket (run the agent as root or with CAP_NET_RAW)", attemptsSent: 0)
             }
         }
+        if end.attemptsSent == 0 && order.kind.proto != .esp { pacing.noFirstTry() }
         // The run's answers are still coming in: stamped now, when this probe's task has it (under load
         // later than the packet came, which errs on the side of waiting).
         if end.answerArrived {

@@ -35,7 +35,7 @@ struct CheckCommand: AsyncParsableCommand {
     @Option(help: ArgumentHelp("The VXLAN port the swarm was created with (`docker swarm init --data-path-port`).", valueName: "port"))
     var dataPathPort: Int?
 
-    @Option(help: ArgumentHelp("How long a probe may go unanswered: `auto` (per path, 4 x the measured round trip, at least 500 ms, at most 5 s) or a duration (2s, 1500ms).", valueName: "auto|duration"))
+    @Option(help: ArgumentHelp("How long a probe may go unanswered: `auto` (per path, 4 x the measured round trip, at least 16 ms per peer within 200-500 ms (500 ms from a node without a capture tap), at most 5 s) or a duration (2s, 1500ms).", valueName: "auto|duration"))
     var timeout: TimeoutArgument = TimeoutArgument(.auto)
 
     @Option(help: ArgumentHelp("Tries per probe (UDP/ESP datagrams, TCP connections) spread over the timeout, stopping at the first answer (1-10).", valueName: "n"))

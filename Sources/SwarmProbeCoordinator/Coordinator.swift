@@ -32,8 +32,8 @@ public struct CheckOptions: Sendable {
     }
 
     /// The timeout for the path between two agents whose hello round trips were `a` and `b`
-    /// microseconds (nil: not measured).
-    public func timeoutMs(rttMicros a: Int?, _ b: Int?) -> Int {
+    /// microseconds (nil: not measured); `floor`: the sender's (`ProbeTiming.floorMs(peers:capture:)`).
+    public func timeoutMs(rttMicros a: Int?, _ b: Int?, floor: Int = ProbeTiming.floorMs) -> Int {
         switch timeout {
         case let .fixed(ms):
             return ms
@@ -41,7 +41,7 @@ public struct CheckOptions: Sendable {
             // The coordinator's round trips to both ends bound the path's between them (triangle inequality).
             let known = [a, b].compactMap { $0 }
             let estimate = known.count == 2 ? known[0] + known[1] : 2 * (known.first ?? 0)
-            return ProbeTiming.timeoutMs(rttMicros: estimate)
+            return ProbeTiming.timeoutMs(rttMicros: estimate, floor: floor)
         }
     }
 }
@@ -169,7 +169,13 @@ public final class Coordinator: Sendable {
         // Each path's timeout, from the round trips to its two ends (or the fixed one); derived where it is
         // needed rather than kept for every pair (a million at a thousand nodes).
         let options = self.options
-        let pathTimeout: @Sendable (Node, Node) -> Int = { a, b in options.timeoutMs(rttMicros: rtts[a.name], rtts[b.name]) }
+        // A sender whose interface tap works sees late answers after all, so it may wait less (the floor).
+        let capturing = Set(up.filter { hellos[$0.name]?.taps.contains { $0.tap == .interface && $0.active } == true }.map(\.name))
+        let peersPerSender = nodes.count - 1
+        let pathTimeout: @Sendable (Node, Node) -> Int = { a, b in
+            options.timeoutMs(rttMicros: rtts[a.name], rtts[b.name],
+                              floor: ProbeTiming.floorMs(peers: peersPerSender, capture: capturing.contains(a.name)))
+        }
         let longest = up.lazy.flatMap { a in nodes.lazy.filter { $0.name != a.name }.map { pathTimeout(a, $0) } }.max()
             ?? options.nominalTimeoutMs
         gathered.withLockedValue { $0.longestTimeoutMs = longest }

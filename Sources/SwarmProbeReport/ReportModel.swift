@@ -366,7 +366,7 @@ func timeoutText(_ r: Results, long: Bool = false) -> String {
     let tries = r.attempts.map { ", \($0) tries per probe" } ?? ""
     switch r.timeoutPolicy {
     case "auto"?:
-        return long ? "\(t) at most (auto: 4 x the measured round trip to both ends, at least 500 ms)\(tries)" : "auto, at most \(t)"
+        return long ? "\(t) at most (auto: 4 x the measured round trip to both ends, at least \(ProbeTiming.burstMsPerPeer) ms per peer within \(ProbeTiming.captureFloorMs)-\(ProbeTiming.floorMs) ms, \(ProbeTiming.floorMs) ms from a node without a capture tap)\(tries)" : "auto, at most \(t)"
     default:
         return long ? "\(t)\(tries)" : t
     }

@@ -126,6 +126,21 @@ struct ProbeTimingTests {
         #expect(ProbeTiming.timeoutMs(rttMicros: -5) == 500)
     }
 
+    @Test("the floor: 16 ms per peer within 200-500 ms for a sender with a capture tap, 500 ms without one")
+    func floor() {
+        #expect(ProbeTiming.floorMs(peers: 3, capture: true) == 200)
+        #expect(ProbeTiming.floorMs(peers: 12, capture: true) == 200)
+        #expect(ProbeTiming.floorMs(peers: 15, capture: true) == 240)
+        #expect(ProbeTiming.floorMs(peers: 31, capture: true) == 496)
+        #expect(ProbeTiming.floorMs(peers: 999, capture: true) == 500)
+        #expect(ProbeTiming.floorMs(peers: 0, capture: true) == 200)
+        for peers in [0, 3, 31, 999] { #expect(ProbeTiming.floorMs(peers: peers, capture: false) == 500) }
+        #expect(ProbeTiming.timeoutMs(rttMicros: 2_000, floor: 200) == 200)
+        #expect(ProbeTiming.timeoutMs(rttMicros: 100_000, floor: 200) == 400)
+        #expect(ProbeTiming.timeoutMs(rttMicros: 3_000_000, floor: 200) == 5000)
+    }
+
+
     @Test("tries leave evenly over the first three quarters of the timeout")
     func offsets() {
         let t: Int64 = 600_000_000
