@@ -108,6 +108,10 @@ struct LabTests {
             let run = try runCheck(lab, token: token)
             #expect(run.results.nodes.allSatisfy { $0.taps.allSatisfy { !$0.active } })
             expectMatches(run.results, scenario, capture: false)
+            // Nothing would see a late answer: the auto timeout keeps its 500 ms floor however small the mesh.
+            let auto = try runCheck(lab, token: token, timeout: "auto")
+            #expect(auto.results.timeoutPolicy == "auto" && auto.results.timeoutMs == ProbeTiming.floorMs)
+            expectMatches(auto.results, scenario, capture: false)
         }
     }
 

@@ -32,6 +32,8 @@ struct LossTests {
                 let r = try runCheck(lab, token: token, timeout: "auto")
                 #expect(r.status == 1, "run \(run): \(r.stderr)")
                 #expect(r.results.timeoutPolicy == "auto")
+                // Every sender has its capture tap: the floor for 3 peers.
+                #expect(r.results.timeoutMs == ProbeTiming.floorMs(peers: 3, capture: true))
                 #expect(r.results.attempts == ProbeTiming.defaultAttempts)
                 expectMatches(r.results, scenario, capture: true)
                 for c in r.results.checks where (c.from == "w1" || c.to == "w1") && c.verdict == .open {
