@@ -59,8 +59,10 @@ final class ControlService: Sendable {
         var logged = false
         /// When the last log before it was served (`logServedMs` then).
         var servedBefore: Int64?
-        /// Its probes that ended in silence, once it is done.
+        /// Its probes that ended in silence, once it is done; replaced by what was found of their answers
+        /// (`missed`) once its log is served, which a retried log request gets again.
         var silent: [SilentProbe] = []
+        var missed: [MissedAnswer]?
     }
     private let runStarts = NIOLockedValueBox<[String: RunRecord]>([:])
     /// When this agent last served a run's log.
@@ -116,6 +118,8 @@ final class ControlService: Sendable {
                 let servedBefore = logServedMs.withLockedValue { $0 }
                 runStarts.withLockedValue { starts in
                     if starts.count > 64 { starts = starts.filter { started - $0.value.timeMs < 600_000 } }
+                    // Past the arrivals' minute nothing can match a silent probe any more.
+                    for (id, r) in starts where !r.silent.isEmpty && started - r.timeMs > 60_000 { starts[id]?.silent = [] }
                     starts[request.runID] = RunRecord(timeMs: started, lost: lostBefore, servedBefore: servedBefore)
                 }
                 logger.info("control: run \(request.runID.prefix(8)): \(request.probes.count) probes, timeout \(request.timeoutMs) ms")
@@ -135,8 +139,8 @@ final class ControlService: Sendable {
                 let capture = taps?.records(since: since) ?? []
                 if lost > 0 { logger.warning("capture: \(lost) packets lost during run \(request.runID.prefix(8)); silent drops to this node stay where: unknown") }
                 // Answers to this agent's own silent probes that came after all.
-                var missed: [MissedAnswer] = []
-                if let start, !start.silent.isEmpty, let taps {
+                var missed: [MissedAnswer] = start?.missed ?? []
+                if let start, start.missed == nil, !start.silent.isEmpty, let taps {
                     missed = MissedAnswers.match(silent: start.silent, arrivals: taps.arrivals(since: start.timeMs))
                     if !missed.isEmpty {
                         let late = missed.filter { $0.afterMs >= -missedAnswerMarginMs }.count
@@ -151,6 +155,10 @@ final class ControlService: Sendable {
                 if start != nil {
                     let served = Int64(nowMs())
                     logServedMs.withLockedValue { $0 = max($0 ?? served, served) }
+                    runStarts.withLockedValue { starts in
+                        starts[request.runID]?.missed = missed
+                        starts[request.runID]?.silent = []
+                    }
                 }
                 forgetLogs(servedRun: request.runID)
                 return reply

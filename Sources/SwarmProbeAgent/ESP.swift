@@ -84,7 +84,9 @@ final class ESPSocket: Sendable {
             })
         }
         timers.append(loop.scheduleTask(in: timeout) {
-            promise.succeed(ProbeEnd(outcome: .timeout, attemptsSent: sent.withLockedValue { $0 }))
+            var end = ProbeEnd(outcome: .timeout, attemptsSent: sent.withLockedValue { $0 })
+            end.endedAtMs = Int64(nowMs())
+            promise.succeed(end)
         })
         let end = (try? await promise.futureResult.get()) ?? ProbeEnd(outcome: .timeout, attemptsSent: nonces.count)
         timers.forEach { $0.cancel() }

@@ -188,6 +188,8 @@ struct SilentProbe: Sendable, Equatable {
     var nonces: [[UInt8]]
     /// The local ports of its tries (TCP).
     var sourcePorts: [Int]
+    /// When the probe began (wall clock, ms): no answer to it can come earlier.
+    var startedAtMs: Int64
     /// When the prober counted it silent (wall clock, ms).
     var silentAtMs: Int64
 }
@@ -255,6 +257,7 @@ final class Prober: Sendable {
         let nonces = (0..<count).map { Array(pool[($0 * 16)..<($0 * 16 + 16)]) }
         let end: ProbeEnd
         let began = NIODeadline.now()  // before its socket: errs on the side of late
+        let beganMs = Int64(nowMs())
         switch order.kind.proto {
         case .tcp:
             end = await probeTCP(order, nonces: nonces, runID: runID, timeout: timeout, pacing: pacing)
@@ -284,7 +287,7 @@ final class Prober: Sendable {
                                       sourcePorts: end.sourcePorts)
         guard end.outcome == .timeout, end.attemptsSent > 0 else { return (evidence, nil) }
         return (evidence, SilentProbe(target: order.target, kind: order.kind, nonces: used, sourcePorts: end.sourcePorts,
-                                      silentAtMs: end.endedAtMs ?? Int64(nowMs())))
+                                      startedAtMs: beganMs, silentAtMs: end.endedAtMs ?? Int64(nowMs())))
     }
 
     private func packet(_ order: ProbeOrder, nonce: [UInt8], runID: [UInt8], replyPort: Int) -> [UInt8] {

@@ -127,13 +127,13 @@ final class CaptureTaps: Sendable {
     }
 
     /// Packets lost so far: dropped by the kernel or the interface before the taps read them (the
-    /// kernel's counters read now, not up to 250 ms ago), plus records overwritten in the bounded log.
+    /// kernel's counters read now, not up to 250 ms ago), plus records overwritten in the bounded logs.
     func lost() -> Int {
         let dropped = sessions.reduce(0) { sum, s in
             let st = s.currentStatistics()
             return sum + Int(st.droppedByKernel + st.droppedByInterface)
         }
-        return dropped + log.withLockedValue { $0.overwritten }
+        return dropped + log.withLockedValue { $0.overwritten } + arrivals.withLockedValue { $0.overwritten }
     }
 
     /// Stops and joins both capture threads and removes the nftables table.
@@ -226,7 +226,10 @@ struct ArrivedAnswer: Sendable, Equatable, Timestamped {
 /// Which answers to a run's silent probes the interface tap saw arrive after all: a late answer (the
 /// path is open and slow) or one that arrived on time but never reached the probe's socket (this node's
 /// own firewall dropped it). UDP and ESP answers are matched by nonce, TCP SYN-ACKs by target, kind and
-/// the try's source port; the first arrival of each probe counts.
+/// the try's source port, none from before the probe began (a SYN-ACK the target still resends for an
+/// earlier connection from the same port); the first arrival of each probe counts. Of ESP only answers
+/// after the give-up count: its probes share one raw socket the prober does not drain at its deadline,
+/// so an echo there before it proves nothing about this node's firewall.
 enum MissedAnswers {
     static func match(silent: [SilentProbe], arrivals: [ArrivedAnswer]) -> [MissedAnswer] {
         guard !silent.isEmpty, !arrivals.isEmpty else { return [] }
@@ -243,7 +246,8 @@ enum MissedAnswers {
         for a in arrivals {
             let i: Int?
             if let nonce = a.nonce { i = byNonce[nonce] } else { i = byTCP[TCPKey(peer: a.peer, kind: a.kind, port: a.localPort)] }
-            guard let i, silent[i].target == a.peer, silent[i].kind == a.kind else { continue }
+            guard let i, silent[i].target == a.peer, silent[i].kind == a.kind, a.timeMs >= silent[i].startedAtMs else { continue }
+            if a.kind.proto == .esp && a.timeMs < silent[i].silentAtMs - Int64(missedAnswerMarginMs) { continue }
             first[i] = min(first[i] ?? a.timeMs, a.timeMs)
         }
         return first.keys.sorted().map { i in

@@ -259,6 +259,10 @@ extension TerminalReport {
             notes += wrap("Listener unavailable on \(plural(unavailable.count, "node")): \(GroupedReport.nameList(unavailable.map(\.name))); "
                 + "arrival there is confirmed only by an answer", width: width, indent: "    ", firstIndent: "  ")
         }
+        if g.lateAnswers > 0 {
+            notes += wrap("Late answers: " + lateAnswersSentence(count: g.lateAnswers, slowestMs: g.slowestLateMs, to: nil, timeoutMs: r.timeoutMs),
+                          width: width, indent: "    ", firstIndent: "  ")
+        }
         let skewed = g.nodes.filter { ($0.clockOffsetMs.map(abs) ?? 0) > ReportModel.clockSkewLimitMs }
         if !skewed.isEmpty {
             notes += wrap("Clock: \(plural(skewed.count, "node")) more than 30 s off the coordinator's clock: \(GroupedReport.nameList(skewed.map(\.name))); "
@@ -370,6 +374,9 @@ extension MarkdownReport {
                 out += ["", "### \(number). Unexpected source address: \(g.nodes[s.sender].name)", ""]
                 out.append(GroupedReport.sourceText(s, g) + ".")
             }
+        }
+        if g.lateAnswers > 0 {
+            out += ["", "## Notes", "", "- " + lateAnswersSentence(count: g.lateAnswers, slowestMs: g.slowestLateMs, to: nil, timeoutMs: r.timeoutMs)]
         }
         if !g.information.isEmpty {
             out += ["", "## Not required (information)", ""]

@@ -72,10 +72,13 @@ enum Remedy {
                     fix: "On \(sendersAddr): \(accept).")
             }
             let also = onSenders.isEmpty ? "" : " The answers to \(onSenders.joined(separator: ", ")) did arrive and were dropped by their own firewall: there, \(accept)."
+            // The evidence sentence of a path whose answers really never arrived.
+            let lost = TargetChecks(target: t.target, checks: t.checks.filter { !droppedBySender($0) })
+            let lostSenders = lost.sources.joined(separator: ", "), lostAddr = m.labeledList(lost.sources)
             return Explanation(
-                seen: "\(cAddr) receives the \(k) probes from \(senders) and answers, but the answers from \(c) back to \(senders) never arrive."
-                    + decidedBy(t, k),
-                fix: "Allow the return traffic from \(c) to \(sendersAddr): a stateless network ACL (AWS NACL) needs an outbound rule on \(c)'s subnet "
+                seen: "\(cAddr) receives the \(k) probes from \(lostSenders) and answers, but the answers from \(c) back to \(lostSenders) never arrive."
+                    + decidedBy(lost, k),
+                fix: "Allow the return traffic from \(c) to \(lostAddr): a stateless network ACL (AWS NACL) needs an outbound rule on \(c)'s subnet "
                     + "and an inbound rule on the senders' subnets for \(ports); otherwise look for asymmetric routing (the answer leaves \(c) by another interface or gateway)." + also)
         case (.blocked, _):
             return Explanation(

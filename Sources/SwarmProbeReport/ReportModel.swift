@@ -264,9 +264,7 @@ struct ReportModel {
     func lateAnswersNote(timeoutMs: Int) -> String? {
         guard let l = lateAnswers else { return nil }
         let list = l.targets.prefix(8).joined(separator: ", ") + (l.targets.count > 8 ? " and \(l.targets.count - 8) more" : "")
-        return "\(plural(l.count, "open check")) answered only after the probe was given up (up to \(l.slowestMs) ms late; to \(list)): "
-            + "the paths work, but those nodes or the network are slow (overloaded?), and swarm's gossip (memberlist) gives up on a probe after 500 ms. "
-            + "A longer --timeout (now \(timeoutMs) ms) makes the probes wait for them."
+        return lateAnswersSentence(count: l.count, slowestMs: l.slowestMs, to: list, timeoutMs: timeoutMs)
     }
 
     func listener(_ node: String, _ kind: KindID) -> ListenerState? {
@@ -357,6 +355,13 @@ public func plural(_ n: Int, _ noun: String) -> String {
     if n == 1 { return "1 \(noun)" }
     if noun.hasSuffix("s") { return "\(n) \(noun)es" }
     return "\(n) \(noun)s"
+}
+
+/// Open checks whose answers came only after their probes were given up, in every report's words.
+func lateAnswersSentence(count: Int, slowestMs: Int, to targets: String?, timeoutMs: Int) -> String {
+    "\(plural(count, "open check")) answered only after the probe was given up (up to \(slowestMs) ms late\(targets.map { "; to \($0)" } ?? "")): "
+        + "the paths work, but those nodes or the network are slow (overloaded?), and swarm's gossip (memberlist) gives up on a probe after 500 ms. "
+        + "A longer --timeout (now \(timeoutMs) ms) makes the probes wait for them."
 }
 
 /// The probe timeout as the reports state it: `500 ms`, or with `--timeout auto`

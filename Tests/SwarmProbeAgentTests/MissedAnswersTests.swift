@@ -15,10 +15,10 @@ struct MissedAnswersTests {
     @Test("UDP and ESP by any try's nonce, TCP by target, kind and any try's source port; the first arrival counts")
     func matches() {
         let silent = [
-            SilentProbe(target: a, kind: udp, nonces: [nonce(1), nonce(2)], sourcePorts: [], silentAtMs: t + 500),
-            SilentProbe(target: b, kind: tcp, nonces: [nonce(3)], sourcePorts: [40001, 40002], silentAtMs: t + 520),
-            SilentProbe(target: b, kind: esp, nonces: [nonce(4)], sourcePorts: [], silentAtMs: t + 510),
-            SilentProbe(target: b, kind: vxlan, nonces: [nonce(5)], sourcePorts: [], silentAtMs: t + 500),
+            SilentProbe(target: a, kind: udp, nonces: [nonce(1), nonce(2)], sourcePorts: [], startedAtMs: t, silentAtMs: t + 500),
+            SilentProbe(target: b, kind: tcp, nonces: [nonce(3)], sourcePorts: [40001, 40002], startedAtMs: t, silentAtMs: t + 520),
+            SilentProbe(target: b, kind: esp, nonces: [nonce(4)], sourcePorts: [], startedAtMs: t, silentAtMs: t + 510),
+            SilentProbe(target: b, kind: vxlan, nonces: [nonce(5)], sourcePorts: [], startedAtMs: t, silentAtMs: t + 500),
         ]
         let arrivals = [
             ArrivedAnswer(kind: tcp, peer: b, localPort: 40002, nonce: nil, timeMs: t + 3),        // dropped by our firewall
@@ -35,11 +35,26 @@ struct MissedAnswersTests {
         ])
     }
 
+    @Test("nothing from before the probe began (a SYN-ACK resent for an earlier connection from the same port); of ESP only late answers")
+    func bounds() {
+        let silent = [
+            SilentProbe(target: b, kind: tcp, nonces: [nonce(3)], sourcePorts: [40001], startedAtMs: t, silentAtMs: t + 500),
+            SilentProbe(target: b, kind: esp, nonces: [nonce(4)], sourcePorts: [], startedAtMs: t, silentAtMs: t + 500),
+            SilentProbe(target: a, kind: esp, nonces: [nonce(5)], sourcePorts: [], startedAtMs: t, silentAtMs: t + 500),
+        ]
+        let arrivals = [
+            ArrivedAnswer(kind: tcp, peer: b, localPort: 40001, nonce: nil, timeMs: t - 1),
+            ArrivedAnswer(kind: esp, peer: b, localPort: 0, nonce: nonce(4), timeMs: t + 20),   // in the raw socket, unread?
+            ArrivedAnswer(kind: esp, peer: a, localPort: 0, nonce: nonce(5), timeMs: t + 700),  // late
+        ]
+        #expect(MissedAnswers.match(silent: silent, arrivals: arrivals) == [MissedAnswer(peer: a, kind: esp, timeMs: t + 700, afterMs: 200)])
+    }
+
     @Test("an answer of another probe, another target or another kind is not this probe's")
     func mismatches() {
         let silent = [
-            SilentProbe(target: a, kind: udp, nonces: [nonce(1)], sourcePorts: [], silentAtMs: t + 500),
-            SilentProbe(target: a, kind: tcp, nonces: [nonce(2)], sourcePorts: [40001], silentAtMs: t + 500),
+            SilentProbe(target: a, kind: udp, nonces: [nonce(1)], sourcePorts: [], startedAtMs: t, silentAtMs: t + 500),
+            SilentProbe(target: a, kind: tcp, nonces: [nonce(2)], sourcePorts: [40001], startedAtMs: t, silentAtMs: t + 500),
         ]
         let arrivals = [
             ArrivedAnswer(kind: udp, peer: a, localPort: 1, nonce: nonce(9), timeMs: t + 600),      // another nonce

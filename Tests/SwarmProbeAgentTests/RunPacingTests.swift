@@ -40,6 +40,19 @@ struct RunPacingTests {
         #expect(deadline <= after + .milliseconds(100))
     }
 
+    @Test("no retry before the run's first wave of first tries is out; a probe that could not send counts as out")
+    func firstWave() {
+        let pacing = RunPacing(firstWave: 3)
+        pacing.firstTry()
+        pacing.firstTry()
+        #expect(!pacing.takeRetry(sinceLast: .seconds(1), timeout: timeout))
+        pacing.noFirstTry()
+        #expect(pacing.takeRetry(sinceLast: .seconds(1), timeout: timeout))
+        // The gap still applies: a quarter of the timeout before any answer.
+        #expect(!pacing.takeRetry(sinceLast: .milliseconds(10), timeout: timeout))
+        #expect(RunPacing().takeRetry(sinceLast: .seconds(1), timeout: timeout))
+    }
+
     @Test("the timer lag of the agent's loops extends the wait")
     func lag() {
         let pacing = RunPacing()

@@ -199,3 +199,57 @@ struct JSONReportTests {
         #expect(lines[start + 1 + r.checks.count] == "  ]")
     }
 }
+
+@Suite("Answers the prober missed, in the reports")
+struct MissedAnswerReportTests {
+    static func run() -> Results {
+        var b = RunBuilder([("m1", "198.18.1.11", .manager), ("w1", "198.18.1.13", .worker), ("w2", "198.18.1.14", .worker)])
+        let kinds = [Kinds.management, Kinds.gossipUDP]
+        for n in b.nodes { b.listeners[n.name] = kinds.map { ListenerState(kind: $0.kindID, mode: .listening) } }
+        func silent(_ missed: Int?) -> SenderEvidence {
+            SenderEvidence(outcome: .timeout, attempts: 8, nonces: [], missedAnswerMs: missed)
+        }
+        for k in kinds {
+            for a in b.nodes {
+                for t in b.nodes where t.name != a.name {
+                    switch (a.name, t.name, k.name) {
+                    case ("w1", "m1", "gossip-udp"):  // w1's own firewall drops m1's answers
+                        b.add(a.name, t.name, k, silent(-470), b.seen(t.name, k, received: 8, answered: 8, from: a.name))
+                    case ("w2", "m1", "gossip-udp"):  // a stateless ACL drops them on the way back
+                        b.add(a.name, t.name, k, silent(nil), b.seen(t.name, k, received: 8, answered: 8, from: a.name))
+                    case ("m1", "w2", _):  // w2 answered late
+                        b.add(a.name, t.name, k, silent(640), b.seen(t.name, k, received: 8, answered: 8, from: a.name))
+                    default:
+                        b.add(a.name, t.name, k, SenderEvidence(outcome: .answered, attempts: 1, rttMicros: 400),
+                              b.seen(t.name, k, received: 1, answered: 1, from: a.name))
+                    }
+                }
+            }
+        }
+        return b.results(startedAt: "2026-11-27T23:00:00Z", durationMs: 900, timeoutMs: 200)
+    }
+
+    @Test("one target, answers lost on the way back to one sender and dropped by the other sender's own firewall: both fixes, each for its sender")
+    func mixedReturnPath() throws {
+        let md = MarkdownReport.render(Self.run())
+        let ret = try #require(md.components(separatedBy: "Blocked on the return path: 7946/udp").dropFirst().first)
+        #expect(ret.contains("receives the 7946/udp probes from w2 and answers, but the answers from m1 back to w2 never arrive"), "\(ret)")
+        #expect(ret.contains("Decided by: m1's agent logged 8 probe(s) from w2"), "\(ret)")
+        #expect(ret.contains("The answers to w1 did arrive and were dropped by their own firewall"), "\(ret)")
+        #expect(ret.contains("ct state established,related accept"), "\(ret)")
+        #expect(md.contains("answer captured arriving 470 ms before it gave up"), "\(md)")
+    }
+
+    @Test("late answers: open, and a note with how many and how late, in the terminal, markdown and grouped reports")
+    func lateNote() {
+        let r = Self.run()
+        #expect(r.checks.filter { $0.from == "m1" && $0.to == "w2" }.allSatisfy { $0.verdict == .open })
+        let note = "2 open checks answered only after the probe was given up (up to 640 ms late"
+        #expect(MarkdownReport.render(r).contains(note + "; to w2)"))
+        #expect(TerminalReport.render(r, color: false).replacingOccurrences(of: "\n    ", with: " ").contains(note))
+        let g = CheckGroups(r)
+        #expect(g.lateAnswers == 2 && g.slowestLateMs == 640)
+        #expect(MarkdownReport.render(head: r, groups: g).contains(note + "):"))
+        #expect(TerminalReport.render(head: r, groups: g, color: false).replacingOccurrences(of: "\n    ", with: " ").contains(note + "):"))
+    }
+}
