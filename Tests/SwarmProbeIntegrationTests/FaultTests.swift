@@ -7,21 +7,6 @@ import Testing
 /// Nothing already gathered may be lost, and the check ends within its time budget.
 @Suite("faults during a check", .serialized, .enabled(if: labUnavailable == nil, "\(labUnavailable ?? "")"))
 struct FaultTests {
-    /// Starts `swarmprobe check` in the switch namespace without waiting for it.
-    func startCheck(_ lab: Lab, token: String, timeout: String) throws -> (Process, json: String, report: String) {
-        let inventory = try lab.write("inventory.yaml", lab.inventoryYAML())
-        let json = lab.directory.appendingPathComponent("faults.json").path
-        let report = lab.directory.appendingPathComponent("faults.md").path
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: try Shell.resolve("ip"))
-        p.arguments = ["netns", "exec", lab.switchNamespace, swarmprobeBinary(), "check", "--inventory", inventory,
-                       "--token-file", token, "--timeout", timeout, "--json", json, "--report", report, "--quiet"]
-        p.standardOutput = FileHandle.nullDevice
-        p.standardError = FileHandle.nullDevice
-        try p.run()
-        return (p, json, report)
-    }
-
     func results(_ path: String) throws -> Results {
         let data = try #require(FileManager.default.contents(atPath: path))
         return try JSONDecoder().decode(Results.self, from: data)

@@ -52,17 +52,9 @@ struct MissedAnswerTests {
                 for kind in [udp7946, vxlan] { try lab.inject(.networkDrop(from: from, to: "w2", kind: kind)) }
             }
             let pid = try #require(lab.agentPID("w2"))
-            let inventory = try lab.write("inventory.yaml", lab.inventoryYAML())
-            let json = lab.directory.appendingPathComponent("late.json").path
-            let report = lab.directory.appendingPathComponent("late.md").path
-            let check = Process()
-            check.executableURL = URL(fileURLWithPath: try Shell.resolve("ip"))
-            check.arguments = ["netns", "exec", lab.switchNamespace, swarmprobeBinary(), "check", "--inventory", inventory,
-                               "--token-file", token, "--timeout", "1s", "--json", json, "--report", report, "--quiet"]
-            check.standardOutput = FileHandle.nullDevice
-            check.standardError = FileHandle.nullDevice
-            defer { if check.isRunning { check.terminate() }; kill(pid, SIGCONT) }
-            try check.run()
+            defer { kill(pid, SIGCONT) }
+            let (check, json, report) = try startCheck(lab, token: token, timeout: "1s", name: "late")
+            defer { if check.isRunning { check.terminate() } }
             // Once m1 has its plan every agent has answered hello: stop w2's agent, then let the probes
             // through; they wait in w2's sockets until it runs again, well after the senders gave up.
             let began = Date()

@@ -43,6 +43,22 @@ func runCheck(_ lab: Lab, token: String, extra: [String] = [], timeout: String =
     return CheckRun(status: r.status, stdout: r.stdout, stderr: r.stderr, results: results, markdown: md)
 }
 
+/// Starts `swarmprobe check` in the lab's switch namespace without waiting for it; JSON and the markdown
+/// report go to `name`.json and `name`.md in the lab's directory.
+func startCheck(_ lab: Lab, token: String, timeout: String, name: String = "faults") throws -> (Process, json: String, report: String) {
+    let inventory = try lab.write("inventory.yaml", lab.inventoryYAML())
+    let json = lab.directory.appendingPathComponent("\(name).json").path
+    let report = lab.directory.appendingPathComponent("\(name).md").path
+    let p = Process()
+    p.executableURL = URL(fileURLWithPath: try Shell.resolve("ip"))
+    p.arguments = ["netns", "exec", lab.switchNamespace, swarmprobeBinary(), "check", "--inventory", inventory,
+                   "--token-file", token, "--timeout", timeout, "--json", json, "--report", report, "--quiet"]
+    p.standardOutput = FileHandle.nullDevice
+    p.standardError = FileHandle.nullDevice
+    try p.run()
+    return (p, json, report)
+}
+
 /// Builds a lab for `scenario`, starts agents, injects faults, runs `body`, and always tears down.
 func withLab<T>(_ scenario: LabScenario, agentArguments: [String] = [], startAgents: Bool = true,
                 _ body: (Lab, String) throws -> T) throws -> T {
