@@ -143,7 +143,7 @@ final class ControlService: Sendable {
                 if let start, start.missed == nil, !start.silent.isEmpty, let taps {
                     missed = MissedAnswers.match(silent: start.silent, arrivals: taps.arrivals(since: start.timeMs))
                     if !missed.isEmpty {
-                        let late = missed.filter { $0.afterMs >= -missedAnswerMarginMs }.count
+                        let late = missed.filter { missedAnswerWasLate(afterMs: $0.afterMs) }.count
                         logger.notice("capture: run \(request.runID.prefix(8)): \(missed.count) answers to \(start.silent.count) silent probes arrived after all (\(late) late, \(missed.count - late) never reached their socket)")
                     }
                 }

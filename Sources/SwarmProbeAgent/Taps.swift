@@ -15,13 +15,13 @@ import SwarmProbeCore
 final class CaptureTaps: Sendable {
     let states: [TapState]
     private let sessions: [CaptureSession]
-    private let log: NIOLockedValueBox<CaptureLog>
+    private let log: NIOLockedValueBox<CaptureLog<CaptureRecord>>
     /// Answers to this agent's own probes arriving at its interface (`MissedAnswers`).
-    private let arrivals: NIOLockedValueBox<RecentLog<ArrivedAnswer>>
+    private let arrivals: NIOLockedValueBox<CaptureLog<ArrivedAnswer>>
     private let table: String?
 
-    private init(states: [TapState], sessions: [CaptureSession], log: NIOLockedValueBox<CaptureLog>,
-                 arrivals: NIOLockedValueBox<RecentLog<ArrivedAnswer>>, table: String?) {
+    private init(states: [TapState], sessions: [CaptureSession], log: NIOLockedValueBox<CaptureLog<CaptureRecord>>,
+                 arrivals: NIOLockedValueBox<CaptureLog<ArrivedAnswer>>, table: String?) {
         self.states = states
         self.sessions = sessions
         self.log = log
@@ -51,8 +51,8 @@ final class CaptureTaps: Sendable {
     /// Opens both taps; never throws: a tap that cannot open is reported inactive with the reason.
     static func start(address: IPAddress, profile: Profile, token: ClusterToken, group: Int, logger: Logger) -> CaptureTaps {
         let kinds = profile.enabledKinds.map(\.kindID)
-        let log = NIOLockedValueBox(CaptureLog(capacity: 131_072))
-        let arrivals = NIOLockedValueBox(RecentLog<ArrivedAnswer>(capacity: 65_536))
+        let log = NIOLockedValueBox(CaptureLog<CaptureRecord>(capacity: 131_072))
+        let arrivals = NIOLockedValueBox(CaptureLog<ArrivedAnswer>(capacity: 65_536))
         let classifier = CaptureClassifier(address: address, kinds: Set(kinds), framed: profile.framedKinds,
                                            auth: token.probeAuthenticator)
         var states: [TapState] = []
@@ -67,7 +67,7 @@ final class CaptureTaps: Sendable {
                     if let r = classifier.record(packet, tap: .interface) {
                         log.withLockedValue { $0.append(r) }
                     } else if let a = classifier.arrival(packet) {
-                        arrivals.withLockedValue { _ = $0.append(a) }
+                        arrivals.withLockedValue { $0.append(a) }
                     }
                 }
                 sessions.append(session)
@@ -114,16 +114,13 @@ final class CaptureTaps: Sendable {
     /// Answers to this agent's probes that arrived at its interface since `timeMs`. Call after `lost()`,
     /// which has the taps hand over what they hold.
     func arrivals(since timeMs: Int64) -> [ArrivedAnswer] {
-        arrivals.withLockedValue { log in
-            log.prune(now: Int64(nowMs()))
-            return log.inOrder.filter { $0.timeMs >= timeMs }
-        }
+        arrivals.withLockedValue { $0.records(since: timeMs, now: Int64(nowMs())) }
     }
 
     /// Forgets the records older than `cutoff`.
     func forget(olderThan cutoff: Int64) {
         log.withLockedValue { $0.drop(olderThan: cutoff) }
-        arrivals.withLockedValue { _ = $0.drop(olderThan: cutoff) }
+        arrivals.withLockedValue { $0.drop(olderThan: cutoff) }
     }
 
     /// Packets lost so far: dropped by the kernel or the interface before the taps read them (the
@@ -247,7 +244,7 @@ enum MissedAnswers {
             let i: Int?
             if let nonce = a.nonce { i = byNonce[nonce] } else { i = byTCP[TCPKey(peer: a.peer, kind: a.kind, port: a.localPort)] }
             guard let i, silent[i].target == a.peer, silent[i].kind == a.kind, a.timeMs >= silent[i].startedAtMs else { continue }
-            if a.kind.proto == .esp && a.timeMs < silent[i].silentAtMs - Int64(missedAnswerMarginMs) { continue }
+            if a.kind.proto == .esp && !missedAnswerWasLate(afterMs: Int(a.timeMs - silent[i].silentAtMs)) { continue }
             first[i] = min(first[i] ?? a.timeMs, a.timeMs)
         }
         return first.keys.sorted().map { i in
@@ -257,21 +254,21 @@ enum MissedAnswers {
     }
 }
 
-/// A bounded, time-ordered log of capture records.
-struct CaptureLog {
-    private var log: RecentLog<CaptureRecord>
+/// A bounded, time-ordered log of capture records (or of arrived answers).
+struct CaptureLog<Record: Timestamped & Sendable>: Sendable {
+    private var log: RecentLog<Record>
 
     init(capacity: Int) { log = RecentLog(capacity: capacity) }
 
     /// Records pushed out by newer ones.
     var overwritten: Int { log.overwritten }
 
-    mutating func append(_ r: CaptureRecord) {
+    mutating func append(_ r: Record) {
         log.append(r)
     }
 
     /// The records since `since`; first drops those past the retention.
-    mutating func records(since: Int64, now: Int64) -> [CaptureRecord] {
+    mutating func records(since: Int64, now: Int64) -> [Record] {
         log.prune(now: now)
         return log.inOrder.filter { $0.timeMs >= since }
     }

@@ -103,7 +103,7 @@ public func decide(_ input: VerdictInput) -> Decision {
     case .timeout:
         // The sender's own interface saw the answer arrive after all.
         if let after = sent.missedAnswerMs {
-            if after >= -missedAnswerMarginMs {
+            if missedAnswerWasLate(afterMs: after) {
                 let when = after <= 0 ? "as" : "\(after) ms after"
                 return make(.open, nil, "\(to)'s answer reached \(from) \(when) the probe was counted silent (captured on \(from)'s interface): the path is open but slow; \(to) or \(from) is overloaded, or the timeout is too short for it (--timeout)")
             }
@@ -194,6 +194,10 @@ public func decide(_ input: VerdictInput) -> Decision {
 /// prober reads its socket on an event loop that may run behind (its last reads at the deadline cover what
 /// the kernel already queued, so in practice the gap is well under a millisecond).
 public let missedAnswerMarginMs = 50
+
+/// An answer that reached the sender `afterMs` after its probe was given up counts as late (the path is
+/// open and slow), not as dropped on the sender, from `missedAnswerMarginMs` before the give-up on.
+public func missedAnswerWasLate(afterMs: Int) -> Bool { afterMs >= -missedAnswerMarginMs }
 
 private func agentProblem(_ h: AgentHealth) -> String {
     let d = h.detail.map { ": \($0)" } ?? ""

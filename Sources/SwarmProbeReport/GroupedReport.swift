@@ -259,8 +259,8 @@ extension TerminalReport {
             notes += wrap("Listener unavailable on \(plural(unavailable.count, "node")): \(GroupedReport.nameList(unavailable.map(\.name))); "
                 + "arrival there is confirmed only by an answer", width: width, indent: "    ", firstIndent: "  ")
         }
-        if g.lateAnswers > 0 {
-            notes += wrap("Late answers: " + lateAnswersSentence(count: g.lateAnswers, slowestMs: g.slowestLateMs, to: nil, timeoutMs: r.timeoutMs),
+        if g.lateAnswers.count > 0 {
+            notes += wrap("Late answers: " + g.lateAnswers.sentence(to: nil, timeoutMs: r.timeoutMs),
                           width: width, indent: "    ", firstIndent: "  ")
         }
         let skewed = g.nodes.filter { ($0.clockOffsetMs.map(abs) ?? 0) > ReportModel.clockSkewLimitMs }
@@ -375,8 +375,8 @@ extension MarkdownReport {
                 out.append(GroupedReport.sourceText(s, g) + ".")
             }
         }
-        if g.lateAnswers > 0 {
-            out += ["", "## Notes", "", "- " + lateAnswersSentence(count: g.lateAnswers, slowestMs: g.slowestLateMs, to: nil, timeoutMs: r.timeoutMs)]
+        if g.lateAnswers.count > 0 {
+            out += ["", "## Notes", "", "- " + g.lateAnswers.sentence(to: nil, timeoutMs: r.timeoutMs)]
         }
         if !g.information.isEmpty {
             out += ["", "## Not required (information)", ""]

@@ -143,8 +143,8 @@ public struct CheckGroups: Sendable {
     /// Per kind: open checks.
     public private(set) var openPerKind: [Int] = []
     public private(set) var requiredChecks = 0
-    /// Open checks whose answer came only after the probe was given up, and the latest of them (ms).
-    public private(set) var lateAnswers = 0, slowestLateMs = 0
+    /// Open checks whose answer came only after the probe was given up.
+    public private(set) var lateAnswers = LateAnswers()
     /// Required, not open, not agent-down; unordered until `finish()`.
     public private(set) var causes: [CauseGroup] = []
     /// Not required and not open.
@@ -212,13 +212,8 @@ public struct CheckGroups: Sendable {
             openPerKind.append(0)
             cells += Array(repeating: 0, count: groupSlots * groupSlots * CheckGroups.symbols * 2)
         }
-        if c.verdict == .open {
-            openPerKind[k] += 1
-            if let late = c.sender?.missedAnswerMs {
-                lateAnswers += 1
-                slowestLateMs = max(slowestLateMs, late)
-            }
-        }
+        if c.verdict == .open { openPerKind[k] += 1 }
+        lateAnswers.add(c)
         let f = node(c.from), t = node(c.to)
         if f < 0 && !strangers.contains(c.from) { strangers.append(c.from) }
         if t < 0 && !strangers.contains(c.to) { strangers.append(c.to) }

@@ -146,7 +146,7 @@ enum Remedy {
     /// The sender's own interface saw the answer arrive well before the probe was given up (its own firewall).
     static func droppedBySender(_ c: CheckResult) -> Bool {
         guard c.verdict == .blocked, let after = c.sender?.missedAnswerMs else { return false }
-        return after < -missedAnswerMarginMs
+        return !missedAnswerWasLate(afterMs: after)
     }
 
     static func explain(_ a: AgentFinding, _ m: ReportModel) -> Explanation {

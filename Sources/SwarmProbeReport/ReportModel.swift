@@ -247,24 +247,14 @@ struct ReportModel {
         }
     }
 
-    /// Open checks whose answer came only after the probe was given up (the sender's interface saw it):
-    /// how many, the slowest (ms past the give-up), and the targets they went to.
-    var lateAnswers: (count: Int, slowestMs: Int, targets: [String])? {
-        var count = 0, slowest = 0, targets: [String] = []
-        for c in results.checks where c.verdict == .open {
-            guard let after = c.sender?.missedAnswerMs else { continue }
-            count += 1
-            slowest = max(slowest, after)
-            if !targets.contains(c.to) { targets.append(c.to) }
-        }
-        return count == 0 ? nil : (count, slowest, targets)
-    }
-
-    /// The note on late answers, in both reports' words.
+    /// The note on late answers (open checks whose answer the sender's interface saw only after the probe
+    /// was given up), naming the targets they went to; nil when there were none.
     func lateAnswersNote(timeoutMs: Int) -> String? {
-        guard let l = lateAnswers else { return nil }
-        let list = l.targets.prefix(8).joined(separator: ", ") + (l.targets.count > 8 ? " and \(l.targets.count - 8) more" : "")
-        return lateAnswersSentence(count: l.count, slowestMs: l.slowestMs, to: list, timeoutMs: timeoutMs)
+        var late = LateAnswers(), targets: [String] = []
+        for c in results.checks where late.add(c) && !targets.contains(c.to) { targets.append(c.to) }
+        guard late.count > 0 else { return nil }
+        let list = targets.prefix(8).joined(separator: ", ") + (targets.count > 8 ? " and \(targets.count - 8) more" : "")
+        return late.sentence(to: list, timeoutMs: timeoutMs)
     }
 
     func listener(_ node: String, _ kind: KindID) -> ListenerState? {
@@ -357,11 +347,26 @@ public func plural(_ n: Int, _ noun: String) -> String {
     return "\(n) \(noun)s"
 }
 
-/// Open checks whose answers came only after their probes were given up, in every report's words.
-func lateAnswersSentence(count: Int, slowestMs: Int, to targets: String?, timeoutMs: Int) -> String {
-    "\(plural(count, "open check")) answered only after the probe was given up (up to \(slowestMs) ms late\(targets.map { "; to \($0)" } ?? "")): "
-        + "the paths work, but those nodes or the network are slow (overloaded?), and swarm's gossip (memberlist) gives up on a probe after 500 ms. "
-        + "A longer --timeout (now \(timeoutMs) ms) makes the probes wait for them."
+/// Open checks whose answer the sender's interface saw only after the probe was given up: how many, and
+/// the latest (ms past the give-up). Every report counts them here.
+public struct LateAnswers: Sendable, Equatable {
+    public private(set) var count = 0, slowestMs = 0
+
+    /// Counts `c` if it is one; true if so.
+    @discardableResult
+    mutating func add(_ c: CheckResult) -> Bool {
+        guard c.verdict == .open, let after = c.sender?.missedAnswerMs else { return false }
+        count += 1
+        slowestMs = max(slowestMs, after)
+        return true
+    }
+
+    /// In every report's words; `targets`: where they went, when the report names them.
+    func sentence(to targets: String?, timeoutMs: Int) -> String {
+        "\(plural(count, "open check")) answered only after the probe was given up (up to \(slowestMs) ms late\(targets.map { "; to \($0)" } ?? "")): "
+            + "the paths work, but those nodes or the network are slow (overloaded?), and swarm's gossip (memberlist) gives up on a probe after 500 ms. "
+            + "A longer --timeout (now \(timeoutMs) ms) makes the probes wait for them."
+    }
 }
 
 /// The probe timeout as the reports state it: `500 ms`, or with `--timeout auto`

@@ -248,7 +248,7 @@ struct MissedAnswerReportTests {
         #expect(MarkdownReport.render(r).contains(note + "; to w2)"))
         #expect(TerminalReport.render(r, color: false).replacingOccurrences(of: "\n    ", with: " ").contains(note))
         let g = CheckGroups(r)
-        #expect(g.lateAnswers == 2 && g.slowestLateMs == 640)
+        #expect(g.lateAnswers.count == 2 && g.lateAnswers.slowestMs == 640)
         #expect(MarkdownReport.render(head: r, groups: g).contains(note + "):"))
         #expect(TerminalReport.render(head: r, groups: g, color: false).replacingOccurrences(of: "\n    ", with: " ").contains(note + "):"))
     }
