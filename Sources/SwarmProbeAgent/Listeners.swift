@@ -97,8 +97,8 @@ final class StreamProbeHandler: ChannelInboundHandler {
         switch responder.handle(view, source: context.remoteAddress, kind: kind, now: nowMs()) {
         case let .answer(echo, _, nonce):
             // On TCP the echo goes back on the same connection: the handshake already proved the peer's address.
-            // The prober closes first once it has the echo, so TIME_WAIT stays on its ephemeral port, not on
-            // ours; the deadline timer closes the connection if it does not.
+            // The prober closes first once it has the echo, with a reset (no TIME_WAIT on either side; the
+            // reset lands in errorCaught); the deadline timer closes the connection if it does not.
             let responder = self.responder
             context.writeAndFlush(wrapOutboundOut(context.channel.allocator.buffer(bytes: echo))).whenSuccess {
                 responder.answered(nonce: nonce)

@@ -230,8 +230,7 @@ final class TCPProbeSeries {
                     channel.writeAndFlush(channel.allocator.buffer(bytes: packet(nonce, port)), promise: nil)
                 }
                 tryPromise.futureResult.assumeIsolated().whenSuccess { [self] end in
-                    // A graceful close (FIN): the program behind the port sees a plain end of stream.
-                    channel.close(promise: nil)
+                    Self.close(channel, answered: end.outcome == .answered)
                     ended(i, end)
                 }
             case let .failure(error):
@@ -244,6 +243,20 @@ final class TCPProbeSeries {
                 }
                 ended(i, end)
             }
+        }
+    }
+
+    /// Closes a try's connection. One our own agent answered ends with a reset: the agent expects it, and it
+    /// saves the FIN exchange (three of a probe's nine packets) and the minute of TIME_WAIT that would
+    /// otherwise hold the source port (~3,700 per agent at one 32-node check a second). Anything else (the
+    /// handshake only, someone else's program) gets a graceful close (FIN): the program behind the port sees
+    /// a plain end of stream.
+    private static func close(_ channel: any Channel, answered: Bool) {
+        if answered, let provider = channel as? any SocketOptionProvider {
+            // This is the channel's loop: the option is set before the close below runs.
+            provider.setSoLinger(linger(l_onoff: 1, l_linger: 0)).whenComplete { _ in channel.close(promise: nil) }
+        } else {
+            channel.close(promise: nil)
         }
     }
 

@@ -29,6 +29,13 @@ struct LabTests {
             let ww = try #require(run.results.checks.first { $0.from == "w1" && $0.to == "w2" && $0.kindID == tcp2377 })
             #expect(!ww.required)
             #expect(run.markdown.contains("PASS"))
+            // An answered TCP probe ends with the prober's reset: no TIME_WAIT on either end of a probe port (a
+            // graceful close left one per probe on the prober for a minute).
+            for node in lab.nodes {
+                let waiting = try Shell.run(["ip", "netns", "exec", node.namespace, "ss", "-Htan", "state", "time-wait",
+                                             "( sport = :2377 or dport = :2377 or sport = :7946 or dport = :7946 )"])
+                #expect(waiting.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty, "\(node.name): \(waiting)")
+            }
         }
     }
 
