@@ -207,7 +207,7 @@ struct BenchMeshCLITests {
         let json = FileManager.default.temporaryDirectory.appendingPathComponent("bench-mesh-\(UUID().uuidString).json").path
         defer { try? FileManager.default.removeItem(atPath: json) }
         let started = Date()
-        let r = try Shell.capture([swarmprobeBinary(), "bench", "mesh", "--sizes", "4", "--runs", "1", "--timeout", "1s", "--json", json],
+        let r = try Shell.capture([swarmprobeBinary(), "bench", "mesh", "--sizes", "4", "--runs", "1", "--timeout", "1s", "--settle", "1", "--json", json],
                                   timeout: 170)
         let elapsed = Date().timeIntervalSince(started)
         #expect(r.status == 0, "\(r.stderr)")
@@ -217,6 +217,7 @@ struct BenchMeshCLITests {
             #expect(r.stdout.contains(needle), "missing \(needle) in:\n\(r.stdout)")
         }
         #expect(r.stdout.contains("swarmprobe accuracy 100 %: pass on every lab"), "\(r.stdout)")
+        #expect(r.stdout.contains("idle: fresh max ") && r.stdout.contains(", left alone 1 s after the last check max "), "\(r.stdout)")
         let data = try #require(FileManager.default.contents(atPath: json))
         let doc = try #require(try JSONSerialization.jsonObject(with: data) as? [String: Any])
         let configs = try #require(doc["configurations"] as? [[String: Any]])
@@ -226,6 +227,10 @@ struct BenchMeshCLITests {
                 #expect(run["exact"] as? Int == 48 && run["checks"] as? Int == 48, "\(c["scenario"] ?? "") \(run["exact"] ?? "")")
                 #expect((run["timeoutMs"] as? Int) == 1000)
             }
+            // Every agent's resident set read again after --settle: a live agent holds at least its binary's pages.
+            let settled = try #require(c["settledRSSKiB"] as? [String: Int])
+            #expect(settled.count == 4 && settled.values.allSatisfy { $0 > 1024 }, "\(settled)")
+            #expect(c["settleMs"] as? Int == 1000)
         }
         let peers = try #require(configs[1]["peers"] as? [[String: Any]])
         #expect(peers.map { $0["tool"] as? String ?? "" } == ["swarmprobe check", "nmap (timing matched)", "nmap (defaults)", "nc loop"])
