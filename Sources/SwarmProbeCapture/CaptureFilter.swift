@@ -3,10 +3,11 @@ import SwarmProbeCore
 /// BPF filter expressions (pcap-filter(7)) for the traffic a tap watches.
 public enum CaptureFilter {
     /// Traffic to or from `address` on the given kinds, e.g.
-    /// `host 198.18.1.11 and ((tcp port 2377 and tcp[tcpflags] & (tcp-syn|tcp-rst) != 0) or (udp port 7946) or (ip proto 50))`.
+    /// `host 198.18.1.11 and ((tcp port 2377 and (tcp[tcpflags] & tcp-syn != 0 or (src host 198.18.1.11 and src port 2377
+    /// and tcp[tcpflags] & tcp-rst != 0))) or (udp port 7946) or (ip proto 50))`.
     ///
-    /// `port` matches either end, so answers (SYN-ACK, RST, echoes) pass too; of TCP only SYNs and RSTs
-    /// (with IPv4). ESP is `ip proto 50`
+    /// `port` matches either end, so answers (SYN-ACK, echoes) pass too; of TCP only SYNs, and RSTs this
+    /// node sends from the port (with IPv4). ESP is `ip proto 50`
     /// for an IPv4 address and `ip6 proto 50` for an IPv6 one (`ip6 proto` reads only the fixed
     /// header's next-header field: ESP behind IPv6 extension headers is not matched). No kinds:
     /// every packet to or from the address. Kinds are deduplicated, first occurrence first.
@@ -17,10 +18,12 @@ public enum CaptureFilter {
             switch (kind.proto, kind.port) {
             case (.esp, _): return address.isIPv4 ? "(ip proto 50)" : "(ip6 proto 50)"
             case let (.tcp, port?) where address.isIPv4:
-                // Only the segments a probe is judged by (SYN, SYN-ACK, RST): the kernel drops the ACKs, data
-                // and FINs of every probe connection before they wake the capture thread (two thirds of a
-                // TCP probe's packets). libpcap cannot index TCP behind IPv6, whose taps take every segment.
-                return "(tcp port \(port) and tcp[tcpflags] & (tcp-syn|tcp-rst) != 0)"
+                // Only the segments a probe is judged by (SYN, SYN-ACK, and this node's own RSTs from the port:
+                // a closed port or a rejecting firewall): the kernel drops the ACKs, data, FINs and the
+                // prober's closing RSTs of every probe connection before they wake the capture thread (two
+                // thirds of a TCP probe's packets). libpcap cannot index TCP behind IPv6, whose taps take
+                // every segment.
+                return "(tcp port \(port) and (tcp[tcpflags] & tcp-syn != 0 or (src \(host) and src port \(port) and tcp[tcpflags] & tcp-rst != 0)))"
             case let (proto, port?): return "(\(proto.rawValue) port \(port))"
             case let (proto, nil): return "(\(proto.rawValue))"  // KindID keeps ports for tcp/udp; defensive
             }
