@@ -48,6 +48,8 @@ final class TCPProbeSeries {
     private var timer: Scheduled<Void>?
     private var handshakeDone = false
     private var finished = false
+    /// The probe ended with the agent's answer: its other tries end with a reset too (`close`).
+    private var resetLeftovers = false
 
     init(loop: any EventLoop, box: NIOLoopBoundBox<TCPProbeSeries?>, local: IPAddress, remote: SocketAddress, observed: Bool,
          auth: ProbeAuthenticator, nonces: [[UInt8]], timeout: TimeAmount, pacing: RunPacing,
@@ -85,8 +87,12 @@ final class TCPProbeSeries {
         end.attemptsSent = tries.count
         end.sourcePorts = tries.map(\.port)
         end.endedAtMs = Int64(nowMs())
-        // Then close the tries still open (closing one fails its connect at once, which lands in `ended`).
-        for t in tries where t.end == nil { t.channel?.close(promise: nil) }
+        // Then close the tries still open (closing one fails its connect at once, which lands in `ended`); with
+        // a reset, like the answered try, once the agent behind the port has answered one.
+        resetLeftovers = !observed && end.outcome == .answered
+        for t in tries where t.end == nil {
+            if let channel = t.channel { Self.close(channel, reset: resetLeftovers) }
+        }
         // The box and the series hold each other: let go, so the series and its channels can be freed (a try
         // still starting finds the box empty and stops).
         box.value = nil
@@ -220,7 +226,7 @@ final class TCPProbeSeries {
             switch result {
             case let .success(channel):
                 guard !finished else {
-                    channel.close(promise: nil)
+                    Self.close(channel, reset: resetLeftovers)
                     tryPromise.succeed(ProbeEnd(outcome: .timeout, detail: "superseded by another try", attemptsSent: 1))
                     return
                 }
@@ -230,7 +236,7 @@ final class TCPProbeSeries {
                     channel.writeAndFlush(channel.allocator.buffer(bytes: packet(nonce, port)), promise: nil)
                 }
                 tryPromise.futureResult.assumeIsolated().whenSuccess { [self] end in
-                    Self.close(channel, answered: end.outcome == .answered)
+                    Self.close(channel, reset: end.outcome == .answered || resetLeftovers)
                     ended(i, end)
                 }
             case let .failure(error):
@@ -246,13 +252,14 @@ final class TCPProbeSeries {
         }
     }
 
-    /// Closes a try's connection. One our own agent answered ends with a reset: the agent expects it, and it
-    /// saves the FIN exchange (three of a probe's nine packets) and the minute of TIME_WAIT that would
-    /// otherwise hold the source port (~3,700 per agent at one 32-node check a second). Anything else (the
-    /// handshake only, someone else's program) gets a graceful close (FIN): the program behind the port sees
-    /// a plain end of stream.
-    private static func close(_ channel: any Channel, answered: Bool) {
-        if answered, let provider = channel as? any SocketOptionProvider {
+    /// Closes a try's connection. One our own agent answered ends with a reset, and so do the other tries of
+    /// that probe: the agent expects it, and it saves the FIN exchange
+    /// (three of a probe's nine packets) and the minute of TIME_WAIT that would otherwise hold the source
+    /// port (~3,700 per agent at one 32-node check a second). Anything else (a port another program holds,
+    /// a connection no authenticated answer came on) gets a graceful close (FIN): the program behind the
+    /// port sees a plain end of stream.
+    private static func close(_ channel: any Channel, reset: Bool) {
+        if reset, let provider = channel as? any SocketOptionProvider {
             // This is the channel's loop: the option is set before the close below runs.
             provider.setSoLinger(linger(l_onoff: 1, l_linger: 0)).whenComplete { _ in channel.close(promise: nil) }
         } else {
