@@ -113,8 +113,10 @@ let package = Package(
             name: "swarmprobe-agent",
             dependencies: ["SwarmProbeAgentCLI", .product(name: "ArgumentParser", package: "swift-argument-parser")],
             // The Swift driver links executables with --export-dynamic, which nothing in the agent needs (it
-            // loads no plugins; crash backtraces read the symbol table): without it the dynamic symbol table
-            // shrinks from 1.7 MB to 20 KB and an idle agent's resident set by 2.3 MiB (BENCHMARKS.md).
+            // loads no plugins, and nothing looks its symbols up): without it the dynamic symbol table shrinks
+            // from 1.7 MB to 20 KB and a fresh agent's resident set by 1.8 MiB (BENCHMARKS.md). (A crash
+            // backtrace without the toolchain's swift-backtrace helper, which reads the symbol table, names
+            // fewer frames.)
             linkerSettings: [.unsafeFlags(["-Xlinker", "--no-export-dynamic"], .when(platforms: [.linux]))]
         ),
         .executableTarget(

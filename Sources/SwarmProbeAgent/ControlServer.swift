@@ -228,17 +228,22 @@ final class ControlService: Sendable {
 
     /// Drops what the logs no longer need, then hands the freed memory back to the system when no run is
     /// under way (glibc keeps what a check freed in its arenas otherwise: an agent that had served 60
-    /// checks stayed at 37-40 MiB, 8-11 MiB above a fresh one, for as long as it ran).
+    /// checks stayed at 37-40 MiB, 8-11 MiB above a fresh one, for as long as it ran). The trim runs on its
+    /// own task, off the log request's path: the reply goes out while it walks the arenas.
     private func forget(olderThan cutoff: Int64) {
         taps?.forget(olderThan: cutoff)
         responder.forget(olderThan: cutoff)
-        if !running.withLockedValue({ $0 }) { Heap.trim() }
+        Task { [weak self] in
+            guard let self, !self.running.withLockedValue({ $0 }) else { return }
+            Heap.trim()
+        }
     }
 
     /// The last run's entries stay for `keptMs` after its log is served, and nothing drops them until the
     /// next log is asked for: an agent left alone after a check would hold them, and the memory under them,
     /// until the next check. So once the kept span has passed with no new log served, the logs keep only
-    /// what a run still to be asked about needs.
+    /// what a run still to be asked about needs: a request for the served run's log more than 16 s after it
+    /// was served gets no entries (a coordinator asks for each log once, as soon as every run is done).
     private func sweepWhenIdle() {
         let sweep = Task { [weak self] in
             try? await Task.sleep(for: .milliseconds(Self.keptMs + 1_000))

@@ -18,11 +18,11 @@ public enum CaptureFilter {
             switch (kind.proto, kind.port) {
             case (.esp, _): return address.isIPv4 ? "(ip proto 50)" : "(ip6 proto 50)"
             case let (.tcp, port?) where address.isIPv4:
-                // Only the segments a probe is judged by (SYN, SYN-ACK, and this node's own RSTs from the port:
-                // a closed port or a rejecting firewall): the kernel drops the ACKs, data, FINs and the
-                // prober's closing RSTs of every probe connection before they wake the capture thread (two
-                // thirds of a TCP probe's packets). libpcap cannot index TCP behind IPv6, whose taps take
-                // every segment.
+                // Only the segments a probe is judged by (SYN, SYN-ACK), and this node's own RSTs from the port
+                // (a closed port or a rejecting firewall, kept in the capture records for the record: the
+                // verdicts use SYNs and SYN-ACKs): the kernel drops the ACKs, data, FINs and the prober's
+                // closing RSTs of every probe connection before they wake the capture thread (two thirds of a
+                // TCP probe's packets). libpcap cannot index TCP behind IPv6, whose taps take every segment.
                 return "(tcp port \(port) and (tcp[tcpflags] & tcp-syn != 0 or (src \(host) and src port \(port) and tcp[tcpflags] & tcp-rst != 0)))"
             case let (proto, port?): return "(\(proto.rawValue) port \(port))"
             case let (proto, nil): return "(\(proto.rawValue))"  // KindID keeps ports for tcp/udp; defensive
