@@ -4,7 +4,7 @@ import Glibc
 #endif
 
 /// The allocator's free memory, handed back to the system.
-enum Heap {
+public enum Heap {
     /// Returns the whole free pages of every malloc arena to the kernel (glibc's `malloc_trim(0)`, which
     /// since glibc 2.8 also releases free pages inside an arena, not only at its top). glibc otherwise
     /// keeps what a check freed for the next allocation, so a long-running agent's resident set only grows
@@ -16,6 +16,31 @@ enum Heap {
         guard let mallocTrim else { return false }
         return mallocTrim(0) != 0
     }
+
+    /// Has glibc serve every block of `mmapThreshold` bytes or more with its own mapping, returned to the
+    /// system as soon as it is freed. glibc's default threshold starts there too, but rises to the size of
+    /// each mapped block freed (up to 32 MiB): after a few checks an agent's logs, plans and replies (hundreds
+    /// of KiB each) come from the arenas instead, where what they leave behind fragments them. Left alone
+    /// after 20 back-to-back 32-node checks, agents held 0.6-1 MiB less with the threshold fixed, and 1.5 MiB
+    /// less between checks (BENCHMARKS.md). Returns whether glibc took the setting.
+    @discardableResult
+    public static func returnLargeBlocksAtOnce() -> Bool {
+        guard let mallopt else { return false }
+        return mallopt(-3, CInt(mmapThreshold)) == 1  // M_MMAP_THRESHOLD
+    }
+
+    static let mmapThreshold = 128 * 1024
+
+    private typealias MallOpt = @convention(c) (CInt, CInt) -> CInt
+
+    private static let mallopt: MallOpt? = {
+        #if canImport(Glibc)
+        guard let symbol = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "mallopt") else { return nil }
+        return unsafeBitCast(symbol, to: MallOpt.self)
+        #else
+        return nil
+        #endif
+    }()
 
     private typealias MallocTrim = @convention(c) (Int) -> CInt
 

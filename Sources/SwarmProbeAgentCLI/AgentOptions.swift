@@ -52,6 +52,7 @@ public struct AgentOptions: ParsableArguments {
 
     /// Runs the agent until SIGTERM or SIGINT.
     public func run() async throws {
+        Heap.returnLargeBlocksAtOnce()  // before the agent allocates anything large
         let addr = IPAddress(address)!
         let token = try ClusterToken.load(path: tokenFile)
         let profile = try loadProfile(path: profile, dataPathPort: dataPathPort)
