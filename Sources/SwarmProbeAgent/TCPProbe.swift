@@ -127,7 +127,7 @@ final class TCPProbeSeries {
             // No new connection once one has its handshake, even if only the kernel knows yet (a busy loop
             // that has not read the SYN-ACK must not feed itself more connections).
             if !handshakeDone && tries.count < nonces.count && !kernelCompletedHandshake()
-                && pacing.takeRetry(sinceLast: .now() - lastLaunch, timeout: timeout) {
+                && pacing.takeRetry(sinceLast: .now() - lastLaunch, timeout: timeout, tries: nonces.count) {
                 launch()
             }
             arm()

@@ -53,6 +53,19 @@ struct RunPacingTests {
         #expect(RunPacing().takeRetry(sinceLast: .seconds(1), timeout: timeout))
     }
 
+    @Test("the gap between tries is one RTO, but never most of the planned tries' spacing")
+    func gapCappedBySpacing() {
+        let pacing = RunPacing()
+        pacing.firstTry()
+        pacing.add(micros: 27_000)  // RTO 81 ms: a busy CPU's first answers
+        // 8 tries over three quarters of 200 ms: 21.4 ms apart; the gap is capped at 17.1 ms.
+        #expect(pacing.takeRetry(sinceLast: .milliseconds(21), timeout: .milliseconds(200), tries: 8))
+        #expect(!pacing.takeRetry(sinceLast: .milliseconds(15), timeout: .milliseconds(200), tries: 8))
+        // Without the probe's plan, the RTO alone.
+        #expect(!pacing.takeRetry(sinceLast: .milliseconds(21), timeout: .milliseconds(200)))
+        #expect(pacing.takeRetry(sinceLast: .milliseconds(82), timeout: .milliseconds(200)))
+    }
+
     @Test("the timer lag of the agent's loops extends the wait")
     func lag() {
         let pacing = RunPacing()
