@@ -32,26 +32,20 @@ public enum Heap {
     static let mmapThreshold = 128 * 1024
 
     private typealias MallOpt = @convention(c) (CInt, CInt) -> CInt
-
-    private static let mallopt: MallOpt? = {
-        #if canImport(Glibc)
-        guard let symbol = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "mallopt") else { return nil }
-        return unsafeBitCast(symbol, to: MallOpt.self)
-        #else
-        return nil
-        #endif
-    }()
-
     private typealias MallocTrim = @convention(c) (Int) -> CInt
 
-    private static let mallocTrim: MallocTrim? = {
+    private static let mallopt = libcFunction("mallopt", as: MallOpt.self)
+    private static let mallocTrim = libcFunction("malloc_trim", as: MallocTrim.self)
+
+    /// A C library function the Glibc module does not export (<malloc.h>), looked up at run time.
+    private static func libcFunction<F>(_ name: String, as type: F.Type) -> F? {
         #if canImport(Glibc)
-        guard let symbol = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "malloc_trim") else { return nil }
-        return unsafeBitCast(symbol, to: MallocTrim.self)
+        guard let symbol = dlsym(UnsafeMutableRawPointer(bitPattern: 0), name) else { return nil }
+        return unsafeBitCast(symbol, to: type)
         #else
         return nil
         #endif
-    }()
+    }
 }
 
 /// The executable's relocation table, let go once the loader has applied it.

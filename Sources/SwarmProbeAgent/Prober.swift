@@ -38,8 +38,8 @@ struct ProbeEnd: Sendable {
 /// - round trips of the answers, as TCP keeps them (RFC 6298: SRTT, RTTVAR, RTO = SRTT + 4 x RTTVAR);
 /// - how late this agent's own timers fire (its event loops' lag: when it is busy, so are its peers,
 ///   which carry the same fan-out);
-/// - a retry leaves only when at least one RTO has passed since the previous try of that probe (before
-///   any answer: a quarter of its timeout), and only while the run's retries stay within 64 or half of
+/// - a retry leaves only when one RTO has passed since the previous try of that probe (before any answer:
+///   a quarter of its timeout; never more than most of the spacing of its planned tries), and only while the run's retries stay within 64 or half of
 ///   its first tries, whichever is more (random loss of 10 % each way needs about a fifth; an overload
 ///   would need five times), and none before the run's first wave of first tries is out (the plan's first
 ///   `concurrency` probes): on a starved CPU a retry would only hold back a first try still waiting for
@@ -535,8 +535,8 @@ final class UDPProbeClient: ChannelInboundHandler {
 
     private func send(attempt i: Int, _ context: ChannelHandlerContext) {
         guard !settled else { return }
-        // A retry waits at least one RTO of this run after the previous try, within the run's retry budget
-        // (overload must not feed itself).
+        // A retry waits one RTO of this run after the previous try (at most most of the tries' spacing),
+        // within the run's retry budget (overload must not feed itself).
         if let last = sentAt.last {
             guard pacing.takeRetry(sinceLast: .now() - last, timeout: timeout, tries: nonces.count) else { return }
         } else {
