@@ -1,13 +1,16 @@
 // swift-tools-version: 6.0
 import PackageDescription
 
+// Linux only: the agent needs libpcap, nftables and Linux's socket options; the labs need network
+// namespaces. (SwiftPM has no way to declare "Linux only", so no `platforms` line pretends otherwise.)
 let package = Package(
     name: "swarmprobe",
-    platforms: [.macOS(.v14)],
     products: [
+        // What users run: the tool, and the agent alone for production nodes.
         .executable(name: "swarmprobe", targets: ["swarmprobe"]),
-        // The agent alone, for production nodes (what `swarmprobe agent` runs).
         .executable(name: "swarmprobe-agent", targets: ["swarmprobe-agent"]),
+        // Benchmarks, not shipped to users: they run the two binaries above, built beside them.
+        .executable(name: "swarmprobe-bench", targets: ["swarmprobe-bench"]),
         // For the libFuzzer package in Fuzz/, which builds against these.
         .library(name: "SwarmProbeCore", targets: ["SwarmProbeCore"]),
         .library(name: "SwarmProbeCapture", targets: ["SwarmProbeCapture"]),
@@ -22,8 +25,8 @@ let package = Package(
         .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
     ],
     targets: [
-        // Pure model: inventory, profile, checks, evidence, the verdict function,
-        // wire messages and their authentication. No networking, no C.
+        // Pure model: inventory, profile, checks, evidence, the verdict function, wire messages and their
+        // authentication. No networking, no C.
         .target(
             name: "SwarmProbeCore",
             dependencies: [
@@ -31,11 +34,33 @@ let package = Package(
                 .product(name: "Crypto", package: "swift-crypto"),
             ]
         ),
+        // Running programs (nft, ip, docker, the AWS CLI, agents): one owner of process handling.
+        .target(name: "SwarmProbeProcess"),
+        // libpcap, through pkg-config (Debian: libpcap-dev). Only SwarmProbeCapture imports it.
+        .systemLibrary(
+            name: "CPcap",
+            path: "Sources/CPcap",
+            pkgConfig: "libpcap",
+            providers: [.apt(["libpcap-dev"])]
+        ),
+        // glibc's allocator controls (<malloc.h>), for the agent.
+        .systemLibrary(name: "CMalloc", path: "Sources/CMalloc"),
+        // Packet capture: one owner of each pcap_t, a capture thread, the dissector, offline reading.
+        .target(
+            name: "SwarmProbeCapture",
+            dependencies: [
+                "CPcap",
+                "SwarmProbeCore",
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+            ]
+        ),
         .target(
             name: "SwarmProbeAgent",
             dependencies: [
                 "SwarmProbeCore",
                 "SwarmProbeCapture",
+                "SwarmProbeProcess",
+                "CMalloc",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -49,6 +74,7 @@ let package = Package(
             name: "SwarmProbeCoordinator",
             dependencies: [
                 "SwarmProbeCore",
+                "SwarmProbeReport",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
@@ -63,26 +89,21 @@ let package = Package(
         // AWS: security groups and network ACLs read with the AWS CLI (or saved JSON), evaluated per check.
         .target(
             name: "SwarmProbeAWS",
-            dependencies: ["SwarmProbeCore"]
+            dependencies: ["SwarmProbeCore", "SwarmProbeProcess"]
         ),
+        // Namespace labs with injected faults, and a real Docker swarm in namespaces: the demo and the tests.
         .target(
             name: "SwarmProbeLab",
-            dependencies: ["SwarmProbeCore"]
+            dependencies: ["SwarmProbeCore", "SwarmProbeProcess"]
         ),
-        // libpcap, through pkg-config (Debian: libpcap-dev). Only SwarmProbeCapture imports it.
-        .systemLibrary(
-            name: "CPcap",
-            path: "Sources/CPcap",
-            pkgConfig: "libpcap",
-            providers: [.apt(["libpcap-dev"])]
-        ),
-        // Packet capture: one owner of each pcap_t, a capture thread, the dissector, offline reading.
+        // The agent's command line, and what every command line shares (one-line errors, exit codes).
         .target(
-            name: "SwarmProbeCapture",
+            name: "SwarmProbeAgentCLI",
             dependencies: [
-                "CPcap",
-                "SwarmProbeCore",
-                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+                "SwarmProbeAgent", "SwarmProbeCore",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
         .target(
@@ -95,37 +116,54 @@ let package = Package(
                 "SwarmProbeReport",
                 "SwarmProbeLab",
                 "SwarmProbeAWS",
+                "SwarmProbeProcess",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
+        // Benchmarks and their generators (`swarmprobe-bench`).
         .target(
-            name: "SwarmProbeAgentCLI",
+            name: "SwarmProbeBench",
             dependencies: [
-                "SwarmProbeAgent", "SwarmProbeCore",
+                "SwarmProbeCore",
+                "SwarmProbeAgent",
+                "SwarmProbeAgentCLI",
+                "SwarmProbeCommands",
+                "SwarmProbeCoordinator",
+                "SwarmProbeReport",
+                "SwarmProbeLab",
+                "SwarmProbeProcess",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
-                .product(name: "Logging", package: "swift-log"),
-                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
             ]
-        ),
-        .executableTarget(
-            name: "swarmprobe-agent",
-            dependencies: ["SwarmProbeAgentCLI", .product(name: "ArgumentParser", package: "swift-argument-parser")],
-            // The Swift driver links executables with --export-dynamic, which nothing in the agent needs (it
-            // loads no plugins, and nothing looks its symbols up): without it the dynamic symbol table shrinks
-            // from 1.7 MB to 20 KB and a fresh agent's resident set by 1.8 MiB (BENCHMARKS.md). (A crash
-            // backtrace without the toolchain's swift-backtrace helper, which reads the symbol table, names
-            // fewer frames.)
-            linkerSettings: [.unsafeFlags(["-Xlinker", "--no-export-dynamic"], .when(platforms: [.linux]))]
         ),
         .executableTarget(
             name: "swarmprobe",
             dependencies: ["SwarmProbeCommands"]
         ),
+        .executableTarget(
+            name: "swarmprobe-agent",
+            dependencies: ["SwarmProbeAgentCLI", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            // The Swift driver links executables with --export-dynamic, which nothing in the agent needs: it
+            // loads no plugins, and nothing looks its symbols up. (A crash backtrace without the toolchain's
+            // swift-backtrace helper names fewer frames.)
+            linkerSettings: [.unsafeFlags(["-Xlinker", "--no-export-dynamic"], .when(platforms: [.linux]))]
+        ),
+        .executableTarget(
+            name: "swarmprobe-bench",
+            dependencies: ["SwarmProbeBench"]
+        ),
+        // The verdict table, shared by the tests of `decide` and of the sentences the reports word from it.
+        .target(
+            name: "SwarmProbeTestSupport",
+            dependencies: ["SwarmProbeCore"],
+            path: "Tests/SwarmProbeTestSupport"
+        ),
         .testTarget(
             name: "SwarmProbeCoreTests",
-            dependencies: ["SwarmProbeCore"],
+            dependencies: ["SwarmProbeCore", "SwarmProbeTestSupport"],
             resources: [.copy("Fixtures")]
         ),
         .testTarget(
@@ -139,8 +177,14 @@ let package = Package(
         ),
         .testTarget(
             name: "SwarmProbeReportTests",
-            dependencies: ["SwarmProbeReport", "SwarmProbeCore", "SwarmProbeCoordinator"],
+            dependencies: ["SwarmProbeReport", "SwarmProbeCore", "SwarmProbeCoordinator", "SwarmProbeBench", "SwarmProbeTestSupport"],
             resources: [.copy("Golden")]
+        ),
+        .testTarget(
+            name: "SwarmProbeCoordinatorTests",
+            dependencies: ["SwarmProbeCoordinator", "SwarmProbeCore", "SwarmProbeReport", "SwarmProbeBench", "SwarmProbeAgent",
+                           "SwarmProbeTestSupport", .product(name: "NIOCore", package: "swift-nio"),
+                           .product(name: "NIOPosix", package: "swift-nio")]
         ),
         .testTarget(
             name: "SwarmProbeAgentTests",
@@ -159,7 +203,7 @@ let package = Package(
         ),
         .testTarget(
             name: "SwarmProbeIntegrationTests",
-            dependencies: ["SwarmProbeLab", "SwarmProbeCore", "SwarmProbeCoordinator"],
+            dependencies: ["SwarmProbeLab", "SwarmProbeCore", "SwarmProbeCoordinator", "SwarmProbeProcess", "SwarmProbeBench", "SwarmProbeCommands"],
             // Fixtures are read by path (#filePath), not bundled.
             exclude: ["security_attacks.py", "Fixtures"]
         ),

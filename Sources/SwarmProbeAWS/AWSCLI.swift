@@ -1,4 +1,5 @@
 import Foundation
+import SwarmProbeProcess
 import SwarmProbeCore
 
 /// Reads the account through the AWS CLI the user already has: their credentials, profile, SSO session and
@@ -72,73 +73,22 @@ public struct AWSCLI: Sendable {
         if let profile { full += ["--profile", profile] }
         if let endpointURL { full += ["--endpoint-url", endpointURL] }
         let name = "aws ec2 \(args[0])"
-        let out: ProcessOutput
+        var environment = ProcessInfo.processInfo.environment
+        environment["AWS_PAGER"] = ""  // CLI v2 would otherwise start a pager
+        let out: ProgramOutput
         do {
-            out = try runProcess(executable, full)
+            out = try Program.capture([executable] + full, environment: environment)
         } catch {
-            throw InputError(source: name, "cannot run the AWS CLI `\(executable)` (\(error)); install it, or save the describe-* output elsewhere and use --from-dir")
+            throw InputError(source: name, "cannot run the AWS CLI: \(error.message); install it, or save the describe-* output elsewhere and use --from-dir")
         }
         guard out.status == 0 else {
-            let message = String(decoding: out.stderr, as: UTF8.self)
+            let message = out.stderr
                 .split(whereSeparator: \.isNewline).map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
             let line = message.last(where: { $0.contains("rror") }) ?? message.last ?? "no message"
             throw InputError(source: name, "failed (exit \(out.status)): \(line)")
         }
-        return (out.stdout, name)
+        return (Data(out.stdout.utf8), name)
     }
-}
-
-struct ProcessOutput {
-    var status: Int32
-    var stdout: Data
-    var stderr: Data
-}
-
-enum ProcessFailure: Error, CustomStringConvertible {
-    case notFound(String)
-    var description: String {
-        switch self {
-        case let .notFound(e): return "\(e) not found on PATH"
-        }
-    }
-}
-
-/// Runs a program to its end; stdout and stderr go through temporary files so neither pipe can fill up.
-func runProcess(_ executable: String, _ arguments: [String]) throws -> ProcessOutput {
-    guard let path = findExecutable(executable) else { throw ProcessFailure.notFound(executable) }
-    let dir = FileManager.default.temporaryDirectory.appendingPathComponent("swarmprobe-aws-\(UUID().uuidString)")
-    try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
-    defer { try? FileManager.default.removeItem(at: dir) }
-    let outURL = dir.appendingPathComponent("stdout"), errURL = dir.appendingPathComponent("stderr")
-    _ = FileManager.default.createFile(atPath: outURL.path, contents: nil)
-    _ = FileManager.default.createFile(atPath: errURL.path, contents: nil)
-    let outHandle = try FileHandle(forWritingTo: outURL), errHandle = try FileHandle(forWritingTo: errURL)
-    let p = Process()
-    p.executableURL = URL(fileURLWithPath: path)
-    p.arguments = arguments
-    var env = ProcessInfo.processInfo.environment
-    env["AWS_PAGER"] = ""  // CLI v2 would otherwise start a pager
-    p.environment = env
-    p.standardOutput = outHandle
-    p.standardError = errHandle
-    p.standardInput = FileHandle.nullDevice
-    try p.run()
-    p.waitUntilExit()
-    try? outHandle.close()
-    try? errHandle.close()
-    return ProcessOutput(status: p.terminationStatus,
-                         stdout: (try? Data(contentsOf: outURL)) ?? Data(),
-                         stderr: (try? Data(contentsOf: errURL)) ?? Data())
-}
-
-func findExecutable(_ name: String) -> String? {
-    if name.contains("/") { return FileManager.default.isExecutableFile(atPath: name) ? name : nil }
-    let path = ProcessInfo.processInfo.environment["PATH"] ?? "/usr/local/bin:/usr/bin:/bin"
-    for dir in path.split(separator: ":") {
-        let candidate = "\(dir)/\(name)"
-        if FileManager.default.isExecutableFile(atPath: candidate) { return candidate }
-    }
-    return nil
 }
 
 func orderedUnique(_ items: [String]) -> [String] {

@@ -149,7 +149,17 @@ public struct AWSPathDecision: Codable, Sendable, Equatable {
         self.remediation = remediation
     }
 
-    public var decision: Decision { Decision(verdict, location, detail) }
+    public var decision: Decision { Decision(verdict, location, reason) }
+
+    /// What the configuration says, as a reason code.
+    public var reason: Reason {
+        switch (verdict, location) {
+        case (.open, _): return .awsAllowed
+        case (.blocked, .returnPath?): return .awsReturnDenied
+        case (.blocked, _): return .awsDenied
+        default: return .awsUnknown
+        }
+    }
 
     /// The layers that block the path (the decisive denies).
     public var blockers: [AWSLayerDecision] { layers.filter { $0.decisive && $0.outcome == .deny } }
@@ -225,7 +235,8 @@ public struct AWSAuditResult: Codable, Sendable, Equatable {
         }
         let checks = paths.map { p -> CheckResult in
             let k = TrafficKind(name: p.kind, proto: p.kindID.proto, port: p.kindID.port)
-            return CheckResult(from: p.from, to: p.to, kind: k, required: p.required, decision: p.decision, sender: nil, receiver: nil)
+            return CheckResult(from: p.from, to: p.to, kind: k, required: p.required, decision: p.decision, detail: p.detail,
+                               sender: nil, receiver: nil)
         }
         return Results(toolVersion: toolVersion, profile: profile, startedAt: startedAt, durationMs: durationMs, timeoutMs: 0,
                        complete: true, nodes: nodeResults, checks: checks)

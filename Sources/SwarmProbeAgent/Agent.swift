@@ -67,8 +67,8 @@ public final class Agent: Service, Sendable {
             do {
                 switch kind.proto {
                 case .udp, .tcp:
-                    let ch = try await Agent.openListener(kind, address: cfg.address, responder: responder, group: group,
-                                                          maxConnections: cfg.maxConnectionsPerListener)
+                    let ch = try await ProbeListener.open(kind, address: cfg.address, responder: responder, group: group,
+                                                                  maxConnections: cfg.maxConnectionsPerListener)
                     channels.append(ch)
                     portChannels[id] = ch
                 case .esp:
@@ -154,41 +154,6 @@ public final class Agent: Service, Sendable {
         try? await gracefulShutdown()
         logger.info("shutting down")
         for ch in channels.reversed() { try? await ch.close() }
-    }
-
-    /// A UDP or TCP probe listener for `kind` on `address`, answering through `responder`.
-    static func openListener(_ kind: TrafficKind, address: IPAddress, responder: Responder, group: any EventLoopGroup,
-                             maxConnections: Int) async throws -> any Channel {
-        let id = kind.kindID
-        switch kind.proto {
-        case .udp:
-            return try await DatagramBootstrap(group: group)
-                .channelInitializer { channel in
-                    channel.eventLoop.makeCompletedFuture {
-                        try channel.pipeline.syncOperations.addHandler(DatagramProbeHandler(responder: responder, kind: id, framed: kind.dataPath))
-                    }
-                }
-                .bind(to: address.socketAddress(port: kind.port!)).get()
-        case .tcp:
-            let limiter = ConnectionLimiter(limit: maxConnections)
-            // SO_REUSEADDR on a TCP listener only lets us bind over TIME_WAIT leftovers; Linux still
-            // refuses it while anyone else listens there, so it never takes a port from dockerd.
-            // (UDP listeners never set it: there it would share the port.)
-            return try await ServerBootstrap(group: group)
-                .serverChannelOption(.backlog, value: 256)
-                .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
-                .serverChannelInitializer { channel in
-                    channel.eventLoop.makeCompletedFuture { try channel.pipeline.syncOperations.addHandler(limiter) }
-                }
-                .childChannelInitializer { channel in
-                    channel.eventLoop.makeCompletedFuture {
-                        try channel.pipeline.syncOperations.addHandler(StreamProbeHandler(responder: responder, kind: id))
-                    }
-                }
-                .bind(to: address.socketAddress(port: kind.port!)).get()
-        case .esp:
-            preconditionFailure("ESP has no port listener; see ESPSocket")
-        }
     }
 
     static let leftClosed = "nothing holds it on this live swarm node; the agent leaves it closed"

@@ -9,7 +9,7 @@ import SwarmProbeCore
 /// addressed to this node and this port, replay window, per-source rate limit.
 /// Shared by every listener; its state sits behind one lock that is held only
 /// for bookkeeping, never across I/O.
-final class Responder: Sendable {
+public final class Responder: Sendable {
     let address: IPAddress
     private let auth: ProbeAuthenticator
     private let state: NIOLockedValueBox<State>
@@ -30,13 +30,16 @@ final class Responder: Sendable {
         var droppedRateLimited = 0
     }
 
-    init(address: IPAddress, token: ClusterToken) {
+    public init(address: IPAddress, token: ClusterToken) {
         self.address = address
         self.auth = token.probeAuthenticator
         self.state = NIOLockedValueBox(State())
     }
 
     var counters: Counters { state.withLockedValue { $0.counters } }
+
+    /// Probes answered so far.
+    public var answeredCount: Int { counters.answered }
 
     enum Decision {
         /// Send `echo` to `destination`; call `answered(nonce:)` once it is out.

@@ -3,6 +3,7 @@ import Logging
 import NIOConcurrencyHelpers
 import SwarmProbeCapture
 import SwarmProbeCore
+import SwarmProbeProcess
 
 /// The agent's two capture taps (LAB.md §1):
 /// - `interface`: libpcap on the interface that holds the agent's address, which sees a probe
@@ -322,26 +323,15 @@ enum NftTap {
     }
 
     private static func run(_ args: [String], input: String?) throws {
-        guard let nft = ["/usr/sbin/nft", "/sbin/nft", "/usr/bin/nft"].first(where: { FileManager.default.isExecutableFile(atPath: $0) }) else {
-            throw Failure(description: "nft is not installed (apt-get install nftables)")
-        }
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: nft)
-        p.arguments = args
-        let err = Pipe(), inPipe = Pipe()
-        p.standardError = err
-        p.standardOutput = FileHandle.nullDevice
-        p.standardInput = input == nil ? FileHandle.nullDevice : inPipe
-        try p.run()
-        if let input {
-            inPipe.fileHandleForWriting.write(Data(input.utf8))
-            try? inPipe.fileHandleForWriting.close()
-        }
-        let text = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        p.waitUntilExit()
-        guard p.terminationStatus == 0 else {
-            let first = text.split(whereSeparator: \.isNewline).first.map(String.init) ?? "exit \(p.terminationStatus)"
-            throw Failure(description: "nft: \(first)")
+        do {
+            try Program.run(["nft"] + args, input: input)
+        } catch where error.status < 0 {
+            throw Failure(description: "\(error.message) (apt-get install nftables)")
+        } catch {
+            // nft's first line says what it refused; the rest repeats the script.
+            let first = error.message.split(whereSeparator: \.isNewline).first.map(String.init)
+            throw Failure(description: "nft: \(first ?? "exit \(error.status)")")
         }
     }
+
 }

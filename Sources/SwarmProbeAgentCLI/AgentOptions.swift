@@ -67,9 +67,6 @@ public struct AgentOptions: ParsableArguments {
         configuration.capture = !noCapture
         let agent = Agent(configuration: configuration,
                           logger: logger) { states, port in
-            // Started: the loader's relocation table is not needed again (StartupPages).
-            let released = StartupPages.releaseRelocationTable()
-            logger.debug("released \(released / 1024) KiB of the loader's relocation table")
             let kinds = states.map { s in "\(s.kind) \(s.mode.rawValue)\(s.detail.map { " (\($0))" } ?? "")" }
             printError("swarmprobe agent ready on \(addr), control port \(port), profile \(profile.name): " + kinds.joined(separator: ", "))
         }

@@ -161,33 +161,9 @@ extension CheckCommand {
         if let report = output.report {
             try writeOutput(MarkdownReport.render(head: head, groups: groups), to: report, what: "--report")
         }
-        if !output.quiet && output.json != "-" && output.report != "-" {
-            let color = !output.noColor && isatty(STDOUT_FILENO) == 1 && ProcessInfo.processInfo.environment["NO_COLOR"] == nil
-            print(TerminalReport.render(head: head, groups: groups, color: color), terminator: "")
+        if output.terminalWanted {
+            print(TerminalReport.render(head: head, groups: groups, color: colorOnStdout(noColor: output.noColor)), terminator: "")
         }
         return groups.summary(complete: complete).exitCode
-    }
-}
-
-/// Turns SIGINT/SIGTERM into a callback for as long as it lives.
-final class SignalCancellation: @unchecked Sendable {
-    // Set up once in init and torn down once in stop(); never mutated concurrently.
-    private var sources: [any DispatchSourceSignal] = []
-
-    init(_ onSignal: @escaping @Sendable () -> Void) {
-        for sig in [SIGINT, SIGTERM] {
-            signal(sig, SIG_IGN)
-            let s = DispatchSource.makeSignalSource(signal: sig, queue: .global())
-            s.setEventHandler { onSignal() }
-            s.resume()
-            sources.append(s)
-        }
-    }
-
-    func stop() {
-        sources.forEach { $0.cancel() }
-        sources = []
-        signal(SIGINT, SIG_DFL)
-        signal(SIGTERM, SIG_DFL)
     }
 }

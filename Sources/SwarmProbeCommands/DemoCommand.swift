@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import SwarmProbeProcess
 import SwarmProbeAgentCLI
 import SwarmProbeCore
 import SwarmProbeLab
@@ -119,7 +120,7 @@ struct DemoCommand: AsyncParsableCommand {
         let inventory = try lab.write("inventory.yaml", lab.inventoryYAML())
         printError("Starting \(lab.nodes.count) agents on 127.0.0.11-\(10 + lab.nodes.count) ...")
         try lab.startAgents(binary: binary, tokenFile: token)
-        let run = try Shell.capture([binary] + checkArguments(inventory: inventory, token: token, dir: lab.directory))
+        let run = try Program.capture([binary] + checkArguments(inventory: inventory, token: token, dir: lab.directory))
         print(run.stdout, terminator: "")
         if run.status == 2 {
             printError(run.stderr)

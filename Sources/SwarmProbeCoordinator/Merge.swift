@@ -1,5 +1,6 @@
 import Foundation
 import SwarmProbeCore
+import SwarmProbeReport
 
 // How the coordinator keeps what the agents reported, and decides every check from it.
 //
@@ -630,9 +631,10 @@ public enum Merge {
                     }
 
                     if !complete && (from.sent == nil || to.log == nil) && (from.health?.isUp ?? true) && (to.health?.isUp ?? true) {
-                        let decision = Decision(.inconclusive, nil, "the check was interrupted before both ends of this path reported")
                         try body(CheckResult(from: fromNode.name, to: toNode.name, kind: kind, required: required,
-                                             decision: decision, sender: sent, receiver: nil))
+                                             decision: Decision(.inconclusive, nil, .interrupted),
+                                             detail: "the check was interrupted before both ends of this path reported",
+                                             sender: sent, receiver: nil))
                         continue
                     }
                     var receiver: ReceiverEvidence?
@@ -656,14 +658,15 @@ public enum Merge {
                             sourceAddresses: sources.map { sourceAddresses[Int($0)] }.sorted { $0.description < $1.description },
                             capture: capture)
                     }
-                    var input = VerdictInput(kind: kindID, fromName: fromNode.name, toName: toNode.name,
+                    let input = VerdictInput(kind: kindID, fromName: fromNode.name, toName: toNode.name,
                                              expectedSource: fromNode.address,
                                              senderAgent: from.health ?? notContacted, receiverAgent: to.health ?? notContacted,
                                              sender: sent, receiver: receiver)
-                    input.explainOpen = nonces
                     let decision = decide(input)
+                    // A pass that only counts and groups needs no sentence per healthy path.
+                    let detail = decision.verdict == .open && !nonces ? "" : CheckDetail.sentence(decision, input)
                     try body(CheckResult(from: fromNode.name, to: toNode.name, kind: kind, required: required,
-                                         decision: decision, sender: sent, receiver: receiver))
+                                         decision: decision, detail: detail, sender: sent, receiver: receiver))
                 }
             }
         }

@@ -6,6 +6,8 @@ public struct AgentHealth: Codable, Sendable, Equatable {
         case down
         /// Reached, but it does not hold our token (or we do not hold its).
         case authFailed = "auth-failed"
+        /// Reached, but it speaks another version of the control protocol: `detail` names both, and which to upgrade.
+        case incompatible
         /// No agent was asked: the results come from another source (`aws audit` reads configuration).
         case notContacted = "not-contacted"
     }

@@ -9,13 +9,16 @@ public struct CheckResult: Codable, Sendable, Equatable {
     public var required: Bool
     public var verdict: Verdict
     public var location: Where?
+    /// The evidence that decided, as a stable code.
+    public var reason: Reason
+    /// The same in a sentence, for a person.
     public var detail: String
     /// Addresses the probe arrived from other than the sender's inventory address.
     public var unexpectedSources: [IPAddress]
     public var sender: SenderEvidence?
     public var receiver: ReceiverEvidence?
 
-    public init(from: String, to: String, kind: TrafficKind, required: Bool, decision: Decision,
+    public init(from: String, to: String, kind: TrafficKind, required: Bool, decision: Decision, detail: String,
                 sender: SenderEvidence?, receiver: ReceiverEvidence?) {
         self.from = from
         self.to = to
@@ -25,7 +28,8 @@ public struct CheckResult: Codable, Sendable, Equatable {
         self.required = required
         self.verdict = decision.verdict
         self.location = decision.location
-        self.detail = decision.detail
+        self.reason = decision.reason
+        self.detail = detail
         self.unexpectedSources = decision.unexpectedSources
         self.sender = sender
         self.receiver = receiver
@@ -34,7 +38,7 @@ public struct CheckResult: Codable, Sendable, Equatable {
     public var kindID: KindID { KindID(proto: proto, port: port) }
 
     enum CodingKeys: String, CodingKey {
-        case from, to, port, proto = "protocol", kind, required, verdict, location = "where", detail
+        case from, to, port, proto = "protocol", kind, required, verdict, location = "where", reason, detail
         case unexpectedSources = "unexpected_sources", evidence
     }
     enum EvidenceKeys: String, CodingKey { case sender, receiver }
@@ -49,6 +53,7 @@ public struct CheckResult: Codable, Sendable, Equatable {
         try c.encode(required, forKey: .required)
         try c.encode(verdict, forKey: .verdict)
         try c.encode(location, forKey: .location)  // null unless blocked
+        try c.encode(reason, forKey: .reason)
         try c.encode(detail, forKey: .detail)
         if !unexpectedSources.isEmpty { try c.encode(unexpectedSources, forKey: .unexpectedSources) }
         var e = c.nestedContainer(keyedBy: EvidenceKeys.self, forKey: .evidence)
@@ -66,6 +71,7 @@ public struct CheckResult: Codable, Sendable, Equatable {
         required = try c.decode(Bool.self, forKey: .required)
         verdict = try c.decode(Verdict.self, forKey: .verdict)
         location = try c.decodeIfPresent(Where.self, forKey: .location)
+        reason = try c.decode(Reason.self, forKey: .reason)
         detail = try c.decode(String.self, forKey: .detail)
         unexpectedSources = try c.decodeIfPresent([IPAddress].self, forKey: .unexpectedSources) ?? []
         let e = try c.nestedContainer(keyedBy: EvidenceKeys.self, forKey: .evidence)

@@ -1,4 +1,5 @@
 import Foundation
+import SwarmProbeProcess
 
 /// Starts agent processes, waits for their ready line, and stops them.
 /// Each agent's output goes to a log file (a pipe nobody drains would stall it).
@@ -12,7 +13,7 @@ final class AgentSupervisor: @unchecked Sendable {
 
     // `processes` is guarded by `lock`.
     private let lock = NSLock()
-    private var processes: [String: Process] = [:]
+    private var processes: [String: ChildProcess] = [:]
     let directory: URL
 
     init(directory: URL) { self.directory = directory }
@@ -21,18 +22,8 @@ final class AgentSupervisor: @unchecked Sendable {
 
     func start(_ specs: [Spec], readyTimeout: TimeInterval = 20) throws {
         for spec in specs {
-            let log = logURL(spec.name)
-            _ = FileManager.default.createFile(atPath: log.path, contents: nil)
-            let handle = try FileHandle(forWritingTo: log)
-            let all = spec.launcher + spec.arguments
-            let p = Process()
-            p.executableURL = URL(fileURLWithPath: try Shell.resolve(all[0]))
-            p.arguments = Array(all.dropFirst())
-            p.standardOutput = handle
-            p.standardError = handle
-            p.standardInput = FileHandle.nullDevice
-            try p.run()
-            try? handle.close()
+            let log = logURL(spec.name).path
+            let p = try ChildProcess(spec.launcher + spec.arguments, stdout: .file(log), stderr: .file(log))
             lock.withLock { processes[spec.name] = p }
         }
         let deadline = Date().addingTimeInterval(readyTimeout)
@@ -41,11 +32,11 @@ final class AgentSupervisor: @unchecked Sendable {
                 let text = log(spec.name)
                 if text.contains("agent ready") { break }
                 let p = lock.withLock { processes[spec.name] }
-                if let p, !p.isRunning {
-                    throw ShellError(command: ["swarmprobe agent on \(spec.name)"], status: p.terminationStatus, stderr: text)
+                if let exit = p?.poll() {
+                    throw ProgramError(command: ["swarmprobe agent on \(spec.name)"], status: exit.status, message: text)
                 }
                 if Date() > deadline {
-                    throw ShellError(command: ["swarmprobe agent on \(spec.name)"], status: -1, stderr: "not ready after \(Int(readyTimeout)) s: \(text)")
+                    throw ProgramError(command: ["swarmprobe agent on \(spec.name)"], status: -1, message: "not ready after \(Int(readyTimeout)) s: \(text)")
                 }
                 usleep(20_000)
             }
@@ -56,28 +47,26 @@ final class AgentSupervisor: @unchecked Sendable {
         (try? String(contentsOf: logURL(name), encoding: .utf8)) ?? ""
     }
 
-    func pid(_ name: String) -> Int32? { lock.withLock { processes[name]?.processIdentifier } }
+    func pid(_ name: String) -> Int32? { lock.withLock { processes[name]?.pid } }
 
     func kill(_ name: String) {
         guard let p = lock.withLock({ processes.removeValue(forKey: name) }) else { return }
-        Foundation.kill(p.processIdentifier, SIGKILL)
-        p.waitUntilExit()
+        p.signal(SIGKILL)
+        p.wait()
     }
 
     /// SIGTERM, then SIGKILL after a grace period.
     func stopAll(grace: TimeInterval = 3) {
-        let all = lock.withLock { () -> [Process] in
+        let all = lock.withLock { () -> [ChildProcess] in
             defer { processes.removeAll() }
             return Array(processes.values)
         }
-        for p in all where p.isRunning { Foundation.kill(p.processIdentifier, SIGTERM) }
+        for p in all { p.signal(SIGTERM) }
         let deadline = Date().addingTimeInterval(grace)
         for p in all {
             while p.isRunning && Date() < deadline { usleep(10_000) }
-            if p.isRunning {
-                Foundation.kill(p.processIdentifier, SIGKILL)
-                p.waitUntilExit()
-            }
+            p.signal(SIGKILL)
+            p.wait()
         }
     }
 }

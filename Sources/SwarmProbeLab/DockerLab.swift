@@ -1,4 +1,5 @@
 import Foundation
+import SwarmProbeProcess
 import SwarmProbeCore
 
 /// A real Docker swarm on a namespace lab (LAB.md §2): one dockerd per node namespace,
@@ -28,7 +29,7 @@ public final class DockerSwarmLab: @unchecked Sendable {
 
     private let lock = NSLock()
     private var containers: [String: String] = [:]  // container name -> node name
-    private var daemons: [String: Process] = [:]    // node name -> the dockerd process we started
+    private var daemons: [String: ChildProcess] = [:]    // node name -> the dockerd process we started
     private var destroyed = false
     private var teardown: [(phase: String, seconds: Double)] = []
     private let debug: Bool
@@ -39,7 +40,7 @@ public final class DockerSwarmLab: @unchecked Sendable {
     /// Why a Docker lab cannot be built here, or nil when it can.
     public static func canBuild() -> String? {
         if let why = Lab.canBuild() { return why }
-        for tool in ["dockerd", "docker", "containerd", "runc", "nsenter", "unshare", "busybox"] where (try? Shell.resolve(tool)) == nil {
+        for tool in ["dockerd", "docker", "containerd", "runc", "nsenter", "unshare", "busybox"] where (try? Program.path(tool)) == nil {
             return "\(tool) is not installed (apt-get install -y docker.io busybox-static)"
         }
         return nil
@@ -49,7 +50,7 @@ public final class DockerSwarmLab: @unchecked Sendable {
     /// `debug`: start every dockerd with `--debug`.
     public init(nodes specs: [(name: String, role: Role)], debug: Bool = false, readyTimeout: TimeInterval = 60) throws {
         guard let first = specs.first(where: { $0.role == .manager }) else {
-            throw ShellError(command: ["DockerSwarmLab"], status: -1, stderr: "a swarm needs at least one manager")
+            throw ProgramError(command: ["DockerSwarmLab"], status: -1, message: "a swarm needs at least one manager")
         }
         firstManager = first.name
         self.debug = debug
@@ -86,7 +87,7 @@ public final class DockerSwarmLab: @unchecked Sendable {
            let pid = Int32(text.trimmingCharacters(in: .whitespacesAndNewlines)), pid > 0 {
             return pid
         }
-        return lock.withLock { daemons[node].flatMap { $0.isRunning ? $0.processIdentifier : nil } }
+        return lock.withLock { daemons[node].flatMap { $0.isRunning ? $0.pid : nil } }
     }
 
     // MARK: - Build
@@ -143,28 +144,19 @@ public final class DockerSwarmLab: @unchecked Sendable {
         // instead of /etc/docker/key.json.
         try #"{ "deprecated-key-path": "\#(path(n.name, "key.json"))" }"#.write(toFile: path(n.name, "daemon.json"), atomically: true, encoding: .utf8)
         let log = dockerdLogPath(n.name)
-        _ = FileManager.default.createFile(atPath: log, contents: nil)
-        let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: log))
-        defer { try? handle.close() }
         // nsenter (not `ip netns exec`: that remounts /sys and dockerd then fails with "Devices cgroup
         // isn't mounted"); a UTS namespace of its own so each node has its own hostname, which is
         // what swarm calls the node. Neither forks: the process we start becomes dockerd.
-        var args = [try Shell.resolve("nsenter"), "--net=/run/netns/\(n.namespace)", "--",
-                    try Shell.resolve("unshare"), "--uts", "--",
+        var args = [try Program.path("nsenter"), "--net=/run/netns/\(n.namespace)", "--",
+                    try Program.path("unshare"), "--uts", "--",
                     "/bin/sh", "-c", "hostname \"$0\" && exec \"$@\"", n.name,
-                    try Shell.resolve("dockerd"),
+                    try Program.path("dockerd"),
                     "--config-file", path(n.name, "daemon.json"),
                     "--data-root", path(n.name, "root"), "--exec-root", path(n.name, "exec"),
                     "-H", dockerHost(n.name), "--pidfile", path(n.name, "docker.pid"),
                     "--storage-driver", "vfs", "--bridge", "none", "--iptables=false", "--ip6tables=false"]
         if debug { args.append("--debug") }
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: args[0])
-        p.arguments = Array(args.dropFirst())
-        p.standardOutput = handle
-        p.standardError = handle
-        p.standardInput = FileHandle.nullDevice
-        try p.run()
+        let p = try ChildProcess(args, stdout: .file(log), stderr: .file(log))
         lock.withLock { daemons[n.name] = p }
     }
 
@@ -172,14 +164,14 @@ public final class DockerSwarmLab: @unchecked Sendable {
         let deadline = Date().addingTimeInterval(timeout)
         while true {
             if FileManager.default.fileExists(atPath: socketPath(node)),
-               let r = try? Shell.capture(dockerCommand(["info", "--format", "{{.ID}}"]), environment: env(node), timeout: 10), r.status == 0 {
+               let r = try? Program.capture(dockerCommand(["info", "--format", "{{.ID}}"]), environment: env(node), timeout: 10), r.status == 0 {
                 return
             }
-            if let p = lock.withLock({ daemons[node] }), !p.isRunning {
-                throw ShellError(command: ["dockerd on \(node)"], status: p.terminationStatus, stderr: "exited: " + DockerSwarmLab.tail(dockerdLog(node)))
+            if let exit = lock.withLock({ daemons[node] })?.poll() {
+                throw ProgramError(command: ["dockerd on \(node)"], status: exit.status, message: "exited: " + DockerSwarmLab.tail(dockerdLog(node)))
             }
             if Date() > deadline {
-                throw ShellError(command: ["dockerd on \(node)"], status: -1, stderr: "no answer to `docker info` after \(Int(timeout)) s: " + DockerSwarmLab.tail(dockerdLog(node)))
+                throw ProgramError(command: ["dockerd on \(node)"], status: -1, message: "no answer to `docker info` after \(Int(timeout)) s: " + DockerSwarmLab.tail(dockerdLog(node)))
             }
             usleep(50_000)
         }
@@ -193,7 +185,7 @@ public final class DockerSwarmLab: @unchecked Sendable {
             let ready = last.split(separator: "\n").filter { $0.hasSuffix(" Ready") }.count
             if ready == nodes.count { return }
             if Date() > deadline {
-                throw ShellError(command: ["docker node ls"], status: -1, stderr: "not all \(nodes.count) nodes Ready after \(Int(timeout)) s: \(last)")
+                throw ProgramError(command: ["docker node ls"], status: -1, message: "not all \(nodes.count) nodes Ready after \(Int(timeout)) s: \(last)")
             }
             usleep(100_000)
         }
@@ -205,16 +197,16 @@ public final class DockerSwarmLab: @unchecked Sendable {
         let bin = root.appendingPathComponent("bin")
         let fm = FileManager.default
         try fm.createDirectory(at: bin, withIntermediateDirectories: true)
-        let busybox = try Shell.resolve("busybox")
+        let busybox = try Program.path("busybox")
         try fm.copyItem(atPath: busybox, toPath: bin.appendingPathComponent("busybox").path)
-        for applet in try Shell.run([busybox, "--list"]).split(separator: "\n").map(String.init) where applet != "busybox" && !applet.contains("/") {
+        for applet in try Program.run([busybox, "--list"]).split(separator: "\n").map(String.init) where applet != "busybox" && !applet.contains("/") {
             try? fm.createSymbolicLink(atPath: bin.appendingPathComponent(applet).path, withDestinationPath: "busybox")
         }
         for d in ["tmp", "etc", "proc", "sys", "dev"] {
             try fm.createDirectory(at: root.appendingPathComponent(d), withIntermediateDirectories: true)
         }
         let tar = directory.appendingPathComponent("busybox.tar").path
-        try Shell.run(["tar", "-C", root.path, "-cf", tar, "."])
+        try Program.run(["tar", "-C", root.path, "-cf", tar, "."])
         return tar
     }
 
@@ -233,9 +225,9 @@ public final class DockerSwarmLab: @unchecked Sendable {
     @discardableResult
     public func docker(_ node: String, _ args: [String], timeout: TimeInterval = 30) throws -> String {
         let command = dockerCommand(args)
-        let r = try Shell.capture(command, environment: env(node), timeout: timeout)
+        let r = try Program.capture(command, environment: env(node), timeout: timeout)
         guard r.status == 0 else {
-            throw ShellError(command: ["DOCKER_HOST=\(dockerHost(node))"] + command, status: r.status, stderr: r.stderr + r.stdout)
+            throw ProgramError(command: ["DOCKER_HOST=\(dockerHost(node))"] + command, status: r.status, message: r.stderr + r.stdout)
         }
         return r.stdout
     }
@@ -252,12 +244,12 @@ public final class DockerSwarmLab: @unchecked Sendable {
     /// The overlay address of a container started with `runContainer`.
     public func containerIP(_ name: String) throws -> String {
         guard let node = lock.withLock({ containers[name] }) else {
-            throw ShellError(command: ["containerIP"], status: -1, stderr: "no container \(name) in this lab")
+            throw ProgramError(command: ["containerIP"], status: -1, message: "no container \(name) in this lab")
         }
         let ip = try docker(node, ["inspect", "-f", "{{(index .NetworkSettings.Networks \"\(overlayNetwork)\").IPAddress}}", name])
             .trimmingCharacters(in: .whitespacesAndNewlines)
         guard IPAddress(ip) != nil else {
-            throw ShellError(command: ["containerIP"], status: -1, stderr: "container \(name) has no address on \(overlayNetwork): \"\(ip)\"")
+            throw ProgramError(command: ["containerIP"], status: -1, message: "container \(name) has no address on \(overlayNetwork): \"\(ip)\"")
         }
         return ip
     }
@@ -265,7 +257,7 @@ public final class DockerSwarmLab: @unchecked Sendable {
     /// `docker exec NAME ping -c COUNT -W 1 IP`: did any echo come back?
     public func ping(fromContainer name: String, to ip: String, count: Int = 2) -> Bool {
         guard let node = lock.withLock({ containers[name] }) else { return false }
-        let r = try? Shell.capture(dockerCommand(["exec", name, "ping", "-c", "\(count)", "-W", "1", ip]),
+        let r = try? Program.capture(dockerCommand(["exec", name, "ping", "-c", "\(count)", "-W", "1", ip]),
                                          environment: env(node), timeout: TimeInterval(count + 10))
         return r?.status == 0
     }
@@ -292,16 +284,16 @@ public final class DockerSwarmLab: @unchecked Sendable {
         // 1. Containers (killed: SIGKILL), every node at once.
         DockerSwarmLab.parallelIgnoringErrors(live.map { n in {
             let env = self.env(n.name)
-            if let ids = try? Shell.capture(self.dockerCommand(["ps", "-aq"]), environment: env, timeout: 10), ids.status == 0 {
+            if let ids = try? Program.capture(self.dockerCommand(["ps", "-aq"]), environment: env, timeout: 10), ids.status == 0 {
                 let list = ids.stdout.split(separator: "\n").map(String.init)
-                if !list.isEmpty { _ = try? Shell.capture(self.dockerCommand(["rm", "-f"] + list), environment: env, timeout: 20) }
+                if !list.isEmpty { _ = try? Program.capture(self.dockerCommand(["rm", "-f"] + list), environment: env, timeout: 20) }
             }
         } })
         lap("remove containers")
         // 2. Leave the swarm: workers at once while the managers still answer, then the managers.
         for role in [Role.worker, .manager] {
             DockerSwarmLab.parallelIgnoringErrors(live.filter { $0.role == role }.map { n in {
-                _ = try? Shell.capture(self.dockerCommand(["swarm", "leave", "--force"]), environment: self.env(n.name), timeout: 15)
+                _ = try? Program.capture(self.dockerCommand(["swarm", "leave", "--force"]), environment: self.env(n.name), timeout: 15)
             } })
         }
         lap("swarm leave")
@@ -316,9 +308,9 @@ public final class DockerSwarmLab: @unchecked Sendable {
             while DockerSwarmLab.alive(pid, process: started[name]) && Date() < deadline { usleep(20_000) }
             if DockerSwarmLab.alive(pid, process: started[name]) { kill(pid, SIGKILL) }
         }
-        for (_, p) in started where p.isRunning {
-            kill(p.processIdentifier, SIGKILL)
-            p.waitUntilExit()
+        for (_, p) in started {
+            p.signal(SIGKILL)
+            p.wait()
         }
         lap("stop dockerd")
         // 3. Whatever the daemons left running from this lab (containerd, shims, container processes).
@@ -335,8 +327,8 @@ public final class DockerSwarmLab: @unchecked Sendable {
 
     deinit { destroy() }
 
-    private static func alive(_ pid: Int32, process: Process?) -> Bool {
-        if let process, process.processIdentifier == pid { return process.isRunning }
+    private static func alive(_ pid: Int32, process: ChildProcess?) -> Bool {
+        if let process, process.pid == pid { return process.isRunning }
         // Not our child: a zombie of someone else's would look alive; check its state.
         guard kill(pid, 0) == 0 else { return false }
         let stat = (try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8)) ?? ""
@@ -367,7 +359,7 @@ public final class DockerSwarmLab: @unchecked Sendable {
             let points = mountPoints(under: path)
             if points.isEmpty { return }
             for p in points.sorted(by: { $0.count > $1.count }) {
-                if (try? Shell.run(["umount", "-R", p])) == nil { Shell.attempt(["umount", "-l", p]) }
+                if (try? Program.run(["umount", "-R", p])) == nil { Program.attempt(["umount", "-l", p]) }
             }
         }
     }

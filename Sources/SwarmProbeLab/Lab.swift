@@ -1,4 +1,5 @@
 import Foundation
+import SwarmProbeProcess
 import SwarmProbeCore
 
 /// A node of a namespace lab.
@@ -67,7 +68,7 @@ public final class Lab: @unchecked Sendable {
     public static func canBuild() -> String? {
         guard geteuid() == 0 else { return "needs root (network namespaces)" }
         for tool in ["ip", "nft"] {
-            if (try? Shell.resolve(tool)) == nil { return "\(tool) is not installed (apt-get install -y iproute2 nftables)" }
+            if (try? Program.path(tool)) == nil { return "\(tool) is not installed (apt-get install -y iproute2 nftables)" }
         }
         return nil
     }
@@ -98,11 +99,11 @@ public final class Lab: @unchecked Sendable {
     }
 
     private func build() throws {
-        try Shell.run(["ip", "netns", "add", switchNamespace])
-        try Shell.run(["ip", "-n", switchNamespace, "link", "set", "lo", "up"])
-        try Shell.run(["ip", "-n", switchNamespace, "link", "add", "br0", "type", "bridge"])
-        try Shell.run(["ip", "-n", switchNamespace, "addr", "add", "\(coordinatorAddress)/\(Lab.prefixLength)", "dev", "br0"])
-        try Shell.run(["ip", "-n", switchNamespace, "link", "set", "br0", "up"])
+        try Program.run(["ip", "netns", "add", switchNamespace])
+        try Program.run(["ip", "-n", switchNamespace, "link", "set", "lo", "up"])
+        try Program.run(["ip", "-n", switchNamespace, "link", "add", "br0", "type", "bridge"])
+        try Program.run(["ip", "-n", switchNamespace, "addr", "add", "\(coordinatorAddress)/\(Lab.prefixLength)", "dev", "br0"])
+        try Program.run(["ip", "-n", switchNamespace, "link", "set", "br0", "up"])
         // The bridge family table that network faults go into (security groups, NACLs). Dropped paths are
         // elements of sets, looked up once per packet: as one rule each, a 32-node lab's 331 drops were
         // walked by every packet crossing the switch (3.5 % of the machine's CPU during a check, all of it
@@ -122,14 +123,14 @@ public final class Lab: @unchecked Sendable {
         """)
         for (i, node) in nodes.enumerated() {
             let tmp = "\(id)n\(i + 1)"
-            try Shell.run(["ip", "netns", "add", node.namespace])
-            try Shell.run(["ip", "link", "add", tmp, "netns", node.namespace, "type", "veth", "peer", "name", node.bridgePort, "netns", switchNamespace])
-            try Shell.run(["ip", "-n", node.namespace, "link", "set", tmp, "name", "eth0"])
-            try Shell.run(["ip", "-n", node.namespace, "addr", "add", "\(node.address)/\(Lab.prefixLength)", "dev", "eth0"])
-            try Shell.run(["ip", "-n", node.namespace, "link", "set", "eth0", "up"])
-            try Shell.run(["ip", "-n", node.namespace, "link", "set", "lo", "up"])
-            try Shell.run(["ip", "-n", switchNamespace, "link", "set", node.bridgePort, "master", "br0"])
-            try Shell.run(["ip", "-n", switchNamespace, "link", "set", node.bridgePort, "up"])
+            try Program.run(["ip", "netns", "add", node.namespace])
+            try Program.run(["ip", "link", "add", tmp, "netns", node.namespace, "type", "veth", "peer", "name", node.bridgePort, "netns", switchNamespace])
+            try Program.run(["ip", "-n", node.namespace, "link", "set", tmp, "name", "eth0"])
+            try Program.run(["ip", "-n", node.namespace, "addr", "add", "\(node.address)/\(Lab.prefixLength)", "dev", "eth0"])
+            try Program.run(["ip", "-n", node.namespace, "link", "set", "eth0", "up"])
+            try Program.run(["ip", "-n", node.namespace, "link", "set", "lo", "up"])
+            try Program.run(["ip", "-n", switchNamespace, "link", "set", node.bridgePort, "master", "br0"])
+            try Program.run(["ip", "-n", switchNamespace, "link", "set", node.bridgePort, "up"])
         }
     }
 
@@ -139,7 +140,7 @@ public final class Lab: @unchecked Sendable {
     }
 
     private func nft(_ namespace: String, _ script: String) throws {
-        try Shell.run(["ip", "netns", "exec", namespace, "nft", "-f", "-"], input: script)
+        try Program.run(["ip", "netns", "exec", namespace, "nft", "-f", "-"], input: script)
     }
 
     private static func match(_ kind: KindID, port: String) -> String {
@@ -159,7 +160,7 @@ public final class Lab: @unchecked Sendable {
         lock.withLock { faults.append(fault) }
         if case let .sourceNAT(name, kind) = fault {
             let n = node(name), other = natAddress(name)
-            try Shell.run(["ip", "-n", n.namespace, "addr", "add", "\(other)/\(Lab.prefixLength)", "dev", "eth0"])
+            try Program.run(["ip", "-n", n.namespace, "addr", "add", "\(other)/\(Lab.prefixLength)", "dev", "eth0"])
             try nft(n.namespace, """
             table ip spnat {
               chain post { type nat hook postrouting priority 100; policy accept; }
@@ -249,7 +250,7 @@ public final class Lab: @unchecked Sendable {
     /// Packet counters of every node's bridge port, read in the switch namespace with one `ip -s -j link`:
     /// a port's `rx` is what its node sent, its `tx` what the node was sent. Keyed by node name.
     public func portCounters() throws -> [String: (sentPackets: UInt64, sentBytes: UInt64)] {
-        let text = try Shell.run(["ip", "-n", switchNamespace, "-s", "-j", "link", "show"])
+        let text = try Program.run(["ip", "-n", switchNamespace, "-s", "-j", "link", "show"])
         guard let links = try JSONSerialization.jsonObject(with: Data(text.utf8)) as? [[String: Any]] else { return [:] }
         var byPort: [String: (UInt64, UInt64)] = [:]
         for link in links {
@@ -271,10 +272,10 @@ public final class Lab: @unchecked Sendable {
     /// then rightly reports as blocked. Permanent entries are exempt from that cap. Idempotent.
     public func pinNeighbours() throws {
         func mac(_ namespace: String, _ dev: String) throws -> String {
-            let text = try Shell.run(["ip", "-n", namespace, "-j", "link", "show", "dev", dev])
+            let text = try Program.run(["ip", "-n", namespace, "-j", "link", "show", "dev", dev])
             guard let links = try JSONSerialization.jsonObject(with: Data(text.utf8)) as? [[String: Any]],
                   let address = links.first?["address"] as? String else {
-                throw ShellError(command: ["ip", "-n", namespace, "link", "show", dev], status: -1, stderr: "no link address")
+                throw ProgramError(command: ["ip", "-n", namespace, "link", "show", dev], status: -1, message: "no link address")
             }
             return address
         }
@@ -283,7 +284,7 @@ public final class Lab: @unchecked Sendable {
         for (namespace, dev, own) in [(switchNamespace, "br0", coordinatorAddress)] + nodes.map({ ($0.namespace, "eth0", $0.address) }) {
             let batch = entries.filter { $0.address != own }
                 .map { "neigh replace \($0.address) lladdr \($0.mac) dev \(dev) nud permanent" }.joined(separator: "\n") + "\n"
-            try Shell.run(["ip", "-n", namespace, "-batch", "-"], input: batch)
+            try Program.run(["ip", "-n", namespace, "-batch", "-"], input: batch)
         }
     }
 
@@ -327,12 +328,12 @@ public final class Lab: @unchecked Sendable {
 
     /// Takes a node's link down: "node down".
     public func takeDown(_ name: String) throws {
-        try Shell.run(["ip", "-n", node(name).namespace, "link", "set", "eth0", "down"])
+        try Program.run(["ip", "-n", node(name).namespace, "link", "set", "eth0", "down"])
     }
 
     /// Runs `binary args...` in the switch namespace (where the coordinator reaches every agent).
-    public func runInSwitch(binary: String, _ arguments: [String], environment: [String: String]? = nil) throws -> (status: Int32, stdout: String, stderr: String) {
-        try Shell.capture(["ip", "netns", "exec", switchNamespace, binary] + arguments, environment: environment)
+    public func runInSwitch(binary: String, _ arguments: [String], environment: [String: String]? = nil) throws -> ProgramOutput {
+        try Program.capture(["ip", "netns", "exec", switchNamespace, binary] + arguments, environment: environment)
     }
 
     /// Removes everything: agents, namespaces (their veths and nft tables go with them), files.
@@ -343,8 +344,8 @@ public final class Lab: @unchecked Sendable {
         }
         if already { return }
         stopAgents()
-        for n in nodes { Shell.attempt(["ip", "netns", "delete", n.namespace]) }
-        Shell.attempt(["ip", "netns", "delete", switchNamespace])
+        for n in nodes { Program.attempt(["ip", "netns", "delete", n.namespace]) }
+        Program.attempt(["ip", "netns", "delete", switchNamespace])
         try? FileManager.default.removeItem(at: directory)
         LabRegistry.shared.remove(self)
     }

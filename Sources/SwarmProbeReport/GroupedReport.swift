@@ -169,6 +169,7 @@ public enum GroupedReport {
         switch a.health.status {
         case .down: what = "Agent down"
         case .authFailed: what = "Authentication failed"
+        case .incompatible: what = "Agent of another version"
         case .up: what = "Agent stopped answering"
         case .notContacted: what = "Not contacted"
         }

@@ -236,7 +236,7 @@ public struct CheckGroups: Sendable {
         }
         guard c.verdict != .open else { return }
 
-        if c.required && c.verdict == .agentDown {
+        if c.required && c.blamesAnAgent {
             let blamed = c.sender == nil ? f : t
             guard blamed >= 0 else { return }
             let i: Int

@@ -114,6 +114,7 @@ public enum JSONReport {
         out.write(",\"checks\":\(p.checks),\"senders\":\(p.senderCount),\"targets\":\(p.targetCount)")
         out.write(",\"sample\":{\"from\":"); out.string(p.sample.from)
         out.write(",\"to\":"); out.string(p.sample.to)
+        out.write(",\"reason\":"); out.string(p.sample.reason.rawValue)
         out.write(",\"detail\":"); out.string(p.sample.detail)
         out.write("}}")
     }
@@ -129,6 +130,7 @@ public enum JSONReport {
         l.raw(c.required ? ",\"required\":true" : ",\"required\":false")
         l.raw(",\"verdict\":"); l.string(c.verdict.rawValue)
         l.raw(",\"where\":"); if let w = c.location { l.string(w.rawValue) } else { l.raw("null") }
+        l.raw(",\"reason\":"); l.string(c.reason.rawValue)
         l.raw(",\"detail\":"); l.string(c.detail)
         if !c.unexpectedSources.isEmpty {
             l.raw(",\"unexpected_sources\":"); l.strings(c.unexpectedSources.map(\.description))

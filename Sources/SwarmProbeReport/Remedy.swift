@@ -27,6 +27,7 @@ enum Remedy {
         switch a.health.status {
         case .down: return "Agent down: \(m.labeled(a.node))"
         case .authFailed: return "Authentication failed: \(m.labeled(a.node))"
+        case .incompatible: return "Agent of another version: \(m.labeled(a.node))"
         case .up: return "Agent stopped answering: \(m.labeled(a.node))"
         case .notContacted: return "Not contacted: \(m.labeled(a.node))"
         }
@@ -144,10 +145,7 @@ enum Remedy {
     }
 
     /// The sender's own interface saw the answer arrive well before the probe was given up (its own firewall).
-    static func droppedBySender(_ c: CheckResult) -> Bool {
-        guard c.verdict == .blocked, let after = c.sender?.missedAnswerMs else { return false }
-        return !missedAnswerWasLate(afterMs: after)
-    }
+    static func droppedBySender(_ c: CheckResult) -> Bool { c.reason == .answerDroppedAtSender }
 
     static func explain(_ a: AgentFinding, _ m: ReportModel) -> Explanation {
         let x = a.node, xAddr = m.labeled(a.node)
@@ -166,6 +164,10 @@ enum Remedy {
             return Explanation(
                 seen: "Authentication failed for node \(x)\(d): its agent does not hold the coordinator's token, so \(effect).",
                 fix: "Copy the coordinator's token file to \(x) (\(m.address(x))), restart its agent, and run the check again.")
+        case .incompatible:
+            return Explanation(
+                seen: "The agent on \(xAddr) speaks another version of the control protocol\(d): \(effect).",
+                fix: "Run the same swarmprobe version on \(x) as where the check runs (`swarmprobe --version` on both), then run the check again.")
         case .up:
             return Explanation(
                 seen: "The agent on \(xAddr) stopped answering during the check: \(effect).",

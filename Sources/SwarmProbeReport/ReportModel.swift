@@ -135,7 +135,7 @@ struct ReportModel {
 
         // Required, not open, not agent-down: grouped by (verdict, where, kind), then by target.
         var causes: [CauseFinding] = []
-        for c in r.checks where c.required && c.verdict != .open && c.verdict != .agentDown {
+        for c in r.checks where c.required && c.verdict != .open && !c.blamesAnAgent {
             let location = c.verdict == .blocked ? (c.location ?? .unknown) : nil
             let i: Int
             if let found = causes.firstIndex(where: { $0.verdict == c.verdict && $0.location == location && $0.kind == c.kindID }) {
@@ -164,9 +164,9 @@ struct ReportModel {
             return a.offset < b.offset
         }.map(\.element)
 
-        // Agent-down: blamed on the sender when it reported nothing, else on the target.
+        // An agent could not vouch: blamed on the sender when it reported nothing, else on the target.
         var agents: [String: AgentFinding] = [:]
-        for c in r.checks where c.required && c.verdict == .agentDown {
+        for c in r.checks where c.required && c.blamesAnAgent {
             let blamed = c.sender == nil ? c.from : c.to
             var f = agents[blamed] ?? AgentFinding(node: blamed, health: nodeMap[blamed]?.agent ?? AgentHealth(.down), checks: [], kinds: [])
             f.checks.append(c)
@@ -337,6 +337,12 @@ enum Cell {
         ("-", "same node"),
         (".", "not checked"),
     ]
+}
+
+extension CheckResult {
+    /// The agent at one end could not vouch for the path (down, or of another protocol version): the finding
+    /// is the agent's, not the path's.
+    var blamesAnAgent: Bool { verdict == .agentDown || reason == .agentIncompatible }
 }
 
 // MARK: - Words

@@ -7,8 +7,8 @@ struct CombineTests {
     let kind = TrafficKind(name: "overlay-data", proto: .udp, port: 4789, dataPath: true)
 
     func check(_ verdict: Verdict, _ location: Where?) -> CheckResult {
-        CheckResult(from: "a", to: "b", kind: kind, required: true, decision: Decision(verdict, location, "probe said so."),
-                    sender: nil, receiver: nil)
+        CheckResult(from: "a", to: "b", kind: kind, required: true, decision: Decision(verdict, location, .silentBeforeTarget),
+                    detail: "probe said so.", sender: nil, receiver: nil)
     }
 
     func audit(_ verdict: Verdict, _ location: Where?) -> AWSAuditResult {

@@ -13,11 +13,12 @@ struct ResultsTests {
 
     static func result(_ kind: TrafficKind, required: Bool = true, _ decision: Decision,
                        sender: SenderEvidence? = nil, receiver: ReceiverEvidence? = nil) -> CheckResult {
-        CheckResult(from: "m1", to: "w1", kind: kind, required: required, decision: decision, sender: sender, receiver: receiver)
+        CheckResult(from: "m1", to: "w1", kind: kind, required: required, decision: decision, detail: "what was seen",
+                    sender: sender, receiver: receiver)
     }
 
-    static let open = Decision(.open, nil, "w1 answered")
-    static let blocked = Decision(.blocked, .hostFirewall, "REJECT")
+    static let open = Decision(.open, nil, .answered)
+    static let blocked = Decision(.blocked, .hostFirewall, .rejectedByTargetFirewall)
 
     static func json(_ value: some Encodable) throws -> String {
         String(decoding: try WireJSON.encoder().encode(value), as: UTF8.self)
@@ -38,7 +39,7 @@ struct ResultsTests {
 
     @Test("a blocked UDP check has its port and where")
     func blockedJSON() throws {
-        let d = Decision(.blocked, .returnPath, "gone", unexpectedSources: [ip("192.168.1.5")])
+        let d = Decision(.blocked, .returnPath, .answerLostWrongSource, unexpectedSources: [ip("192.168.1.5")])
         let r = Self.result(Self.profile.kinds[3], required: false, d,
                             sender: SenderEvidence(outcome: .timeout, attempts: 3),
                             receiver: ReceiverEvidence(listener: ListenerState(kind: .udp4789, mode: .observing)))
@@ -47,6 +48,7 @@ struct ResultsTests {
         #expect(text.contains(#""protocol":"udp""#))
         #expect(text.contains(#""verdict":"blocked""#))
         #expect(text.contains(#""where":"return-path""#))
+        #expect(text.contains(#""reason":"answer-lost-wrong-source""#))
         #expect(text.contains(#""required":false"#))
         #expect(text.contains(#""unexpected_sources":["192.168.1.5"]"#))
         #expect(text.contains(#""outcome":"timeout""#))
@@ -70,7 +72,7 @@ struct ResultsTests {
         let checks = [
             Self.result(Self.profile.kinds[0], Self.open),
             Self.result(Self.profile.kinds[1], Self.open),
-            Self.result(Self.profile.kinds[0], required: false, Decision(.closed, nil, "nothing listens")),
+            Self.result(Self.profile.kinds[0], required: false, Decision(.closed, nil, .nothingListening)),
             Self.result(Self.profile.kinds[2], required: false, Self.blocked),
         ]
         let s = Summary(checks: checks, complete: true)
@@ -83,7 +85,7 @@ struct ResultsTests {
 
     @Test("exit 1 and fail when a required check is not open", arguments: [Verdict.blocked, .closed, .agentDown, .inconclusive])
     func fail(verdict: Verdict) {
-        let d = Decision(verdict, verdict == .blocked ? .network : nil, "x")
+        let d = Decision(verdict, verdict == .blocked ? .network : nil, .silentBeforeTarget)
         let checks = [Self.result(Self.profile.kinds[0], Self.open), Self.result(Self.profile.kinds[1], d)]
         let s = Summary(checks: checks, complete: true)
         #expect(s.exitCode == 1)

@@ -1,3 +1,4 @@
+@_exported import SwarmProbeTestSupport
 import Foundation
 import Testing
 @testable import SwarmProbeCore
@@ -60,17 +61,4 @@ func inputError<T>(_ body: () throws(InputError) -> T) -> InputError? {
     } catch {
         return error
     }
-}
-
-func ip(_ text: String) -> IPAddress {
-    guard let a = IPAddress(text) else { fatalError("test address \(text) does not parse") }
-    return a
-}
-
-extension KindID {
-    static let tcp2377 = KindID(proto: .tcp, port: 2377)
-    static let tcp7946 = KindID(proto: .tcp, port: 7946)
-    static let udp7946 = KindID(proto: .udp, port: 7946)
-    static let udp4789 = KindID(proto: .udp, port: 4789)
-    static let esp = KindID(proto: .esp, port: nil)
 }

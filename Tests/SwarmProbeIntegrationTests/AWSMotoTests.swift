@@ -1,6 +1,7 @@
 import Foundation
 import SwarmProbeCore
 import SwarmProbeLab
+import SwarmProbeProcess
 import Testing
 #if canImport(Glibc)
 import Glibc
@@ -34,7 +35,7 @@ private func which(_ name: String) -> String? {
 /// A moto server on a free port of 127.0.0.1, stopped by `stop()` (call it in a `defer`).
 final class MotoServer {
     let port: Int
-    let process = Process()
+    private var process: ChildProcess!
     let directory: URL
     var endpoint: String { "http://127.0.0.1:\(port)" }
 
@@ -55,15 +56,9 @@ final class MotoServer {
         directory = FileManager.default.temporaryDirectory.appendingPathComponent("swarmprobe-moto-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         port = try freePort()
-        process.executableURL = URL(fileURLWithPath: which("moto_server")!)
-        process.arguments = ["-H", "127.0.0.1", "-p", String(port)]
-        process.environment = MotoServer.environment
-        let log = directory.appendingPathComponent("moto.log")
-        _ = FileManager.default.createFile(atPath: log.path, contents: nil)
-        let handle = try FileHandle(forWritingTo: log)
-        process.standardOutput = handle
-        process.standardError = handle
-        try process.run()
+        let log = directory.appendingPathComponent("moto.log").path
+        process = try ChildProcess(["moto_server", "-H", "127.0.0.1", "-p", String(port)], stdout: .file(log), stderr: .file(log),
+                                   environment: MotoServer.environment)
         let deadline = Date().addingTimeInterval(30)
         while !canConnect(port) {
             guard process.isRunning, Date() < deadline else {
@@ -76,12 +71,12 @@ final class MotoServer {
 
     /// moto_server ignores SIGTERM: SIGINT first, SIGKILL if it is still there after 5 s.
     func stop() {
-        guard process.isRunning else { return }
-        process.interrupt()
+        guard let process, process.isRunning else { return }
+        process.signal(SIGINT)
         let deadline = Date().addingTimeInterval(5)
         while process.isRunning && Date() < deadline { usleep(50_000) }
-        if process.isRunning { kill(process.processIdentifier, SIGKILL) }
-        process.waitUntilExit()
+        process.signal(SIGKILL)
+        process.wait()
     }
 
     deinit {
@@ -89,28 +84,9 @@ final class MotoServer {
         try? FileManager.default.removeItem(at: directory)
     }
 
-    struct Output {
-        var status: Int32
-        var stdout: String
-        var stderr: String
-    }
-
     /// Runs a program with the dummy AWS environment.
-    func run(_ executable: String, _ args: [String]) throws -> Output {
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: executable)
-        p.arguments = args
-        p.environment = MotoServer.environment
-        let out = directory.appendingPathComponent("out-\(UUID().uuidString)"), err = directory.appendingPathComponent("err-\(UUID().uuidString)")
-        _ = FileManager.default.createFile(atPath: out.path, contents: nil)
-        _ = FileManager.default.createFile(atPath: err.path, contents: nil)
-        p.standardOutput = try FileHandle(forWritingTo: out)
-        p.standardError = try FileHandle(forWritingTo: err)
-        p.standardInput = FileHandle.nullDevice
-        try p.run()
-        p.waitUntilExit()
-        return Output(status: p.terminationStatus, stdout: (try? String(contentsOf: out, encoding: .utf8)) ?? "",
-                      stderr: (try? String(contentsOf: err, encoding: .utf8)) ?? "")
+    func run(_ executable: String, _ args: [String]) throws -> ProgramOutput {
+        try Program.capture([executable] + args, environment: MotoServer.environment)
     }
 
     /// `aws ec2 ARGS` against moto; the JSON it prints.

@@ -1,5 +1,7 @@
 import Foundation
+import SwarmProbeProcess
 import SwarmProbeCore
+import SwarmProbeBench
 import SwarmProbeLab
 import Testing
 
@@ -199,17 +201,15 @@ struct FaultPlanTests {
 }
 
 /// The whole benchmark through the CLI on the smallest labs, peers included (root, nmap and nc).
-@Suite("bench mesh: CLI", .serialized, .enabled(if: labUnavailable == nil && (try? Shell.resolve("nmap")) != nil && (try? Shell.resolve("nc")) != nil,
+@Suite("bench mesh: CLI", .serialized, .enabled(if: labUnavailable == nil && (try? Program.path("nmap")) != nil && (try? Program.path("nc")) != nil,
                                                  "\(labUnavailable ?? "nmap or nc missing (scripts/setup.sh --bench)")"))
 struct BenchMeshCLITests {
     @Test("bench mesh --sizes 4 --runs 1: the tables, and swarmprobe 100 % right on both labs")
     func smallest() throws {
         let json = FileManager.default.temporaryDirectory.appendingPathComponent("bench-mesh-\(UUID().uuidString).json").path
         defer { try? FileManager.default.removeItem(atPath: json) }
-        let started = Date()
-        let r = try Shell.capture([swarmprobeBinary(), "bench", "mesh", "--sizes", "4", "--runs", "1", "--timeout", "1s", "--settle", "1", "--json", json],
+        let r = try Program.capture([builtBinary("swarmprobe-bench"), "mesh", "--sizes", "4", "--runs", "1", "--timeout", "1s", "--settle", "1", "--json", json],
                                   timeout: 170)
-        let elapsed = Date().timeIntervalSince(started)
         #expect(r.status == 0, "\(r.stderr)")
         for needle in ["Command: `", "### Full-mesh check: scaling", "| 4 | healthy | 48 |", "| 4 | faulted | 48 | 12 |",
                        "### Peers on the faulted 4-node lab", "#### nmap (timing matched), 4 nodes", "#### nmap (defaults), 4 nodes",
@@ -217,7 +217,8 @@ struct BenchMeshCLITests {
             #expect(r.stdout.contains(needle), "missing \(needle) in:\n\(r.stdout)")
         }
         #expect(r.stdout.contains("swarmprobe accuracy 100 %: pass on every lab"), "\(r.stdout)")
-        #expect(r.stdout.contains("idle: fresh max ") && r.stdout.contains(", left alone 1 s after the last check max "), "\(r.stdout)")
+        #expect(r.stdout.contains("agent private memory at 4 nodes (worst lab): fresh ") && r.stdout.contains(", left alone 1 s after the last check "),
+                "\(r.stdout)")
         let data = try #require(FileManager.default.contents(atPath: json))
         let doc = try #require(try JSONSerialization.jsonObject(with: data) as? [String: Any])
         let configs = try #require(doc["configurations"] as? [[String: Any]])
@@ -227,14 +228,18 @@ struct BenchMeshCLITests {
                 #expect(run["exact"] as? Int == 48 && run["checks"] as? Int == 48, "\(c["scenario"] ?? "") \(run["exact"] ?? "")")
                 #expect((run["timeoutMs"] as? Int) == 1000)
             }
-            // Every agent's resident set read again after --settle: a live agent holds at least its binary's pages.
-            let settled = try #require(c["settledRSSKiB"] as? [String: Int])
-            #expect(settled.count == 4 && settled.values.allSatisfy { $0 > 1024 }, "\(settled)")
+            // Every agent's memory read again after --settle: a live agent holds at least its binary's pages, and
+            // PSS lies between what it alone holds and everything it maps.
+            let settled = try #require(c["settledMemory"] as? [String: [String: Int]])
+            #expect(settled.count == 4, "\(settled)")
+            for m in settled.values {
+                let rss = m["rssKiB"] ?? 0, pss = m["pssKiB"] ?? 0, own = m["privateKiB"] ?? 0
+                #expect(rss > 1024 && own > 0 && own <= pss && pss <= rss, "\(m)")
+            }
             #expect(c["settleMs"] as? Int == 1000)
         }
         let peers = try #require(configs[1]["peers"] as? [[String: Any]])
         #expect(peers.map { $0["tool"] as? String ?? "" } == ["swarmprobe check", "nmap (timing matched)", "nmap (defaults)", "nc loop"])
-        print("BENCH-MESH-CLI took \(Int(elapsed)) s")
     }
 }
 
@@ -248,7 +253,7 @@ struct BenchLabHelperTests {
         defer { lab.destroy() }
         try lab.inject(scenario.faults)
         #expect(lab.injectedFaults.count == scenario.faults.count)
-        let bridge = try Shell.run(["ip", "netns", "exec", lab.switchNamespace, "nft", "list", "table", "bridge", "spnet"])
+        let bridge = try Program.run(["ip", "netns", "exec", lab.switchNamespace, "nft", "list", "table", "bridge", "spnet"])
         let drops = scenario.faults.count { if case .networkDrop = $0 { return true } else { return false } }
         // Network drops are elements of the switch's sets (one lookup a packet), not rules.
         let elements = scenario.faults.compactMap { fault -> String? in
@@ -265,13 +270,13 @@ struct BenchLabHelperTests {
         #expect(bridge.split(separator: "\n").count { $0.hasSuffix(" drop") } == 3, "\(bridge)")  // the three lookups
         var hostRules = 0
         for n in lab.nodes {
-            let t = (try? Shell.run(["ip", "netns", "exec", n.namespace, "nft", "list", "table", "inet", "spfw"])) ?? ""
+            let t = (try? Program.run(["ip", "netns", "exec", n.namespace, "nft", "list", "table", "inet", "spfw"])) ?? ""
             hostRules += t.split(separator: "\n").count { $0.contains(" drop") || $0.contains(" reject") }
         }
         #expect(hostRules == scenario.faults.count - drops)
 
         try lab.pinNeighbours()
-        let neigh = try Shell.run(["ip", "-n", lab.nodes[0].namespace, "neigh", "show"])
+        let neigh = try Program.run(["ip", "-n", lab.nodes[0].namespace, "neigh", "show"])
         for other in lab.nodes.dropFirst() {
             #expect(neigh.split(separator: "\n").contains { $0.hasPrefix("\(other.address) ") && $0.contains("PERMANENT") }, "\(neigh)")
         }
@@ -280,14 +285,14 @@ struct BenchLabHelperTests {
         let before = try lab.portCounters()
         #expect(Set(before.keys) == Set(lab.nodes.map(\.name)))
         // A SYN to a port nobody holds (answered by a reset): at least one packet sent.
-        _ = try Shell.capture(["ip", "netns", "exec", lab.nodes[0].namespace, "nc", "-z", "-w", "1", lab.nodes[1].address.description, "9"])
+        _ = try Program.capture(["ip", "netns", "exec", lab.nodes[0].namespace, "nc", "-z", "-w", "1", lab.nodes[1].address.description, "9"])
         let after = try lab.portCounters()
         #expect(after[lab.nodes[0].name]!.sentPackets >= before[lab.nodes[0].name]!.sentPackets + 1)
 
         #expect(ProcInfo.cpuSeconds(getpid()) != nil)
         #expect((ProcInfo.status(getpid(), "VmRSS") ?? 0) > 0)
         #expect(ProcInfo.parseStatCPU("123 (a) b) c) S 1 2 3 4 5 6 7 8 9 10 70 30 0 0") == 100)
-        let m = try Shell.measure(["sh", "-c", "echo hi; echo err >&2; exit 3"], directory: lab.directory, label: "t")
+        let m = try MeasuredProcess.run(["sh", "-c", "echo hi; echo err >&2; exit 3"], directory: lab.directory, label: "t")
         #expect(m.status == 3 && m.stdout == "hi\n" && m.stderr == "err\n" && m.maxRSSKiB > 0 && !m.timedOut)
     }
 }

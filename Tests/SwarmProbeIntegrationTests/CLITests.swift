@@ -1,4 +1,5 @@
 import Foundation
+import SwarmProbeProcess
 import SwarmProbeCore
 import SwarmProbeLab
 import Testing
@@ -6,8 +7,8 @@ import Testing
 /// The built binary's behaviour on bad input: one line naming file/line/field, exit code 2.
 @Suite("command line", .enabled(if: FileManager.default.isExecutableFile(atPath: swarmprobeBinary()), "swarmprobe binary not built"))
 struct CLITests {
-    func run(_ args: [String]) throws -> (status: Int32, stdout: String, stderr: String) {
-        try Shell.capture([swarmprobeBinary()] + args)
+    func run(_ args: [String]) throws -> ProgramOutput {
+        try Program.capture([swarmprobeBinary()] + args)
     }
 
     func tempFile(_ contents: String) throws -> String {
@@ -16,16 +17,38 @@ struct CLITests {
         return path
     }
 
+    @Test("swarmprobe lists what users run and no benchmark; swarmprobe-bench has the benchmarks, with the same one-line errors")
+    func benchIsApart() throws {
+        let help = try run(["--help"])
+        #expect(help.status == 0)
+        for command in ["check", "agent", "token", "discover", "demo", "aws"] {
+            #expect(help.stdout.contains("  \(command) "), "\(command) missing from: \(help.stdout)")
+        }
+        #expect(!help.stdout.contains("bench"), "\(help.stdout)")
+        #expect(try run(["bench", "mesh"]).status == 2)
+
+        let bench = builtBinary("swarmprobe-bench")
+        let benchHelp = try Program.capture([bench, "--help"])
+        for command in ["mesh", "loss", "fanout", "scale"] {
+            #expect(benchHelp.stdout.contains("  \(command) "), "\(command) missing from: \(benchHelp.stdout)")
+        }
+        for (args, mentions) in [(["fanout", "--peers", "0"], "--peers"), (["fanout", "--silent", "101"], "--silent"),
+                                 (["mesh", "--sizes", "1"], "--sizes"), (["scale", "--nodes", "3"], "--nodes")] {
+            let r = try Program.capture([bench] + args)
+            #expect(r.status == 2 && r.stderr.contains(mentions) && r.stderr.split(separator: "\n").count == 1, "\(args): \(r.stderr)")
+        }
+    }
+
     @Test("swarmprobe-agent: the agent's flags, the same one-line errors and exit 2")
     func leanAgentFlags() throws {
         let lean = URL(fileURLWithPath: swarmprobeBinary()).deletingLastPathComponent().appendingPathComponent("swarmprobe-agent").path
-        let help = try Shell.capture([lean, "--help"])
+        let help = try Program.capture([lean, "--help"])
         #expect(help.status == 0 && help.stdout.contains("--address") && help.stdout.contains("--no-capture"))
-        let version = try Shell.capture([lean, "--version"])
+        let version = try Program.capture([lean, "--version"])
         #expect(version.stdout.trimmingCharacters(in: .whitespacesAndNewlines) == SwarmProbeVersion.current)
-        let bad = try Shell.capture([lean, "--address", "1.2.3", "--token-file", "y"])
+        let bad = try Program.capture([lean, "--address", "1.2.3", "--token-file", "y"])
         #expect(bad.status == 2 && bad.stderr.contains("--address"))
-        let missing = try Shell.capture([lean, "--address", "198.18.0.10", "--token-file", "/nonexistent/token"])
+        let missing = try Program.capture([lean, "--address", "198.18.0.10", "--token-file", "/nonexistent/token"])
         #expect(missing.status == 2)
         #expect(missing.stderr == "swarmprobe-agent: /nonexistent/token: token: cannot read the token file (no such file)\n", "\(missing.stderr)")
     }
@@ -73,8 +96,6 @@ struct CLITests {
         (["check", "--inventory", "x", "--token-file", "y", "--attempts", "11"], "--attempts"),
         (["check", "--inventory", "x", "--token-file", "y", "--timeout", "automatic"], "--timeout"),
         (["check", "--inventory", "x", "--token-file", "y", "--timeout", "10ms"], "--timeout"),
-        (["bench", "fanout", "--peers", "0"], "--peers"),
-        (["bench", "fanout", "--silent", "101"], "--silent"),
         (["agent", "--address", "1.2.3", "--token-file", "y"], "--address"),
         (["agent", "--address", "198.18.0.1", "--token-file", "y", "--control-port", "70000"], "--control-port"),
         (["check", "--token-file", "y"], "--inventory"),

@@ -1,4 +1,5 @@
 import Foundation
+import SwarmProbeProcess
 import SwarmProbeCoordinator
 import SwarmProbeCore
 import SwarmProbeLab
@@ -32,18 +33,18 @@ struct DockerLabTests {
         #expect(inv.nodes.sorted { $0.name < $1.name } == expected.sorted { $0.name < $1.name })
 
         // Through the binary; its output must be an inventory `check` accepts.
-        let r = try Shell.capture([swarmprobeBinary(), "discover", "--docker-host", lab.dockerHost("m1")])
+        let r = try Program.capture([swarmprobeBinary(), "discover", "--docker-host", lab.dockerHost("m1")])
         #expect(r.status == 0, "\(r.stderr)")
         let parsed = try Inventory.parse(r.stdout, source: "swarmprobe discover")
         #expect(parsed.nodes.sorted { $0.name < $1.name } == expected.sorted { $0.name < $1.name }, "\(r.stdout)")
         let file = lab.lab.directory.appendingPathComponent("discovered.yaml").path
-        let w = try Shell.capture([swarmprobeBinary(), "discover", "--docker-host", lab.dockerHost("m1"), "-o", file])
+        let w = try Program.capture([swarmprobeBinary(), "discover", "--docker-host", lab.dockerHost("m1"), "-o", file])
         #expect(w.status == 0 && w.stdout.isEmpty, "\(w.stderr)")
         #expect((try? String(contentsOfFile: file, encoding: .utf8)).map { (try? Inventory.parse($0, source: file)) != nil } == true)
 
         // A worker's API refuses: one clear line, exit code 2.
         await #expect(throws: InputError.self) { _ = try await DockerDiscovery.discover(dockerHost: lab.dockerHost("w1")) }
-        let worker = try Shell.capture([swarmprobeBinary(), "discover", "--docker-host", lab.dockerHost("w1")])
+        let worker = try Program.capture([swarmprobeBinary(), "discover", "--docker-host", lab.dockerHost("w1")])
         #expect(worker.status == 2)
         #expect(worker.stderr.contains("--docker-host") && worker.stderr.contains("worker") && worker.stderr.split(separator: "\n").count == 1, "\(worker.stderr)")
         // No socket there.

@@ -22,9 +22,9 @@ struct FaultTests {
             let (check, json, _) = try startCheck(lab, token: token, timeout: "3s")
             usleep(1_200_000)
             lab.killAgent("w2")
-            check.waitUntilExit()
+            let exit = check.wait()
             let elapsed = Date().timeIntervalSince(started)
-            #expect(check.terminationStatus == 1)
+            #expect(exit.status == 1)
             let r = try results(json)
             #expect(r.complete)
             for c in r.checks {
@@ -54,9 +54,9 @@ struct FaultTests {
             let (check, json, _) = try startCheck(lab, token: token, timeout: "2s")
             usleep(800_000)
             try lab.takeDown("w2")
-            check.waitUntilExit()
+            let exit = check.wait()
             let elapsed = Date().timeIntervalSince(started)
-            #expect(check.terminationStatus == 1)
+            #expect(exit.status == 1)
             let r = try results(json)
             // w2 may have answered hello before its link went down: whatever it had not reported is agent-down.
             for c in r.checks where c.from == "w2" || c.to == "w2" {
@@ -81,10 +81,10 @@ struct FaultTests {
             let started = Date()
             let (check, json, report) = try startCheck(lab, token: token, timeout: "10s")
             usleep(1_500_000)  // hello done, probes out, waiting on the silent drop
-            kill(check.processIdentifier, SIGINT)
-            check.waitUntilExit()
+            check.signal(SIGINT)
+            let exit = check.wait()
             #expect(Date().timeIntervalSince(started) < 6, "Ctrl-C must not wait for the 10 s timeout")
-            #expect(check.terminationStatus != 0)
+            #expect(exit.status != 0)
             let r = try results(json)
             #expect(!r.complete)
             #expect(r.summary.status == "incomplete")

@@ -1,4 +1,5 @@
 import Foundation
+import SwarmProbeProcess
 import SwarmProbeCore
 import SwarmProbeLab
 import Testing
@@ -32,7 +33,7 @@ struct LabTests {
             // An answered TCP probe ends with the prober's reset: no TIME_WAIT on either end of a probe port (a
             // graceful close left one per probe on the prober for a minute).
             for node in lab.nodes {
-                let waiting = try Shell.run(["ip", "netns", "exec", node.namespace, "ss", "-Htan", "state", "time-wait",
+                let waiting = try Program.run(["ip", "netns", "exec", node.namespace, "ss", "-Htan", "state", "time-wait",
                                              "( sport = :2377 or dport = :2377 or sport = :7946 or dport = :7946 )"])
                 #expect(waiting.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty, "\(node.name): \(waiting)")
             }
@@ -164,7 +165,7 @@ struct LabTests {
         let scenario = LabScenario.healthy(nodes: 2, managers: 1)
         try withLab(scenario) { lab, token in
             func tables(_ node: String) throws -> String {
-                try Shell.run(["ip", "netns", "exec", lab.node(node).namespace, "nft", "list", "tables"])
+                try Program.run(["ip", "netns", "exec", lab.node(node).namespace, "nft", "list", "tables"])
             }
             #expect(try tables("w1").contains("swarmprobe_tap_7950"))
             lab.killAgent("w1")  // SIGKILL: no chance to clean up
@@ -269,10 +270,10 @@ struct LabTests {
     @Test("the demo command runs end to end and its verdicts match what it injected")
     func demoCommand() throws {
         func namespaces() throws -> Set<String> {
-            Set(try Shell.run(["ip", "netns", "list"]).split(separator: "\n").compactMap { $0.split(separator: " ").first.map(String.init) })
+            Set(try Program.run(["ip", "netns", "list"]).split(separator: "\n").compactMap { $0.split(separator: " ").first.map(String.init) })
         }
         let before = try namespaces()
-        let r = try Shell.capture([swarmprobeBinary(), "demo", "--timeout", "1s"])
+        let r = try Program.capture([swarmprobeBinary(), "demo", "--timeout", "1s"])
         #expect(r.status == 0, "\(r.stdout)\n\(r.stderr)")
         #expect(r.stdout.contains("verdicts match the faults the lab injected"))
         // Only the demo's own namespaces (sp....-*) count: other labs may be running beside it.

@@ -1,4 +1,5 @@
 import Foundation
+import SwarmProbeProcess
 import SwarmProbeCore
 import SwarmProbeLab
 import Testing
@@ -35,7 +36,7 @@ struct LiveSwarmTests {
 
         // Discovery against the manager gives the inventory the check uses.
         let inventoryPath = lab.directory.appendingPathComponent("discovered.yaml").path
-        let discovered = try Shell.capture([swarmprobeBinary(), "discover", "--docker-host", swarm.dockerHost("m1"), "-o", inventoryPath])
+        let discovered = try Program.capture([swarmprobeBinary(), "discover", "--docker-host", swarm.dockerHost("m1"), "-o", inventoryPath])
         #expect(discovered.status == 0, "\(discovered.stderr)")
         let inventory = try Inventory.parse(try String(contentsOfFile: inventoryPath, encoding: .utf8), source: inventoryPath)
         #expect(Set(inventory.nodes.map(\.address)) == Set(lab.nodes.map(\.address)))

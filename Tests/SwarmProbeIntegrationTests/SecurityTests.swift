@@ -1,4 +1,5 @@
 import Foundation
+import SwarmProbeProcess
 import SwarmProbeCore
 import SwarmProbeLab
 import Testing
@@ -499,25 +500,18 @@ final class SecAttacker {
     static let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("security_attacks.py").path
     static let python: String = ["/usr/bin/python3", "/usr/local/bin/python3"].first { FileManager.default.isExecutableFile(atPath: $0) } ?? "python3"
 
-    let process = Process()
+    private let process: ChildProcess
+    private let arguments: [String]
     let out: URL
     let err: URL
 
     init(_ lab: Lab, in namespace: String, name: String, _ arguments: [String]) throws {
         out = lab.directory.appendingPathComponent("attack-\(name).out")
         err = lab.directory.appendingPathComponent("attack-\(name).err")
-        _ = FileManager.default.createFile(atPath: out.path, contents: nil)
-        _ = FileManager.default.createFile(atPath: err.path, contents: nil)
-        let o = try FileHandle(forWritingTo: out), e = try FileHandle(forWritingTo: err)
+        self.arguments = arguments
         // `ip netns exec` execs python: the pid is the attacker's own, so a timeout kills exactly it.
-        process.executableURL = URL(fileURLWithPath: try Shell.resolve("ip"))
-        process.arguments = ["netns", "exec", namespace, SecAttacker.python, SecAttacker.script] + arguments
-        process.standardOutput = o
-        process.standardError = e
-        process.standardInput = FileHandle.nullDevice
-        try process.run()
-        try? o.close()
-        try? e.close()
+        process = try ChildProcess(["ip", "netns", "exec", namespace, SecAttacker.python, SecAttacker.script] + arguments,
+                                   stdout: .file(out.path), stderr: .file(err.path))
     }
 
     var isRunning: Bool { process.isRunning }
@@ -526,16 +520,14 @@ final class SecAttacker {
     private func wait(timeout: TimeInterval) -> String {
         let deadline = Date().addingTimeInterval(timeout)
         while process.isRunning && Date() < deadline { usleep(50_000) }
-        if process.isRunning {
-            kill(process.processIdentifier, SIGKILL)
-            process.waitUntilExit()
-        }
+        process.signal(SIGKILL)
+        process.wait()
         return (try? String(contentsOf: out, encoding: .utf8)) ?? ""
     }
 
-    private func failure(_ text: String) -> ShellError {
-        ShellError(command: ["security_attacks.py"] + Array((process.arguments ?? []).dropFirst(5)), status: process.terminationStatus,
-                   stderr: ((try? String(contentsOf: err, encoding: .utf8)) ?? "") + text)
+    private func failure(_ text: String) -> ProgramError {
+        ProgramError(command: ["security_attacks.py"] + arguments, status: process.wait().status,
+                     message: ((try? String(contentsOf: err, encoding: .utf8)) ?? "") + text)
     }
 
     func finish(timeout: TimeInterval) throws -> [String: Any] {
@@ -555,18 +547,17 @@ final class SecAttacker {
 
 /// tcpdump in a namespace, for diagnostics: what a victim received when it should have received nothing.
 final class SecCapture {
-    let process = Process()
+    private let process: ChildProcess
     let file: URL
     private var text: String?
 
     init?(_ lab: Lab, in namespace: String, filter: String, name: String) {
-        guard let ip = try? Shell.resolve("ip"), (try? Shell.resolve("tcpdump")) != nil else { return nil }
+        guard (try? Program.path("tcpdump")) != nil else { return nil }
         file = lab.directory.appendingPathComponent("capture-\(name).pcap")
-        process.executableURL = URL(fileURLWithPath: ip)
-        process.arguments = ["netns", "exec", namespace, "tcpdump", "-i", "any", "-nn", "-U", "-w", file.path, filter]
-        process.standardOutput = FileHandle.nullDevice
-        process.standardError = FileHandle.nullDevice
-        guard (try? process.run()) != nil else { return nil }
+        guard let p = try? ChildProcess(["ip", "netns", "exec", namespace, "tcpdump", "-i", "any", "-nn", "-U", "-w", file.path, filter]) else {
+            return nil
+        }
+        process = p
         usleep(700_000)  // tcpdump attaches its filter
     }
 
@@ -576,14 +567,8 @@ final class SecCapture {
         if let text { return text }
         // -U wrote every packet as it came; SIGTERM, then SIGKILL (a signal the test runner ignores stays
         // ignored in its children, so never wait on one).
-        if process.isRunning { kill(process.processIdentifier, SIGTERM) }
-        let deadline = Date().addingTimeInterval(1)
-        while process.isRunning && Date() < deadline { usleep(20_000) }
-        if process.isRunning {
-            kill(process.processIdentifier, SIGKILL)
-            process.waitUntilExit()
-        }
-        let decoded = (try? Shell.capture(["tcpdump", "-nn", "-v", "-r", file.path]))?.stdout ?? ""
+        process.terminate(grace: 1)
+        let decoded = (try? Program.capture(["tcpdump", "-nn", "-v", "-r", file.path]))?.stdout ?? ""
         text = decoded.split(separator: "\n").prefix(40).joined(separator: "\n")
         return text!
     }
@@ -599,7 +584,7 @@ struct SecCounter: CustomStringConvertible {
 /// (prerouting, before any socket or firewall), `from_peer_icmp` the ICMP, `to_peer` every packet this namespace
 /// sends to it. Bytes are IP lengths.
 func secInstallCounters(_ lab: Lab, on namespace: String, peer: IPAddress) throws {
-    try Shell.run(["ip", "netns", "exec", namespace, "nft", "-f", "-"], input: """
+    try Program.run(["ip", "netns", "exec", namespace, "nft", "-f", "-"], input: """
     table inet spsec {
       counter from_peer {}
       counter from_peer_icmp {}
@@ -616,7 +601,7 @@ func secInstallCounters(_ lab: Lab, on namespace: String, peer: IPAddress) throw
 }
 
 func secReadCounter(_ lab: Lab, on namespace: String, _ name: String) throws -> SecCounter {
-    let text = try Shell.run(["ip", "netns", "exec", namespace, "nft", "list", "counter", "inet", "spsec", name])
+    let text = try Program.run(["ip", "netns", "exec", namespace, "nft", "list", "counter", "inet", "spsec", name])
     let words = text.split(whereSeparator: { $0 == " " || $0 == "\n" || $0 == "\t" })
     func after(_ w: String) -> Int {
         guard let i = words.firstIndex(of: Substring(w)), i + 1 < words.count else { return -1 }
@@ -627,7 +612,7 @@ func secReadCounter(_ lab: Lab, on namespace: String, _ name: String) throws -> 
 
 /// A kernel SNMP counter of a namespace (`nstat -asz NAME`), e.g. UdpRcvbufErrors.
 func secNstat(on namespace: String, _ name: String) throws -> Int {
-    let text = try Shell.run(["ip", "netns", "exec", namespace, "nstat", "-asz", name])
+    let text = try Program.run(["ip", "netns", "exec", namespace, "nstat", "-asz", name])
     for line in text.split(separator: "\n") {
         let f = line.split(whereSeparator: { $0 == " " || $0 == "\t" })
         if f.count > 1, f[0] == Substring(name) { return Int(f[1]) ?? 0 }

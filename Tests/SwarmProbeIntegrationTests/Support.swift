@@ -1,16 +1,21 @@
 import Foundation
+import SwarmProbeProcess
 import SwarmProbeCore
 import SwarmProbeLab
 import Testing
 
 /// The built `swarmprobe` binary: $SWARMPROBE_BIN, or beside the test bundle.
 func swarmprobeBinary() -> String {
-    if let env = ProcessInfo.processInfo.environment["SWARMPROBE_BIN"] { return env }
+    ProcessInfo.processInfo.environment["SWARMPROBE_BIN"] ?? builtBinary("swarmprobe")
+}
+
+/// A binary of this build: .../debug/swarmprobePackageTests.xctest (a file on Linux) -> .../debug/NAME.
+func builtBinary(_ name: String) -> String {
     var buffer = [CChar](repeating: 0, count: 4096)
     let n = readlink("/proc/self/exe", &buffer, buffer.count - 1)
     let me = n > 0 ? String(decoding: buffer[0..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self) : CommandLine.arguments[0]
-    // .../debug/swarmprobePackageTests.xctest (a file on Linux) -> .../debug/swarmprobe
-    return URL(fileURLWithPath: me).deletingLastPathComponent().appendingPathComponent("swarmprobe").path
+    let dir = URL(fileURLWithPath: ProcessInfo.processInfo.environment["SWARMPROBE_BIN"] ?? me).deletingLastPathComponent()
+    return dir.appendingPathComponent(name).path
 }
 
 /// Why lab tests cannot run here, or nil when they can.
@@ -36,7 +41,7 @@ func runCheck(_ lab: Lab, token: String, extra: [String] = [], timeout: String =
     let r = try lab.runInSwitch(binary: swarmprobeBinary(), ["check", "--inventory", inventory, "--token-file", token,
                                                             "--timeout", timeout, "--json", json, "--report", report, "--no-color"] + extra)
     guard let data = FileManager.default.contents(atPath: json) else {
-        throw ShellError(command: ["swarmprobe", "check"], status: r.status, stderr: r.stderr + r.stdout)
+        throw ProgramError(command: ["swarmprobe", "check"], status: r.status, message: r.stderr + r.stdout)
     }
     let results = try JSONDecoder().decode(Results.self, from: data)
     let md = (try? String(contentsOfFile: report, encoding: .utf8)) ?? ""
@@ -45,17 +50,12 @@ func runCheck(_ lab: Lab, token: String, extra: [String] = [], timeout: String =
 
 /// Starts `swarmprobe check` in the lab's switch namespace without waiting for it; JSON and the markdown
 /// report go to `name`.json and `name`.md in the lab's directory.
-func startCheck(_ lab: Lab, token: String, timeout: String, name: String = "faults") throws -> (Process, json: String, report: String) {
+func startCheck(_ lab: Lab, token: String, timeout: String, name: String = "faults") throws -> (ChildProcess, json: String, report: String) {
     let inventory = try lab.write("inventory.yaml", lab.inventoryYAML())
     let json = lab.directory.appendingPathComponent("\(name).json").path
     let report = lab.directory.appendingPathComponent("\(name).md").path
-    let p = Process()
-    p.executableURL = URL(fileURLWithPath: try Shell.resolve("ip"))
-    p.arguments = ["netns", "exec", lab.switchNamespace, swarmprobeBinary(), "check", "--inventory", inventory,
-                   "--token-file", token, "--timeout", timeout, "--json", json, "--report", report, "--quiet"]
-    p.standardOutput = FileHandle.nullDevice
-    p.standardError = FileHandle.nullDevice
-    try p.run()
+    let p = try ChildProcess(["ip", "netns", "exec", lab.switchNamespace, swarmprobeBinary(), "check", "--inventory", inventory,
+                              "--token-file", token, "--timeout", timeout, "--json", json, "--report", report, "--quiet"])
     return (p, json, report)
 }
 

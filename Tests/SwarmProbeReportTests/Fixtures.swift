@@ -1,5 +1,7 @@
 import SwarmProbeCoordinator
+import SwarmProbeBench
 import SwarmProbeCore
+import SwarmProbeReport
 
 /// Hand-built runs. Verdicts come from Core's `decide`, so details read as a real run's do.
 enum Fixture: String, CaseIterable, Sendable, CustomStringConvertible {
@@ -55,8 +57,9 @@ struct RunBuilder {
         let a = node(from), b = node(to)
         let input = VerdictInput(kind: kind.kindID, fromName: from, toName: to, expectedSource: a.address,
                                  senderAgent: agent(from), receiverAgent: agent(to), sender: sender, receiver: receiver)
+        let decision = decide(input)
         checks.append(CheckResult(from: from, to: to, kind: kind, required: kind.isRequired(from: a.role, to: b.role),
-                                  decision: decide(input), sender: sender, receiver: receiver))
+                                  decision: decision, detail: CheckDetail.sentence(decision, input), sender: sender, receiver: receiver))
     }
 
     /// What an up target reports: its listener for the kind, and what it received.

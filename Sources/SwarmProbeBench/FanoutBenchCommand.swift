@@ -1,11 +1,13 @@
 import ArgumentParser
 import Foundation
+import SwarmProbeProcess
 import SwarmProbeAgent
 import SwarmProbeAgentCLI
+import SwarmProbeCommands
 import SwarmProbeCore
 import SwarmProbeLab
 
-/// `swarmprobe bench fanout`: what probing a thousand peers costs one agent.
+/// `swarmprobe-bench fanout`: what probing a thousand peers costs one agent.
 ///
 /// Runs in its own network namespace (so its loopback and ports are its own): one real agent on
 /// 127.0.0.11, and a farm answering for `--peers` loopback addresses (127.1.x.y) exactly as agents
@@ -13,7 +15,7 @@ import SwarmProbeLab
 /// (their control port still refuses at once, as a node without an agent does), so their probes wait
 /// out the timeout (the expensive case). A real `check` drives it; the peers have no control endpoint,
 /// so their own checks are agent-down and only the one agent's plan runs.
-struct BenchFanoutCommand: AsyncParsableCommand {
+struct FanoutBenchCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "fanout",
         abstract: "Measure one agent probing many peers (default 999) on loopback (needs root).",
@@ -46,25 +48,22 @@ struct BenchFanoutCommand: AsyncParsableCommand {
         if let why = Lab.canBuild() { throw InputError(source: "bench fanout", "the namespace \(why)") }
         // A namespace of our own: its loopback, its ports, its nftables; removed on every exit.
         let ns = "spf" + String(format: "%04x", UInt16.random(in: 0...UInt16.max))
-        try Shell.run(["ip", "netns", "add", ns])
+        try Program.run(["ip", "netns", "add", ns])
         let teardown = SignalCancellation {
-            _ = try? Shell.run(["ip", "netns", "delete", ns])
+            _ = try? Program.run(["ip", "netns", "delete", ns])
             Foundation.exit(130)
         }
         defer {
             teardown.stop()
-            _ = try? Shell.run(["ip", "netns", "delete", ns])
+            _ = try? Program.run(["ip", "netns", "delete", ns])
         }
-        try Shell.run(["ip", "-n", ns, "link", "set", "lo", "up"])
-        var args = [selfExecutable(), "bench", "fanout", "--peers", "\(peers)", "--silent", "\(silent)",
+        try Program.run(["ip", "-n", ns, "link", "set", "lo", "up"])
+        var args = [selfExecutable(), "fanout", "--peers", "\(peers)", "--silent", "\(silent)",
                     "--timeout", timeout.argument, "--inside-namespace", ns]
         if noCapture { args.append("--no-capture") }
-        let p = Process()
-        p.executableURL = URL(fileURLWithPath: try Shell.resolve("ip"))
-        p.arguments = ["netns", "exec", ns] + args
-        try p.run()
-        p.waitUntilExit()
-        if p.terminationStatus != 0 { throw ExitCode(p.terminationStatus) }
+        // Its output goes straight to this terminal: the child inherits neither pipe nor file.
+        let status = try Program.passthrough(["ip", "netns", "exec", ns] + args)
+        if status != 0 { throw ExitCode(status) }
     }
 
     private func measure() async throws {
@@ -83,7 +82,7 @@ struct BenchFanoutCommand: AsyncParsableCommand {
         let token = try ClusterToken.load(path: tokenFile)
         if !quiet.isEmpty {
             let set = quiet.map(\.description).joined(separator: ", ")
-            try Shell.run(["nft", "-f", "-"], input: """
+            try Program.run(["nft", "-f", "-"], input: """
             table inet spfanout {
               set silent { type ipv4_addr; elements = { \(set) } }
               chain input { type filter hook input priority 0; policy accept; ip daddr @silent tcp dport != \(Defaults.controlPort) drop; ip daddr @silent meta l4proto != tcp drop; }
@@ -94,20 +93,22 @@ struct BenchFanoutCommand: AsyncParsableCommand {
         progressLine("fanout: opening \(answering.count * 4) listeners for \(answering.count) answering peers ...")
         let farm = try await ProbeFarm.start(addresses: answering, profile: DefaultProfile.load(), token: token)
         defer { Task { await farm.stop() } }
-        try lab.startAgents(binary: selfExecutable(), tokenFile: tokenFile, extraArguments: noCapture ? ["--no-capture"] : [])
+        try lab.startAgents(binary: siblingExecutable("swarmprobe"), tokenFile: tokenFile, extraArguments: noCapture ? ["--no-capture"] : [])
         guard let pid = lab.agentPID("a0"), let idle = ProcessStats.read(pid: pid) else {
             throw InputError(source: "bench fanout", "the agent did not start: \(lab.agentLog("a0"))")
         }
         let packetsBefore = loopbackPackets()
         progressLine("fanout: the agent probes \(peers) peers x 4 kinds (\(silentCount) peers silent) ...")
         ProcInfo.resetPeakRSS(pid)  // VmHWM from here on is the check's peak
-        let files = OpenFilesSampler(pid: pid)
+        let files = PeakSampler.openFiles(pid)
+        let memory = PeakSampler.memory([pid])
         let json = lab.directory.appendingPathComponent("results.json").path
         let t0 = Date()
-        let check = try Shell.capture([selfExecutable(), "check", "--inventory", inventoryFile, "--token-file", tokenFile,
+        let check = try Program.capture([siblingExecutable("swarmprobe"), "check", "--inventory", inventoryFile, "--token-file", tokenFile,
                                        "--timeout", timeout.argument, "--json", json, "--quiet"], timeout: 300)
         let wall = Date().timeIntervalSince(t0)
-        let peakFiles = files.stop()
+        let peakFiles = files.stop()[pid] ?? 0
+        let peakMemory = memory.stop()[pid]
         guard let after = ProcessStats.read(pid: pid), FileManager.default.fileExists(atPath: json) else {
             throw InputError(source: "bench fanout", "the check failed (exit \(check.status)): \(check.stderr)")
         }
@@ -146,7 +147,7 @@ struct BenchFanoutCommand: AsyncParsableCommand {
             }
         }
         let probes = answered + timedOut + wrong
-        print("swarmprobe bench fanout --peers \(peers) --silent \(silent) --timeout \(timeout.argument)\(noCapture ? " --no-capture" : "")")
+        print("swarmprobe-bench fanout --peers \(peers) --silent \(silent) --timeout \(timeout.argument)\(noCapture ? " --no-capture" : "")")
         print("one agent (capture \(noCapture ? "off" : "on")), \(peers) loopback peers x 4 kinds = \(probes) probes; \(answering.count) peers answer, \(silentCount) drop silently; probe timeout \(timeoutMs) ms (\(policy))")
         print("")
         print("| measure | value |")
@@ -157,6 +158,9 @@ struct BenchFanoutCommand: AsyncParsableCommand {
         print("| tries sent (datagrams + TCP connections) | \(tries) |")
         print("| agent CPU time during the check | \(Int((after.cpuSeconds - idle.cpuSeconds) * 1000)) ms |")
         print("| agent resident memory idle / peak | \(idle.rssKiB / 1024) MiB / \(after.peakRSSKiB / 1024) MiB |")
+        func mib(_ kib: Int?) -> String { kib.map { String(format: "%.1f MiB", Double($0) / 1024) } ?? "?" }
+        print("| agent PSS idle / peak | \(mib(idle.memory?.pssKiB)) / \(mib(peakMemory?.pssKiB)) |")
+        print("| agent private memory idle / peak | \(mib(idle.memory?.privateKiB)) / \(mib(peakMemory?.privateKiB)) |")
         print("| agent open files idle / peak | \(idle.openFiles) / \(peakFiles) |")
         print("| loopback packets during the check | \(packets) |")
         if wrong > 0 { throw ExitCode(1) }

@@ -1,11 +1,12 @@
 import NIOCore
 import NIOPosix
+import SwarmProbeAgent
 import SwarmProbeCore
 
 /// Probe listeners for many addresses in one process, each address answering exactly as an agent
 /// there would (its own responder: authentication, addressing, replay window, rate limit), but with no
 /// control endpoint, capture or prober. It exists to measure one real agent probing a thousand peers
-/// (`swarmprobe bench fanout`) without running a thousand agents.
+/// (`swarmprobe-bench fanout`) without running a thousand agents.
 public final class ProbeFarm: Sendable {
     private let channels: [any Channel]
     private let responders: [Responder]
@@ -26,8 +27,7 @@ public final class ProbeFarm: Sendable {
                 let responder = Responder(address: address, token: token)
                 responders.append(responder)
                 for kind in profile.enabledKinds where kind.proto != .esp {
-                    channels.append(try await Agent.openListener(kind, address: address, responder: responder, group: group,
-                                                                 maxConnections: 64))
+                    channels.append(try await ProbeListener.open(kind, address: address, responder: responder, group: group, maxConnections: 64))
                 }
             }
         } catch {
@@ -38,7 +38,7 @@ public final class ProbeFarm: Sendable {
     }
 
     /// Probes answered across every address so far.
-    public var answered: Int { responders.reduce(0) { $0 + $1.counters.answered } }
+    public var answered: Int { responders.reduce(0) { $0 + $1.answeredCount } }
     public var listenerCount: Int { channels.count }
 
     public func stop() async {

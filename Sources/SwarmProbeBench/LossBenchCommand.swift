@@ -1,11 +1,12 @@
 import ArgumentParser
 import Foundation
 import SwarmProbeAgentCLI
+import SwarmProbeCommands
 import SwarmProbeCore
 import SwarmProbeLab
 
-/// `swarmprobe bench loss`: how many verdicts random loss flips, per number of tries.
-struct BenchLossCommand: AsyncParsableCommand {
+/// `swarmprobe-bench loss`: how many verdicts random loss flips, per number of tries.
+struct LossBenchCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "loss",
         abstract: "Count wrong verdicts on a namespace lab whose one link loses packets at random, per --attempts (needs root).",
@@ -35,7 +36,7 @@ struct BenchLossCommand: AsyncParsableCommand {
 
     func run() async throws {
         if let why = Lab.canBuild() { throw InputError(source: "bench loss", "the namespace lab \(why)") }
-        let binary = selfExecutable()
+        let binary = siblingExecutable("swarmprobe")
         let teardown = SignalCancellation {
             LabRegistry.shared.destroyAll()
             Foundation.exit(130)
@@ -61,7 +62,7 @@ struct BenchLossCommand: AsyncParsableCommand {
         // One check first, so every node has resolved its neighbours (ARP is spared by the loss rule,
         // but a cold cache would still add its own delay to the first run).
         _ = try check(ProbeTiming.defaultAttempts)
-        print("swarmprobe bench loss --percent \(percent) --attempts \(attempts) --runs \(runs)")
+        print("swarmprobe-bench loss --percent \(percent) --attempts \(attempts) --runs \(runs)")
         print("4-node lab, w1's link loses \(percent) % of IPv4 packets each way; \(runs) checks per setting, timeout auto")
         print("")
         print("| tries per probe | checks over the lossy link | wrong verdicts | wrong, % | expected wrong, % (round-trip loss ^ tries) | mean check (ms) | datagrams + connections per check |")

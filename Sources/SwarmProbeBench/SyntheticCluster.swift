@@ -1,7 +1,8 @@
+import SwarmProbeCoordinator
 import SwarmProbeCore
 
 /// A generated cluster and the evidence its agents would have returned, with a seeded set of faults
-/// and the verdict each check must get: the input of `swarmprobe bench scale` and of the scale tests.
+/// and the verdict each check must get: the input of `swarmprobe-bench scale` and of the scale tests.
 ///
 /// Nodes `n-0001`... are spread over groups `az-a`, `az-b`, ... (inventory `group:`; at most 250 nodes
 /// a group, `10.<group+1>.<i/250>.<i%250+1>`), the first node of each of the first three groups is a
@@ -117,7 +118,7 @@ public struct SyntheticCluster: Sendable {
     /// The nonce of one attempt, as an agent writes it (32 hex digits).
     func nonce(_ i: Int, _ j: Int, _ k: Int, _ attempt: Int) -> String {
         let a = mix(probeID(i, j, k, attempt)), b = mix(a ^ 0x5bd1_e995)
-        return Nonce(hi: a, lo: b).hex
+        return Hex.encode(withUnsafeBytes(of: a.bigEndian, Array.init) + withUnsafeBytes(of: b.bigEndian, Array.init))
     }
 
     /// The TCP source port of one attempt.

@@ -1,0 +1,2 @@
+// glibc's allocator controls (malloc_trim, mallopt), which the Glibc module leaves out.
+#include <malloc.h>

@@ -1,0 +1,4 @@
+import Foundation
+import SwarmProbeBench
+
+exit(await SwarmProbeBench.main())
