@@ -184,7 +184,8 @@ let package = Package(
             name: "SwarmProbeCoordinatorTests",
             dependencies: ["SwarmProbeCoordinator", "SwarmProbeCore", "SwarmProbeReport", "SwarmProbeBench", "SwarmProbeAgent",
                            "SwarmProbeTestSupport", .product(name: "NIOCore", package: "swift-nio"),
-                           .product(name: "NIOPosix", package: "swift-nio")]
+                           .product(name: "NIOPosix", package: "swift-nio"), .product(name: "NIOHTTP1", package: "swift-nio"),
+                           .product(name: "Logging", package: "swift-log")]
         ),
         .testTarget(
             name: "SwarmProbeAgentTests",

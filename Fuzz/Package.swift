@@ -14,7 +14,6 @@ let fuzzers: [(name: String, product: String)] = [
 
 let package = Package(
     name: "swarmprobe-fuzz",
-    platforms: [.macOS(.v14)],
     dependencies: [
         // The repository's own package. `name:` lets the products below name it whatever the
         // checkout's folder is called (a path dependency's identity is its folder name).

@@ -65,15 +65,15 @@ def sign(method, path, body, ts, nonce):
 def control_corpus():
     t = "FuzzControl"
     nonce = "000102030405060708090a0b0c0d0e0f"
-    run = '{"attempts":3,"nodes":[{"address":"10.0.0.1","name":"m1"},{"address":"10.0.0.2","name":"m2"},' \
-          '{"address":"2001:db8::3","name":"w1"}],"probes":[{"kind":"2377/tcp","target":"10.0.0.2"},' \
-          '{"kind":"4789/udp","observed":true,"target":"2001:db8::3"},{"kind":"7946/udp","target":"10.0.0.2"}],' \
-          '"runID":"00112233445566778899aabbccddeeff","timeoutMs":2000}'
-    log = '{"runID":"00112233445566778899aabbccddeeff"}'
+    run = '{"run_id":"00112233445566778899aabbccddeeff","timeout_ms":2000,"attempts":3,' \
+          '"nodes":[{"name":"m1","address":"10.0.0.1"},{"name":"m2","address":"10.0.0.2"},{"name":"w1","address":"2001:db8::3"}],' \
+          '"probes":[{"target":"10.0.0.2","kind":"2377/tcp"},{"target":"2001:db8::3","kind":"4789/udp","observed":true},' \
+          '{"target":"10.0.0.2","kind":"7946/udp"}]}'
+    log = '{"run_id":"00112233445566778899aabbccddeeff"}'
     for name, path, body in [("run-signed", "/v1/run", run), ("log-signed", "/v1/log", log)]:
         write(t, name, sign("POST", path, body.encode(), NOW, nonce) + "\n" + body)
-    write(t, "run-bad-timeout", "SWP1 ts=1,nonce=00,mac=00\n" + run.replace('"timeoutMs":2000', '"timeoutMs":0'))
-    write(t, "run-self-probe", "SWP1 ts=1\n" + run.replace('"target":"10.0.0.2"}]', '"target":"10.0.0.1"}]'))
+    write(t, "run-bad-timeout", "SWP1 ts=1,nonce=00,mac=00\n" + run.replace('"timeout_ms":2000', '"timeout_ms":0'))
+    write(t, "run-self-probe", "SWP1 ts=1\n" + run.replace('{"target":"10.0.0.2","kind":"7946/udp"}]', '{"target":"10.0.0.1","kind":"7946/udp"}]'))
     write(t, "run-bad-kind", "SWP1 \n" + run.replace("2377/tcp", "esp/tcp"))
     write(t, "run-missing-field", "\n" + run.replace('"attempts":3,', ""))
     write(t, "token-line", "4242424242424242424242424242424242424242424242424242424242424242\n" + log)

@@ -62,7 +62,7 @@ public enum AWSAuditReport {
     /// The results JSON with the audit's own field, `aws`, added at the top level (the document stays a
     /// valid `swarmprobe.results/v1`: readers ignore fields they do not know).
     public static func json(results resultsJSON: String, audit: AWSAuditResult) -> String {
-        let encoder = WireJSON.encoder(pretty: true)
+        let encoder = JSONDocument.encoder(pretty: true)
         guard let data = try? encoder.encode(audit), resultsJSON.hasPrefix("{\n") else { return resultsJSON }
         let auditText = String(decoding: data, as: UTF8.self)
             .split(separator: "\n", omittingEmptySubsequences: false)

@@ -360,7 +360,7 @@ public struct AWSSnapshot: Sendable, Equatable {
 
     /// Decodes one `aws ec2 ...` JSON document; errors name `source` and the field.
     public static func decode<T: Decodable>(_ type: T.Type, _ data: Data, source: String) throws(InputError) -> T {
-        try WireJSON.decode(type, from: [UInt8](data), source: source)
+        try JSONDocument.decode(type, from: [UInt8](data), source: source)
     }
 
     /// The files `--from-dir` reads, as `aws ec2 <command> --output json > DIR/<command>.json` writes them.

@@ -122,7 +122,7 @@ public final class Agent: Service, Sendable {
         logger.debug("open-file limit: \(files)")
         let prober = Prober(group: group, address: cfg.address, token: cfg.token, esp: esp, framedKinds: cfg.profile.framedKinds,
                             concurrency: max(64, min(1024, (files - 256) / 4)))
-        let service = ControlService(address: cfg.address, profile: cfg.profile, token: cfg.token,
+        let service = ControlService(address: cfg.address, controlPort: cfg.controlPort, profile: cfg.profile, token: cfg.token,
                                      listeners: currentListeners,
                                      taps: taps, responder: responder, prober: prober, logger: logger)
         let control: any Channel

@@ -17,6 +17,8 @@ struct ControlReply: Sendable {
 /// The signed control API: hello, run (carry out a plan), log (what this agent received).
 final class ControlService: Sendable {
     let address: IPAddress
+    /// `address:port` of the control endpoint, as a coordinator names it.
+    let endpoint: String
     let profile: Profile
     let token: ClusterToken
     let listeners: @Sendable () -> [ListenerState]
@@ -70,9 +72,10 @@ final class ControlService: Sendable {
     /// The sweep due once the logs' kept span has passed with no log served (`sweepWhenIdle`).
     private let idleSweep = NIOLockedValueBox<Task<Void, Never>?>(nil)
 
-    init(address: IPAddress, profile: Profile, token: ClusterToken, listeners: @escaping @Sendable () -> [ListenerState],
+    init(address: IPAddress, controlPort: Int, profile: Profile, token: ClusterToken, listeners: @escaping @Sendable () -> [ListenerState],
          taps: CaptureTaps?, responder: Responder, prober: Prober, logger: Logger) {
         self.address = address
+        self.endpoint = address.isIPv4 ? "\(address):\(controlPort)" : "[\(address)]:\(controlPort)"
         self.profile = profile
         self.token = token
         self.listeners = listeners
@@ -102,14 +105,22 @@ final class ControlService: Sendable {
         do {
             switch path {
             case ControlPath.hello:
+                let request = try WireCodec.decode(HelloRequest.self, from: body, source: "hello")
+                guard request.protocolVersion == ControlProtocol.version else {
+                    let why = ControlProtocol.mismatch(agent: ControlProtocol.version, agentVersion: SwarmProbeVersion.current,
+                                                       coordinator: request.protocolVersion, coordinatorVersion: request.toolVersion,
+                                                       endpoint: endpoint)
+                    logger.warning("control: \(why)")
+                    return ControlReply(status: .conflict, body: errorBody(why), requestNonce: nonce)
+                }
                 let hello = HelloResponse(agentVersion: SwarmProbeVersion.current, address: address, timeMs: Int64(nowMs()),
                                           profile: profile.name, listeners: listeners(), taps: taps?.states ?? [
                                               TapState(tap: .interface, active: false, detail: "capture is off (--no-capture)"),
                                               TapState(tap: .nflog, active: false, detail: "capture is off (--no-capture)"),
                                           ])
-                return try ok(hello, nonce)
+                return ok(hello, nonce)
             case ControlPath.run:
-                let request = try WireJSON.decode(RunRequest.self, from: body, source: "run request")
+                let request = try WireCodec.decode(RunRequest.self, from: body, source: "run request")
                 try request.validate(selfAddress: address, kinds: Set(profile.enabledKinds.map(\.kindID)))
                 guard running.withLockedValue({ busy in defer { busy = true }; return !busy }) else {
                     return ControlReply(status: .conflict, body: errorBody("a plan is already running on this agent"), requestNonce: nonce)
@@ -128,9 +139,9 @@ final class ControlService: Sendable {
                 let (results, silent, pace) = await prober.run(request)
                 if !silent.isEmpty { runStarts.withLockedValue { $0[request.runID]?.silent = silent } }
                 logger.info("control: run \(request.runID.prefix(8)): \(request.probes.count) probes done in \(Int64(nowMs()) - started) ms (\(pace))")
-                return try ok(RunResponse(runID: request.runID, results: results), nonce)
+                return ok(RunResponse(runID: request.runID, results: results), nonce)
             case ControlPath.log:
-                let request = try WireJSON.decode(LogRequest.self, from: body, source: "log request")
+                let request = try WireCodec.decode(LogRequest.self, from: body, source: "log request")
                 let (entries, truncated) = responder.log(runID: request.runID)
                 let start = runStarts.withLockedValue { $0[request.runID] }
                 let since = Self.captureSince(runStart: start?.timeMs, servedBefore: start?.servedBefore,
@@ -151,7 +162,7 @@ final class ControlService: Sendable {
                 }
                 let response = LogResponse(runID: request.runID, entries: entries, truncated: truncated, capture: capture,
                                            captureLost: lost, missedAnswers: missed)
-                let reply = try ok(response, nonce)
+                let reply = ok(response, nonce)
                 // Only a run this agent carried out marks the end of what later runs need (not the log of a
                 // run refused here, or one this agent never heard of).
                 if start != nil {
@@ -168,16 +179,14 @@ final class ControlService: Sendable {
             default:
                 return ControlReply(status: .notFound, body: errorBody("no such endpoint: \(path)"), requestNonce: nonce)
             }
-        } catch let e as InputError {
-            logger.notice("control: refused \(path): \(e)")
-            return ControlReply(status: .badRequest, body: errorBody(e.description), requestNonce: nonce)
         } catch {
-            return ControlReply(status: .internalServerError, body: errorBody("\(error)"), requestNonce: nonce)
+            logger.notice("control: refused \(path): \(error)")
+            return ControlReply(status: .badRequest, body: errorBody(error.description), requestNonce: nonce)
         }
     }
 
-    private func ok<T: Encodable>(_ value: T, _ nonce: String) throws -> ControlReply {
-        ControlReply(status: .ok, body: try WireJSON.encode(value), requestNonce: nonce)
+    private func ok(_ value: some WireMessage, _ nonce: String) -> ControlReply {
+        ControlReply(status: .ok, body: WireCodec.encode(value), requestNonce: nonce)
     }
 
     /// Where a run's capture records start (agent clock, ms). Probes of a run can arrive here a little before
@@ -259,7 +268,7 @@ final class ControlService: Sendable {
     }
 
     private func errorBody(_ message: String) -> [UInt8] {
-        Array((try? WireJSON.encoder().encode(ErrorResponse(error: message))) ?? Data())
+        WireCodec.encode(ErrorResponse(error: message))
     }
 }
 
@@ -301,8 +310,7 @@ final class ControlHTTPHandler: ChannelInboundHandler {
     }
 
     private static func reply(_ status: HTTPResponseStatus, _ message: String) -> ControlReply {
-        let body = (try? WireJSON.encoder().encode(ErrorResponse(error: message))).map { Array($0) } ?? []
-        return ControlReply(status: status, body: body)
+        ControlReply(status: status, body: WireCodec.encode(ErrorResponse(error: message)))
     }
 
     private func dropBody() {

@@ -20,7 +20,7 @@ public func loadProfile(path: String?, dataPathPort: Int?) throws(InputError) ->
 }
 
 /// Parses and runs `Root`, mapping every failure to a one-line message and an exit code (2 for bad
-/// input or usage, as PRODUCT.md promises, where argument-parser alone would say 64).
+/// input or usage, where argument-parser alone would say 64).
 public func runMain<Root: ParsableCommand>(_ root: Root.Type, name: String, _ arguments: [String]? = nil) async -> Int32 {
     do {
         var command = try root.parseAsRoot(arguments)
@@ -37,12 +37,13 @@ public func runMain<Root: ParsableCommand>(_ root: Root.Type, name: String, _ ar
         return e.rawValue
     } catch {
         let code = root.exitCode(for: error)
-        let message = root.fullMessage(for: error)
         if code == .success {
-            print(message)
+            print(root.fullMessage(for: error))  // --help, --version
             return 0
         }
-        printError(message)
+        // One line naming the flag; `--help` has the usage.
+        let message = root.message(for: error).split(whereSeparator: \.isNewline).first.map(String.init) ?? "\(error)"
+        printError("\(name): \(message)")
         return code == .validationFailure ? 2 : code.rawValue
     }
 }

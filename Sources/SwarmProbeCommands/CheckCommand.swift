@@ -100,6 +100,10 @@ struct CheckCommand: AsyncParsableCommand {
         let signals = SignalCancellation { task.cancel() }
         let complete = await task.value
         signals.stop()
+        // Agents of another version cannot be asked anything: say so once each, where the user looks first.
+        for n in coordinator.resultsHead(complete: complete).nodes where n.agent.status == .incompatible {
+            printError("swarmprobe: node \(n.name): \(n.agent.detail ?? "its agent speaks another protocol version")")
+        }
 
         // Many nodes (a million checks at 500): decide them as a stream, never all held (not with --aws,
         // whose annotations need every check at hand).

@@ -14,6 +14,8 @@ public struct AgentCallError: Error, Sendable, CustomStringConvertible {
 struct ControlClient: Sendable {
     let http: HTTPClient
     let token: ClusterToken
+    /// The control protocol this coordinator speaks (another only in tests).
+    var protocolVersion = ControlProtocol.version
 
     /// A request encoded and ready to leave: encoding is the costly part of a call (a plan of a thousand
     /// peers is 4,000 probe orders), so a phase can encode every request before it sends the first.
@@ -23,25 +25,66 @@ struct ControlClient: Sendable {
         var body: [UInt8]
     }
 
-    func prepare<Request: Encodable>(_ node: Node, path: String, _ request: Request) throws(AgentCallError) -> Prepared {
-        do { return Prepared(node: node, path: path, body: try WireJSON.encode(request)) } catch {
-            throw AgentCallError(health: AgentHealth(.down, "cannot encode request: \(error)"))
+    /// An answer whose signature checked out.
+    struct Answer {
+        var status: Int
+        var body: [UInt8]
+        var endpoint: String
+    }
+
+    func prepare(_ node: Node, path: String, _ request: some WireMessage) -> Prepared {
+        Prepared(node: node, path: path, body: WireCodec.encode(request))
+    }
+
+    /// The agent's hello, if it speaks this coordinator's protocol; `.incompatible` naming both versions if not.
+    func hello(_ node: Node, timeout: TimeAmount) async throws(AgentCallError) -> HelloResponse {
+        let request = HelloRequest(protocolVersion: protocolVersion)
+        let answer = try await send(prepare(node, path: ControlPath.hello, request), timeout: timeout)
+        func incompatible(_ agent: Int, _ agentVersion: String?) -> AgentCallError {
+            AgentCallError(health: AgentHealth(.incompatible, ControlProtocol.mismatch(
+                agent: agent, agentVersion: agentVersion, coordinator: protocolVersion, coordinatorVersion: SwarmProbeVersion.current,
+                endpoint: answer.endpoint)))
+        }
+        // The agent refused our version, and said why in its own words (they name both versions).
+        if answer.status == 409, let e = try? WireCodec.decode(ErrorResponse.self, from: answer.body, source: ""),
+           let agent = e.protocolVersion, agent != protocolVersion {
+            throw AgentCallError(health: AgentHealth(.incompatible, e.error))
+        }
+        // An agent of another version may not even be read as a hello of this one: its versions come first.
+        if answer.status == 200, let v = HelloResponse.versions(of: answer.body), v.protocolVersion != protocolVersion {
+            throw incompatible(v.protocolVersion, v.agentVersion)
+        }
+        return try decode(HelloResponse.self, answer, path: ControlPath.hello)
+    }
+
+    func call<Response: WireMessage>(_ node: Node, path: String, _ request: some WireMessage, as: Response.Type,
+                                     timeout: TimeAmount) async throws(AgentCallError) -> Response {
+        try await call(prepare(node, path: path, request), as: Response.self, timeout: timeout)
+    }
+
+    func call<Response: WireMessage>(_ prepared: Prepared, as: Response.Type, timeout: TimeAmount) async throws(AgentCallError) -> Response {
+        try decode(Response.self, try await send(prepared, timeout: timeout), path: prepared.path)
+    }
+
+    /// The answer of a 200, or the agent's refusal as the reason it cannot be used.
+    private func decode<Response: WireMessage>(_: Response.Type, _ answer: Answer, path: String) throws(AgentCallError) -> Response {
+        guard answer.status == 200 else {
+            let message = (try? WireCodec.decode(ErrorResponse.self, from: answer.body, source: ""))?.error ?? "no reason given"
+            throw AgentCallError(health: AgentHealth(.down, "\(answer.endpoint) refused \(path) with HTTP \(answer.status): \(message)"))
+        }
+        do {
+            return try WireCodec.decode(Response.self, from: answer.body, source: "answer from \(answer.endpoint)\(path)")
+        } catch {
+            throw AgentCallError(health: AgentHealth(.down, error.description))
         }
     }
 
-    func call<Request: Encodable, Response: Decodable>(
-        _ node: Node, path: String, _ request: Request, as: Response.Type, timeout: TimeAmount
-    ) async throws(AgentCallError) -> Response {
-        try await call(try prepare(node, path: path, request), as: Response.self, timeout: timeout)
-    }
-
     /// Signs (now: the signature carries the time) and sends a prepared request; checks the answer's signature.
-    func call<Response: Decodable>(_ prepared: Prepared, as: Response.Type, timeout: TimeAmount) async throws(AgentCallError) -> Response {
-        let node = prepared.node, path = prepared.path, body = prepared.body
-        let endpoint = node.control
-        let where_ = "\(endpoint)"
+    private func send(_ prepared: Prepared, timeout: TimeAmount) async throws(AgentCallError) -> Answer {
+        let path = prepared.path, body = prepared.body
+        let endpoint = "\(prepared.node.control)"
         let signed = ControlAuth.sign(key: token.controlKey, method: "POST", path: path, body: body, timeMs: nowMs())
-        var req = HTTPClientRequest(url: "http://\(where_)\(path)")
+        var req = HTTPClientRequest(url: "http://\(endpoint)\(path)")
         req.method = .POST
         req.headers.add(name: "authorization", value: signed.header)
         req.headers.add(name: "content-type", value: "application/json")
@@ -54,26 +97,18 @@ struct ControlClient: Sendable {
             var buffer = try await response.body.collect(upTo: 64 << 20)
             bytes = buffer.readBytes(length: buffer.readableBytes) ?? []
         } catch {
-            throw AgentCallError(health: AgentHealth(.down, ControlClient.describe(error, endpoint: where_, timeout: timeout)))
+            throw AgentCallError(health: AgentHealth(.down, ControlClient.describe(error, endpoint: endpoint, timeout: timeout)))
         }
         let status = Int(response.status.code)
-        let signedOK = ControlAuth.verifyResponse(key: token.controlKey, requestNonce: signed.nonce, status: status, body: bytes,
-                                                  mac: response.headers.first(name: ControlAuth.responseHeader))
-        let message = (try? JSONDecoder().decode(ErrorResponse.self, from: Data(bytes)))?.error
         if status == 401 {
-            throw AgentCallError(health: AgentHealth(.authFailed, "authentication failed for node \(node.name): the agent at \(where_) refused our signature (\(message ?? "401")); is it using the same token file?"))
+            let reason = (try? WireCodec.decode(ErrorResponse.self, from: bytes, source: ""))?.error ?? "no reason given"
+            throw AgentCallError(health: AgentHealth(.authFailed, "\(reason) (at \(endpoint))"))
         }
-        guard signedOK else {
-            throw AgentCallError(health: AgentHealth(.authFailed, "authentication failed for node \(node.name): the answer from \(where_) is not signed with our token (status \(status)); is it a swarmprobe agent with the same token file?"))
+        guard ControlAuth.verifyResponse(key: token.controlKey, requestNonce: signed.nonce, status: status, body: bytes,
+                                         mac: response.headers.first(name: ControlAuth.responseHeader)) else {
+            throw AgentCallError(health: AgentHealth(.authFailed, "the answer from \(endpoint) is not signed with our token (HTTP \(status))"))
         }
-        guard status == 200 else {
-            throw AgentCallError(health: AgentHealth(.down, "the agent at \(where_) refused \(path) with \(status): \(message ?? "no detail")"))
-        }
-        do {
-            return try WireJSON.decode(Response.self, from: bytes, source: "answer from \(where_)\(path)")
-        } catch {
-            throw AgentCallError(health: AgentHealth(.down, "\(error)"))
-        }
+        return Answer(status: status, body: bytes, endpoint: endpoint)
     }
 
     static func describe(_ error: any Error, endpoint: String, timeout: TimeAmount) -> String {
@@ -86,16 +121,14 @@ struct ControlClient: Sendable {
             default: return "\(endpoint): \(e)"
             }
         }
-        if let io = error as? IOError {
+        var io = error as? IOError
+        if let c = error as? NIOConnectionError, let first = c.connectionErrors.first {
+            guard let inner = first.error as? IOError else { return "\(endpoint): \(first.error)" }
+            io = inner
+        }
+        if let io {
             if io.errnoCode == ECONNREFUSED { return "connection refused at \(endpoint): is the agent running there?" }
             return "\(endpoint): \(String(cString: strerror(io.errnoCode)))"
-        }
-        if let c = error as? NIOConnectionError, let first = c.connectionErrors.first {
-            if let io = first.error as? IOError {
-                if io.errnoCode == ECONNREFUSED { return "connection refused at \(endpoint): is the agent running there?" }
-                return "\(endpoint): \(String(cString: strerror(io.errnoCode)))"
-            }
-            return "\(endpoint): \(first.error)"
         }
         let text = "\(error)"
         if text.contains("connectTimeout") { return "no connection to \(endpoint) within \(secs) s (host down or port filtered?)" }

@@ -14,6 +14,8 @@ public struct CheckOptions: Sendable {
     public var attempts: Int = ProbeTiming.defaultAttempts
     /// How long to wait for an agent's control endpoint to answer hello or log.
     public var controlTimeoutMs: Int = 3000
+    /// The control protocol to speak: this build's, another only to test how agents of another version are met.
+    var protocolVersion = ControlProtocol.version
 
     public init(timeout: TimeoutPolicy = .auto, attempts: Int = ProbeTiming.defaultAttempts, controlTimeoutMs: Int = 3000) {
         self.timeout = timeout
@@ -113,7 +115,7 @@ public final class Coordinator: Sendable {
         // reported down). A check's next request usually follows the last answer within milliseconds.
         configuration.connectionPool.idleTimeout = .seconds(1)
         let http = HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
-        let client = ControlClient(http: http, token: token)
+        let client = ControlClient(http: http, token: token, protocolVersion: options.protocolVersion)
         let completed = await phases(client)
         try? await http.shutdown()
         return completed
@@ -134,7 +136,7 @@ public final class Coordinator: Sendable {
                     let t0 = nowMs()
                     let m0 = NIODeadline.now()
                     do throws(AgentCallError) {
-                        let hello = try await client.call(node, path: ControlPath.hello, HelloRequest(), as: HelloResponse.self, timeout: controlTimeout)
+                        let hello = try await client.hello(node, timeout: controlTimeout)
                         let rtt = Int((NIODeadline.now() - m0).nanoseconds / 1000)
                         let t1 = nowMs()
                         var health = AgentHealth.up
@@ -206,17 +208,15 @@ public final class Coordinator: Sendable {
         var prepared: [String: ControlClient.Prepared] = [:]
         var preparedBytes = 0
         for node in up where preparedBytes < Coordinator.preparedBudgetBytes {
-            if let p = try? client.prepare(node, path: ControlPath.run, plan(node)) {
-                prepared[node.name] = p
-                preparedBytes += p.body.count
-            }
+            let p = client.prepare(node, path: ControlPath.run, plan(node))
+            prepared[node.name] = p
+            preparedBytes += p.body.count
         }
         await withTaskGroup(of: Void.self) { group in
             for node in up {
                 group.addTask { [self, prepared = prepared[node.name]] in
                     do throws(AgentCallError) {
-                        let call: ControlClient.Prepared
-                        if let prepared { call = prepared } else { call = try client.prepare(node, path: ControlPath.run, plan(node)) }
+                        let call = prepared ?? client.prepare(node, path: ControlPath.run, plan(node))
                         let response = try await client.call(call, as: RunResponse.self, timeout: runTimeout)
                         var map: [ProbeKey: SenderEvidence] = [:]
                         for r in response.results where r.kind.proto != .esp || kinds.contains(where: { $0.kindID == r.kind }) {

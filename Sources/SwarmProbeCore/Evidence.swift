@@ -109,7 +109,7 @@ public struct SenderEvidence: Codable, Sendable, Equatable {
 /// An answer the sender's interface tap saw arrive for a probe its prober had counted silent: late (the
 /// path is open, something on it is slow), or on time and never delivered (the sender's own firewall
 /// dropped it). One per silent probe whose answer was seen, the first that arrived.
-public struct MissedAnswer: Codable, Sendable, Equatable {
+public struct MissedAnswer: Sendable, Equatable {
     /// The probe's target and kind.
     public var peer: IPAddress
     public var kind: KindID
@@ -123,10 +123,6 @@ public struct MissedAnswer: Codable, Sendable, Equatable {
         self.kind = kind
         self.timeMs = timeMs
         self.afterMs = afterMs
-    }
-
-    enum CodingKeys: String, CodingKey {
-        case peer, kind, timeMs = "time_ms", afterMs = "after_ms"
     }
 }
 
@@ -227,8 +223,8 @@ public struct TapState: Codable, Sendable, Equatable {
 
 /// A probe or answer a capture tap saw. UDP and ESP probes carry their nonce (the payload is an
 /// authenticated probe); TCP is matched by the sender's address and source port (a SYN has no payload).
-public struct CaptureRecord: Codable, Sendable, Equatable, Hashable, Timestamped {
-    public enum Direction: String, Codable, Sendable { case inbound, outbound }
+public struct CaptureRecord: Sendable, Equatable, Hashable, Timestamped {
+    public enum Direction: String, Sendable { case inbound, outbound }
     public var tap: TapState.Tap
     public var direction: Direction
     public var kind: KindID
@@ -251,9 +247,5 @@ public struct CaptureRecord: Codable, Sendable, Equatable, Hashable, Timestamped
         self.nonce = nonce
         self.tcp = tcp
         self.timeMs = timeMs
-    }
-
-    enum CodingKeys: String, CodingKey {
-        case tap, direction, kind, peer, peerPort = "peer_port", nonce, tcp, timeMs = "time_ms"
     }
 }

@@ -1,9 +1,12 @@
-/// JSON built as bytes: the results' check lines, and the agents' log responses. Strings are escaped as
-/// Foundation's JSONEncoder escapes them (`WireLogTests` holds the log response byte for byte equal to it).
+/// JSON built as bytes: the control wire's messages and the results' check lines. Strings are escaped as
+/// Foundation's JSONEncoder escapes them, so a results file reads the same whichever wrote a part.
 public struct JSONLine {
     public var bytes: [UInt8] = []
 
     public init(capacity: Int = 768) { bytes.reserveCapacity(capacity) }
+
+    /// Room for `more` bytes beyond what is written (one allocation for a message of known size).
+    public mutating func reserve(_ more: Int) { bytes.reserveCapacity(bytes.count + more) }
 
     public mutating func raw(_ s: StaticString) {
         s.withUTF8Buffer { bytes.append(contentsOf: $0) }

@@ -249,5 +249,5 @@ public struct PhaseTimes: Codable, Sendable, Equatable {
 }
 
 public enum SwarmProbeVersion {
-    public static let current = "0.1.0"
+    public static let current = "0.2.0"
 }

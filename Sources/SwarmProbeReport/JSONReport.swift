@@ -136,27 +136,14 @@ public enum JSONReport {
             l.raw(",\"unexpected_sources\":"); l.strings(c.unexpectedSources.map(\.description))
         }
         l.raw(",\"evidence\":{\"sender\":")
-        if let s = c.sender {
-            l.raw("{\"outcome\":"); l.string(s.outcome.rawValue)
-            l.raw(",\"attempts\":"); l.int(s.attempts)
-            if let rtt = s.rttMicros { l.raw(",\"rtt_micros\":"); l.int(rtt) }
-            if let d = s.detail { l.raw(",\"detail\":"); l.string(d) }
-            l.raw(",\"nonces\":"); l.strings(s.nonces)
-            if let p = s.sourcePort { l.raw(",\"source_port\":"); l.int(p) }
-            if s.sourcePorts.count > 1 { l.raw(",\"source_ports\":"); l.ints(s.sourcePorts) }
-            if let m = s.missedAnswerMs { l.raw(",\"missed_answer_ms\":"); l.int(m) }
-            l.raw("}")
-        } else {
-            l.raw("null")
-        }
+        if let s = c.sender { s.write(to: &l) } else { l.raw("null") }
         l.raw(",\"receiver\":")
         if let r = c.receiver {
             l.raw("{")
             if let lis = r.listener {
-                l.raw("\"listener\":{\"kind\":"); l.string(lis.kind.description)
-                l.raw(",\"mode\":"); l.string(lis.mode.rawValue)
-                if let d = lis.detail { l.raw(",\"detail\":"); l.string(d) }
-                l.raw("},")
+                l.raw("\"listener\":")
+                lis.write(to: &l)
+                l.raw(",")
             }
             l.raw("\"received\":"); l.int(r.received)
             l.raw(",\"answered\":"); l.int(r.answered)
@@ -264,7 +251,7 @@ public final class JSONOutput {
     /// A small value through the wire encoder, on one line.
     func encoded<T: Encodable>(_ value: T) {
         do {
-            let data = try WireJSON.encoder(pretty: false).encode(value)
+            let data = try JSONDocument.encoder(pretty: false).encode(value)
             write(String(decoding: data, as: UTF8.self))
         } catch {
             // Results hold only strings, integers, booleans and enums: encoding cannot fail.

@@ -162,7 +162,7 @@ enum Remedy {
                 fix: "Start the agent on \(x) (`swarmprobe agent`) and make sure the coordinator reaches its control port\(ep).")
         case .authFailed:
             return Explanation(
-                seen: "Authentication failed for node \(x)\(d): its agent does not hold the coordinator's token, so \(effect).",
+                seen: "The agent on \(xAddr) refused the coordinator's authentication\(d): \(effect).",
                 fix: "Copy the coordinator's token file to \(x) (\(m.address(x))), restart its agent, and run the check again.")
         case .incompatible:
             return Explanation(

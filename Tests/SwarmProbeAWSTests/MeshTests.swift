@@ -110,7 +110,7 @@ import Testing
         #expect(r.checks.allSatisfy { $0.sender == nil && $0.receiver == nil })
         #expect(r.nodes.first?.agent == AgentHealth(.notContacted, "aws audit: i-m1 in subnet-a, sg-swarm, sg-mgr"))
         // The JSON: a results document that still decodes as one, with the audit under `aws`.
-        let text = AWSAuditReport.json(results: String(decoding: try WireJSON.encoder(pretty: true).encode(r), as: UTF8.self) + "\n", audit: Self.audit)
+        let text = AWSAuditReport.json(results: String(decoding: try JSONDocument.encoder(pretty: true).encode(r), as: UTF8.self) + "\n", audit: Self.audit)
         let decoded = try JSONDecoder().decode(Results.self, from: Data(text.utf8))
         #expect(decoded == r)
         let top = try JSONSerialization.jsonObject(with: Data(text.utf8)) as! [String: Any]

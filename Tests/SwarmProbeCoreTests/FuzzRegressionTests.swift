@@ -89,7 +89,7 @@ struct FuzzRegressionTests {
 
     // MARK: FuzzControl
 
-    @Test("ControlAuth.verify, WireJSON.decode, RunRequest.validate, ClusterToken.parse", arguments: inputs("FuzzControl"))
+    @Test("ControlAuth.verify, WireCodec.decode, RunRequest.validate, ClusterToken.parse", arguments: inputs("FuzzControl"))
     func control(_ name: String) throws {
         let bytes = try Self.bytes("FuzzControl", name)
         Self.check(name) {
@@ -103,7 +103,7 @@ struct FuzzRegressionTests {
                 Self.expectOneLine(f.description, "ControlAuth.verify")
             }
             do {
-                let request = try WireJSON.decode(RunRequest.self, from: body, source: "run request")
+                let request = try WireCodec.decode(RunRequest.self, from: body, source: "run request")
                 request.probes.forEach { Self.expectRoundTrip($0.target) }
                 request.nodes.forEach { Self.expectRoundTrip($0.address) }
                 do {
@@ -112,12 +112,12 @@ struct FuzzRegressionTests {
                     Self.expectOneLine(String(describing: error), "RunRequest.validate")
                 }
             } catch {
-                Self.expectOneLine(String(describing: error), "WireJSON.decode(RunRequest)")
+                Self.expectOneLine(String(describing: error), "WireCodec.decode(RunRequest)")
             }
             do {
-                _ = try WireJSON.decode(LogRequest.self, from: body, source: "log request")
+                _ = try WireCodec.decode(LogRequest.self, from: body, source: "log request")
             } catch {
-                Self.expectOneLine(String(describing: error), "WireJSON.decode(LogRequest)")
+                Self.expectOneLine(String(describing: error), "WireCodec.decode(LogRequest)")
             }
 
             let nonce = Array((bytes + [UInt8](repeating: 0, count: 16)).prefix(16))

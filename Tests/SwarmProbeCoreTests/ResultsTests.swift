@@ -21,7 +21,7 @@ struct ResultsTests {
     static let blocked = Decision(.blocked, .hostFirewall, .rejectedByTargetFirewall)
 
     static func json(_ value: some Encodable) throws -> String {
-        String(decoding: try WireJSON.encoder().encode(value), as: UTF8.self)
+        String(decoding: try JSONDocument.encoder().encode(value), as: UTF8.self)
     }
 
     @Test("an open ESP check has \"port\":null and \"where\":null")
@@ -61,7 +61,7 @@ struct ResultsTests {
     @Test("decoding an ESP result gives back a port-less kind")
     func espRoundTrip() throws {
         let r = Self.result(Self.encrypted, Self.blocked)
-        let back = try JSONDecoder().decode(CheckResult.self, from: try WireJSON.encoder().encode(r))
+        let back = try JSONDecoder().decode(CheckResult.self, from: try JSONDocument.encoder().encode(r))
         #expect(back == r)
         #expect(back.port == nil && back.kindID == .esp)
         #expect(try Self.json(r).contains(#""where":"host-firewall""#))
@@ -118,7 +118,7 @@ struct ResultsTests {
         #expect(text.contains(#""agent_down":0"#))
         #expect(text.contains(#""control":"10.0.0.1:7950""#))
         #expect(text.contains(#""clock_offset_ms":-3"#))
-        #expect(text.contains(#""tool_version":"0.1.0""#))
+        #expect(text.contains(#""tool_version":"\#(SwarmProbeVersion.current)""#))
         #expect(try JSONDecoder().decode(Results.self, from: Data(text.utf8)) == results)
     }
 }

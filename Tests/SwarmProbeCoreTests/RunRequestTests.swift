@@ -66,17 +66,17 @@ struct RunRequestTests {
                                       ProbeOrder(target: ip("10.0.0.2"), kind: .udp7946)]),
             message: "run request: field `probes[2]`: 7946/udp to 10.0.0.2 is listed twice"),
         Bad(name: "runID not hex", request: request(runID: "not-a-run-id-not-a-run-id-123456"),
-            message: "run request: field `runID`: expected 32 hex digits"),
-        Bad(name: "runID too short", request: request(runID: "0011"), message: "run request: field `runID`: expected 32 hex digits"),
-        Bad(name: "runID too long", request: request(runID: runID + "00"), message: "run request: field `runID`: expected 32 hex digits"),
-        Bad(name: "runID odd length", request: request(runID: String(runID.dropLast())), message: "run request: field `runID`: expected 32 hex digits"),
-        Bad(name: "runID empty", request: request(runID: ""), message: "run request: field `runID`: expected 32 hex digits"),
+            message: "run request: field `run_id`: expected 32 hex digits"),
+        Bad(name: "runID too short", request: request(runID: "0011"), message: "run request: field `run_id`: expected 32 hex digits"),
+        Bad(name: "runID too long", request: request(runID: runID + "00"), message: "run request: field `run_id`: expected 32 hex digits"),
+        Bad(name: "runID odd length", request: request(runID: String(runID.dropLast())), message: "run request: field `run_id`: expected 32 hex digits"),
+        Bad(name: "runID empty", request: request(runID: ""), message: "run request: field `run_id`: expected 32 hex digits"),
         Bad(name: "too many nodes",
             request: request(nodes: manyNodes(5001)),
             message: "run request: field `nodes`: 5001 nodes, more than the limit of 5000"),
-        Bad(name: "timeout too short", request: request(timeoutMs: 49), message: "run request: field `timeoutMs`: 49 is outside 50...60000"),
-        Bad(name: "timeout too long", request: request(timeoutMs: 60_001), message: "run request: field `timeoutMs`: 60001 is outside 50...60000"),
-        Bad(name: "timeout negative", request: request(timeoutMs: -1), message: "run request: field `timeoutMs`: -1 is outside 50...60000"),
+        Bad(name: "timeout too short", request: request(timeoutMs: 49), message: "run request: field `timeout_ms`: 49 is outside 50...60000"),
+        Bad(name: "timeout too long", request: request(timeoutMs: 60_001), message: "run request: field `timeout_ms`: 60001 is outside 50...60000"),
+        Bad(name: "timeout negative", request: request(timeoutMs: -1), message: "run request: field `timeout_ms`: -1 is outside 50...60000"),
         Bad(name: "no attempts", request: request(attempts: 0), message: "run request: field `attempts`: 0 is outside 1...10"),
         Bad(name: "too many attempts", request: request(attempts: 11), message: "run request: field `attempts`: 11 is outside 1...10"),
         Bad(name: "self address missing from the nodes",
@@ -94,22 +94,21 @@ struct RunRequestTests {
         #expect(e?.line == nil)
     }
 
-    @Test("JSON round trip, and decoding errors name the field")
+    @Test("wire round trip, and decoding errors name the field")
     func json() throws {
         let r = Self.request()
-        let data = try WireJSON.encoder().encode(r)
-        #expect(try WireJSON.decode(RunRequest.self, from: Array(data), source: "run request") == r)
+        #expect(try WireCodec.decode(RunRequest.self, from: WireCodec.encode(r), source: "run request") == r)
 
-        let missing = Array(#"{"runID":"00","nodes":[],"probes":[],"attempts":1}"#.utf8)
-        #expect(inputError { () throws(InputError) in try WireJSON.decode(RunRequest.self, from: missing, source: "run request") }?.description
-                == "run request: field `timeoutMs` is missing")
-        let badAddress = Array(#"{"runID":"00","nodes":[{"name":"a","address":"10.0.0.300"}],"probes":[],"timeoutMs":1,"attempts":1}"#.utf8)
-        #expect(inputError { () throws(InputError) in try WireJSON.decode(RunRequest.self, from: badAddress, source: "run request") }?.description
+        let missing = Array(#"{"run_id":"00","nodes":[],"probes":[],"attempts":1}"#.utf8)
+        #expect(inputError { () throws(InputError) in try WireCodec.decode(RunRequest.self, from: missing, source: "run request") }?.description
+                == "run request: field `timeout_ms` is missing")
+        let badAddress = Array(#"{"run_id":"00","nodes":[{"name":"a","address":"10.0.0.300"}],"probes":[],"timeout_ms":1,"attempts":1}"#.utf8)
+        #expect(inputError { () throws(InputError) in try WireCodec.decode(RunRequest.self, from: badAddress, source: "run request") }?.description
                 == "run request: field `nodes[0].address`: not an IP address: 10.0.0.300")
-        let wrongType = Array(#"{"runID":"00","nodes":[],"probes":[],"timeoutMs":"soon","attempts":1}"#.utf8)
-        #expect(inputError { () throws(InputError) in try WireJSON.decode(RunRequest.self, from: wrongType, source: "run request") }?.description
-                == "run request: field `timeoutMs` has the wrong type")
-        #expect(inputError { () throws(InputError) in try WireJSON.decode(RunRequest.self, from: Array("{".utf8), source: "run request") } != nil)
+        let wrongType = Array(#"{"run_id":"00","nodes":[],"probes":[],"timeout_ms":"soon","attempts":1}"#.utf8)
+        #expect(inputError { () throws(InputError) in try WireCodec.decode(RunRequest.self, from: wrongType, source: "run request") }?.description
+                == "run request: field `timeout_ms`: expected an integer")
+        #expect(inputError { () throws(InputError) in try WireCodec.decode(RunRequest.self, from: Array("{".utf8), source: "run request") } != nil)
     }
 }
 
@@ -174,14 +173,14 @@ struct PathTimeoutTests {
         do {
             try request(probeTimeout: 1001).validate(selfAddress: nodes[0].address, kinds: [kind])
         } catch {
-            #expect(error.description == "run request: field `probes[0].timeoutMs`: 1001 is outside 50...1000 (the request's timeoutMs)")
+            #expect(error.description == "run request: field `probes[0].timeout_ms`: 1001 is outside 50...1000 (the request's timeout_ms)")
         }
     }
 
-    @Test("an older plan without per-probe timeouts still decodes")
-    func decodesOld() throws {
-        let json = #"{"target":"198.18.0.11","kind":"7946/udp"}"#
-        let order = try JSONDecoder().decode(ProbeOrder.self, from: Data(json.utf8))
+    @Test("a probe order without `observed` or `timeout_ms` takes the defaults: not observed, the plan's timeout")
+    func orderDefaults() throws {
+        let json = #"{"run_id":"00","nodes":[],"probes":[{"target":"198.18.0.11","kind":"7946/udp"}],"timeout_ms":500,"attempts":1}"#
+        let order = try #require(try WireCodec.decode(RunRequest.self, from: Array(json.utf8), source: "run request").probes.first)
         #expect(order.timeoutMs == nil && !order.observed)
     }
 }

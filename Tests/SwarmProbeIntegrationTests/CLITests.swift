@@ -104,7 +104,8 @@ struct CLITests {
     func badFlags(args: [String], mentions: String) throws {
         let r = try run(args)
         #expect(r.status == 2, "\(args): \(r.stderr)")
-        #expect(r.stderr.contains(mentions), "\(r.stderr)")
+        #expect(r.stderr.hasPrefix("swarmprobe: ") && r.stderr.contains(mentions), "\(r.stderr)")
+        #expect(r.stderr.split(separator: "\n").count == 1, "\(r.stderr)")
     }
 
     @Test func badProfileNamesFileLineAndField() throws {

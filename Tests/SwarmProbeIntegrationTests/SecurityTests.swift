@@ -165,7 +165,7 @@ struct SecurityTests {
             let key = try ClusterToken.load(path: token).controlKey
             let otherKey = ClusterToken(secret: randomBytes(32)).controlKey
             let nodes = lab.nodes.map { PeerRef(name: $0.name, address: $0.address) }
-            func runBody(_ r: RunRequest) throws -> [UInt8] { Array(try WireJSON.encoder().encode(r)) }
+            func runBody(_ r: RunRequest) throws -> [UInt8] { WireCodec.encode(r) }
             func plan(nodes: [PeerRef] = nodes, probes: [ProbeOrder], timeoutMs: Int = 300, attempts: Int = 1) -> RunRequest {
                 RunRequest(runID: Hex.encode(randomBytes(16)), nodes: nodes, probes: probes, timeoutMs: timeoutMs, attempts: attempts)
             }
@@ -205,8 +205,8 @@ struct SecurityTests {
             add("wrong path, unsigned", "/v1/admin", sign: false, expect: 401, mentions: "missing Authorization")
             add("wrong path, signed", "/v1/admin", body: hello, expect: 404, mentions: "no such endpoint")
             add("GET instead of POST, signed", ControlPath.hello, method: "GET", expect: 405, mentions: "use POST")
-            add("malformed JSON, signed", ControlPath.run, body: Array(#"{"runID": "#.utf8), expect: 400, mentions: "run request")
-            add("JSON of the wrong shape, signed", ControlPath.run, body: Array(#"{"runID": 7}"#.utf8), expect: 400, mentions: "runID")
+            add("malformed JSON, signed", ControlPath.run, body: Array(#"{"run_id": "#.utf8), expect: 400, mentions: "run request")
+            add("JSON of the wrong shape, signed", ControlPath.run, body: Array(#"{"run_id": 7}"#.utf8), expect: 400, mentions: "run_id")
             add("plan: target outside the signed node list", ControlPath.run,
                 body: try runBody(plan(probes: [ProbeOrder(target: .v4(198, 18, 255, 254), kind: Self.tcp7946)])),
                 expect: 400, mentions: "probes[0].target")
@@ -220,7 +220,7 @@ struct SecurityTests {
             add("plan: 50 attempts", ControlPath.run,
                 body: try runBody(plan(probes: [ProbeOrder(target: w1.address, kind: Self.udp7946)], attempts: 50)), expect: 400, mentions: "attempts")
             add("plan: 10 min timeout", ControlPath.run,
-                body: try runBody(plan(probes: [ProbeOrder(target: w1.address, kind: Self.udp7946)], timeoutMs: 600_000)), expect: 400, mentions: "timeoutMs")
+                body: try runBody(plan(probes: [ProbeOrder(target: w1.address, kind: Self.udp7946)], timeoutMs: 600_000)), expect: 400, mentions: "timeout_ms")
             add("plan: the same probe twice", ControlPath.run,
                 body: try runBody(plan(probes: [ProbeOrder(target: w1.address, kind: Self.udp7946), ProbeOrder(target: w1.address, kind: Self.udp7946)])),
                 expect: 400, mentions: "listed twice")

@@ -48,7 +48,7 @@ struct MarkdownReportTests {
         let unknown = try #require(section(of: md, heading: "Blocked, place unknown: 4789/udp"))
         #expect(unknown.contains("A capture tap on mgr-2"))
         let auth = try #require(section(of: md, heading: "Authentication failed: wrk-3 (198.18.1.15)"))
-        #expect(auth.contains("Authentication failed for node wrk-3"))
+        #expect(auth.contains("The agent on wrk-3 (198.18.1.15) refused the coordinator's authentication"))
         let down = try #require(section(of: md, heading: "Agent down: wrk-2 (198.18.1.14)"))
         #expect(down.contains("**Fix:** Start the agent on wrk-2"))
         #expect(down.contains("198.18.1.14:7950"))
@@ -177,7 +177,7 @@ struct JSONReportTests {
     @Test(arguments: Fixture.allCases)
     func decodesLikeTheEncodersDocument(_ fixture: Fixture) throws {
         let r = fixture.results
-        let old = try WireJSON.encoder(pretty: true).encode(r)
+        let old = try JSONDocument.encoder(pretty: true).encode(r)
         let new = Data(JSONReport.render(r).utf8)
         #expect(try JSONDecoder().decode(Results.self, from: new) == JSONDecoder().decode(Results.self, from: old))
     }

@@ -4,7 +4,7 @@ import SwarmProbeCore
 
 /// The agent's control endpoint, past HTTP: the input is the `Authorization` header value, a newline,
 /// then the request body. The header goes through `ControlAuth.verify` as received (parsing, almost
-/// always a bad MAC); the body through `WireJSON.decode` as a `RunRequest` (then `validate`, as the
+/// always a bad MAC); the body through `WireCodec.decode` as a `RunRequest` (then `validate`, as the
 /// agent at 10.0.0.1 with the built-in profile does) and as a `LogRequest`. Then the same body and the
 /// header's ts/nonce, properly signed, must verify exactly once. The header line also goes through
 /// `ClusterToken.parse` (a token file is one line too).
@@ -29,7 +29,7 @@ enum FuzzControl {
         }
 
         do {
-            let request = try WireJSON.decode(RunRequest.self, from: body, source: "run request")
+            let request = try WireCodec.decode(RunRequest.self, from: body, source: "run request")
             request.probes.forEach { FuzzCheck.requireRoundTrip($0.target, "probe target") }
             request.nodes.forEach { FuzzCheck.requireRoundTrip($0.address, "node address") }
             do {
@@ -38,12 +38,12 @@ enum FuzzControl {
                 FuzzCheck.requireOneLine(error, "RunRequest.validate")
             }
         } catch {
-            FuzzCheck.requireOneLine(error, "WireJSON.decode(RunRequest)")
+            FuzzCheck.requireOneLine(error, "WireCodec.decode(RunRequest)")
         }
         do {
-            _ = try WireJSON.decode(LogRequest.self, from: body, source: "log request")
+            _ = try WireCodec.decode(LogRequest.self, from: body, source: "log request")
         } catch {
-            FuzzCheck.requireOneLine(error, "WireJSON.decode(LogRequest)")
+            FuzzCheck.requireOneLine(error, "WireCodec.decode(LogRequest)")
         }
 
         // Sign and verify: a correctly signed request passes once, its replay never.
