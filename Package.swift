@@ -150,6 +150,8 @@ let package = Package(
                 "SwarmProbeCore",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
+                // The channel handler tests run on embedded channels.
+                .product(name: "NIOEmbedded", package: "swift-nio"),
             ]
         ),
         .testTarget(
