@@ -195,6 +195,10 @@ let package = Package(
                 "SwarmProbeCore",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
+                // The channel handler tests: embedded channels, the control endpoint's HTTP pipeline, a silent logger.
+                .product(name: "NIOEmbedded", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
             ]
         ),
         .testTarget(

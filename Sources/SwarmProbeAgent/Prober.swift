@@ -417,7 +417,8 @@ final class Prober: Sendable {
 
 /// One UDP probe series on its own connected socket: tries spread over the first three quarters of the
 /// timeout (`ProbeTiming`), each only while nothing has answered,
-/// the first authenticated echo wins; ICMP errors arrive as socket errors.
+/// the first authenticated echo wins; ICMP errors arrive as socket errors. Its clock is its loop's (`EventLoop.now`:
+/// the monotonic clock on a real loop, the virtual one on a test's embedded loop).
 final class UDPProbeClient: ChannelInboundHandler {
     typealias InboundIn = AddressedEnvelope<ByteBuffer>
     typealias OutboundOut = AddressedEnvelope<ByteBuffer>
@@ -471,7 +472,7 @@ final class UDPProbeClient: ChannelInboundHandler {
             case .failure(let error):
                 settle(ProbeEnd(outcome: .sendFailed, detail: "connect: \(error)", attemptsSent: 0), context)
             case .success:
-                started = .now()
+                started = context.eventLoop.now
                 expiry = started + timeout
                 nextTry = 1
                 send(attempt: 0, context)
@@ -504,7 +505,7 @@ final class UDPProbeClient: ChannelInboundHandler {
     /// should wait on (moves the expiry, returns true).
     private func expire(_ context: ChannelHandlerContext) -> Bool {
         let deadline = pacing.deadline(start: started, lastTry: sentAt.last ?? started, timeout: timeout)
-        let now = NIODeadline.now()
+        let now = context.eventLoop.now
         if deadline - now > .milliseconds(1) {
             expiry = deadline
             return true
@@ -538,12 +539,12 @@ final class UDPProbeClient: ChannelInboundHandler {
         // A retry waits one RTO of this run after the previous try (at most most of the tries' spacing),
         // within the run's retry budget (overload must not feed itself).
         if let last = sentAt.last {
-            guard pacing.takeRetry(sinceLast: .now() - last, timeout: timeout, tries: nonces.count) else { return }
+            guard pacing.takeRetry(sinceLast: context.eventLoop.now - last, timeout: timeout, tries: nonces.count) else { return }
         } else {
             pacing.firstTry()
         }
         let bytes = makePacket(nonces[i], context.channel.localAddress?.port ?? 0)
-        sentAt.append(.now())
+        sentAt.append(context.eventLoop.now)
         sentNonces.append(nonces[i])
         let envelope = AddressedEnvelope(remoteAddress: remote, data: context.channel.allocator.buffer(bytes: bytes))
         context.writeAndFlush(wrapOutboundOut(envelope)).assumeIsolated().whenFailure { [self] error in
@@ -564,7 +565,7 @@ final class UDPProbeClient: ChannelInboundHandler {
                 badAnswer = "an echo for another probe"
                 return
             }
-            let rtt = Int((NIODeadline.now() - sentAt[i]).nanoseconds / 1000)
+            let rtt = Int((context.eventLoop.now - sentAt[i]).nanoseconds / 1000)
             settle(ProbeEnd(outcome: .answered, rttMicros: rtt, attemptsSent: sentAt.count), context)
         case .success:
             badAnswer = "a probe instead of an echo"
