@@ -191,6 +191,7 @@ let package = Package(
             name: "SwarmProbeAgentTests",
             dependencies: [
                 "SwarmProbeAgent",
+                "CMalloc",
                 "SwarmProbeCapture",
                 "SwarmProbeCore",
                 .product(name: "NIOCore", package: "swift-nio"),

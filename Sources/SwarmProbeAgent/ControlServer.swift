@@ -403,8 +403,9 @@ final class ControlHTTPHandler: ChannelInboundHandler {
     }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
-        // Bytes that are not HTTP: one 400 with a one-line error, then close. Never crash, never keep it.
-        if error is HTTPParserError, !busy {
+        // Bytes that are not HTTP: one 400 with a one-line error, then close. Never crash, never keep it. (A request
+        // cut short by our own close also ends in a parser error: nothing to answer there.)
+        if error is HTTPParserError, !busy, context.channel.isActive {
             busy = true
             respond(context, Self.reply(.badRequest, "malformed HTTP request"), keepAlive: false)
         } else {

@@ -10,7 +10,7 @@ import Testing
 /// A control service as the agent builds one (`Agent.run`), for the agent at `Fixture.agent`, with no capture
 /// taps and a logger that prints nothing. Its prober is never asked to run a plan here.
 func controlService(loop: any EventLoop) -> ControlService {
-    ControlService(address: Fixture.agent, profile: DefaultProfile.load(), token: Fixture.token, listeners: { [] }, taps: nil,
+    ControlService(address: Fixture.agent, controlPort: 7950, profile: DefaultProfile.load(), token: Fixture.token, listeners: { [] }, taps: nil,
                    responder: Responder(address: Fixture.agent, token: Fixture.token),
                    prober: Prober(group: loop, address: Fixture.agent, token: Fixture.token, esp: nil, framedKinds: []),
                    logger: Logger(label: "control-test", factory: { _ in SwiftLogNoOpLogHandler() }))
@@ -92,7 +92,7 @@ struct ControlHTTPHandlerTests {
     }
 
     /// A request signed with the cluster's control key, as the coordinator signs one; with its nonce.
-    func signed(_ method: String, _ path: String, body: [UInt8] = Array("{}".utf8)) -> (bytes: ByteBuffer, nonce: String) {
+    func signed(_ method: String, _ path: String, body: [UInt8] = WireCodec.encode(HelloRequest())) -> (bytes: ByteBuffer, nonce: String) {
         let auth = ControlAuth.sign(key: Fixture.token.controlKey, method: method, path: path, body: body, timeMs: nowMs())
         return (request(method, path, body: body, authorization: auth.header), auth.nonce)
     }
@@ -201,13 +201,33 @@ struct ControlHTTPHandlerTests {
         #expect(response.header("connection") == nil)
         expectSigned(response, nonce: request.nonce)
         #expect(!response.body.contains(UInt8(ascii: "\n")))
-        #expect((try? JSONSerialization.jsonObject(with: Data(response.body))) is [String: Any])
+        let hello = try WireCodec.decode(HelloResponse.self, from: response.body, source: "hello")
+        #expect(hello.protocolVersion == ControlProtocol.version && hello.address == Fixture.agent)
         #expect(try await moreBytes(channel).isEmpty)
         // Kept alive, until it sends no new head for 2 s after the answer (given at 1 s).
         await loop.advanceTime(to: .uptimeNanoseconds(0) + .seconds(3) - .nanoseconds(1))
         #expect(await isOpen(channel))
         await loop.advanceTime(by: .nanoseconds(1))
         #expect(await !isOpen(channel))
+        _ = try await channel.finish(acceptAlreadyClosed: true)
+    }
+
+    @Test("a hello of another protocol version (0.1's coordinators sent {}): 409, signed, naming both versions and which to upgrade",
+          arguments: [Array("{}".utf8), WireCodec.encode(HelloRequest(protocolVersion: ControlProtocol.version + 1, toolVersion: "9.9"))])
+    func helloOfAnotherVersion(body: [UInt8]) async throws {
+        let loop = NIOAsyncTestingEventLoop()
+        let channel = try await connection(controlService(loop: loop), loop: loop)
+        let request = signed("POST", ControlPath.hello, body: body)
+        try await channel.writeInbound(request.bytes)
+        let response = try await response(channel)
+        #expect(response.status == 409)
+        expectSigned(response, nonce: request.nonce)
+        let refusal = try WireCodec.decode(ErrorResponse.self, from: response.body, source: "hello")
+        #expect(refusal.protocolVersion == ControlProtocol.version)
+        let newer = body.count > 2
+        #expect(refusal.error == "the agent at \(Fixture.agent):7950 speaks control protocol \(ControlProtocol.version) (swarmprobe \(SwarmProbeVersion.current)), "
+                + (newer ? "this coordinator protocol \(ControlProtocol.version + 1) (swarmprobe 9.9): upgrade the agent"
+                         : "this coordinator protocol 1: upgrade the coordinator (swarmprobe where the check runs)"))
         _ = try await channel.finish(acceptAlreadyClosed: true)
     }
 
