@@ -35,7 +35,7 @@ if [ ${#need[@]} -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need[@]}" >/dev/null
 fi
 if [ $tests -eq 1 ]; then
-  # A real EC2 API for the aws audit tests (LAB.md §3).
+  # A real EC2 API for the aws audit tests.
   command -v moto_server >/dev/null 2>&1 && command -v aws >/dev/null 2>&1 \
     || python3 -m pip install -q "moto[server]==5.2.1" "awscli==1.45.11"
 fi

@@ -1,4 +1,5 @@
 import SwarmProbeCore
+import SwarmProbeProcess
 
 /// How suggested commands address the account: the same `--region`/`--profile` the audit used
 /// (never `--endpoint-url`: commands are for the user's real account).
@@ -11,15 +12,10 @@ public struct AWSCommandStyle: Sendable, Equatable {
     }
     var suffix: String {
         var s = ""
-        if let region { s += " --region \(shellQuoted(region))" }
-        if let profile { s += " --profile \(shellQuoted(profile))" }
+        if let region { s += " --region \(Program.shellQuoted(region))" }
+        if let profile { s += " --profile \(Program.shellQuoted(profile))" }
         return s
     }
-}
-
-func shellQuoted(_ s: String) -> String {
-    let safe = s.allSatisfy { $0.isASCII && ($0.isLetter || $0.isNumber || "-_./:=@,+".contains($0)) }
-    return safe && !s.isEmpty ? s : "'" + s.replacingOccurrences(of: "'", with: "'\\''") + "'"
 }
 
 /// The audit: what the account's security groups and network ACLs do to every check of a profile.

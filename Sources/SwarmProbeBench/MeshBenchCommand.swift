@@ -98,7 +98,7 @@ struct MeshBenchCommand: AsyncParsableCommand {
         }
         defer { teardown.stop() }
 
-        var report = MeshBenchReport(command: CommandLine.arguments.map(MeshBenchReport.shellQuoted).joined(separator: " "),
+        var report = MeshBenchReport(command: CommandLine.arguments.map(Program.shellQuoted).joined(separator: " "),
                                      machine: .current(), sizes: parsedSizes!, timeout: timeout, runs: runs,
                                      fraction: fraction, seed: seed, peers: peers, pinNeighbours: pinNeighbours)
         print(report.headerMarkdown())

@@ -63,13 +63,6 @@ struct MeshBenchReport: Codable {
         self.peers = peers
     }
 
-    /// The command line as a shell would take it back.
-    static func shellQuoted(_ s: String) -> String {
-        let safe = CharacterSet.alphanumerics.union(CharacterSet(charactersIn: "-_./=:,@%+"))
-        if !s.isEmpty && s.unicodeScalars.allSatisfy({ safe.contains($0) }) { return s }
-        return "'" + s.replacingOccurrences(of: "'", with: "'\\''") + "'"
-    }
-
     static func isLabAddress(_ text: String) -> Bool {
         let p = text.split(separator: ".").compactMap { Int($0) }
         return p.count == 4 && p[0] == 198 && (p[1] == 18 || p[1] == 19)

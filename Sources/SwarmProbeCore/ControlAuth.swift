@@ -112,7 +112,7 @@ public enum ControlAuth {
 }
 
 /// `n` bytes from the kernel's CSPRNG, in one `getentropy` call per 256 bytes (the stdlib's generator
-/// makes one system call per byte drawn this way: 128 per probe of eight tries, 12 % of an agent's CPU).
+/// makes one system call per byte drawn this way, a cost on every probe's nonces).
 public func randomBytes(_ n: Int) -> [UInt8] {
     var out = [UInt8](repeating: 0, count: max(0, n))
     let ok = out.withUnsafeMutableBytes { buffer -> Bool in

@@ -5,9 +5,8 @@ public protocol Timestamped {
 
 /// A log that keeps at most `capacity` entries (the oldest make room) and none older than `retentionMs`
 /// (default a minute, as the replay window): an agent's receive log and capture records are asked for
-/// within seconds of a run, so keeping an hour of them only grows the agent (at their full bounds,
-/// 131,072 capture records and 65,536 receive entries, about 30 MiB on top of an idle agent's 29). Old
-/// entries go every 1,024 appends and whenever `prune` is called, into a buffer of the right size.
+/// within seconds of a run, so keeping more only grows the agent. Old entries go every 1,024 appends and
+/// whenever `prune` is called, into a buffer of the right size.
 public struct RecentLog<Element: Timestamped> {
     public let capacity: Int
     public let retentionMs: Int64

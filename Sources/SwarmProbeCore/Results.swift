@@ -1,3 +1,5 @@
+
+
 /// The result of one check, as `swarmprobe.results/v1` publishes it.
 public struct CheckResult: Codable, Sendable, Equatable {
     public var from: String
@@ -246,8 +248,4 @@ public struct PhaseTimes: Codable, Sendable, Equatable {
         self.probes = probes
         self.logs = logs
     }
-}
-
-public enum SwarmProbeVersion {
-    public static let current = "0.2.0"
 }

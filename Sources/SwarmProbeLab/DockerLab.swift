@@ -2,7 +2,7 @@ import Foundation
 import SwarmProbeProcess
 import SwarmProbeCore
 
-/// A real Docker swarm on a namespace lab (LAB.md §2): one dockerd per node namespace,
+/// A real Docker swarm on a namespace lab: one dockerd per node namespace,
 /// `swarm init` on the first manager, the others joined with their advertise address, a busybox
 /// image imported from a tar (no registry), and an attachable overlay network.
 ///

@@ -2,52 +2,8 @@ import Foundation
 import SwarmProbeProcess
 import SwarmProbeCore
 
-/// A node of a namespace lab.
-public struct LabNode: Sendable {
-    public var name: String
-    public var role: Role
-    public var address: IPAddress
-    /// The node's network namespace.
-    public var namespace: String
-    /// The bridge port (in the switch namespace) of the node's veth.
-    public var bridgePort: String
-}
-
-/// A fault injected into a lab, each at a known place.
-public enum LabFault: Sendable, CustomStringConvertible {
-    /// The network (a security group, a NACL) drops `from -> to` on this kind; the answer way is fine.
-    case networkDrop(from: String, to: String, kind: KindID)
-    /// The answers `to -> from` for this kind are dropped on the way back (stateless ACL).
-    case returnPathDrop(from: String, to: String, kind: KindID)
-    /// `node`'s own firewall drops or rejects the kind from `from` (nil: from everyone).
-    case hostFirewall(node: String, from: String?, kind: KindID, reject: Bool)
-    /// `node`'s traffic of this kind leaves from a second address (NAT, a second NIC, the kernel
-    /// picking another source; moby#53004): 198.18.2.x, x as in the node's own address.
-    case sourceNAT(node: String, kind: KindID)
-    /// `node`'s link loses `percent` % of its IPv4 packets at random, each way (a congested or flaky
-    /// link): probes and answers alike. Verdicts must not change. ARP is spared: a lost neighbour
-    /// solicitation is re-sent by the kernel only after 1 s (`retrans_time_ms`), which no sub-second
-    /// probe retry can cover; on a swarm the neighbour caches are warm, and on a cold lossy network
-    /// `--timeout 1.5s` covers one kernel re-solicitation.
-    case randomLoss(node: String, percent: Int)
-    /// `node`'s own firewall drops the answers of this kind coming back from `from` (nil: from everyone):
-    /// an input rule on the source port that does not accept established traffic first.
-    case answersDroppedBySender(node: String, from: String?, kind: KindID)
-
-    public var description: String {
-        switch self {
-        case let .networkDrop(f, t, k): return "network drops \(k) \(f) -> \(t)"
-        case let .returnPathDrop(f, t, k): return "network drops the answers of \(k) on the way back \(t) -> \(f)"
-        case let .hostFirewall(n, f, k, r): return "\(n)'s firewall \(r ? "rejects" : "drops") \(k) from \(f ?? "everyone")"
-        case let .sourceNAT(n, k): return "\(n)'s \(k) traffic leaves from a second address"
-        case let .randomLoss(n, p): return "\(n)'s link loses \(p) % of its packets each way"
-        case let .answersDroppedBySender(n, f, k): return "\(n)'s firewall drops the answers of \(k) from \(f ?? "everyone")"
-        }
-    }
-}
-
 /// A mesh of network namespaces on one bridge, with faults injected by nftables
-/// (LAB.md §1). Every name is unique per lab; `destroy()` removes all of it and is
+///. Every name is unique per lab; `destroy()` removes all of it and is
 /// safe to call more than once, from a signal handler's path too.
 public final class Lab: @unchecked Sendable {
     // Mutable state (agents, destroyed) is guarded by `lock`; the rest is set in init.
@@ -351,20 +307,4 @@ public final class Lab: @unchecked Sendable {
     }
 
     deinit { destroy() }
-}
-
-/// Every live lab of this process, so a signal handler can tear them all down.
-public final class LabRegistry: @unchecked Sendable {
-    // Guarded by `lock`.
-    public static let shared = LabRegistry()
-    private let lock = NSLock()
-    private var labs: [ObjectIdentifier: Lab] = [:]
-
-    func add(_ lab: Lab) { lock.withLock { labs[ObjectIdentifier(lab)] = lab } }
-    func remove(_ lab: Lab) { lock.withLock { labs[ObjectIdentifier(lab)] = nil } }
-
-    public func destroyAll() {
-        let all = lock.withLock { Array(labs.values) }
-        for lab in all { lab.destroy() }
-    }
 }

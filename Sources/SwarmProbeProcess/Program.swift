@@ -95,6 +95,13 @@ public enum Program {
         throw ProgramError(command: [name], status: -1, message: "\(name) is not installed (not on PATH)")
     }
 
+    /// `s` as a POSIX shell reads it back: as is when it holds nothing the shell would interpret, else in
+    /// single quotes. For the commands a report or a benchmark prints for a person to run.
+    public static func shellQuoted(_ s: String) -> String {
+        let safe = s.allSatisfy { $0.isASCII && ($0.isLetter || $0.isNumber || "-_./:=@,+%".contains($0)) }
+        return safe && !s.isEmpty ? s : "'" + s.replacingOccurrences(of: "'", with: "'\\''") + "'"
+    }
+
     /// A fresh private directory for one program's input and output.
     private static func scratchDirectory() throws -> String {
         var template = Array((NSTemporaryDirectory() + "/swarmprobe-run.XXXXXX").utf8CString)

@@ -96,17 +96,3 @@ public enum CheckDetail {
         }
     }
 }
-
-/// `0.81 ms`, `1.05 ms`, `15 ms`: a round trip as the reports print it.
-public func formatMillis(_ micros: Int) -> String {
-    if micros < 0 { return "\(Double(micros / 10) / 100) ms" }
-    if micros < 10_000 {
-        // What `Double(micros / 10) / 100` prints (0.81, 1.0, 1.05), in integers: cheap enough for
-        // millions of checks.
-        let n = micros / 10, whole = n / 100, frac = n % 100
-        if frac == 0 { return "\(whole).0 ms" }
-        if frac % 10 == 0 { return "\(whole).\(frac / 10) ms" }
-        return "\(whole).\(frac < 10 ? "0" : "")\(frac) ms"
-    }
-    return "\(micros / 1000) ms"
-}

@@ -50,6 +50,18 @@ struct VerdictTests {
         #expect(Set(Reason.allCases.map(\.rawValue)).count == Reason.allCases.count)
     }
 
+    @Test("docs/results.md lists every reason code, and no other")
+    func reasonsDocumented() throws {
+        let doc = try String(contentsOf: Repo.root.appendingPathComponent("docs/results.md"), encoding: .utf8)
+        let section = try #require(doc.components(separatedBy: "## Reason codes").dropFirst().first?.components(separatedBy: "\n## ").first)
+        let listed = section.split(separator: "\n").compactMap { line -> String? in
+            guard line.hasPrefix("| `"), let end = line.dropFirst(3).firstIndex(of: "`") else { return nil }
+            return String(line.dropFirst(3)[..<end])
+        }
+        #expect(listed.count == Set(listed).count, "listed twice: \(listed)")
+        #expect(Set(listed) == Set(Reason.allCases.map(\.rawValue)))
+    }
+
     @Test("probes arriving from another address are reported, once each, sorted", arguments: [
         sent(.answered, attempts: 1), sent(.timeout), sent(.refused),
     ])

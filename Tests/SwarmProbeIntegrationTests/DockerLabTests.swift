@@ -12,7 +12,7 @@ let dockerLabUnavailable: String? = {
     return nil
 }()
 
-/// A real Docker swarm (LAB.md §2): one dockerd per namespace, 1 manager and 2 workers.
+/// A real Docker swarm: one dockerd per namespace, 1 manager and 2 workers.
 /// Discovery is checked against it, and container pings over the overlay are the ground truth
 /// that dropping 4789/udp in the network breaks the data path between exactly the pair dropped.
 @Suite("docker swarm lab", .serialized, .enabled(if: dockerLabUnavailable == nil, "\(dockerLabUnavailable ?? "")"))

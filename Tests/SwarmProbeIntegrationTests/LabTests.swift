@@ -4,7 +4,7 @@ import SwarmProbeCore
 import SwarmProbeLab
 import Testing
 
-/// End to end on namespace labs (LAB.md §1): real agents, a real check, faults at known pairs.
+/// End to end on namespace labs: real agents, a real check, faults at known pairs.
 /// Needs root; each test builds its own uniquely named lab and removes it on every exit path.
 @Suite("namespace lab", .serialized, .enabled(if: labUnavailable == nil, "\(labUnavailable ?? "")"))
 struct LabTests {
@@ -227,7 +227,8 @@ struct LabTests {
         #expect(run.status == 1)
         let node = try #require(run.results.nodes.first { $0.name == "w2" })
         #expect(node.agent.status == .authFailed)
-        #expect(node.agent.detail?.contains("authentication failed for node w2") == true, "\(node.agent.detail ?? "")")
+        // Each layer says its part once: the agent why, the coordinator where.
+        #expect(node.agent.detail == "the signature does not match (at \(node.control))", "\(node.agent.detail ?? "")")
         // Nothing can be asked of w2's agent; what is sent to it is agent-down, except a TCP handshake,
         // which proves the path open by itself.
         #expect(run.results.checks.filter { $0.from == "w2" }.allSatisfy { $0.verdict == .agentDown })
@@ -235,7 +236,11 @@ struct LabTests {
             #expect(c.verdict == (c.proto == .tcp ? .open : .agentDown), "\(c.from) -> w2 \(c.kindID): \(c.verdict) \(c.detail)")
         }
         #expect(!run.results.checks.contains { $0.verdict == .blocked })
-        #expect(run.markdown.contains("authentication failed for node w2"))
+        #expect(run.markdown.contains("Authentication failed: w2 ("))
+        #expect(run.markdown.contains("refused the coordinator's authentication (the signature does not match (at \(node.control)))"), "\(run.markdown)")
+        for c in run.results.checks where c.from == "w2" {
+            #expect(c.detail == "the agent on w2 rejected our authentication: the signature does not match (at \(node.control)); nothing was probed")
+        }
     }
 
     @Test("--data-path-port 7789: VXLAN probed on 7789, and a drop there is found")

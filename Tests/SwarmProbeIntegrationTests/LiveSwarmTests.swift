@@ -4,7 +4,7 @@ import SwarmProbeCore
 import SwarmProbeLab
 import Testing
 
-/// Live mode on a real Docker swarm (LAB.md §2): agents run beside dockerd, which holds 2377 (manager)
+/// Live mode on a real Docker swarm: agents run beside dockerd, which holds 2377 (manager)
 /// and 7946, while the kernel's VXLAN socket holds 4789. Agents observe those ports through their taps.
 /// Faults of each kind are injected; every verdict and `where` is asserted, and container pings over an
 /// attachable overlay are the ground truth for the data path.

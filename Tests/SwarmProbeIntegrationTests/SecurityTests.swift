@@ -169,7 +169,7 @@ struct SecurityTests {
             func plan(nodes: [PeerRef] = nodes, probes: [ProbeOrder], timeoutMs: Int = 300, attempts: Int = 1) -> RunRequest {
                 RunRequest(runID: Hex.encode(randomBytes(16)), nodes: nodes, probes: probes, timeoutMs: timeoutMs, attempts: attempts)
             }
-            let hello = Array("{}".utf8)
+            let hello = WireCodec.encode(HelloRequest())
             var specs: [SecRequest] = []
             func add(_ name: String, _ path: String, method: String = "POST", body: [UInt8] = [], sign: Bool = true,
                      wrongToken: Bool = false, signedMethod: String? = nil, signedPath: String? = nil, signedBody: [UInt8]? = nil,
@@ -189,9 +189,11 @@ struct SecurityTests {
                                      mentions: mentions, nonce: nonce))
             }
             let legit = try runBody(plan(probes: [ProbeOrder(target: w1.address, kind: Self.tcp7946)]))
-            add("valid hello (the harness signs correctly)", ControlPath.hello, body: hello, expect: 200, mentions: "agentVersion")
-            add("unsigned", ControlPath.hello, body: hello, sign: false, expect: 401, mentions: "missing Authorization")
-            add("unsigned run", ControlPath.run, body: legit, sign: false, expect: 401, mentions: "missing Authorization")
+            add("valid hello (the harness signs correctly)", ControlPath.hello, body: hello, expect: 200, mentions: "agent_version")
+            add("hello of an older coordinator (no protocol version), signed", ControlPath.hello, body: Array("{}".utf8), expect: 409,
+                mentions: "upgrade the coordinator")
+            add("unsigned", ControlPath.hello, body: hello, sign: false, expect: 401, mentions: "no Authorization header")
+            add("unsigned run", ControlPath.run, body: legit, sign: false, expect: 401, mentions: "no Authorization header")
             add("signed with another token", ControlPath.run, body: legit, wrongToken: true, expect: 401, mentions: "signature does not match")
             add("expired timestamp (2 min old)", ControlPath.run, body: legit, ts: nowMs() - 120_000, expect: 401, mentions: "too old")
             add("timestamp 2 min in the future", ControlPath.run, body: legit, ts: nowMs() + 120_000, expect: 401, mentions: "future")
@@ -202,7 +204,7 @@ struct SecurityTests {
             add("malformed header: junk fields", ControlPath.run, body: legit, authorization: "SWP1 ts=x,nonce=zz,mac", expect: 401, mentions: "malformed Authorization")
             add("malformed header: short mac", ControlPath.run, body: legit,
                 authorization: "SWP1 ts=\(nowMs()),nonce=\(Hex.encode(randomBytes(16))),mac=abcd", expect: 401, mentions: "field mac")
-            add("wrong path, unsigned", "/v1/admin", sign: false, expect: 401, mentions: "missing Authorization")
+            add("wrong path, unsigned", "/v1/admin", sign: false, expect: 401, mentions: "no Authorization header")
             add("wrong path, signed", "/v1/admin", body: hello, expect: 404, mentions: "no such endpoint")
             add("GET instead of POST, signed", ControlPath.hello, method: "GET", expect: 405, mentions: "use POST")
             add("malformed JSON, signed", ControlPath.run, body: Array(#"{"run_id": "#.utf8), expect: 400, mentions: "run request")
@@ -236,7 +238,7 @@ struct SecurityTests {
             // Unsigned and chunked: refused at the head, before a byte of the body is read.
             specs.append(SecRequest(name: "oversized body, chunked (no length), unsigned", method: "POST", path: ControlPath.run,
                                  headers: ["Transfer-Encoding": "chunked"], bodySize: ControlAuth.maximumBodyBytes + 1, expect: 401,
-                                 mentions: "missing Authorization header"))
+                                 mentions: "no Authorization header"))
             specs.append(SecRequest(name: "not HTTP at all", raw: Array("\u{16}\u{03}\u{01} SWPB \r\n\r\n".utf8), expect: 400, mentions: ""))
             specs.append(SecRequest(name: "HTTP with a broken header line", raw: Array("POST /v1/run HTTP/1.1\r\nHost x\r\n\r\n".utf8), expect: 400, mentions: ""))
 

@@ -2,7 +2,7 @@
 """Attack tools for SecurityTests.swift (swarmprobe's agent under hostile input).
 
 Run only inside a lab's network namespace (`ip netns exec NS python3 security_attacks.py ...`).
-Every destination and every spoofed source must lie in 198.18.0.0/15 (RFC 2544, LAB.md): the tool
+Every destination and every spoofed source must lie in 198.18.0.0/15 (RFC 2544): the tool
 refuses anything else. Every loop is bounded in count and in time. Each command prints one JSON
 object on stdout with what it sent and what it saw.
 

@@ -189,15 +189,11 @@ final class ControlService: Sendable {
         ControlReply(status: .ok, body: WireCodec.encode(value), requestNonce: nonce)
     }
 
-    /// Where a run's capture records start (agent clock, ms). Probes of a run can arrive here a little before
-    /// this agent starts its own part of it (5 s: a coordinator sends a thousand plans within a second or
-    /// two), but not before this agent served the log of the run before: a coordinator starts its next check
-    /// only once it has every log of the last. Checks a second apart (a monitoring loop, `bench mesh`)
-    /// otherwise sent, and the coordinator parsed, the capture of up to five earlier checks (417, 894, 1,374
-    /// records from one node in three 32-node checks in a row). That bound is dropped when it cannot hold:
-    /// after the run's start (a clock stepped back) or after the first probe of the run this agent received
-    /// (another coordinator's log was served while this run was already under way). A run this agent knows
-    /// nothing of (refused here because another was running) gets everything the logs keep: a minute.
+    /// Where a run's capture records start (agent clock, ms): 5 s before the run began here (other agents'
+    /// probes may arrive first), but not before this agent served the previous run's log (a coordinator
+    /// starts its next check only once it has every log of the last), so checks a second apart do not resend
+    /// each other's packets. That bound is dropped when it cannot hold (a clock stepped back, another
+    /// coordinator's log served mid-run). A run this agent knows nothing of gets all the logs keep: a minute.
     static func captureSince(runStart: Int64?, servedBefore: Int64?, firstProbe: Int64?, now: Int64) -> Int64 {
         guard let runStart else { return now - 65_000 }
         let latest = min(runStart, firstProbe ?? runStart)
@@ -209,13 +205,10 @@ final class ControlService: Sendable {
     static let keptMs: Int64 = 15_000
 
     /// A run's log has been served: what no run still to be asked about can need goes now, not after the
-    /// logs' minute. Kept: 5 s before the start of every run begun here whose log is still to come (probes
-    /// of other agents may arrive first) and of the run just served (a retried request), and in any case
-    /// the last `keptMs`: runs this agent knows nothing of (one refused here because another was running,
-    /// a run request that came late) are probed and asked about within seconds, and a clock step back
-    /// stays inside it. Runs never asked about for a minute are given up. Checks run back to back (a
-    /// monitoring loop, `bench mesh --runs 60`) kept a minute of records, 300 KB per 32-node check per
-    /// agent: 28 -> 50 MiB over 60 checks.
+    /// logs' minute. Kept: 5 s before the start of every run whose log is still to come and of the run just
+    /// served (a retried request), and in any case the last `keptMs` (runs this agent knows nothing of are
+    /// asked about within seconds). Runs never asked about for a minute are given up. Without this, checks
+    /// run back to back held a minute of records each, and the agent grew with them.
     private func forgetLogs(servedRun runID: String) {
         let now = Int64(nowMs())
         let keepFrom: Int64? = runStarts.withLockedValue { starts in
@@ -236,9 +229,8 @@ final class ControlService: Sendable {
     }
 
     /// Drops what the logs no longer need, then hands the freed memory back to the system when no run is
-    /// under way (glibc keeps what a check freed in its arenas otherwise: an agent that had served 60
-    /// checks stayed at 37-40 MiB, 8-11 MiB above a fresh one, for as long as it ran). The trim runs on its
-    /// own task, off the log request's path: the reply goes out while it walks the arenas.
+    /// under way (glibc keeps what a check freed in its arenas otherwise). The trim runs on its own task,
+    /// off the log request's path.
     private func forget(olderThan cutoff: Int64) {
         taps?.forget(olderThan: cutoff)
         responder.forget(olderThan: cutoff)
@@ -248,11 +240,9 @@ final class ControlService: Sendable {
         }
     }
 
-    /// The last run's entries stay for `keptMs` after its log is served, and nothing drops them until the
-    /// next log is asked for: an agent left alone after a check would hold them, and the memory under them,
-    /// until the next check. So once the kept span has passed with no new log served, the logs keep only
-    /// what a run still to be asked about needs: a request for the served run's log more than 16 s after it
-    /// was served gets no entries (a coordinator asks for each log once, as soon as every run is done).
+    /// Once the kept span has passed with no new log served, the logs keep only what a run still to be asked
+    /// about needs, so an agent left alone after a check does not hold its records until the next one. (A
+    /// coordinator asks for each log once, as soon as every run is done: a request 16 s late gets nothing.)
     private func sweepWhenIdle() {
         let sweep = Task { [weak self] in
             try? await Task.sleep(for: .milliseconds(Self.keptMs + 1_000))
@@ -269,196 +259,5 @@ final class ControlService: Sendable {
 
     private func errorBody(_ message: String) -> [UInt8] {
         WireCodec.encode(ErrorResponse(error: message))
-    }
-}
-
-/// HTTP/1.1 plumbing for the control endpoint: bounded bodies, a deadline per request,
-/// a cap on open connections, and the answer signed with the request's nonce.
-final class ControlHTTPHandler: ChannelInboundHandler {
-    typealias InboundIn = HTTPServerRequestPart
-    typealias OutboundOut = HTTPServerResponsePart
-
-    /// A connection must send a request head this soon after it opens (or after its last answer).
-    static let headDeadline = TimeAmount.seconds(2)
-    /// ... and the rest of the request this soon after the head.
-    static let requestDeadline = TimeAmount.seconds(10)
-
-    private let service: ControlService
-    private let tracker: ControlConnections
-    private var head: HTTPRequestHead?
-    private var body: [UInt8] = []
-    private var reserved = 0
-    /// Set when the request is refused before its end: 413 over 4 MiB, 401 at the head, 503 over the budget.
-    private var refusal: ControlReply?
-    private var timer: Scheduled<Void>?
-    private var busy = false
-
-    init(service: ControlService, tracker: ControlConnections) {
-        self.service = service
-        self.tracker = tracker
-    }
-
-    func handlerAdded(context: ChannelHandlerContext) {
-        armTimer(context, Self.headDeadline)
-    }
-
-    private func armTimer(_ context: ChannelHandlerContext, _ deadline: TimeAmount) {
-        timer?.cancel()
-        let channel = context.channel
-        // A client that does not send its request in time (idle, a slow writer) is cut off.
-        timer = context.eventLoop.scheduleTask(in: deadline) { channel.close(promise: nil) }
-    }
-
-    private static func reply(_ status: HTTPResponseStatus, _ message: String) -> ControlReply {
-        ControlReply(status: status, body: WireCodec.encode(ErrorResponse(error: message)))
-    }
-
-    private func dropBody() {
-        body = []
-        if reserved > 0 { service.release(reserved) }
-        reserved = 0
-    }
-
-    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        switch unwrapInboundIn(data) {
-        case .head(let h):
-            guard !busy else { return }
-            head = h
-            dropBody()
-            refusal = nil
-            tracker.sawHead(context.channel)
-            armTimer(context, Self.requestDeadline)
-            if let len = h.headers.first(name: "content-length").flatMap(Int.init), len > ControlAuth.maximumBodyBytes {
-                refuse(context, Self.reply(.payloadTooLarge, "request body over 4 MiB"))
-            } else if let failure = service.precheck(authorization: h.headers.first(name: "authorization")) {
-                // Nothing of a request that cannot authenticate is read further: answer now and close.
-                refuse(context, Self.reply(failure == .busy ? .serviceUnavailable : .unauthorized, failure.description))
-            }
-        case .body(var chunk):
-            guard refusal == nil else { return }
-            if body.count + chunk.readableBytes > ControlAuth.maximumBodyBytes {
-                return refuse(context, Self.reply(.payloadTooLarge, "request body over 4 MiB"))
-            }
-            guard service.reserve(chunk.readableBytes) else {
-                return refuse(context, Self.reply(.serviceUnavailable, "too many request bodies in flight; try again"))
-            }
-            if body.isEmpty, let expected = head?.headers.first(name: "content-length").flatMap(Int.init) {
-                // One allocation of the announced size (already bounded above), not a doubling array.
-                body.reserveCapacity(expected)
-            }
-            reserved += chunk.readableBytes
-            body += chunk.readBytes(length: chunk.readableBytes) ?? []
-        case .end:
-            guard let head, !busy, refusal == nil else { return }
-            self.head = nil
-            timer?.cancel()  // the plan itself may run for the whole probe timeout
-            busy = true
-            let service = self.service
-            let bodyBytes = body
-            dropBody()
-            let path = String(head.uri.split(separator: "?", maxSplits: 1).first ?? "")
-            let auth = head.headers.first(name: "authorization")
-            let keepAlive = head.isKeepAlive
-            let promise = context.eventLoop.makePromise(of: ControlReply.self)
-            promise.completeWithTask { await service.handle(method: head.method, path: path, authorization: auth, body: bodyBytes) }
-            promise.futureResult.assumeIsolated().whenSuccess { [self] reply in
-                busy = false
-                respond(context, reply, keepAlive: keepAlive)
-                armTimer(context, Self.headDeadline)
-            }
-        }
-    }
-
-    /// Answers a request refused before its end, once, and closes the connection.
-    private func refuse(_ context: ChannelHandlerContext, _ reply: ControlReply) {
-        guard refusal == nil else { return }
-        refusal = reply
-        dropBody()
-        respond(context, reply, keepAlive: false)
-    }
-
-    private func respond(_ context: ChannelHandlerContext, _ reply: ControlReply, keepAlive: Bool) {
-        var headers = HTTPHeaders()
-        headers.add(name: "content-type", value: "application/json")
-        headers.add(name: "content-length", value: String(reply.body.count))
-        if let nonce = reply.requestNonce {
-            headers.add(name: ControlAuth.responseHeader,
-                        value: ControlAuth.responseMAC(key: service.token.controlKey, requestNonce: nonce,
-                                                       status: Int(reply.status.code), body: reply.body))
-        }
-        if !keepAlive { headers.add(name: "connection", value: "close") }
-        context.write(wrapOutboundOut(.head(HTTPResponseHead(version: .http1_1, status: reply.status, headers: headers))), promise: nil)
-        context.write(wrapOutboundOut(.body(.byteBuffer(context.channel.allocator.buffer(bytes: reply.body)))), promise: nil)
-        let done = context.writeAndFlush(wrapOutboundOut(.end(nil)))
-        if !keepAlive {
-            let channel = context.channel
-            done.whenComplete { _ in channel.close(promise: nil) }
-        }
-    }
-
-    func channelInactive(context: ChannelHandlerContext) {
-        timer?.cancel()
-        dropBody()
-        context.fireChannelInactive()
-    }
-
-    func errorCaught(context: ChannelHandlerContext, error: any Error) {
-        // Bytes that are not HTTP: one 400 with a one-line error, then close. Never crash, never keep it. (A request
-        // cut short by our own close also ends in a parser error: nothing to answer there.)
-        if error is HTTPParserError, !busy, context.channel.isActive {
-            busy = true
-            respond(context, Self.reply(.badRequest, "malformed HTTP request"), keepAlive: false)
-        } else {
-            context.close(promise: nil)
-        }
-
-    }
-}
-
-/// The control endpoint's open connections. When all slots are taken, a new connection evicts the
-/// oldest one that has not sent a request head yet (an idle or half-open peer), so idle connections
-/// cannot lock the coordinator out; only when every slot is busy with a request is the newcomer refused.
-final class ControlConnections: ChannelInboundHandler, Sendable {
-    typealias InboundIn = any Channel
-    typealias InboundOut = any Channel
-
-    private struct Entry {
-        var channel: any Channel
-        var opened: NIODeadline
-        var sawHead: Bool
-    }
-    let limit: Int
-    private let entries = NIOLockedValueBox<[ObjectIdentifier: Entry]>([:])
-
-    init(limit: Int) { self.limit = limit }
-
-    var count: Int { entries.withLockedValue { $0.count } }
-
-    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        let child = unwrapInboundIn(data)
-        let id = ObjectIdentifier(child)
-        let (admitted, evict): (Bool, (any Channel)?) = entries.withLockedValue { e in
-            var victim: (any Channel)?
-            if e.count >= limit {
-                guard let oldest = e.filter({ !$0.value.sawHead }).min(by: { $0.value.opened < $1.value.opened }) else {
-                    return (false, nil)
-                }
-                victim = oldest.value.channel
-                e[oldest.key] = nil
-            }
-            e[id] = Entry(channel: child, opened: .now(), sawHead: false)
-            return (true, victim)
-        }
-        evict?.close(promise: nil)
-        guard admitted else {
-            child.close(promise: nil)
-            return
-        }
-        child.closeFuture.whenComplete { [entries] _ in entries.withLockedValue { $0[id] = nil } }
-        context.fireChannelRead(data)
-    }
-
-    func sawHead(_ channel: any Channel) {
-        entries.withLockedValue { $0[ObjectIdentifier(channel)]?.sawHead = true }
     }
 }

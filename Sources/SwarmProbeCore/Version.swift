@@ -1,0 +1,5 @@
+
+
+public enum SwarmProbeVersion {
+    public static let current = "0.2.0"
+}
