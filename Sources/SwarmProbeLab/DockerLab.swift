@@ -22,16 +22,11 @@ public final class DockerSwarmLab: @unchecked Sendable {
     public let image = "spbusybox:lab"
     /// The manager the swarm was initialised on.
     public let firstManager: String
-    /// How long each phase of the build took, in order.
-    public private(set) var buildTimings: [(phase: String, seconds: Double)] = []
-    /// How long each phase of `destroy()` took (empty until it ran).
-    public var teardownTimings: [(phase: String, seconds: Double)] { lock.withLock { teardown } }
 
     private let lock = NSLock()
     private var containers: [String: String] = [:]  // container name -> node name
     private var daemons: [String: ChildProcess] = [:]    // node name -> the dockerd process we started
     private var destroyed = false
-    private var teardown: [(phase: String, seconds: Double)] = []
     private let debug: Bool
 
     public var nodes: [LabNode] { lab.nodes }
@@ -54,11 +49,8 @@ public final class DockerSwarmLab: @unchecked Sendable {
         }
         firstManager = first.name
         self.debug = debug
-        let t0 = Date()
         lab = try Lab(nodes: specs)
-        let namespaces = Date().timeIntervalSince(t0)
         directory = lab.directory.appendingPathComponent("docker")
-        buildTimings = [("namespaces", namespaces)]
         DockerLabRegistry.shared.add(self)
         do {
             try build(readyTimeout: readyTimeout)
@@ -92,26 +84,14 @@ public final class DockerSwarmLab: @unchecked Sendable {
 
     // MARK: - Build
 
-    private func timed<T>(_ phase: String, _ body: () throws -> T) rethrows -> T {
-        let start = Date()
-        defer { buildTimings.append((phase, Date().timeIntervalSince(start))) }
-        return try body()
-    }
-
     private func build(readyTimeout: TimeInterval) throws {
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        try timed("start \(nodes.count) dockerd") {
-            for n in nodes { try startDaemon(n) }
-        }
+        for n in nodes { try startDaemon(n) }
         // While the daemons come up: the image tarball.
-        let tar = try timed("busybox tar") { try makeBusyboxTar() }
-        try timed("dockerd ready") {
-            try DockerSwarmLab.parallel(nodes.map { n in { try self.waitReady(n.name, timeout: readyTimeout) } })
-        }
+        let tar = try makeBusyboxTar()
+        try DockerSwarmLab.parallel(nodes.map { n in { try self.waitReady(n.name, timeout: readyTimeout) } })
         let manager = node(firstManager)
-        try timed("swarm init") {
-            _ = try docker(firstManager, ["swarm", "init", "--advertise-addr", manager.address.description])
-        }
+        _ = try docker(firstManager, ["swarm", "init", "--advertise-addr", manager.address.description])
         let workerToken = try docker(firstManager, ["swarm", "join-token", "-q", "worker"]).trimmingCharacters(in: .whitespacesAndNewlines)
         let others = nodes.filter { $0.name != firstManager }
         let managerToken = others.contains { $0.role == .manager }
@@ -121,20 +101,18 @@ public final class DockerSwarmLab: @unchecked Sendable {
                                          "--token", n.role == .manager ? managerToken : workerToken, "\(manager.address):2377"],
                                 timeout: 60)
         }
-        try timed("join, import, overlay") {
-            // Managers join one at a time (each is a raft membership change); workers all at once,
-            // and alongside them every node imports the image and the first manager makes the overlay.
-            var jobs: [@Sendable () throws -> Void] = [{
-                for m in others where m.role == .manager { try join(m) }
-            }]
-            jobs += others.filter { $0.role == .worker }.map { w in { try join(w) } }
-            jobs += nodes.map { n in { _ = try self.docker(n.name, ["import", tar, self.image]) } }
-            jobs.append {
-                _ = try self.docker(self.firstManager, ["network", "create", "-d", "overlay", "--attachable", self.overlayNetwork])
-            }
-            try DockerSwarmLab.parallel(jobs)
+        // Managers join one at a time (each is a raft membership change); workers all at once, and alongside
+        // them every node imports the image and the first manager makes the overlay.
+        var jobs: [@Sendable () throws -> Void] = [{
+            for m in others where m.role == .manager { try join(m) }
+        }]
+        jobs += others.filter { $0.role == .worker }.map { w in { try join(w) } }
+        jobs += nodes.map { n in { _ = try self.docker(n.name, ["import", tar, self.image]) } }
+        jobs.append {
+            _ = try self.docker(self.firstManager, ["network", "create", "-d", "overlay", "--attachable", self.overlayNetwork])
         }
-        try timed("all nodes ready") { try waitAllNodesReady(timeout: readyTimeout) }
+        try DockerSwarmLab.parallel(jobs)
+        try waitAllNodesReady(timeout: readyTimeout)
     }
 
     private func startDaemon(_ n: LabNode) throws {
@@ -273,12 +251,6 @@ public final class DockerSwarmLab: @unchecked Sendable {
             return destroyed
         }
         if already { return }
-        var clock = Date()
-        var phases: [(phase: String, seconds: Double)] = []
-        func lap(_ phase: String) {
-            phases.append((phase, Date().timeIntervalSince(clock)))
-            clock = Date()
-        }
         let started = lock.withLock { daemons }
         let live = nodes.filter { started[$0.name] != nil && dockerdPID($0.name) != nil }
         // 1. Containers (killed: SIGKILL), every node at once.
@@ -289,14 +261,12 @@ public final class DockerSwarmLab: @unchecked Sendable {
                 if !list.isEmpty { _ = try? Program.capture(self.dockerCommand(["rm", "-f"] + list), environment: env, timeout: 20) }
             }
         } })
-        lap("remove containers")
         // 2. Leave the swarm: workers at once while the managers still answer, then the managers.
         for role in [Role.worker, .manager] {
             DockerSwarmLab.parallelIgnoringErrors(live.filter { $0.role == role }.map { n in {
                 _ = try? Program.capture(self.dockerCommand(["swarm", "leave", "--force"]), environment: self.env(n.name), timeout: 15)
             } })
         }
-        lap("swarm leave")
         // 2. The daemons: SIGTERM all, wait, SIGKILL what is left.
         var pids: [(node: String, pid: Int32)] = []
         for n in nodes {
@@ -312,16 +282,12 @@ public final class DockerSwarmLab: @unchecked Sendable {
             p.signal(SIGKILL)
             p.wait()
         }
-        lap("stop dockerd")
         // 3. Whatever the daemons left running from this lab (containerd, shims, container processes).
         DockerSwarmLab.killProcesses(mentioning: directory.path)
         // 4. Mounts under our directory (the data root's bind mount, nsfs of network sandboxes, shm).
         DockerSwarmLab.unmountAll(under: directory.path)
-        lap("leftover processes, unmount")
         // 5. Namespaces, veths, nft tables, and the lab directory with ours in it.
         lab.destroy()
-        lap("namespaces, files")
-        lock.withLock { teardown = phases }
         DockerLabRegistry.shared.remove(self)
     }
 

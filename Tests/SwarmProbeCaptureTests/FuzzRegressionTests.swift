@@ -25,9 +25,12 @@ struct DissectorFuzzRegressionTests {
         }
     }
 
+    /// The inputs; a missing or empty folder gives one name no file has, so the test fails on it instead of
+    /// running zero cases.
     static func inputs() -> [String] {
-        guard let dir = try? directory else { return [] }
-        return ((try? FileManager.default.contentsOfDirectory(atPath: dir.path)) ?? []).filter { !$0.hasPrefix(".") }.sorted()
+        guard let dir = try? directory else { return ["(the Fixtures resource folder is missing)"] }
+        let names = ((try? FileManager.default.contentsOfDirectory(atPath: dir.path)) ?? []).filter { !$0.hasPrefix(".") }.sorted()
+        return names.isEmpty ? ["(no fixtures in \(dir.path))"] : names
     }
 
     @Test("the fuzzer covers every link type the dissector reads")
@@ -37,7 +40,7 @@ struct DissectorFuzzRegressionTests {
 
     @Test("there are regression inputs")
     func hasInputs() {
-        #expect(!Self.inputs().isEmpty)
+        #expect(!Self.inputs().contains { $0.hasPrefix("(") })
     }
 
     @Test("Dissector.dissect", arguments: inputs())

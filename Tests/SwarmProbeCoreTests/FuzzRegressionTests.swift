@@ -13,7 +13,7 @@ import Testing
 struct FuzzRegressionTests {
     static func inputs(_ fuzzer: String) -> [String] {
         let dir = Fixture.directory.appendingPathComponent("fuzz-regressions").appendingPathComponent(fuzzer)
-        return ((try? FileManager.default.contentsOfDirectory(atPath: dir.path)) ?? []).filter { !$0.hasPrefix(".") }.sorted()
+        return fixtureNames(dir)
     }
 
     static func bytes(_ fuzzer: String, _ name: String) throws -> [UInt8] {

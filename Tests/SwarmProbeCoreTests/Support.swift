@@ -15,8 +15,7 @@ enum Repo {
 
     /// The `*.yaml` files in `probes/`, sorted.
     static func profileFiles() -> [String] {
-        let names = (try? FileManager.default.contentsOfDirectory(atPath: probesDirectory.path)) ?? []
-        return names.filter { $0.hasSuffix(".yaml") }.sorted()
+        fixtureNames(probesDirectory) { $0.hasSuffix(".yaml") }
     }
 
     static func readProfile(_ name: String) throws -> String {
@@ -35,9 +34,7 @@ enum Fixture {
 
     /// File names in `Fixtures/<folder>` that start with `prefix` and end in `.yaml`, sorted.
     static func names(_ folder: String, prefix: String) -> [String] {
-        let dir = directory.appendingPathComponent(folder)
-        let names = (try? FileManager.default.contentsOfDirectory(atPath: dir.path)) ?? []
-        return names.filter { $0.hasPrefix(prefix) && $0.hasSuffix(".yaml") }.sorted()
+        fixtureNames(directory.appendingPathComponent(folder)) { $0.hasPrefix(prefix) && $0.hasSuffix(".yaml") }
     }
 
     static func text(_ folder: String, _ name: String) throws -> String {
@@ -61,4 +58,11 @@ func inputError<T>(_ body: () throws(InputError) -> T) -> InputError? {
     } catch {
         return error
     }
+}
+
+/// The names in `dir` that `keep` takes, sorted. A missing or empty folder gives one name no file has, so a
+/// test taking these as arguments fails on it, naming the folder, instead of running zero cases.
+func fixtureNames(_ dir: URL, _ keep: (String) -> Bool = { !$0.hasPrefix(".") }) -> [String] {
+    let names = ((try? FileManager.default.contentsOfDirectory(atPath: dir.path)) ?? []).filter(keep).sorted()
+    return names.isEmpty ? ["(no fixtures in \(dir.path))"] : names
 }

@@ -19,13 +19,8 @@ let dockerLabUnavailable: String? = {
 struct DockerLabTests {
     @Test("discover a 3-node swarm; overlay pings; a 4789 drop breaks exactly w1 <-> w2")
     func swarm() async throws {
-        let started = Date()
         let lab = try DockerSwarmLab(nodes: [("m1", .manager), ("w1", .worker), ("w2", .worker)])
-        defer {
-            let t = Date()
-            lab.destroy()
-            print("docker lab: built in \(seconds(lab.buildTimings.reduce(0) { $0 + $1.seconds })) s (\(lab.buildTimings.map { "\($0.phase) \(seconds($0.seconds))" }.joined(separator: ", "))), destroyed in \(seconds(Date().timeIntervalSince(t))) s (\(lab.teardownTimings.map { "\($0.phase) \(seconds($0.seconds))" }.joined(separator: ", "))), whole test \(seconds(Date().timeIntervalSince(started))) s")
-        }
+        defer { lab.destroy() }
         let expected = lab.nodes.map { Node(name: $0.name, address: $0.address, role: $0.role) }
 
         // Discovery through the library, against the manager's socket.
@@ -72,7 +67,6 @@ struct DockerLabTests {
     }
 }
 
-private func seconds(_ t: TimeInterval) -> String { String(format: "%.1f", t) }
 
 /// `GET /nodes` answers mapped to inventories, and Docker host strings: no daemon needed.
 @Suite("docker discovery mapping")
