@@ -182,10 +182,12 @@ let package = Package(
         ),
         .testTarget(
             name: "SwarmProbeCoordinatorTests",
-            dependencies: ["SwarmProbeCoordinator", "SwarmProbeCore", "SwarmProbeReport", "SwarmProbeBench", "SwarmProbeAgent",
-                           "SwarmProbeTestSupport", .product(name: "NIOCore", package: "swift-nio"),
-                           .product(name: "NIOPosix", package: "swift-nio"), .product(name: "NIOHTTP1", package: "swift-nio"),
-                           .product(name: "Logging", package: "swift-log")]
+            dependencies: [
+                "SwarmProbeCoordinator", "SwarmProbeCore", "SwarmProbeReport", "SwarmProbeBench", "SwarmProbeAgent",
+                "SwarmProbeTestSupport", .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"), .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
         ),
         .testTarget(
             name: "SwarmProbeAgentTests",

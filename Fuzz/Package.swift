@@ -28,13 +28,14 @@ let package = Package(
                 .product(name: "SwarmProbeCore", package: "swarmprobe"),
                 .product(name: "Crypto", package: "swift-crypto"),
             ]
-        ),
-    ] + fuzzers.map { fuzzer in
-        .executableTarget(
-            name: fuzzer.name,
-            dependencies: ["FuzzCommon", .product(name: "Crypto", package: "swift-crypto")]
-                + Set(["SwarmProbeCore", fuzzer.product]).sorted().map { .product(name: $0, package: "swarmprobe") }
         )
-    },
+    ]
+        + fuzzers.map { fuzzer in
+            .executableTarget(
+                name: fuzzer.name,
+                dependencies: ["FuzzCommon", .product(name: "Crypto", package: "swift-crypto")]
+                    + Set(["SwarmProbeCore", fuzzer.product]).sorted().map { .product(name: $0, package: "swarmprobe") }
+            )
+        },
     swiftLanguageModes: [.v6]
 )

@@ -1,6 +1,6 @@
 import Foundation
-import SwarmProbeProcess
 import SwarmProbeCore
+import SwarmProbeProcess
 
 /// Reads the account through the AWS CLI the user already has: their credentials, profile, SSO session and
 /// region work as they do for `aws` itself. Only `describe-*`/`get-*` calls: nothing in the account changes.
@@ -33,7 +33,8 @@ public struct AWSCLI: Sendable {
         docs[AWSSnapshot.FileName.instances] = instData
         s.instances = try AWSSnapshot.decode(DescribeInstancesOutput.self, instData, source: instCmd).reservations.flatMap(\.instances)
 
-        let groups = orderedUnique(s.instances.flatMap { i in i.securityGroups.map(\.groupId) + i.networkInterfaces.flatMap { $0.groups.map(\.groupId) } })
+        let groups = orderedUnique(
+            s.instances.flatMap { i in i.securityGroups.map(\.groupId) + i.networkInterfaces.flatMap { $0.groups.map(\.groupId) } })
         if groups.isEmpty {
             docs[AWSSnapshot.FileName.securityGroups] = Data(#"{"SecurityGroups": []}"#.utf8)
         } else {
@@ -55,7 +56,8 @@ public struct AWSCLI: Sendable {
             docs[AWSSnapshot.FileName.subnets] = d
             s.subnets = try AWSSnapshot.decode(DescribeSubnetsOutput.self, d, source: cmd).subnets
         }
-        let vpcs = orderedUnique(s.instances.flatMap { i in [i.vpcId].compactMap { $0 } + i.networkInterfaces.compactMap(\.vpcId) } + s.subnets.compactMap(\.vpcId))
+        let vpcs = orderedUnique(
+            s.instances.flatMap { i in [i.vpcId].compactMap { $0 } + i.networkInterfaces.compactMap(\.vpcId) } + s.subnets.compactMap(\.vpcId))
         if vpcs.isEmpty {
             docs[AWSSnapshot.FileName.networkAcls] = Data(#"{"NetworkAcls": []}"#.utf8)
         } else {
@@ -79,7 +81,8 @@ public struct AWSCLI: Sendable {
         do {
             out = try Program.capture([executable] + full, environment: environment)
         } catch {
-            throw InputError(source: name, "cannot run the AWS CLI: \(error.message); install it, or save the describe-* output elsewhere and use --from-dir")
+            throw InputError(
+                source: name, "cannot run the AWS CLI: \(error.message); install it, or save the describe-* output elsewhere and use --from-dir")
         }
         guard out.status == 0 else {
             let message = out.stderr

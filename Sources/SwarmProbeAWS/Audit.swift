@@ -33,8 +33,10 @@ public enum AWSAudit {
     /// The ephemeral ports TCP answers go to (the range AWS documents for network ACLs).
     public static let ephemeralPorts = PortSpan(1024, 65535)
 
-    public static func evaluate(inventory: Inventory, profile: Profile, snapshot: AWSSnapshot,
-                                style: AWSCommandStyle = AWSCommandStyle()) -> AWSAuditResult {
+    public static func evaluate(
+        inventory: Inventory, profile: Profile, snapshot: AWSSnapshot,
+        style: AWSCommandStyle = AWSCommandStyle()
+    ) -> AWSAuditResult {
         let resolved = inventory.nodes.map { resolve($0, snapshot) }
         let byName = Dictionary(resolved.map { ($0.node.name, $0) }, uniquingKeysWith: { a, _ in a })
         let cluster = clusterGroup(resolved)
@@ -50,8 +52,9 @@ public enum AWSAudit {
         }
         let rendered = render(fixes, snapshot: snapshot, style: style)
         for i in paths.indices { paths[i].remediation = rendered.perPath[i] }
-        return AWSAuditResult(profile: profile.name, nodes: resolved.map(\.match), paths: paths,
-                              remediation: rendered.all, inventory: inventory.nodes)
+        return AWSAuditResult(
+            profile: profile.name, nodes: resolved.map(\.match), paths: paths,
+            remediation: rendered.all, inventory: inventory.nodes)
     }
 
     // MARK: - Nodes
@@ -91,14 +94,16 @@ public enum AWSAudit {
             }
         }
         guard m.instanceId != nil else {
-            m.problem = "no EC2 instance in the describe-instances data has the private address \(node.address) "
+            m.problem =
+                "no EC2 instance in the describe-instances data has the private address \(node.address) "
                 + "(another account or region? a public or NAT address in the inventory? a stopped instance?)"
             return Resolved(node: node, match: m, acl: nil)
         }
         var acl: NetworkAcl?
         if let subnet = m.subnetId {
             let vpc = m.vpcId ?? snapshot.subnets.first { $0.subnetId == subnet }?.vpcId
-            acl = snapshot.networkAcls.first { $0.subnetIds.contains(subnet) }
+            acl =
+                snapshot.networkAcls.first { $0.subnetIds.contains(subnet) }
                 ?? snapshot.networkAcls.first { $0.isDefault && $0.vpcId != nil && $0.vpcId == vpc }
         }
         m.networkAclId = acl?.networkAclId
@@ -114,11 +119,14 @@ public enum AWSAudit {
 
     // MARK: - Paths
 
-    static func evaluatePath(_ s: Resolved, _ t: Resolved, kind: TrafficKind, required: Bool,
-                             snapshot: AWSSnapshot) -> AWSPathDecision {
+    static func evaluatePath(
+        _ s: Resolved, _ t: Resolved, kind: TrafficKind, required: Bool,
+        snapshot: AWSSnapshot
+    ) -> AWSPathDecision {
         func path(_ v: Verdict, _ w: Where?, _ detail: String, _ layers: [AWSLayerDecision]) -> AWSPathDecision {
-            AWSPathDecision(from: s.name, to: t.name, kind: kind.name, kindID: kind.kindID, required: required,
-                            verdict: v, location: w, detail: detail, layers: layers)
+            AWSPathDecision(
+                from: s.name, to: t.name, kind: kind.name, kindID: kind.kindID, required: required,
+                verdict: v, location: w, detail: detail, layers: layers)
         }
         let unmatched = [s, t].filter { $0.match.problem != nil }
         if !unmatched.isEmpty {
@@ -130,8 +138,10 @@ public enum AWSAudit {
 
         let traffic = Traffic(kind: kind.kindID)
         var layers: [AWSLayerDecision] = []
-        layers.append(evaluateSecurityGroups(s.groups, egress: true, traffic: traffic, peer: t.address, peerName: t.name,
-                                             peerGroups: t.groups, snapshot: snapshot, layer: .sourceSecurityGroup))
+        layers.append(
+            evaluateSecurityGroups(
+                s.groups, egress: true, traffic: traffic, peer: t.address, peerName: t.name,
+                peerGroups: t.groups, snapshot: snapshot, layer: .sourceSecurityGroup))
         let sameSubnet = s.match.subnetId == t.match.subnetId
         if sameSubnet {
             let why = "\(s.name) and \(t.name) are both in \(s.match.subnetId ?? "one subnet"): network ACLs apply only between subnets"
@@ -141,8 +151,10 @@ public enum AWSAudit {
             layers.append(acl(s, egress: true, traffic, remote: t, layer: .sourceNACL))
             layers.append(acl(t, egress: false, traffic, remote: s, layer: .targetNACL))
         }
-        layers.append(evaluateSecurityGroups(t.groups, egress: false, traffic: traffic, peer: s.address, peerName: s.name,
-                                             peerGroups: s.groups, snapshot: snapshot, layer: .targetSecurityGroup))
+        layers.append(
+            evaluateSecurityGroups(
+                t.groups, egress: false, traffic: traffic, peer: s.address, peerName: s.name,
+                peerGroups: s.groups, snapshot: snapshot, layer: .targetSecurityGroup))
         if !sameSubnet {
             switch kind.proto {
             case .tcp:
@@ -187,20 +199,27 @@ public enum AWSAudit {
         }
         let echo = layers.filter { !$0.decisive && $0.outcome == .deny }
         if !echo.isEmpty {
-            detail += "; note: a swarmprobe probe's echo would be dropped (" + echo.map(\.detail).joined(separator: "; ")
+            detail +=
+                "; note: a swarmprobe probe's echo would be dropped (" + echo.map(\.detail).joined(separator: "; ")
                 + "), so `swarmprobe check` reports return-path here although swarm's own traffic passes"
         }
         return path(.open, nil, detail, layers)
     }
 
-    static func acl(_ host: Resolved, egress: Bool, _ traffic: Traffic, remote: Resolved, layer: AWSLayerDecision.Layer,
-                    decisive: Bool = true, purpose: String = "") -> AWSLayerDecision {
+    static func acl(
+        _ host: Resolved, egress: Bool, _ traffic: Traffic, remote: Resolved, layer: AWSLayerDecision.Layer,
+        decisive: Bool = true, purpose: String = ""
+    ) -> AWSLayerDecision {
         guard let a = host.acl else {
-            return AWSLayerDecision(layer: layer, outcome: .unknown, decisive: decisive,
-                                    detail: "no network ACL in the describe-network-acls data is associated with \(host.subnetText), and its VPC's default ACL is not there either")
+            return AWSLayerDecision(
+                layer: layer, outcome: .unknown, decisive: decisive,
+                detail:
+                    "no network ACL in the describe-network-acls data is associated with \(host.subnetText), and its VPC's default ACL is not there either"
+            )
         }
-        return aclDecision(a, subnetText: host.subnetText, egress: egress, traffic: traffic, remote: remote.address,
-                           remoteName: remote.name, layer: layer, decisive: decisive, purpose: purpose)
+        return aclDecision(
+            a, subnetText: host.subnetText, egress: egress, traffic: traffic, remote: remote.address,
+            remoteName: remote.name, layer: layer, decisive: decisive, purpose: purpose)
     }
 
     /// `sg-1 outbound all traffic to 0.0.0.0/0`, `acl-1 inbound rule 100`.
@@ -230,10 +249,13 @@ public enum AWSAudit {
             let group = cluster.flatMap { host.groups.contains($0) ? $0 : nil } ?? host.groups.first
             guard let group else { return nil }
             let peerGroup = cluster.flatMap { peer.groups.contains($0) ? $0 : nil }
-            return .securityGroup(group: group, egress: egress, proto: p.kindID.proto, port: p.kindID.port,
-                                  peerGroup: peerGroup, peerCIDR: peerGroup == nil ? CIDR(host: peer.address) : nil)
+            return .securityGroup(
+                group: group, egress: egress, proto: p.kindID.proto, port: p.kindID.port,
+                peerGroup: peerGroup, peerCIDR: peerGroup == nil ? CIDR(host: peer.address) : nil)
         }
-        let order: [AWSLayerDecision.Layer] = [.targetSecurityGroup, .sourceSecurityGroup, .targetNACL, .sourceNACL, .returnTargetNACL, .returnSourceNACL]
+        let order: [AWSLayerDecision.Layer] = [
+            .targetSecurityGroup, .sourceSecurityGroup, .targetNACL, .sourceNACL, .returnTargetNACL, .returnSourceNACL,
+        ]
         for layer in order {
             guard let l = p.blockers.first(where: { $0.layer == layer }) else { continue }
             switch layer {
@@ -254,13 +276,17 @@ public enum AWSAudit {
                 let implicit = spans.filter { $0.ruleNumber == nil || $0.ruleNumber == 32767 }
                 if let first = implicit.first {
                     let ports = first.ports.map { PortSpan($0.from, implicit.last!.ports!.to) }
-                    out.append(.acl(acl: aclID, egress: egress, proto: traffic.proto, ports: ports,
-                                    cidr: CIDR(host: remote.address), below: nil))
+                    out.append(
+                        .acl(
+                            acl: aclID, egress: egress, proto: traffic.proto, ports: ports,
+                            cidr: CIDR(host: remote.address), below: nil))
                 }
                 // Ports an explicit deny matched: an allow numbered below that deny, for exactly those ports.
                 for span in spans where !implicit.contains(span) {
-                    out.append(.acl(acl: aclID, egress: egress, proto: traffic.proto, ports: span.ports,
-                                    cidr: CIDR(host: remote.address), below: span.ruleNumber))
+                    out.append(
+                        .acl(
+                            acl: aclID, egress: egress, proto: traffic.proto, ports: span.ports,
+                            cidr: CIDR(host: remote.address), below: span.ruleNumber))
                 }
             }
         }
@@ -283,7 +309,8 @@ public enum AWSAudit {
                     let command: String
                     switch f {
                     case let .securityGroup(group, egress, proto, port, peerGroup, peerCIDR):
-                        command = sgCommand(group: group, egress: egress, proto: proto, port: port, peerGroup: peerGroup, peerCIDR: peerCIDR) + style.suffix
+                        command =
+                            sgCommand(group: group, egress: egress, proto: proto, port: port, peerGroup: peerGroup, peerCIDR: peerCIDR) + style.suffix
                     case let .acl(acl, egress, proto, ports, cidr, below):
                         let key = "\(acl)/\(egress)"
                         let number = freeRuleNumber(used[key, default: []], below: below)

@@ -15,9 +15,11 @@ public struct AWSNodeMatch: Codable, Sendable, Equatable {
     /// Why the node's paths cannot be evaluated (no instance holds the address, data missing); nil when they can.
     public var problem: String?
 
-    public init(node: String, address: IPAddress, instanceId: String? = nil, networkInterfaceId: String? = nil,
-                subnetId: String? = nil, vpcId: String? = nil, securityGroups: [String] = [],
-                networkAclId: String? = nil, problem: String? = nil) {
+    public init(
+        node: String, address: IPAddress, instanceId: String? = nil, networkInterfaceId: String? = nil,
+        subnetId: String? = nil, vpcId: String? = nil, securityGroups: [String] = [],
+        networkAclId: String? = nil, problem: String? = nil
+    ) {
         self.node = node
         self.address = address
         self.instanceId = instanceId
@@ -77,8 +79,10 @@ public struct AWSLayerDecision: Codable, Sendable, Equatable {
     public var decisive: Bool
     public var detail: String
 
-    public init(layer: Layer, outcome: Outcome, resource: String? = nil, rule: String? = nil,
-                deniedPorts: [PortSpan] = [], decisive: Bool = true, detail: String) {
+    public init(
+        layer: Layer, outcome: Outcome, resource: String? = nil, rule: String? = nil,
+        deniedPorts: [PortSpan] = [], decisive: Bool = true, detail: String
+    ) {
         self.layer = layer
         self.outcome = outcome
         self.resource = resource
@@ -135,8 +139,10 @@ public struct AWSPathDecision: Codable, Sendable, Equatable {
     /// The commands that would open this path (also in `AWSAuditResult.remediation`, once each).
     public var remediation: [String]
 
-    public init(from: String, to: String, kind: String, kindID: KindID, required: Bool, verdict: Verdict,
-                location: Where?, detail: String, layers: [AWSLayerDecision], remediation: [String] = []) {
+    public init(
+        from: String, to: String, kind: String, kindID: KindID, required: Bool, verdict: Verdict,
+        location: Where?, detail: String, layers: [AWSLayerDecision], remediation: [String] = []
+    ) {
         self.from = from
         self.to = to
         self.kind = kind
@@ -235,10 +241,12 @@ public struct AWSAuditResult: Codable, Sendable, Equatable {
         }
         let checks = paths.map { p -> CheckResult in
             let k = TrafficKind(name: p.kind, proto: p.kindID.proto, port: p.kindID.port)
-            return CheckResult(from: p.from, to: p.to, kind: k, required: p.required, decision: p.decision, detail: p.detail,
-                               sender: nil, receiver: nil)
+            return CheckResult(
+                from: p.from, to: p.to, kind: k, required: p.required, decision: p.decision, detail: p.detail,
+                sender: nil, receiver: nil)
         }
-        return Results(toolVersion: toolVersion, profile: profile, startedAt: startedAt, durationMs: durationMs, timeoutMs: 0,
-                       complete: true, nodes: nodeResults, checks: checks)
+        return Results(
+            toolVersion: toolVersion, profile: profile, startedAt: startedAt, durationMs: durationMs, timeoutMs: 0,
+            complete: true, nodes: nodeResults, checks: checks)
     }
 }

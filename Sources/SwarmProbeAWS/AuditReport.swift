@@ -22,7 +22,9 @@ public enum AWSAuditReport {
             if n.instanceId == nil {
                 out.append("| \(n.node) | \(n.address) | not found | - | - | - |")
             } else {
-                out.append("| \(n.node) | \(n.address) | \(n.instanceId ?? "-") | \(n.subnetId ?? "-") | \(n.securityGroups.joined(separator: ", ")) | \(n.networkAclId ?? "unknown") |")
+                out.append(
+                    "| \(n.node) | \(n.address) | \(n.instanceId ?? "-") | \(n.subnetId ?? "-") | \(n.securityGroups.joined(separator: ", ")) | \(n.networkAclId ?? "unknown") |"
+                )
             }
         }
         let unmatched = a.unmatchedNodes
@@ -32,12 +34,14 @@ public enum AWSAuditReport {
         }
         out += ["", "## Remediation", ""]
         if a.remediation.isEmpty {
-            out.append(a.paths.contains { $0.verdict == .blocked }
-                       ? "No command can be suggested: the blocked paths' security groups or ACLs are unknown."
-                       : "Nothing to change: no path is blocked by a security group or network ACL.")
+            out.append(
+                a.paths.contains { $0.verdict == .blocked }
+                    ? "No command can be suggested: the blocked paths' security groups or ACLs are unknown."
+                    : "Nothing to change: no path is blocked by a security group or network ACL.")
         } else {
-            out.append("These commands open every blocked path, least-privilege (the cluster's security group, or the nodes' own addresses). "
-                       + "swarmprobe changed nothing in the account; review, then run them:")
+            out.append(
+                "These commands open every blocked path, least-privilege (the cluster's security group, or the nodes' own addresses). "
+                    + "swarmprobe changed nothing in the account; review, then run them:")
             out += ["", "```sh"] + a.remediation + ["```"]
         }
         return out.joined(separator: "\n") + "\n"
@@ -45,9 +49,11 @@ public enum AWSAuditReport {
 
     static func remediationLines(_ a: AWSAuditResult, indent: String, code: Bool) -> [String] {
         guard !a.remediation.isEmpty else {
-            return [a.paths.contains { $0.verdict == .blocked }
+            return [
+                a.paths.contains { $0.verdict == .blocked }
                     ? "Remediation: none can be suggested (the blocking groups or ACLs are unknown)"
-                    : "Remediation: nothing to change"]
+                    : "Remediation: nothing to change"
+            ]
         }
         return ["Remediation (nothing was changed in the account; these commands open every blocked path):"]
             + a.remediation.map { indent + $0 }

@@ -29,11 +29,15 @@ public enum AWSCombine {
                 results.checks[i].detail += " AWS agrees: \(path.detail)"
             case (.blocked, .open):
                 summary.outsideAWS += 1
-                let place = c.location == .hostFirewall ? "" : " Look at the target's own firewall or at what lies outside AWS (a VPN, an on-premises firewall, routing)."
-                results.checks[i].detail += " AWS security groups and network ACLs allow this path, so the block is not in AWS's configuration.\(place)"
+                let place =
+                    c.location == .hostFirewall
+                    ? "" : " Look at the target's own firewall or at what lies outside AWS (a VPN, an on-premises firewall, routing)."
+                results.checks[i].detail +=
+                    " AWS security groups and network ACLs allow this path, so the block is not in AWS's configuration.\(place)"
             case (.open, .blocked):
                 summary.contradictions += 1
-                results.checks[i].detail += " Contradiction worth a look: AWS's configuration denies this path (\(path.detail)), yet the probes got through (a rule changed during the check, or traffic takes another way than the one evaluated)."
+                results.checks[i].detail +=
+                    " Contradiction worth a look: AWS's configuration denies this path (\(path.detail)), yet the probes got through (a rule changed during the check, or traffic takes another way than the one evaluated)."
             default:
                 continue
             }

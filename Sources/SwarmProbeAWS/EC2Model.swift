@@ -41,8 +41,10 @@ public struct EC2Instance: Codable, Sendable, Equatable {
     /// `running`, `stopped`, ...
     public var state: String?
 
-    public init(instanceId: String, privateIpAddress: String?, subnetId: String?, vpcId: String?,
-                networkInterfaces: [NetworkInterface] = [], securityGroups: [EC2GroupIdentifier] = [], state: String? = nil) {
+    public init(
+        instanceId: String, privateIpAddress: String?, subnetId: String?, vpcId: String?,
+        networkInterfaces: [NetworkInterface] = [], securityGroups: [EC2GroupIdentifier] = [], state: String? = nil
+    ) {
         self.instanceId = instanceId
         self.privateIpAddress = privateIpAddress
         self.subnetId = subnetId
@@ -88,8 +90,10 @@ public struct EC2Instance: Codable, Sendable, Equatable {
         public var privateIpAddresses: [String]
         public var groups: [EC2GroupIdentifier]
 
-        public init(networkInterfaceId: String?, subnetId: String?, vpcId: String?, privateIpAddress: String?,
-                    privateIpAddresses: [String] = [], groups: [EC2GroupIdentifier] = []) {
+        public init(
+            networkInterfaceId: String?, subnetId: String?, vpcId: String?, privateIpAddress: String?,
+            privateIpAddresses: [String] = [], groups: [EC2GroupIdentifier] = []
+        ) {
             self.networkInterfaceId = networkInterfaceId
             self.subnetId = subnetId
             self.vpcId = vpcId
@@ -140,8 +144,10 @@ public struct SecurityGroup: Codable, Sendable, Equatable {
     public var ipPermissions: [IpPermission]
     public var ipPermissionsEgress: [IpPermission]
 
-    public init(groupId: String, groupName: String? = nil, vpcId: String? = nil,
-                ipPermissions: [IpPermission] = [], ipPermissionsEgress: [IpPermission] = []) {
+    public init(
+        groupId: String, groupName: String? = nil, vpcId: String? = nil,
+        ipPermissions: [IpPermission] = [], ipPermissionsEgress: [IpPermission] = []
+    ) {
         self.groupId = groupId
         self.groupName = groupName
         self.vpcId = vpcId
@@ -178,8 +184,10 @@ public struct IpPermission: Codable, Sendable, Equatable {
     public var groupPairs: [String]
     public var prefixListIds: [String]
 
-    public init(ipProtocol: String, fromPort: Int? = nil, toPort: Int? = nil, ipRanges: [String] = [],
-                ipv6Ranges: [String] = [], groupPairs: [String] = [], prefixListIds: [String] = []) {
+    public init(
+        ipProtocol: String, fromPort: Int? = nil, toPort: Int? = nil, ipRanges: [String] = [],
+        ipv6Ranges: [String] = [], groupPairs: [String] = [], prefixListIds: [String] = []
+    ) {
         self.ipProtocol = ipProtocol
         self.fromPort = fromPort
         self.toPort = toPort
@@ -278,8 +286,10 @@ public struct NetworkAclEntry: Codable, Sendable, Equatable {
     public var ipv6CidrBlock: String?
     public var portRange: PortRange?
 
-    public init(ruleNumber: Int, proto: String, ruleAction: String, egress: Bool, cidrBlock: String?,
-                ipv6CidrBlock: String? = nil, portRange: PortRange? = nil) {
+    public init(
+        ruleNumber: Int, proto: String, ruleAction: String, egress: Bool, cidrBlock: String?,
+        ipv6CidrBlock: String? = nil, portRange: PortRange? = nil
+    ) {
         self.ruleNumber = ruleNumber
         self.proto = proto
         self.ruleAction = ruleAction
@@ -349,8 +359,10 @@ public struct AWSSnapshot: Sendable, Equatable {
     /// Managed prefix list id -> its CIDRs. A list referenced by a rule but absent here is unknown.
     public var prefixLists: [String: [String]]
 
-    public init(instances: [EC2Instance] = [], securityGroups: [SecurityGroup] = [], networkAcls: [NetworkAcl] = [],
-                subnets: [Subnet] = [], prefixLists: [String: [String]] = [:]) {
+    public init(
+        instances: [EC2Instance] = [], securityGroups: [SecurityGroup] = [], networkAcls: [NetworkAcl] = [],
+        subnets: [Subnet] = [], prefixLists: [String: [String]] = [:]
+    ) {
         self.instances = instances
         self.securityGroups = securityGroups
         self.networkAcls = networkAcls
@@ -379,7 +391,9 @@ public struct AWSSnapshot: Sendable, Equatable {
             let path = (directory as NSString).appendingPathComponent(name)
             guard FileManager.default.fileExists(atPath: path) else {
                 if optional { return nil }
-                throw InputError(source: path, "--from-dir: missing; save it with `aws ec2 \(name.replacingOccurrences(of: ".json", with: "")) --output json > \(path)`")
+                throw InputError(
+                    source: path,
+                    "--from-dir: missing; save it with `aws ec2 \(name.replacingOccurrences(of: ".json", with: "")) --output json > \(path)`")
             }
             guard let data = FileManager.default.contents(atPath: path) else {
                 throw InputError(source: path, "--from-dir: cannot read the file")

@@ -132,8 +132,10 @@ extension IpPermission {
 }
 
 /// Security groups allow only; a packet passes when any rule of any of the interface's groups allows it.
-func evaluateSecurityGroups(_ groupIds: [String], egress: Bool, traffic: Traffic, peer: IPAddress, peerName: String,
-                            peerGroups: [String], snapshot: AWSSnapshot, layer: AWSLayerDecision.Layer) -> AWSLayerDecision {
+func evaluateSecurityGroups(
+    _ groupIds: [String], egress: Bool, traffic: Traffic, peer: IPAddress, peerName: String,
+    peerGroups: [String], snapshot: AWSSnapshot, layer: AWSLayerDecision.Layer
+) -> AWSLayerDecision {
     let direction = egress ? "outbound" : "inbound"
     let fromTo = egress ? "to" : "from"
     let peerText = "\(peer) (\(peerName))"
@@ -143,8 +145,9 @@ func evaluateSecurityGroups(_ groupIds: [String], egress: Bool, traffic: Traffic
     var otherPeer: [String] = []
     var groupLabels: [String] = []
     if groupIds.isEmpty {
-        return AWSLayerDecision(layer: layer, outcome: .unknown,
-                                detail: "the network interface lists no security group, so its \(direction) rules are unknown")
+        return AWSLayerDecision(
+            layer: layer, outcome: .unknown,
+            detail: "the network interface lists no security group, so its \(direction) rules are unknown")
     }
     for id in groupIds {
         guard let g = snapshot.securityGroups.first(where: { $0.groupId == id }) else {
@@ -160,15 +163,18 @@ func evaluateSecurityGroups(_ groupIds: [String], egress: Bool, traffic: Traffic
             case let .yes(via):
                 if proto && ports {
                     let rule = "\(p.trafficText) \(fromTo) \(via)"
-                    return AWSLayerDecision(layer: layer, outcome: .allow, resource: g.groupId, rule: rule,
-                                            detail: "\(g.label) allows \(direction) \(rule)")
+                    return AWSLayerDecision(
+                        layer: layer, outcome: .allow, resource: g.groupId, rule: rule,
+                        detail: "\(g.label) allows \(direction) \(rule)")
                 }
                 // A near miss worth naming: the same port (or, for ESP, every port) under another protocol.
                 if !proto && p.coversPortsIgnoringProtocol(traffic) {
                     otherProtocol.append("\(g.groupId) allows \(p.trafficText) \(fromTo) \(via)")
                 }
             case let .unknown(list):
-                if proto && ports { unknownLists.append("\(g.groupId) allows \(p.trafficText) \(fromTo) prefix list \(list), whose entries are unknown") }
+                if proto && ports {
+                    unknownLists.append("\(g.groupId) allows \(p.trafficText) \(fromTo) prefix list \(list), whose entries are unknown")
+                }
             case .no:
                 if proto && ports { otherPeer.append("\(g.groupId) allows \(p.trafficText) \(fromTo) \(p.peersText) only") }
             }
@@ -178,8 +184,9 @@ func evaluateSecurityGroups(_ groupIds: [String], egress: Bool, traffic: Traffic
         var why: [String] = []
         if !missing.isEmpty { why.append("security group \(missing.joined(separator: ", ")) is not in the describe-security-groups data") }
         why += unknownLists
-        return AWSLayerDecision(layer: layer, outcome: .unknown, resource: (missing.first ?? nil),
-                                detail: "cannot tell whether \(direction) \(traffic.text) \(fromTo) \(peerText) is allowed: " + why.joined(separator: "; "))
+        return AWSLayerDecision(
+            layer: layer, outcome: .unknown, resource: (missing.first ?? nil),
+            detail: "cannot tell whether \(direction) \(traffic.text) \(fromTo) \(peerText) is allowed: " + why.joined(separator: "; "))
     }
     var detail = "no \(direction) rule of \(groupLabels.joined(separator: ", ")) allows \(traffic.text) \(fromTo) \(peerText)"
     let near = otherProtocol + otherPeer
@@ -269,8 +276,10 @@ func evaluateACL(_ acl: NetworkAcl, egress: Bool, traffic: Traffic, remote: IPAd
 }
 
 /// One layer's decision from the spans of one network ACL.
-func aclDecision(_ acl: NetworkAcl, subnetText: String, egress: Bool, traffic: Traffic, remote: IPAddress, remoteName: String,
-                 layer: AWSLayerDecision.Layer, decisive: Bool = true, purpose: String = "") -> AWSLayerDecision {
+func aclDecision(
+    _ acl: NetworkAcl, subnetText: String, egress: Bool, traffic: Traffic, remote: IPAddress, remoteName: String,
+    layer: AWSLayerDecision.Layer, decisive: Bool = true, purpose: String = ""
+) -> AWSLayerDecision {
     let spans = evaluateACL(acl, egress: egress, traffic: traffic, remote: remote)
     let direction = egress ? "outbound" : "inbound"
     let fromTo = egress ? "to" : "from"
@@ -280,31 +289,38 @@ func aclDecision(_ acl: NetworkAcl, subnetText: String, egress: Bool, traffic: T
     if denied.isEmpty {
         let rules = Array(Set(spans.map(\.ruleText))).sorted()
         let r = rules.joined(separator: ", ")
-        return AWSLayerDecision(layer: layer, outcome: .allow, resource: acl.networkAclId, rule: r, decisive: decisive,
-                                detail: "\(aclText) \(direction) rule \(r) allows \(what)")
+        return AWSLayerDecision(
+            layer: layer, outcome: .allow, resource: acl.networkAclId, rule: r, decisive: decisive,
+            detail: "\(aclText) \(direction) rule \(r) allows \(what)")
     }
     let deniedPorts = denied.compactMap(\.ports)
     let firstDeny = denied[0]
     let rule = firstDeny.ruleText
     var detail: String
     if traffic.ports == nil || (spans.count == 1 && traffic.ports!.from == traffic.ports!.to) {
-        detail = firstDeny.ruleNumber == nil || firstDeny.ruleNumber == 32767
+        detail =
+            firstDeny.ruleNumber == nil || firstDeny.ruleNumber == 32767
             ? "\(aclText) has no \(direction) rule allowing \(what): the final rule * denies it"
             : "\(aclText) \(direction) rule \(rule) denies \(what)"
     } else {
         var byRule: [(rule: String, ports: [String])] = []
         for s in denied {
-            if let i = byRule.firstIndex(where: { $0.rule == s.ruleText }) { byRule[i].ports.append(s.ports!.description) }
-            else { byRule.append((s.ruleText, [s.ports!.description])) }
+            if let i = byRule.firstIndex(where: { $0.rule == s.ruleText }) {
+                byRule[i].ports.append(s.ports!.description)
+            } else {
+                byRule.append((s.ruleText, [s.ports!.description]))
+            }
         }
         let parts = byRule.map { "\($0.ports.joined(separator: ", ")) by rule \($0.rule)" }.joined(separator: "; ")
-        detail = "\(aclText) \(direction) \(fromTo) \(remote) (\(remoteName)) denies \(IPProto.name(traffic.proto)) ports \(parts) "
+        detail =
+            "\(aclText) \(direction) \(fromTo) \(remote) (\(remoteName)) denies \(IPProto.name(traffic.proto)) ports \(parts) "
             + "of \(traffic.ports!)\(purpose)"
         let allowed = spans.filter(\.allow)
         if !allowed.isEmpty {
             detail += " (allowed: " + allowed.map { "\($0.ports!) by rule \($0.ruleText)" }.joined(separator: ", ") + ")"
         }
     }
-    return AWSLayerDecision(layer: layer, outcome: .deny, resource: acl.networkAclId, rule: rule,
-                            deniedPorts: traffic.ports == nil ? [] : deniedPorts, decisive: decisive, detail: detail)
+    return AWSLayerDecision(
+        layer: layer, outcome: .deny, resource: acl.networkAclId, rule: rule,
+        deniedPorts: traffic.ports == nil ? [] : deniedPorts, decisive: decisive, detail: detail)
 }

@@ -39,8 +39,10 @@ public final class Agent: Service, Sendable {
     /// Called once everything is bound, with the listener states (the CLI prints the ready line).
     private let onReady: @Sendable ([ListenerState], Int) -> Void
 
-    public init(configuration: AgentConfiguration, logger: Logger,
-                onReady: @escaping @Sendable ([ListenerState], Int) -> Void = { _, _ in }) {
+    public init(
+        configuration: AgentConfiguration, logger: Logger,
+        onReady: @escaping @Sendable ([ListenerState], Int) -> Void = { _, _ in }
+    ) {
         self.configuration = configuration
         self.logger = logger
         self.group = MultiThreadedEventLoopGroup.singleton
@@ -57,7 +59,8 @@ public final class Agent: Service, Sendable {
         var states: [ListenerState] = []
         var esp: ESPSocket?
         // Taps first: whether a port someone else holds can be observed depends on them.
-        let taps: CaptureTaps? = cfg.capture
+        let taps: CaptureTaps? =
+            cfg.capture
             ? CaptureTaps.start(address: cfg.address, profile: cfg.profile, token: cfg.token, group: cfg.controlPort, logger: logger)
             : nil
         defer { taps?.stop() }
@@ -67,8 +70,9 @@ public final class Agent: Service, Sendable {
             do {
                 switch kind.proto {
                 case .udp, .tcp:
-                    let ch = try await ProbeListener.open(kind, address: cfg.address, responder: responder, group: group,
-                                                                  maxConnections: cfg.maxConnectionsPerListener)
+                    let ch = try await ProbeListener.open(
+                        kind, address: cfg.address, responder: responder, group: group,
+                        maxConnections: cfg.maxConnectionsPerListener)
                     channels.append(ch)
                     portChannels[id] = ch
                 case .esp:
@@ -120,11 +124,13 @@ public final class Agent: Service, Sendable {
 
         let files = Agent.raiseOpenFileLimit()
         logger.debug("open-file limit: \(files)")
-        let prober = Prober(group: group, address: cfg.address, token: cfg.token, esp: esp, framedKinds: cfg.profile.framedKinds,
-                            concurrency: max(64, min(1024, (files - 256) / 4)))
-        let service = ControlService(address: cfg.address, controlPort: cfg.controlPort, profile: cfg.profile, token: cfg.token,
-                                     listeners: currentListeners,
-                                     taps: taps, responder: responder, prober: prober, logger: logger)
+        let prober = Prober(
+            group: group, address: cfg.address, token: cfg.token, esp: esp, framedKinds: cfg.profile.framedKinds,
+            concurrency: max(64, min(1024, (files - 256) / 4)))
+        let service = ControlService(
+            address: cfg.address, controlPort: cfg.controlPort, profile: cfg.profile, token: cfg.token,
+            listeners: currentListeners,
+            taps: taps, responder: responder, prober: prober, logger: logger)
         let control: any Channel
         let connections = ControlConnections(limit: 128)
         do {
@@ -145,7 +151,8 @@ public final class Agent: Service, Sendable {
                 .bind(to: cfg.address.socketAddress(port: cfg.controlPort)).get()
         } catch {
             for ch in channels { try? await ch.close() }
-            throw AgentStartupError(description: "cannot open the control endpoint on \(cfg.address):\(cfg.controlPort): \(Agent.describeBindError(error, kind: nil))")
+            throw AgentStartupError(
+                description: "cannot open the control endpoint on \(cfg.address):\(cfg.controlPort): \(Agent.describeBindError(error, kind: nil))")
         }
         channels.append(control)
         onReady(states, control.localAddress?.port ?? cfg.controlPort)

@@ -20,27 +20,29 @@ struct CaptureClassifier: Sendable {
             if p.proto == .tcp {
                 // A SYN opening a probe connection (never the ACKs that follow).
                 guard p.isSYN, !p.isACK else { return nil }
-                return CaptureRecord(tap: tap, direction: .inbound, kind: kind, peer: p.source, peerPort: p.sourcePort,
-                                     nonce: nil, tcp: "syn", timeMs: now)
+                return CaptureRecord(
+                    tap: tap, direction: .inbound, kind: kind, peer: p.source, peerPort: p.sourcePort,
+                    nonce: nil, tcp: "syn", timeMs: now)
             }
             guard let packet = decode(p.payload, kind: kind), packet.type == .probe, packet.target == address else { return nil }
-            return CaptureRecord(tap: tap, direction: .inbound, kind: kind, peer: p.source, peerPort: p.sourcePort,
-                                 nonce: Hex.encode(packet.nonce), tcp: nil, timeMs: now)
+            return CaptureRecord(
+                tap: tap, direction: .inbound, kind: kind, peer: p.source, peerPort: p.sourcePort,
+                nonce: Hex.encode(packet.nonce), tcp: nil, timeMs: now)
         }
         if p.source == address && tap == .interface {
             let kind = KindID(proto: p.proto, port: p.sourcePort)
             guard kinds.contains(kind) else { return nil }
             if p.proto == .tcp {
                 let what: String
-                if p.isSYN && p.isACK { what = "syn-ack" }
-                else if p.isRST { what = "rst" }
-                else { return nil }
-                return CaptureRecord(tap: tap, direction: .outbound, kind: kind, peer: p.destination, peerPort: p.destinationPort,
-                                     nonce: nil, tcp: what, timeMs: now)
+                if p.isSYN && p.isACK { what = "syn-ack" } else if p.isRST { what = "rst" } else { return nil }
+                return CaptureRecord(
+                    tap: tap, direction: .outbound, kind: kind, peer: p.destination, peerPort: p.destinationPort,
+                    nonce: nil, tcp: what, timeMs: now)
             }
             guard let packet = decode(p.payload, kind: kind), packet.type == .echo else { return nil }
-            return CaptureRecord(tap: tap, direction: .outbound, kind: kind, peer: p.destination, peerPort: p.destinationPort,
-                                 nonce: Hex.encode(packet.nonce), tcp: nil, timeMs: now)
+            return CaptureRecord(
+                tap: tap, direction: .outbound, kind: kind, peer: p.destination, peerPort: p.destinationPort,
+                nonce: Hex.encode(packet.nonce), tcp: nil, timeMs: now)
         }
         return nil
     }

@@ -21,8 +21,10 @@ final class CaptureTaps: Sendable {
     private let arrivals: NIOLockedValueBox<CaptureLog<ArrivedAnswer>>
     private let table: String?
 
-    private init(states: [TapState], sessions: [CaptureSession], log: NIOLockedValueBox<CaptureLog<CaptureRecord>>,
-                 arrivals: NIOLockedValueBox<CaptureLog<ArrivedAnswer>>, table: String?) {
+    private init(
+        states: [TapState], sessions: [CaptureSession], log: NIOLockedValueBox<CaptureLog<CaptureRecord>>,
+        arrivals: NIOLockedValueBox<CaptureLog<ArrivedAnswer>>, table: String?
+    ) {
         self.states = states
         self.sessions = sessions
         self.log = log
@@ -48,8 +50,9 @@ final class CaptureTaps: Sendable {
         let kinds = profile.enabledKinds.map(\.kindID)
         let log = NIOLockedValueBox(CaptureLog<CaptureRecord>(capacity: 131_072))
         let arrivals = NIOLockedValueBox(CaptureLog<ArrivedAnswer>(capacity: 65_536))
-        let classifier = CaptureClassifier(address: address, kinds: Set(kinds), framed: profile.framedKinds,
-                                           auth: token.probeAuthenticator)
+        let classifier = CaptureClassifier(
+            address: address, kinds: Set(kinds), framed: profile.framedKinds,
+            auth: token.probeAuthenticator)
         var states: [TapState] = []
         var sessions: [CaptureSession] = []
         let options = CaptureTaps.captureOptions

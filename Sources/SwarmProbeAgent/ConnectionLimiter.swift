@@ -1,7 +1,7 @@
+import NIOConcurrencyHelpers
 import NIOCore
 import NIOPosix
 import SwarmProbeCore
-import NIOConcurrencyHelpers
 
 /// Caps how many connections a TCP listener keeps open at once; past it, new ones are closed at once.
 final class ConnectionLimiter: ChannelInboundHandler, Sendable {
@@ -26,11 +26,13 @@ final class ConnectionLimiter: ChannelInboundHandler, Sendable {
     }
 }
 
-import NIOConcurrencyHelpers
-
 final class NIOLockedValueBoxInt: Sendable {
     private let box = NIOLockedValueBox(0)
-    @discardableResult func increment() -> Int { box.withLockedValue { $0 += 1; return $0 } }
+    @discardableResult func increment() -> Int {
+        box.withLockedValue {
+            $0 += 1; return $0
+        }
+    }
     func decrement() { box.withLockedValue { $0 -= 1 } }
     var value: Int { box.withLockedValue { $0 } }
 }

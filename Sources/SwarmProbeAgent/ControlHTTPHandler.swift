@@ -116,9 +116,11 @@ final class ControlHTTPHandler: ChannelInboundHandler {
         headers.add(name: "content-type", value: "application/json")
         headers.add(name: "content-length", value: String(reply.body.count))
         if let nonce = reply.requestNonce {
-            headers.add(name: ControlAuth.responseHeader,
-                        value: ControlAuth.responseMAC(key: service.token.controlKey, requestNonce: nonce,
-                                                       status: Int(reply.status.code), body: reply.body))
+            headers.add(
+                name: ControlAuth.responseHeader,
+                value: ControlAuth.responseMAC(
+                    key: service.token.controlKey, requestNonce: nonce,
+                    status: Int(reply.status.code), body: reply.body))
         }
         if !keepAlive { headers.add(name: "connection", value: "close") }
         context.write(wrapOutboundOut(.head(HTTPResponseHead(version: .http1_1, status: reply.status, headers: headers))), promise: nil)

@@ -72,8 +72,10 @@ final class ControlService: Sendable {
     /// The sweep due once the logs' kept span has passed with no log served (`sweepWhenIdle`).
     private let idleSweep = NIOLockedValueBox<Task<Void, Never>?>(nil)
 
-    init(address: IPAddress, controlPort: Int, profile: Profile, token: ClusterToken, listeners: @escaping @Sendable () -> [ListenerState],
-         taps: CaptureTaps?, responder: Responder, prober: Prober, logger: Logger) {
+    init(
+        address: IPAddress, controlPort: Int, profile: Profile, token: ClusterToken, listeners: @escaping @Sendable () -> [ListenerState],
+        taps: CaptureTaps?, responder: Responder, prober: Prober, logger: Logger
+    ) {
         self.address = address
         self.endpoint = address.isIPv4 ? "\(address):\(controlPort)" : "[\(address)]:\(controlPort)"
         self.profile = profile
@@ -87,8 +89,9 @@ final class ControlService: Sendable {
 
     func handle(method: HTTPMethod, path: String, authorization: String?, body: [UInt8]) async -> ControlReply {
         let verdict = replay.withLockedValue { guardState in
-            ControlAuth.verify(header: authorization, key: token.controlKey, method: method.rawValue, path: path,
-                               body: body, now: nowMs(), guard: &guardState)
+            ControlAuth.verify(
+                header: authorization, key: token.controlKey, method: method.rawValue, path: path,
+                body: body, now: nowMs(), guard: &guardState)
         }
         let nonce: String
         switch verdict {
@@ -107,22 +110,29 @@ final class ControlService: Sendable {
             case ControlPath.hello:
                 let request = try WireCodec.decode(HelloRequest.self, from: body, source: "hello")
                 guard request.protocolVersion == ControlProtocol.version else {
-                    let why = ControlProtocol.mismatch(agent: ControlProtocol.version, agentVersion: SwarmProbeVersion.current,
-                                                       coordinator: request.protocolVersion, coordinatorVersion: request.toolVersion,
-                                                       endpoint: endpoint)
+                    let why = ControlProtocol.mismatch(
+                        agent: ControlProtocol.version, agentVersion: SwarmProbeVersion.current,
+                        coordinator: request.protocolVersion, coordinatorVersion: request.toolVersion,
+                        endpoint: endpoint)
                     logger.warning("control: \(why)")
                     return ControlReply(status: .conflict, body: errorBody(why), requestNonce: nonce)
                 }
-                let hello = HelloResponse(agentVersion: SwarmProbeVersion.current, address: address, timeMs: Int64(nowMs()),
-                                          profile: profile.name, listeners: listeners(), taps: taps?.states ?? [
-                                              TapState(tap: .interface, active: false, detail: "capture is off (--no-capture)"),
-                                              TapState(tap: .nflog, active: false, detail: "capture is off (--no-capture)"),
-                                          ])
+                let hello = HelloResponse(
+                    agentVersion: SwarmProbeVersion.current, address: address, timeMs: Int64(nowMs()),
+                    profile: profile.name, listeners: listeners(),
+                    taps: taps?.states ?? [
+                        TapState(tap: .interface, active: false, detail: "capture is off (--no-capture)"),
+                        TapState(tap: .nflog, active: false, detail: "capture is off (--no-capture)"),
+                    ])
                 return ok(hello, nonce)
             case ControlPath.run:
                 let request = try WireCodec.decode(RunRequest.self, from: body, source: "run request")
                 try request.validate(selfAddress: address, kinds: Set(profile.enabledKinds.map(\.kindID)))
-                guard running.withLockedValue({ busy in defer { busy = true }; return !busy }) else {
+                guard
+                    running.withLockedValue({ busy in
+                        defer { busy = true }; return !busy
+                    })
+                else {
                     return ControlReply(status: .conflict, body: errorBody("a plan is already running on this agent"), requestNonce: nonce)
                 }
                 defer { running.withLockedValue { $0 = false } }
@@ -138,30 +148,38 @@ final class ControlService: Sendable {
                 logger.info("control: run \(request.runID.prefix(8)): \(request.probes.count) probes, timeout \(request.timeoutMs) ms")
                 let (results, silent, pace) = await prober.run(request)
                 if !silent.isEmpty { runStarts.withLockedValue { $0[request.runID]?.silent = silent } }
-                logger.info("control: run \(request.runID.prefix(8)): \(request.probes.count) probes done in \(Int64(nowMs()) - started) ms (\(pace))")
+                logger.info(
+                    "control: run \(request.runID.prefix(8)): \(request.probes.count) probes done in \(Int64(nowMs()) - started) ms (\(pace))")
                 return ok(RunResponse(runID: request.runID, results: results), nonce)
             case ControlPath.log:
                 let request = try WireCodec.decode(LogRequest.self, from: body, source: "log request")
                 let (entries, truncated) = responder.log(runID: request.runID)
                 let start = runStarts.withLockedValue { $0[request.runID] }
-                let since = Self.captureSince(runStart: start?.timeMs, servedBefore: start?.servedBefore,
-                                              firstProbe: entries.lazy.map(\.timeMs).min(), now: Int64(nowMs()))
+                let since = Self.captureSince(
+                    runStart: start?.timeMs, servedBefore: start?.servedBefore,
+                    firstProbe: entries.lazy.map(\.timeMs).min(), now: Int64(nowMs()))
                 // Loss first: reading the counters also has each tap hand over the packets it holds, so the
                 // records below include everything captured until now (under load a tap can run behind).
                 let lost = (taps?.lost() ?? 0) - (start?.lost ?? 0)
                 let capture = taps?.records(since: since) ?? []
-                if lost > 0 { logger.warning("capture: \(lost) packets lost during run \(request.runID.prefix(8)); silent drops to this node stay where: unknown") }
+                if lost > 0 {
+                    logger.warning(
+                        "capture: \(lost) packets lost during run \(request.runID.prefix(8)); silent drops to this node stay where: unknown")
+                }
                 // Answers to this agent's own silent probes that came after all.
                 var missed: [MissedAnswer] = start?.missed ?? []
                 if let start, start.missed == nil, !start.silent.isEmpty, let taps {
                     missed = MissedAnswers.match(silent: start.silent, arrivals: taps.arrivals(since: start.timeMs))
                     if !missed.isEmpty {
                         let late = missed.filter { missedAnswerWasLate(afterMs: $0.afterMs) }.count
-                        logger.notice("capture: run \(request.runID.prefix(8)): \(missed.count) answers to \(start.silent.count) silent probes arrived after all (\(late) late, \(missed.count - late) never reached their socket)")
+                        logger.notice(
+                            "capture: run \(request.runID.prefix(8)): \(missed.count) answers to \(start.silent.count) silent probes arrived after all (\(late) late, \(missed.count - late) never reached their socket)"
+                        )
                     }
                 }
-                let response = LogResponse(runID: request.runID, entries: entries, truncated: truncated, capture: capture,
-                                           captureLost: lost, missedAnswers: missed)
+                let response = LogResponse(
+                    runID: request.runID, entries: entries, truncated: truncated, capture: capture,
+                    captureLost: lost, missedAnswers: missed)
                 let reply = ok(response, nonce)
                 // Only a run this agent carried out marks the end of what later runs need (not the log of a
                 // run refused here, or one this agent never heard of).

@@ -1,7 +1,7 @@
+import NIOConcurrencyHelpers
 import NIOCore
 import NIOPosix
 import SwarmProbeCore
-import NIOConcurrencyHelpers
 
 /// Answers probes arriving on a UDP listener (and on the ESP raw socket).
 final class DatagramProbeHandler: ChannelInboundHandler {
@@ -32,7 +32,10 @@ final class DatagramProbeHandler: ChannelInboundHandler {
             if let inbox, inbox.deliver(envelope.data.readableBytesView, from: envelope.remoteAddress) { return }
         }
         let now = nowMs()
-        guard case let .answer(echo, destination, nonce) = responder.handle(envelope.data.readableBytesView, source: envelope.remoteAddress, kind: kind, framed: framed, now: now) else {
+        guard
+            case let .answer(echo, destination, nonce) = responder.handle(
+                envelope.data.readableBytesView, source: envelope.remoteAddress, kind: kind, framed: framed, now: now)
+        else {
             return
         }
         let buffer = context.channel.allocator.buffer(bytes: echo)

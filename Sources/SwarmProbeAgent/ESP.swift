@@ -60,7 +60,9 @@ final class ESPSocket: Sendable {
         return ESPSocket(channel: channel, inbox: inbox)
     }
 
-    func probe(_ order: ProbeOrder, nonces: [[UInt8]], runID: [UInt8], timeout: TimeAmount, auth: ProbeAuthenticator, from: IPAddress) async -> ProbeEnd {
+    func probe(
+        _ order: ProbeOrder, nonces: [[UInt8]], runID: [UInt8], timeout: TimeAmount, auth: ProbeAuthenticator, from: IPAddress
+    ) async -> ProbeEnd {
         let loop = channel.eventLoop
         let promise = loop.makePromise(of: ProbeEnd.self)
         guard let remote = try? order.target.socketAddress(port: 0) else {
@@ -71,23 +73,27 @@ final class ESPSocket: Sendable {
         for (i, nonce) in nonces.enumerated() {
             let channel = self.channel, inbox = self.inbox
             let due = ProbeTiming.offsetNanos(attempt: i, of: nonces.count, timeoutNanos: timeout.nanoseconds)
-            timers.append(loop.scheduleTask(in: .nanoseconds(due)) {
-                let bytes = ProbePacket(type: .probe, proto: .esp, targetPort: 0, replyPort: 0, timeMs: nowMs(), nonce: nonce,
-                                        runID: runID, sender: from, target: order.target).encode(auth: auth)
-                inbox.expect(nonce: nonce, promise: promise, attempt: i)
-                sent.withLockedValue { $0 = i + 1 }
-                let env = AddressedEnvelope(remoteAddress: remote, data: channel.allocator.buffer(bytes: bytes))
-                channel.writeAndFlush(env).whenFailure { error in
-                    let end = (error as? IOError).map { Prober.classify(errno: $0.errnoCode, attemptsSent: i + 1) }
-                    if let end, end.outcome == .sendFailed || end.outcome == .unreachable { promise.succeed(end) }
-                }
-            })
+            timers.append(
+                loop.scheduleTask(in: .nanoseconds(due)) {
+                    let bytes = ProbePacket(
+                        type: .probe, proto: .esp, targetPort: 0, replyPort: 0, timeMs: nowMs(), nonce: nonce,
+                        runID: runID, sender: from, target: order.target
+                    ).encode(auth: auth)
+                    inbox.expect(nonce: nonce, promise: promise, attempt: i)
+                    sent.withLockedValue { $0 = i + 1 }
+                    let env = AddressedEnvelope(remoteAddress: remote, data: channel.allocator.buffer(bytes: bytes))
+                    channel.writeAndFlush(env).whenFailure { error in
+                        let end = (error as? IOError).map { Prober.classify(errno: $0.errnoCode, attemptsSent: i + 1) }
+                        if let end, end.outcome == .sendFailed || end.outcome == .unreachable { promise.succeed(end) }
+                    }
+                })
         }
-        timers.append(loop.scheduleTask(in: timeout) {
-            var end = ProbeEnd(outcome: .timeout, attemptsSent: sent.withLockedValue { $0 })
-            end.endedAtMs = Int64(nowMs())
-            promise.succeed(end)
-        })
+        timers.append(
+            loop.scheduleTask(in: timeout) {
+                var end = ProbeEnd(outcome: .timeout, attemptsSent: sent.withLockedValue { $0 })
+                end.endedAtMs = Int64(nowMs())
+                promise.succeed(end)
+            })
         let end = (try? await promise.futureResult.get()) ?? ProbeEnd(outcome: .timeout, attemptsSent: nonces.count)
         timers.forEach { $0.cancel() }
         inbox.forget(nonces: nonces)

@@ -17,10 +17,13 @@ enum NftTap {
         let tcp = kinds.filter { $0.proto == .tcp }.compactMap(\.port)
         let udp = kinds.filter { $0.proto == .udp }.compactMap(\.port)
         if !udp.isEmpty {
-            rules.append("\(family) daddr \(address) udp dport { \(udp.map(String.init).joined(separator: ", ")) } log group \(group) queue-threshold 1")
+            rules.append(
+                "\(family) daddr \(address) udp dport { \(udp.map(String.init).joined(separator: ", ")) } log group \(group) queue-threshold 1")
         }
         if !tcp.isEmpty {
-            rules.append("\(family) daddr \(address) tcp dport { \(tcp.map(String.init).joined(separator: ", ")) } tcp flags & (syn | ack) == syn log group \(group) queue-threshold 1")
+            rules.append(
+                "\(family) daddr \(address) tcp dport { \(tcp.map(String.init).joined(separator: ", ")) } tcp flags & (syn | ack) == syn log group \(group) queue-threshold 1"
+            )
         }
         if kinds.contains(where: { $0.proto == .esp }) {
             rules.append("\(family) daddr \(address) meta l4proto esp log group \(group) queue-threshold 1")
@@ -28,16 +31,16 @@ enum NftTap {
         // Declaring then deleting makes the delete safe when no stale table exists.
         // `queue-threshold 1`: without it the kernel batches log events for up to a second.
         return """
-        table inet \(table) {}
-        delete table inet \(table)
-        table inet \(table) {
-          chain input {
-            type filter hook input priority 100; policy accept;
-        \(rules.map { "    " + $0 }.joined(separator: "\n"))
-          }
-        }
+            table inet \(table) {}
+            delete table inet \(table)
+            table inet \(table) {
+              chain input {
+                type filter hook input priority 100; policy accept;
+            \(rules.map { "    " + $0 }.joined(separator: "\n"))
+              }
+            }
 
-        """
+            """
     }
 
     static func install(table: String, group: Int, address: IPAddress, kinds: [KindID]) throws {
@@ -51,7 +54,7 @@ enum NftTap {
     private static func run(_ args: [String], input: String?) throws {
         do {
             try Program.run(["nft"] + args, input: input)
-        } catch where error.status < 0 {
+        } catch  where error.status < 0 {
             throw Failure(description: "\(error.message) (apt-get install nftables)")
         } catch {
             // nft's first line says what it refused; the rest repeats the script.

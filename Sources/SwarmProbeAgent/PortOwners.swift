@@ -26,7 +26,8 @@ enum PortOwners {
         for line in table.split(separator: "\n").dropFirst() {
             let fields = line.split(separator: " ", omittingEmptySubsequences: true)
             guard fields.count > 3, let colon = fields[1].lastIndex(of: ":"),
-                  let local = Int(fields[1][fields[1].index(after: colon)...], radix: 16) else { continue }
+                let local = Int(fields[1][fields[1].index(after: colon)...], radix: 16)
+            else { continue }
             // TCP state 0A is LISTEN.
             if local == port && (!listeningOnly || fields[3] == "0A") { return true }
         }

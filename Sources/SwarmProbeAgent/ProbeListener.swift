@@ -1,13 +1,15 @@
+import NIOConcurrencyHelpers
 import NIOCore
 import NIOPosix
 import SwarmProbeCore
-import NIOConcurrencyHelpers
 
 /// The probe listeners of the swarm ports.
 public enum ProbeListener {
     /// A UDP or TCP probe listener for `kind` on `address`, answering through `responder`.
-    public static func open(_ kind: TrafficKind, address: IPAddress, responder: Responder, group: any EventLoopGroup,
-                             maxConnections: Int) async throws -> any Channel {
+    public static func open(
+        _ kind: TrafficKind, address: IPAddress, responder: Responder, group: any EventLoopGroup,
+        maxConnections: Int
+    ) async throws -> any Channel {
         let id = kind.kindID
         switch kind.proto {
         case .udp:

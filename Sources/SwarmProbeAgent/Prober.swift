@@ -18,8 +18,10 @@ final class Prober: Sendable {
     /// the agent raises its open-file limit to match (`Agent.raiseOpenFileLimit`).
     let concurrency: Int
 
-    init(group: any EventLoopGroup, address: IPAddress, token: ClusterToken, esp: ESPSocket?, framedKinds: Set<KindID>,
-         concurrency: Int = 1024) {
+    init(
+        group: any EventLoopGroup, address: IPAddress, token: ClusterToken, esp: ESPSocket?, framedKinds: Set<KindID>,
+        concurrency: Int = 1024
+    ) {
         self.group = group
         self.address = address
         self.auth = token.probeAuthenticator
@@ -57,7 +59,9 @@ final class Prober: Sendable {
         return (reports, silent, pacing.summary)
     }
 
-    func probe(_ order: ProbeOrder, runID: [UInt8], timeout: TimeAmount, attempts: Int, pacing: RunPacing) async
+    func probe(
+        _ order: ProbeOrder, runID: [UInt8], timeout: TimeAmount, attempts: Int, pacing: RunPacing
+    ) async
         -> (SenderEvidence, SilentProbe?)
     {
         // An observed port belongs to dockerd or the kernel: no answer will come, only the target's capture
@@ -72,13 +76,15 @@ final class Prober: Sendable {
         case .tcp:
             end = await probeTCP(order, nonces: nonces, runID: runID, timeout: timeout, pacing: pacing)
         case .udp:
-            end = await probeDatagram(order, nonces: nonces, runID: runID, timeout: timeout, framed: framedKinds.contains(order.kind),
-                                      pacing: pacing)
+            end = await probeDatagram(
+                order, nonces: nonces, runID: runID, timeout: timeout, framed: framedKinds.contains(order.kind),
+                pacing: pacing)
         case .esp:
             if let esp {
                 end = await esp.probe(order, nonces: nonces, runID: runID, timeout: timeout, auth: auth, from: address)
             } else {
-                end = ProbeEnd(outcome: .sendFailed, detail: "ESP probes need a raw socket (run the agent as root or with CAP_NET_RAW)", attemptsSent: 0)
+                end = ProbeEnd(
+                    outcome: .sendFailed, detail: "ESP probes need a raw socket (run the agent as root or with CAP_NET_RAW)", attemptsSent: 0)
             }
         }
         if end.attemptsSent == 0 && order.kind.proto != .esp { pacing.noFirstTry() }
@@ -92,18 +98,25 @@ final class Prober: Sendable {
         // (a lost segment costs 200 ms or more), which says nothing about the path's round trip.
         if end.outcome == .answered, order.kind.proto != .tcp, let rtt = end.rttMicros { pacing.add(micros: rtt) }
         let used = end.sentNonces ?? Array(nonces.prefix(max(1, end.attemptsSent)))
-        let evidence = SenderEvidence(outcome: end.outcome, attempts: end.attemptsSent, rttMicros: end.rttMicros,
-                                      detail: end.detail, nonces: used.map { Hex.encode($0) },
-                                      sourcePorts: end.sourcePorts)
+        let evidence = SenderEvidence(
+            outcome: end.outcome, attempts: end.attemptsSent, rttMicros: end.rttMicros,
+            detail: end.detail, nonces: used.map { Hex.encode($0) },
+            sourcePorts: end.sourcePorts)
         guard end.outcome == .timeout, end.attemptsSent > 0 else { return (evidence, nil) }
-        return (evidence, SilentProbe(target: order.target, kind: order.kind, nonces: used, sourcePorts: end.sourcePorts,
-                                      startedAtMs: beganMs, silentAtMs: end.endedAtMs ?? Int64(nowMs())))
+        return (
+            evidence,
+            SilentProbe(
+                target: order.target, kind: order.kind, nonces: used, sourcePorts: end.sourcePorts,
+                startedAtMs: beganMs, silentAtMs: end.endedAtMs ?? Int64(nowMs()))
+        )
     }
 
     private func packet(_ order: ProbeOrder, nonce: [UInt8], runID: [UInt8], replyPort: Int) -> [UInt8] {
-        ProbePacket(type: .probe, proto: order.kind.proto, targetPort: UInt16(order.kind.port ?? 0),
-                    replyPort: UInt16(replyPort), timeMs: nowMs(), nonce: nonce, runID: runID,
-                    sender: address, target: order.target).encode(auth: auth)
+        ProbePacket(
+            type: .probe, proto: order.kind.proto, targetPort: UInt16(order.kind.port ?? 0),
+            replyPort: UInt16(replyPort), timeMs: nowMs(), nonce: nonce, runID: runID,
+            sender: address, target: order.target
+        ).encode(auth: auth)
     }
 
     // MARK: TCP
@@ -113,8 +126,10 @@ final class Prober: Sendable {
     static let sourcePorts = 32768...60999
 
     /// One TCP probe, run on one event loop by `TCPProbeSeries`.
-    private func probeTCP(_ order: ProbeOrder, nonces: [[UInt8]], runID: [UInt8], timeout: TimeAmount,
-                          pacing: RunPacing) async -> ProbeEnd {
+    private func probeTCP(
+        _ order: ProbeOrder, nonces: [[UInt8]], runID: [UInt8], timeout: TimeAmount,
+        pacing: RunPacing
+    ) async -> ProbeEnd {
         let remote: SocketAddress
         do {
             remote = try order.target.socketAddress(port: order.kind.port ?? 0)
@@ -130,9 +145,10 @@ final class Prober: Sendable {
         let local = address, auth = self.auth
         return await withTaskCancellationHandler {
             loop.execute {
-                let series = TCPProbeSeries(loop: loop, box: box, local: local, remote: remote, observed: order.observed,
-                                            auth: auth, nonces: nonces, timeout: timeout, pacing: pacing,
-                                            packet: packet, promise: promise)
+                let series = TCPProbeSeries(
+                    loop: loop, box: box, local: local, remote: remote, observed: order.observed,
+                    auth: auth, nonces: nonces, timeout: timeout, pacing: pacing,
+                    packet: packet, promise: promise)
                 box.value = series
                 series.start()
             }
@@ -176,8 +192,10 @@ final class Prober: Sendable {
 
     // MARK: UDP
 
-    private func probeDatagram(_ order: ProbeOrder, nonces: [[UInt8]], runID: [UInt8], timeout: TimeAmount, framed: Bool,
-                               pacing: RunPacing) async -> ProbeEnd {
+    private func probeDatagram(
+        _ order: ProbeOrder, nonces: [[UInt8]], runID: [UInt8], timeout: TimeAmount, framed: Bool,
+        pacing: RunPacing
+    ) async -> ProbeEnd {
         let loop = group.next()
         let promise = loop.makePromise(of: ProbeEnd.self)
         let remote: SocketAddress
@@ -197,8 +215,9 @@ final class Prober: Sendable {
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     try channel.pipeline.syncOperations.addHandler(
-                        UDPProbeClient(auth: auth, remote: remote, nonces: nonces, timeout: timeout, framed: framed, pacing: pacing,
-                                       makePacket: makePacket, promise: promise))
+                        UDPProbeClient(
+                            auth: auth, remote: remote, nonces: nonces, timeout: timeout, framed: framed, pacing: pacing,
+                            makePacket: makePacket, promise: promise))
                 }
             }
         do {

@@ -81,9 +81,10 @@ public final class Responder: Sendable {
                 return false
             }
             s.counters.received += 1
-            s.log.append(ReceiveLogEntry(
-                nonce: Hex.encode(p.nonce), runID: Hex.encode(p.runID), kind: kind, claimedSender: p.sender,
-                sourceAddress: sourceIP, sourcePort: sourcePort, timeMs: Int64(now), answered: false))
+            s.log.append(
+                ReceiveLogEntry(
+                    nonce: Hex.encode(p.nonce), runID: Hex.encode(p.runID), kind: kind, claimedSender: p.sender,
+                    sourceAddress: sourceIP, sourcePort: sourcePort, timeMs: Int64(now), answered: false))
             return true
         }
         guard admitted else { return .drop }

@@ -80,7 +80,9 @@ final class RunPacing: Sendable {
 
     func firstTry() {
         let now = NIODeadline.now()
-        state.withLockedValue { $0.firstTries += 1; $0.launched += 1; $0.lastFirstTry = now }
+        state.withLockedValue {
+            $0.firstTries += 1; $0.launched += 1; $0.lastFirstTry = now
+        }
     }
 
     /// A paced probe ended without sending anything (no socket, no route): it counts as launched.
@@ -128,7 +130,9 @@ final class RunPacing: Sendable {
             func ms(_ micros: Double) -> String { String(format: "%.1f ms", micros / 1000) }
             let rtt = s.rto.map { "srtt \(ms(s.srtt)), rto \(ms(Double($0.nanoseconds) / 1000))" } ?? "no datagram answers"
             func at(_ d: NIODeadline?) -> String { d.map { "\(($0 - begun).nanoseconds / 1_000_000) ms" } ?? "-" }
-            let late = s.lateAnswers == 0 ? "no answer after its timeout"
+            let late =
+                s.lateAnswers == 0
+                ? "no answer after its timeout"
                 : "\(s.lateAnswers) answers after their timeout (the slowest in \(s.slowestMs) ms)"
             return "\(rtt), timer lag \(s.lag.nanoseconds / 1_000_000) ms, \(s.retries) retries for \(s.firstTries) probes, "
                 + "first tries out by \(at(s.lastFirstTry)), last answer at \(at(s.lastArrival)), \(late)"

@@ -1,7 +1,7 @@
+import NIOConcurrencyHelpers
 import NIOCore
 import NIOPosix
 import SwarmProbeCore
-import NIOConcurrencyHelpers
 
 /// Answers one probe per TCP connection: read one authenticated probe, write its echo, close.
 /// A connection that does not deliver a probe within `deadline` is closed; so is one that sends
@@ -43,7 +43,8 @@ final class StreamProbeHandler: ChannelInboundHandler {
             return finish(context)
         }
         guard b.readableBytes >= ProbePacket.headerSize,
-              let pad = b.getInteger(at: b.readerIndex + 84, as: UInt16.self) else { return }
+            let pad = b.getInteger(at: b.readerIndex + 84, as: UInt16.self)
+        else { return }
         let expected = ProbePacket.minimumSize + Int(pad)
         guard b.readableBytes >= expected else {
             if expected > ProbePacket.maximumSize { finish(context) }

@@ -18,8 +18,10 @@ final class TCPProbeClient: ChannelInboundHandler {
     private var handshakeMicros: Int?
     private let handshakeOnly: Bool
 
-    init(auth: ProbeAuthenticator, nonce: [UInt8], started: NIODeadline, deadline: NIODeadline, handshakeOnly: Bool,
-         promise: EventLoopPromise<ProbeEnd>) {
+    init(
+        auth: ProbeAuthenticator, nonce: [UInt8], started: NIODeadline, deadline: NIODeadline, handshakeOnly: Bool,
+        promise: EventLoopPromise<ProbeEnd>
+    ) {
         self.auth = auth
         self.nonce = nonce
         self.started = started
@@ -39,16 +41,20 @@ final class TCPProbeClient: ChannelInboundHandler {
         handshakeMicros = Int((NIODeadline.now() - started).nanoseconds / 1000)
         if handshakeOnly {
             // Someone else's port (dockerd): the handshake is the evidence; send nothing, close with FIN.
-            settle(ProbeEnd(outcome: .connected, rttMicros: handshakeMicros,
-                            detail: "handshake completed; no bytes sent (the port belongs to another program)", attemptsSent: 1))
+            settle(
+                ProbeEnd(
+                    outcome: .connected, rttMicros: handshakeMicros,
+                    detail: "handshake completed; no bytes sent (the port belongs to another program)", attemptsSent: 1))
             context.fireChannelActive()
             return
         }
         // Wait for the echo no longer than the rest of the timeout, but at least a little.
         let wait = max(deadline - NIODeadline.now(), .milliseconds(200))
         timer = context.eventLoop.assumeIsolated().scheduleTask(in: wait) { [self] in
-            settle(ProbeEnd(outcome: .connected, rttMicros: handshakeMicros,
-                            detail: "handshake completed; no authenticated answer", attemptsSent: 1))
+            settle(
+                ProbeEnd(
+                    outcome: .connected, rttMicros: handshakeMicros,
+                    detail: "handshake completed; no authenticated answer", attemptsSent: 1))
         }
         context.fireChannelActive()
     }
@@ -57,7 +63,8 @@ final class TCPProbeClient: ChannelInboundHandler {
         var incoming = unwrapInboundIn(data)
         if buffer == nil { buffer = incoming } else { buffer!.writeBuffer(&incoming) }
         guard let b = buffer, b.readableBytes >= ProbePacket.headerSize,
-              let pad = b.getInteger(at: b.readerIndex + 84, as: UInt16.self) else { return }
+            let pad = b.getInteger(at: b.readerIndex + 84, as: UInt16.self)
+        else { return }
         let expected = ProbePacket.minimumSize + Int(pad)
         if expected > ProbePacket.maximumSize || b.readableBytes > ProbePacket.maximumSize {
             return settle(ProbeEnd(outcome: .badAnswer, detail: "oversized answer", attemptsSent: 1))
@@ -77,15 +84,19 @@ final class TCPProbeClient: ChannelInboundHandler {
 
     func channelInactive(context: ChannelHandlerContext) {
         // Closed before an answer: the handshake is all we have.
-        settle(ProbeEnd(outcome: .connected, rttMicros: handshakeMicros,
-                        detail: "handshake completed; the peer closed without an authenticated answer", attemptsSent: 1))
+        settle(
+            ProbeEnd(
+                outcome: .connected, rttMicros: handshakeMicros,
+                detail: "handshake completed; the peer closed without an authenticated answer", attemptsSent: 1))
         context.fireChannelInactive()
     }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
         if let io = error as? IOError, io.errnoCode == ECONNRESET, !settled {
-            settle(ProbeEnd(outcome: .connected, rttMicros: handshakeMicros,
-                            detail: "handshake completed, then the peer reset the connection", attemptsSent: 1))
+            settle(
+                ProbeEnd(
+                    outcome: .connected, rttMicros: handshakeMicros,
+                    detail: "handshake completed, then the peer reset the connection", attemptsSent: 1))
         }
         context.close(promise: nil)
     }

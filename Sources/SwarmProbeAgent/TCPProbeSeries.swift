@@ -51,9 +51,11 @@ final class TCPProbeSeries {
     /// The probe ended with the agent's answer: its other tries end with a reset too (`close`).
     private var resetLeftovers = false
 
-    init(loop: any EventLoop, box: NIOLoopBoundBox<TCPProbeSeries?>, local: IPAddress, remote: SocketAddress, observed: Bool,
-         auth: ProbeAuthenticator, nonces: [[UInt8]], timeout: TimeAmount, pacing: RunPacing,
-         packet: @escaping @Sendable ([UInt8], Int) -> [UInt8], promise: EventLoopPromise<ProbeEnd>) {
+    init(
+        loop: any EventLoop, box: NIOLoopBoundBox<TCPProbeSeries?>, local: IPAddress, remote: SocketAddress, observed: Bool,
+        auth: ProbeAuthenticator, nonces: [[UInt8]], timeout: TimeAmount, pacing: RunPacing,
+        packet: @escaping @Sendable ([UInt8], Int) -> [UInt8], promise: EventLoopPromise<ProbeEnd>
+    ) {
         self.loop = loop
         self.box = box
         self.local = local
@@ -127,7 +129,8 @@ final class TCPProbeSeries {
             // No new connection once one has its handshake, even if only the kernel knows yet (a busy loop
             // that has not read the SYN-ACK must not feed itself more connections).
             if !handshakeDone && tries.count < nonces.count && !kernelCompletedHandshake()
-                && pacing.takeRetry(sinceLast: .now() - lastLaunch, timeout: timeout, tries: nonces.count) {
+                && pacing.takeRetry(sinceLast: .now() - lastLaunch, timeout: timeout, tries: nonces.count)
+            {
                 launch()
             }
             arm()
@@ -180,14 +183,16 @@ final class TCPProbeSeries {
                 case ECONNRESET, EPIPE:
                     // Linux reports a reset as refused only while the SYN is unanswered: this one came after
                     // the handshake.
-                    return ProbeEnd(outcome: .connected, detail: "handshake completed (seen by the kernel), then the peer reset the connection",
-                                    attemptsSent: 0)
+                    return ProbeEnd(
+                        outcome: .connected, detail: "handshake completed (seen by the kernel), then the peer reset the connection",
+                        attemptsSent: 0)
                 default:
                     continue
                 }
             default:  // established, or closing after it: the handshake completed
-                return ProbeEnd(outcome: .connected, detail: "handshake completed (seen by the kernel); no authenticated answer in time",
-                                attemptsSent: 0)
+                return ProbeEnd(
+                    outcome: .connected, detail: "handshake completed (seen by the kernel); no authenticated answer in time",
+                    attemptsSent: 0)
             }
         }
         return nil
@@ -218,8 +223,9 @@ final class TCPProbeSeries {
                     guard let series = box.value, !series.finished else { throw CancellationError() }
                     series.tries[i].channel = channel
                     try channel.pipeline.syncOperations.addHandler(
-                        TCPProbeClient(auth: auth, nonce: nonce, started: started, deadline: latest,
-                                       handshakeOnly: observed, promise: tryPromise))
+                        TCPProbeClient(
+                            auth: auth, nonce: nonce, started: started, deadline: latest,
+                            handshakeOnly: observed, promise: tryPromise))
                 }
             }
         bootstrap.bind(to: localAddress).connect(to: remote).assumeIsolated().whenComplete { [self] result in

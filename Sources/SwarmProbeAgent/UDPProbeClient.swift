@@ -31,8 +31,10 @@ final class UDPProbeClient: ChannelInboundHandler {
     private var badAnswer: String?
     private var lastError: String?
 
-    init(auth: ProbeAuthenticator, remote: SocketAddress, nonces: [[UInt8]], timeout: TimeAmount, framed: Bool, pacing: RunPacing,
-         makePacket: @escaping @Sendable ([UInt8], Int) -> [UInt8], promise: EventLoopPromise<ProbeEnd>) {
+    init(
+        auth: ProbeAuthenticator, remote: SocketAddress, nonces: [[UInt8]], timeout: TimeAmount, framed: Bool, pacing: RunPacing,
+        makePacket: @escaping @Sendable ([UInt8], Int) -> [UInt8], promise: EventLoopPromise<ProbeEnd>
+    ) {
         self.pacing = pacing
         self.auth = auth
         self.remote = remote
@@ -74,7 +76,8 @@ final class UDPProbeClient: ChannelInboundHandler {
     private func arm(_ context: ChannelHandlerContext) {
         guard !settled else { return }
         let isTry = nextTry < nonces.count
-        let due = isTry
+        let due =
+            isTry
             ? started + .nanoseconds(ProbeTiming.offsetNanos(attempt: nextTry, of: nonces.count, timeoutNanos: timeout.nanoseconds))
             : expiry
         timer = context.eventLoop.assumeIsolated().scheduleTask(deadline: due) { [self] in
@@ -182,7 +185,8 @@ final class UDPProbeClient: ChannelInboundHandler {
     }
 
     func channelInactive(context: ChannelHandlerContext) {
-        settle(ProbeEnd(outcome: lastError == nil ? .timeout : .sendFailed, detail: lastError ?? "socket closed", attemptsSent: sentAt.count), context)
+        settle(
+            ProbeEnd(outcome: lastError == nil ? .timeout : .sendFailed, detail: lastError ?? "socket closed", attemptsSent: sentAt.count), context)
         context.fireChannelInactive()
     }
 }

@@ -65,15 +65,18 @@ public struct AgentOptions: ParsableArguments {
         let logger = Logger(label: "swarmprobe.agent")
         var configuration = AgentConfiguration(address: addr, controlPort: controlPort, profile: profile, token: token)
         configuration.capture = !noCapture
-        let agent = Agent(configuration: configuration,
-                          logger: logger) { states, port in
+        let agent = Agent(
+            configuration: configuration,
+            logger: logger
+        ) { states, port in
             let kinds = states.map { s in "\(s.kind) \(s.mode.rawValue)\(s.detail.map { " (\($0))" } ?? "")" }
             printError("swarmprobe agent ready on \(addr), control port \(port), profile \(profile.name): " + kinds.joined(separator: ", "))
         }
-        let group = ServiceGroup(configuration: .init(
-            services: [.init(service: agent)],
-            gracefulShutdownSignals: [.sigterm, .sigint],
-            logger: logger))
+        let group = ServiceGroup(
+            configuration: .init(
+                services: [.init(service: agent)],
+                gracefulShutdownSignals: [.sigterm, .sigint],
+                logger: logger))
         do {
             try await group.run()
         } catch let e as AgentStartupError {

@@ -7,7 +7,8 @@ import SwarmProbeCore
 public struct SwarmProbeBench: AsyncParsableCommand {
     public static let configuration = CommandConfiguration(
         commandName: "swarmprobe-bench",
-        abstract: "Measure swarmprobe: full-mesh checks against nmap and nc, random loss, one agent probing many peers (root), the coordinator at 1,000 generated nodes.",
+        abstract:
+            "Measure swarmprobe: full-mesh checks against nmap and nc, random loss, one agent probing many peers (root), the coordinator at 1,000 generated nodes.",
         version: SwarmProbeVersion.current,
         subcommands: [MeshBenchCommand.self, LossBenchCommand.self, FanoutBenchCommand.self, ScaleBenchCommand.self],
         defaultSubcommand: MeshBenchCommand.self

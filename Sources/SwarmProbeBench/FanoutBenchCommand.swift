@@ -1,11 +1,11 @@
 import ArgumentParser
 import Foundation
-import SwarmProbeProcess
 import SwarmProbeAgent
 import SwarmProbeAgentCLI
 import SwarmProbeCommands
 import SwarmProbeCore
 import SwarmProbeLab
+import SwarmProbeProcess
 
 /// `swarmprobe-bench fanout`: what probing a thousand peers costs one agent.
 ///
@@ -58,8 +58,10 @@ struct FanoutBenchCommand: AsyncParsableCommand {
             _ = try? Program.run(["ip", "netns", "delete", ns])
         }
         try Program.run(["ip", "-n", ns, "link", "set", "lo", "up"])
-        var args = [selfExecutable(), "fanout", "--peers", "\(peers)", "--silent", "\(silent)",
-                    "--timeout", timeout.argument, "--inside-namespace", ns]
+        var args = [
+            selfExecutable(), "fanout", "--peers", "\(peers)", "--silent", "\(silent)",
+            "--timeout", timeout.argument, "--inside-namespace", ns,
+        ]
         if noCapture { args.append("--no-capture") }
         // Its output goes straight to this terminal: the child inherits neither pipe nor file.
         let status = try Program.passthrough(["ip", "netns", "exec", ns] + args)
@@ -82,13 +84,15 @@ struct FanoutBenchCommand: AsyncParsableCommand {
         let token = try ClusterToken.load(path: tokenFile)
         if !quiet.isEmpty {
             let set = quiet.map(\.description).joined(separator: ", ")
-            try Program.run(["nft", "-f", "-"], input: """
-            table inet spfanout {
-              set silent { type ipv4_addr; elements = { \(set) } }
-              chain input { type filter hook input priority 0; policy accept; ip daddr @silent tcp dport != \(Defaults.controlPort) drop; ip daddr @silent meta l4proto != tcp drop; }
-            }
+            try Program.run(
+                ["nft", "-f", "-"],
+                input: """
+                    table inet spfanout {
+                      set silent { type ipv4_addr; elements = { \(set) } }
+                      chain input { type filter hook input priority 0; policy accept; ip daddr @silent tcp dport != \(Defaults.controlPort) drop; ip daddr @silent meta l4proto != tcp drop; }
+                    }
 
-            """)
+                    """)
         }
         progressLine("fanout: opening \(answering.count * 4) listeners for \(answering.count) answering peers ...")
         let farm = try await ProbeFarm.start(addresses: answering, profile: DefaultProfile.load(), token: token)
@@ -104,8 +108,11 @@ struct FanoutBenchCommand: AsyncParsableCommand {
         let memory = PeakSampler.memory([pid])
         let json = lab.directory.appendingPathComponent("results.json").path
         let t0 = Date()
-        let check = try Program.capture([siblingExecutable("swarmprobe"), "check", "--inventory", inventoryFile, "--token-file", tokenFile,
-                                       "--timeout", timeout.argument, "--json", json, "--quiet"], timeout: 300)
+        let check = try Program.capture(
+            [
+                siblingExecutable("swarmprobe"), "check", "--inventory", inventoryFile, "--token-file", tokenFile,
+                "--timeout", timeout.argument, "--json", json, "--quiet",
+            ], timeout: 300)
         let wall = Date().timeIntervalSince(t0)
         let peakFiles = files.stop()[pid] ?? 0
         let peakMemory = memory.stop()[pid]
@@ -148,11 +155,15 @@ struct FanoutBenchCommand: AsyncParsableCommand {
         }
         let probes = answered + timedOut + wrong
         print("swarmprobe-bench fanout --peers \(peers) --silent \(silent) --timeout \(timeout.argument)\(noCapture ? " --no-capture" : "")")
-        print("one agent (capture \(noCapture ? "off" : "on")), \(peers) loopback peers x 4 kinds = \(probes) probes; \(answering.count) peers answer, \(silentCount) drop silently; probe timeout \(timeoutMs) ms (\(policy))")
+        print(
+            "one agent (capture \(noCapture ? "off" : "on")), \(peers) loopback peers x 4 kinds = \(probes) probes; \(answering.count) peers answer, \(silentCount) drop silently; probe timeout \(timeoutMs) ms (\(policy))"
+        )
         print("")
         print("| measure | value |")
         print("|---|---:|")
-        print("| the agent's run (all \(probes) probes decided) | \(runMs.map { "\($0) ms (\(String(format: "%.2f", Double($0) / Double(timeoutMs))) x timeout)" } ?? "?") |")
+        print(
+            "| the agent's run (all \(probes) probes decided) | \(runMs.map { "\($0) ms (\(String(format: "%.2f", Double($0) / Double(timeoutMs))) x timeout)" } ?? "?") |"
+        )
         print("| whole check wall time (hello, run, logs, \(checks) verdicts, JSON) | \(Int(wall * 1000)) ms |")
         print("| probes answered / timed out / wrong | \(answered) / \(timedOut) / \(wrong) |")
         print("| tries sent (datagrams + TCP connections) | \(tries) |")
@@ -186,7 +197,8 @@ struct FanoutBenchCommand: AsyncParsableCommand {
     }
 
     private func loopbackPackets() -> Int {
-        Int((try? String(contentsOfFile: "/sys/class/net/lo/statistics/tx_packets", encoding: .utf8))?
-            .trimmingCharacters(in: .whitespacesAndNewlines) ?? "") ?? 0
+        Int(
+            (try? String(contentsOfFile: "/sys/class/net/lo/statistics/tx_packets", encoding: .utf8))?
+                .trimmingCharacters(in: .whitespacesAndNewlines) ?? "") ?? 0
     }
 }

@@ -10,7 +10,8 @@ struct LossBenchCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "loss",
         abstract: "Count wrong verdicts on a namespace lab whose one link loses packets at random, per --attempts (needs root).",
-        discussion: "A 4-node healthy lab; one node's link drops --percent of its IPv4 packets each way (nftables numgen). Every check over that link should be open; the table counts those that are not."
+        discussion:
+            "A 4-node healthy lab; one node's link drops --percent of its IPv4 packets each way (nftables numgen). Every check over that link should be open; the table counts those that are not."
     )
 
     @Option(help: ArgumentHelp("Loss on the link, each way.", valueName: "percent"))
@@ -42,8 +43,9 @@ struct LossBenchCommand: AsyncParsableCommand {
             Foundation.exit(130)
         }
         defer { teardown.stop() }
-        let scenario = LabScenario(name: "lossy", nodes: [("m1", .manager), ("m2", .manager), ("w1", .worker), ("w2", .worker)],
-                                   faults: [.randomLoss(node: "w1", percent: percent)])
+        let scenario = LabScenario(
+            name: "lossy", nodes: [("m1", .manager), ("m2", .manager), ("w1", .worker), ("w2", .worker)],
+            faults: [.randomLoss(node: "w1", percent: percent)])
         let lab = try Lab(nodes: scenario.nodes)
         defer { lab.destroy() }
         let token = try lab.write("token", ClusterToken.generate() + "\n")
@@ -52,8 +54,12 @@ struct LossBenchCommand: AsyncParsableCommand {
         for f in scenario.faults { try lab.inject(f) }
         func check(_ tries: Int) throws -> Results {
             let json = lab.directory.appendingPathComponent("results.json").path
-            let r = try lab.runInSwitch(binary: binary, ["check", "--inventory", inventory, "--token-file", token,
-                                                         "--attempts", "\(tries)", "--json", json, "--quiet"])
+            let r = try lab.runInSwitch(
+                binary: binary,
+                [
+                    "check", "--inventory", inventory, "--token-file", token,
+                    "--attempts", "\(tries)", "--json", json, "--quiet",
+                ])
             guard r.status != 2, let data = FileManager.default.contents(atPath: json) else {
                 throw InputError(source: "bench loss", "check failed: \(r.stderr)")
             }
@@ -65,7 +71,9 @@ struct LossBenchCommand: AsyncParsableCommand {
         print("swarmprobe-bench loss --percent \(percent) --attempts \(attempts) --runs \(runs)")
         print("4-node lab, w1's link loses \(percent) % of IPv4 packets each way; \(runs) checks per setting, timeout auto")
         print("")
-        print("| tries per probe | checks over the lossy link | wrong verdicts | wrong, % | expected wrong, % (round-trip loss ^ tries) | mean check (ms) | datagrams + connections per check |")
+        print(
+            "| tries per probe | checks over the lossy link | wrong verdicts | wrong, % | expected wrong, % (round-trip loss ^ tries) | mean check (ms) | datagrams + connections per check |"
+        )
         print("|---:|---:|---:|---:|---:|---:|---:|")
         let perTry = 1 - pow(1 - Double(percent) / 100, 2)
         for tries in parsedAttempts! {
@@ -79,12 +87,16 @@ struct LossBenchCommand: AsyncParsableCommand {
                     sent += c.sender?.attempts ?? 0
                     if c.verdict != .open {
                         wrong += 1
-                        printError("loss: --attempts \(tries): \(c.from) -> \(c.to) \(c.kindID): \(c.verdict)/\(c.location.map(\.rawValue) ?? "-"): \(c.detail) [tries \(c.sender?.attempts ?? 0)]")
+                        printError(
+                            "loss: --attempts \(tries): \(c.from) -> \(c.to) \(c.kindID): \(c.verdict)/\(c.location.map(\.rawValue) ?? "-"): \(c.detail) [tries \(c.sender?.attempts ?? 0)]"
+                        )
                     }
                 }
             }
             let expected = pow(perTry, Double(tries)) * 100
-            print("| \(tries) | \(total) | \(wrong) | \(String(format: "%.2f", Double(wrong) * 100 / Double(max(1, total)))) | \(String(format: "%.3f", expected)) | \(ms / runs) | \(sent / runs) |")
+            print(
+                "| \(tries) | \(total) | \(wrong) | \(String(format: "%.2f", Double(wrong) * 100 / Double(max(1, total)))) | \(String(format: "%.3f", expected)) | \(ms / runs) | \(sent / runs) |"
+            )
         }
     }
 }

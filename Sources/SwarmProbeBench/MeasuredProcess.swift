@@ -53,8 +53,9 @@ public final class MeasuredProcess: Sendable {
         let e = exit!
         let out = (try? String(contentsOfFile: outPath, encoding: .utf8)) ?? ""
         let err = (try? String(contentsOfFile: errPath, encoding: .utf8)) ?? ""
-        return MeasuredRun(status: e.status, stdout: out, stderr: err, wallSeconds: e.wallSeconds,
-                           userSeconds: e.userSeconds, systemSeconds: e.systemSeconds,
-                           maxRSSKiB: sampled ?? e.maxRSSKiB, timedOut: e.timedOut)
+        return MeasuredRun(
+            status: e.status, stdout: out, stderr: err, wallSeconds: e.wallSeconds,
+            userSeconds: e.userSeconds, systemSeconds: e.systemSeconds,
+            maxRSSKiB: sampled ?? e.maxRSSKiB, timedOut: e.timedOut)
     }
 }

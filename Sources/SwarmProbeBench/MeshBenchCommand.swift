@@ -14,19 +14,22 @@ struct MeshBenchCommand: AsyncParsableCommand {
         commandName: "mesh",
         abstract: "Full-mesh `check` on healthy and faulted namespace labs, against nmap and nc (needs root).",
         discussion: """
-        Per size: a healthy lab and a faulted one (--fraction of the directed checks faulted with a seeded mix of \
-        network drops, silent host-firewall drops and host-firewall rejects; from 8 nodes on one agent is not \
-        started). Prints the scaling table (wall time against the probe timeout, coordinator CPU and peak RSS, \
-        agents' CPU and RSS, packets, accuracy against the ground truth) and, with --peers, nmap and nc run from \
-        every node on the same faulted lab with their confusion matrices. Markdown on stdout (BENCHMARKS.md quotes \
-        it), progress on stderr when it is a terminal, every raw number with --json.
-        """
+            Per size: a healthy lab and a faulted one (--fraction of the directed checks faulted with a seeded mix of \
+            network drops, silent host-firewall drops and host-firewall rejects; from 8 nodes on one agent is not \
+            started). Prints the scaling table (wall time against the probe timeout, coordinator CPU and peak RSS, \
+            agents' CPU and RSS, packets, accuracy against the ground truth) and, with --peers, nmap and nc run from \
+            every node on the same faulted lab with their confusion matrices. Markdown on stdout (BENCHMARKS.md quotes \
+            it), progress on stderr when it is a terminal, every raw number with --json.
+            """
     )
 
     @Option(help: ArgumentHelp("Lab sizes, comma-separated.", valueName: "n,n,..."))
     var sizes: String = "4,8,16,32"
 
-    @Option(help: ArgumentHelp("Passed verbatim to `check --timeout` (e.g. 1s, auto); not given: check's default. The effective timeout is read from the results.", valueName: "duration"))
+    @Option(
+        help: ArgumentHelp(
+            "Passed verbatim to `check --timeout` (e.g. 1s, auto); not given: check's default. The effective timeout is read from the results.",
+            valueName: "duration"))
     var timeout: String?
 
     @Option(help: ArgumentHelp("Checks per configuration (the table shows the median).", valueName: "n"))
@@ -41,7 +44,11 @@ struct MeshBenchCommand: AsyncParsableCommand {
     @Flag(inversion: .prefixedNo, help: "Run nmap (timing matched, and default) and an nc loop from every node of each faulted lab.")
     var peers = true
 
-    @Flag(inversion: .prefixedNo, help: "Pin every lab address in every namespace's neighbour table first (see Lab.pinNeighbours: the host's ARP table is shared by all namespaces and overflows at 1024 entries; a 32-node lab needs 1,056).")
+    @Flag(
+        inversion: .prefixedNo,
+        help:
+            "Pin every lab address in every namespace's neighbour table first (see Lab.pinNeighbours: the host's ARP table is shared by all namespaces and overflows at 1024 entries; a 32-node lab needs 1,056)."
+    )
     var pinNeighbours = true
 
     @Flag(help: "Also run the peers on the healthy labs.")
@@ -50,16 +57,22 @@ struct MeshBenchCommand: AsyncParsableCommand {
     @Option(help: ArgumentHelp("Kill a peer tool still running after this long (its unanswered checks count as undecided).", valueName: "duration"))
     var peerTimeout: DurationArgument = DurationArgument(milliseconds: 300_000)
 
-    @Option(help: ArgumentHelp("Run this agent-only binary (a `swarmprobe-agent` build) on the nodes instead of `swarmprobe agent`.", valueName: "path"))
+    @Option(
+        help: ArgumentHelp("Run this agent-only binary (a `swarmprobe-agent` build) on the nodes instead of `swarmprobe agent`.", valueName: "path"))
     var agentBinary: String?
 
-    @Option(help: ArgumentHelp("After a lab's last check, leave the agents alone this long and read their resident sets again (an agent drops what its logs no longer need, and hands the freed memory back, 16 s after the last log it served); 0 skips.", valueName: "seconds"))
+    @Option(
+        help: ArgumentHelp(
+            "After a lab's last check, leave the agents alone this long and read their resident sets again (an agent drops what its logs no longer need, and hands the freed memory back, 16 s after the last log it served); 0 skips.",
+            valueName: "seconds"))
     var settle: Double = 18
 
     @Option(help: ArgumentHelp("Write every raw number as JSON here.", valueName: "file"))
     var json: String?
 
-    @Option(help: ArgumentHelp("Keep each check's results JSON, and each node's neighbour (ARP) statistics after it, in this directory.", valueName: "dir"))
+    @Option(
+        help: ArgumentHelp(
+            "Keep each check's results JSON, and each node's neighbour (ARP) statistics after it, in this directory.", valueName: "dir"))
     var keepResults: String?
 
     func validate() throws {
@@ -83,7 +96,9 @@ struct MeshBenchCommand: AsyncParsableCommand {
         if let why = Lab.canBuild() { throw InputError(source: "bench", "the namespace lab \(why)") }
         if peers {
             for tool in ["nmap", "nc"] where (try? Program.path(tool)) == nil {
-                throw InputError(source: "bench", "--peers needs \(tool) (scripts/setup.sh --bench, or apt-get install -y nmap netcat-openbsd); --no-peers skips them")
+                throw InputError(
+                    source: "bench",
+                    "--peers needs \(tool) (scripts/setup.sh --bench, or apt-get install -y nmap netcat-openbsd); --no-peers skips them")
             }
         }
         let binary = siblingExecutable("swarmprobe")
@@ -98,15 +113,18 @@ struct MeshBenchCommand: AsyncParsableCommand {
         }
         defer { teardown.stop() }
 
-        var report = MeshBenchReport(command: CommandLine.arguments.map(Program.shellQuoted).joined(separator: " "),
-                                     machine: .current(), sizes: parsedSizes!, timeout: timeout, runs: runs,
-                                     fraction: fraction, seed: seed, peers: peers, pinNeighbours: pinNeighbours)
+        var report = MeshBenchReport(
+            command: CommandLine.arguments.map(Program.shellQuoted).joined(separator: " "),
+            machine: .current(), sizes: parsedSizes!, timeout: timeout, runs: runs,
+            fraction: fraction, seed: seed, peers: peers, pinNeighbours: pinNeighbours)
         print(report.headerMarkdown())
         print(MeshBenchReport.scalingHeader)
         for n in parsedSizes! {
             let managers = min(3, max(1, n / 4))
-            for scenario in [LabScenario.healthy(nodes: n, managers: managers),
-                             LabScenario.faulted(nodes: n, managers: managers, fraction: fraction, seed: seed)] {
+            for scenario in [
+                LabScenario.healthy(nodes: n, managers: managers),
+                LabScenario.faulted(nodes: n, managers: managers, fraction: fraction, seed: seed),
+            ] {
                 let config = try runConfiguration(scenario, binary: binary, children: children)
                 report.configurations.append(config)
                 print(config.scalingRow())
@@ -147,8 +165,9 @@ struct MeshBenchCommand: AsyncParsableCommand {
         var lastResults: [Results] = []
         for r in 0..<runs {
             progressLine("[\(scenario.name)] check \(r + 1)/\(runs) ...")
-            let (record, results, wrong) = try measureCheck(lab: lab, scenario: scenario, binary: binary, inventory: inventory,
-                                                            token: token, run: r, agents: up, children: children)
+            let (record, results, wrong) = try measureCheck(
+                lab: lab, scenario: scenario, binary: binary, inventory: inventory,
+                token: token, run: r, agents: up, children: children)
             config.runs.append(record)
             config.wrong += wrong
             lastResults.append(results)
@@ -157,29 +176,34 @@ struct MeshBenchCommand: AsyncParsableCommand {
             progressLine("[\(scenario.name)] agents left alone for \(String(format: "%g", settle)) s ...")
             Thread.sleep(forTimeInterval: settle)
             config.settleMs = Int((settle * 1000).rounded())
-            config.settledMemory = Dictionary(uniqueKeysWithValues: up.compactMap { name in
-                lab.agentPID(name).flatMap { ProcessMemory.read(pid: $0) }.map { (name, $0) }
-            })
+            config.settledMemory = Dictionary(
+                uniqueKeysWithValues: up.compactMap { name in
+                    lab.agentPID(name).flatMap { ProcessMemory.read(pid: $0) }.map { (name, $0) }
+                })
         }
         // Peers run against the run with the median wall time.
         let medianIndex = config.runs.indices.sorted { config.runs[$0].wallMs < config.runs[$1].wallMs }[config.runs.count / 2]
         if peers && (faulted || peersOnHealthy) {
-            config.peers = try runPeers(lab: lab, scenario: scenario, results: lastResults[medianIndex],
-                                        swarmprobe: config.runs[medianIndex], children: children)
+            config.peers = try runPeers(
+                lab: lab, scenario: scenario, results: lastResults[medianIndex],
+                swarmprobe: config.runs[medianIndex], children: children)
         }
         if let keepResults {
             // The agents' own output (a crash or a refusal shows here), before the lab goes.
             for name in up {
-                try? lab.agentLog(name).write(toFile: URL(fileURLWithPath: keepResults).appendingPathComponent("\(scenario.name)-agent-\(name).log").path,
-                                              atomically: true, encoding: .utf8)
+                try? lab.agentLog(name).write(
+                    toFile: URL(fileURLWithPath: keepResults).appendingPathComponent("\(scenario.name)-agent-\(name).log").path,
+                    atomically: true, encoding: .utf8)
             }
         }
         lab.destroy()
         return config
     }
 
-    private func measureCheck(lab: Lab, scenario: LabScenario, binary: String, inventory: String, token: String, run: Int,
-                              agents: [String], children: ChildRegistry) throws -> (CheckRecord, Results, [WrongVerdict]) {
+    private func measureCheck(
+        lab: Lab, scenario: LabScenario, binary: String, inventory: String, token: String, run: Int,
+        agents: [String], children: ChildRegistry
+    ) throws -> (CheckRecord, Results, [WrongVerdict]) {
         let pids = agents.compactMap { name in lab.agentPID(name).map { (name, $0) } }
         var idle: [String: ProcessMemory] = [:], cpu0: [String: Double] = [:]
         for (name, pid) in pids {
@@ -191,8 +215,10 @@ struct MeshBenchCommand: AsyncParsableCommand {
         let sampler = PeakSampler.memory(pids.map(\.1))
         let packets0 = try lab.portCounters()
         let json = lab.directory.appendingPathComponent("results-\(run).json").path
-        var args = ["ip", "netns", "exec", lab.switchNamespace, binary, "check", "--inventory", inventory,
-                    "--token-file", token, "--json", json, "--quiet"]
+        var args = [
+            "ip", "netns", "exec", lab.switchNamespace, binary, "check", "--inventory", inventory,
+            "--token-file", token, "--json", json, "--quiet",
+        ]
         if let timeout { args += ["--timeout", timeout] }
         let child = try MeasuredProcess(args, directory: lab.directory, label: "check-\(run)", timeout: 600)
         children.add(child.pid)
@@ -210,7 +236,8 @@ struct MeshBenchCommand: AsyncParsableCommand {
             if let a = cpu0[name], let b = ProcInfo.cpuSeconds(pid) { cpu[name] = (b - a) * 1000 }
         }
         guard m.status != 2, let data = FileManager.default.contents(atPath: json) else {
-            throw InputError(source: "bench", "check failed on \(scenario.name) (exit \(m.status)): \(m.stderr.trimmingCharacters(in: .whitespacesAndNewlines))")
+            throw InputError(
+                source: "bench", "check failed on \(scenario.name) (exit \(m.status)): \(m.stderr.trimmingCharacters(in: .whitespacesAndNewlines))")
         }
         let results = try JSONDecoder().decode(Results.self, from: data)
         if let keepResults {
@@ -222,8 +249,9 @@ struct MeshBenchCommand: AsyncParsableCommand {
                 let neigh = (try? Program.run(["ip", "-n", node.namespace, "-s", "neigh", "show"])) ?? ""
                 neighbours += "== \(node.name) (\(node.address))\n\(stat)\(neigh)\n"
             }
-            try neighbours.write(toFile: URL(fileURLWithPath: keepResults).appendingPathComponent("\(scenario.name)-run\(run + 1)-neigh.txt").path,
-                                 atomically: true, encoding: .utf8)
+            try neighbours.write(
+                toFile: URL(fileURLWithPath: keepResults).appendingPathComponent("\(scenario.name)-run\(run + 1)-neigh.txt").path,
+                atomically: true, encoding: .utf8)
         }
         var matrix = ConfusionMatrix()
         var wrong: [WrongVerdict] = []
@@ -231,19 +259,22 @@ struct MeshBenchCommand: AsyncParsableCommand {
             let (v, w) = scenario.expected(from: c.from, to: c.to, kind: c.kindID, capture: true)
             matrix.add(truth: TruthClass(verdict: v, location: w), answer: ToolAnswer(verdict: c.verdict, location: c.location))
             if c.verdict != v || c.location != w {
-                wrong.append(WrongVerdict(scenario: scenario.name, run: run + 1, from: c.from, to: c.to, kind: c.kindID.description,
-                                          expected: label(v, w), got: label(c.verdict, c.location), detail: c.detail))
+                wrong.append(
+                    WrongVerdict(
+                        scenario: scenario.name, run: run + 1, from: c.from, to: c.to, kind: c.kindID.description,
+                        expected: label(v, w), got: label(c.verdict, c.location), detail: c.detail))
             }
         }
         let udpAttempts = results.checks.filter { $0.proto == .udp }.compactMap { $0.sender?.attempts }.max()
         let sent = packets1.reduce(UInt64(0)) { $0 + ($1.value.sentPackets &- (packets0[$1.key]?.sentPackets ?? 0)) }
         let bytes = packets1.reduce(UInt64(0)) { $0 + ($1.value.sentBytes &- (packets0[$1.key]?.sentBytes ?? 0)) }
-        let record = CheckRecord(run: run + 1, exitStatus: m.status, wallMs: m.wallSeconds * 1000, durationMs: results.durationMs,
-                                 timeoutMs: results.timeoutMs, udpAttempts: udpAttempts,
-                                 coordinatorUserMs: m.userSeconds * 1000, coordinatorSystemMs: m.systemSeconds * 1000,
-                                 coordinatorMaxRSSKiB: m.maxRSSKiB, agentCPUMs: cpu, agentIdleMemory: idle, agentPeakMemory: peak,
-                                 packetsSent: sent, bytesSent: bytes, checks: results.checks.count, exact: matrix.exact, matrix: matrix,
-                                 phasesMs: results.phasesMs)
+        let record = CheckRecord(
+            run: run + 1, exitStatus: m.status, wallMs: m.wallSeconds * 1000, durationMs: results.durationMs,
+            timeoutMs: results.timeoutMs, udpAttempts: udpAttempts,
+            coordinatorUserMs: m.userSeconds * 1000, coordinatorSystemMs: m.systemSeconds * 1000,
+            coordinatorMaxRSSKiB: m.maxRSSKiB, agentCPUMs: cpu, agentIdleMemory: idle, agentPeakMemory: peak,
+            packetsSent: sent, bytesSent: bytes, checks: results.checks.count, exact: matrix.exact, matrix: matrix,
+            phasesMs: results.phasesMs)
         return (record, results, wrong)
     }
 

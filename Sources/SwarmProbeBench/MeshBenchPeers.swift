@@ -5,8 +5,10 @@ import SwarmProbeLab
 
 /// nmap and an nc loop from every node of a lab, scored against the same ground truth as the check.
 extension MeshBenchCommand {
-    func runPeers(lab: Lab, scenario: LabScenario, results: Results, swarmprobe: CheckRecord,
-                          children: ChildRegistry) throws -> [PeerRecord] {
+    func runPeers(
+        lab: Lab, scenario: LabScenario, results: Results, swarmprobe: CheckRecord,
+        children: ChildRegistry
+    ) throws -> [PeerRecord] {
         let kinds = Array(Set(results.checks.map(\.kindID))).filter { $0.proto != .esp }.sorted()
         let byAddress = Dictionary(uniqueKeysWithValues: lab.nodes.map { ($0.address.description, $0.name) })
         for address in byAddress.keys where !MeshBenchReport.isLabAddress(address) {
@@ -18,8 +20,9 @@ extension MeshBenchCommand {
         }
         var out: [PeerRecord] = []
         // swarmprobe itself, from the check the peers are compared with.
-        var own = PeerRecord(tool: "swarmprobe check", perNode: "(one coordinator)", wallMs: swarmprobe.wallMs,
-                             packetsSent: swarmprobe.packetsSent, matrix: swarmprobe.matrix)
+        var own = PeerRecord(
+            tool: "swarmprobe check", perNode: "(one coordinator)", wallMs: swarmprobe.wallMs,
+            packetsSent: swarmprobe.packetsSent, matrix: swarmprobe.matrix)
         own.note = "timeout \(swarmprobe.timeoutMs) ms"
         out.append(own)
 
@@ -28,13 +31,17 @@ extension MeshBenchCommand {
         let tcpPorts = kinds.filter { $0.proto == .tcp }.compactMap(\.port).map(String.init).joined(separator: ",")
         let udpPorts = kinds.filter { $0.proto == .udp }.compactMap(\.port).map(String.init).joined(separator: ",")
         let portSpec = "T:\(tcpPorts),U:\(udpPorts)"
-        let matched = ["--max-rtt-timeout", "\(timeoutMs)ms", "--initial-rtt-timeout", "\(max(1, timeoutMs / attempts))ms",
-                       "--max-retries", "\(attempts - 1)"]
+        let matched = [
+            "--max-rtt-timeout", "\(timeoutMs)ms", "--initial-rtt-timeout", "\(max(1, timeoutMs / attempts))ms",
+            "--max-retries", "\(attempts - 1)",
+        ]
         for (tool, timing) in [("nmap (timing matched)", matched), ("nmap (defaults)", [String]())] {
             progressLine("[\(scenario.name)] \(tool) from every node ...")
             let perNode = (["nmap", "-n", "-Pn", "-sT", "-sU", "-p", portSpec] + timing + ["-oX", "-", "<other nodes>"]).joined(separator: " ")
-            let (wall, runs, packets) = try concurrently(lab: lab, label: tool.hasSuffix("matched)") ? "nmap-matched" : "nmap-default",
-                                                         children: children) { node in
+            let (wall, runs, packets) = try concurrently(
+                lab: lab, label: tool.hasSuffix("matched)") ? "nmap-matched" : "nmap-default",
+                children: children
+            ) { node in
                 ["nmap", "-n", "-Pn", "-sT", "-sU", "-p", portSpec] + timing + ["-oX", "-"]
                     + lab.nodes.filter { $0.name != node.name }.map(\.address.description)
             }
@@ -68,13 +75,15 @@ extension MeshBenchCommand {
             let answers = NcResult.parse(run.stdout)
             for other in lab.nodes where other.name != node.name {
                 for kind in kinds {
-                    let answer = answers[NmapReport.Key(address: other.address.description, proto: kind.proto.rawValue, port: kind.port!)] ?? .undecided
+                    let answer =
+                        answers[NmapReport.Key(address: other.address.description, proto: kind.proto.rawValue, port: kind.port!)] ?? .undecided
                     matrix.add(truth: truth(node.name, other.name, kind), answer: answer)
                 }
             }
         }
-        var nc = PeerRecord(tool: "nc loop", perNode: "nc -z [-u] -w 1 ADDR PORT, every peer and kind in turn", wallMs: wall,
-                            packetsSent: packets, matrix: matrix)
+        var nc = PeerRecord(
+            tool: "nc loop", perNode: "nc -z [-u] -w 1 ADDR PORT, every peer and kind in turn", wallMs: wall,
+            packetsSent: packets, matrix: matrix)
         nc.timedOut = timedOut
         out.append(nc)
         _ = byAddress
@@ -82,15 +91,18 @@ extension MeshBenchCommand {
     }
 
     /// Starts `command(node)` in every node's namespace at once, waits for all; wall time until the last is done.
-    func concurrently(lab: Lab, label: String, children: ChildRegistry,
-                              _ command: (LabNode) -> [String]) throws -> (wallMs: Double, runs: [MeasuredRun], packetsSent: UInt64) {
+    func concurrently(
+        lab: Lab, label: String, children: ChildRegistry,
+        _ command: (LabNode) -> [String]
+    ) throws -> (wallMs: Double, runs: [MeasuredRun], packetsSent: UInt64) {
         let packets0 = try lab.portCounters()
         let t0 = Date()
         var started: [MeasuredProcess] = []
         defer { for p in started { children.remove(p.pid) } }
         for (i, node) in lab.nodes.enumerated() {
-            let p = try MeasuredProcess(["ip", "netns", "exec", node.namespace] + command(node), directory: lab.directory,
-                                       label: "\(label)-\(i + 1)", timeout: Double(peerTimeout.milliseconds) / 1000)
+            let p = try MeasuredProcess(
+                ["ip", "netns", "exec", node.namespace] + command(node), directory: lab.directory,
+                label: "\(label)-\(i + 1)", timeout: Double(peerTimeout.milliseconds) / 1000)
             children.add(p.pid)
             started.append(p)
         }
@@ -101,4 +113,3 @@ extension MeshBenchCommand {
         return (wall, runs, sent)
     }
 }
-

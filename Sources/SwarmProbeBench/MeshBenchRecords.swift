@@ -93,7 +93,12 @@ struct MeshConfiguration: Codable {
         return v[v.count / 2]
     }
     func medianOver(_ f: (CheckRecord) -> [Double]) -> (max: Double, median: Double) {
-        (median { f($0).max() ?? 0 }, median { r in let v = f(r).sorted(); return v.isEmpty ? 0 : v[v.count / 2] })
+        (
+            median { f($0).max() ?? 0 },
+            median { r in
+                let v = f(r).sorted(); return v.isEmpty ? 0 : v[v.count / 2]
+            }
+        )
     }
 
     var wallMs: Double { median(\.wallMs) }

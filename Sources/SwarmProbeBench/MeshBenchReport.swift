@@ -14,9 +14,9 @@ struct MeshBenchReport: Codable {
             uname(&u)
             let kernel = withUnsafeBytes(of: &u.release) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
             #if DEBUG
-            let build = "debug"
+                let build = "debug"
             #else
-            let build = "release"
+                let build = "release"
             #endif
             return Machine(cores: ProcessInfo.processInfo.activeProcessorCount, kernel: "Linux \(kernel)", swift: swiftVersion(), build: build)
         }
@@ -26,14 +26,15 @@ struct MeshBenchReport: Codable {
             var env = ProcessInfo.processInfo.environment
             env["PATH"] = (env["PATH"].map { $0 + ":" } ?? "") + "/opt/swift/usr/bin:/usr/local/bin:/usr/bin"
             if let r = try? Program.capture(["/usr/bin/env", "swift", "--version"], environment: env, timeout: 20), r.status == 0,
-               let line = (r.stdout + r.stderr).split(separator: "\n").first(where: { $0.contains("Swift version") }),
-               let range = line.range(of: #"Swift version [0-9.]+"#, options: .regularExpression) {
+                let line = (r.stdout + r.stderr).split(separator: "\n").first(where: { $0.contains("Swift version") }),
+                let range = line.range(of: #"Swift version [0-9.]+"#, options: .regularExpression)
+            {
                 return String(line[range].dropFirst("Swift version ".count))
             }
             #if compiler(>=6.3)
-            return "6.3 or later"
+                return "6.3 or later"
             #else
-            return "6.x"
+                return "6.x"
             #endif
         }
     }
@@ -50,8 +51,10 @@ struct MeshBenchReport: Codable {
     var pinNeighbours: Bool
     var configurations: [MeshConfiguration] = []
 
-    init(command: String, machine: Machine, sizes: [Int], timeout: String?, runs: Int, fraction: Double, seed: UInt64, peers: Bool,
-         pinNeighbours: Bool) {
+    init(
+        command: String, machine: Machine, sizes: [Int], timeout: String?, runs: Int, fraction: Double, seed: UInt64, peers: Bool,
+        pinNeighbours: Bool
+    ) {
         self.pinNeighbours = pinNeighbours
         self.command = command
         self.machine = machine
@@ -110,7 +113,12 @@ struct MeshBenchReport: Codable {
     func targetsMarkdown() -> String {
         var s = "### Targets\n\n"
         let wallFails = configurations.filter { !$0.wallPass }
-        s += "- wall <= 1.5 x timeout + 0.5 s: " + (wallFails.isEmpty ? "pass on every lab" : "FAIL on " + wallFails.map { "\($0.nodes) \($0.kind) (\(Int($0.wallMs)) ms > \(Int($0.wallTargetMs)))" }.joined(separator: ", ")) + "\n"
+        s +=
+            "- wall <= 1.5 x timeout + 0.5 s: "
+            + (wallFails.isEmpty
+                ? "pass on every lab"
+                : "FAIL on " + wallFails.map { "\($0.nodes) \($0.kind) (\(Int($0.wallMs)) ms > \(Int($0.wallTargetMs)))" }.joined(separator: ", "))
+            + "\n"
         let largest = configurations.filter { $0.nodes == (sizes.max() ?? 0) }
         if let first = largest.first {
             let f1 = { (x: Double) in String(format: "%.1f", x) }
@@ -119,28 +127,37 @@ struct MeshBenchReport: Codable {
             let peak = largest.map { $0.peak(\.privateKiB).max }.max() ?? 0
             s += "- agent private memory at \(first.nodes) nodes (worst lab): fresh \(judged(fresh, MeshConfiguration.idlePrivateTargetMiB))"
             if let settled = largest.compactMap({ $0.settled(\.privateKiB) }).max() {
-                s += ", left alone \(String(format: "%g", Double(first.settleMs ?? 0) / 1000)) s after the last check "
+                s +=
+                    ", left alone \(String(format: "%g", Double(first.settleMs ?? 0) / 1000)) s after the last check "
                     + judged(settled, MeshConfiguration.idlePrivateTargetMiB)
             }
             if let between = largest.compactMap({ $0.between(\.privateKiB) }).max() {
                 s += "; between back-to-back checks (the last 15 s of logs still kept) \(f1(between)) MiB"
             }
-            s += "\n- agent private memory at \(first.nodes) nodes (worst lab), peak of a check: \(judged(peak, MeshConfiguration.peakPrivateTargetMiB))\n"
+            s +=
+                "\n- agent private memory at \(first.nodes) nodes (worst lab), peak of a check: \(judged(peak, MeshConfiguration.peakPrivateTargetMiB))\n"
             if let growth = largest.compactMap(\.privateGrowth).max() {
-                s += "- agent private memory left over after \(first.runs.count) checks (settled - fresh, worst agent): "
+                s +=
+                    "- agent private memory left over after \(first.runs.count) checks (settled - fresh, worst agent): "
                     + judged(growth, MeshConfiguration.growthTargetMiB) + "\n"
             }
             let rss = largest.map { $0.fresh(\.rssKiB) }.max() ?? 0, pss = largest.map { $0.fresh(\.pssKiB) }.max() ?? 0
-            s += "- for comparison, a fresh agent's RSS \(f1(rss)) MiB and PSS \(f1(pss)) MiB: most of RSS is the binary's clean pages, shared with the page cache\n"
+            s +=
+                "- for comparison, a fresh agent's RSS \(f1(rss)) MiB and PSS \(f1(pss)) MiB: most of RSS is the binary's clean pages, shared with the page cache\n"
         }
         let inexact = configurations.filter { $0.worstExact != $0.checks }
-        s += "- swarmprobe accuracy 100 %: " + (inexact.isEmpty ? "pass on every lab" : "FAIL on " + inexact.map { "\($0.nodes) \($0.kind) (\($0.checks - $0.worstExact) wrong)" }.joined(separator: ", ")) + "\n"
+        s +=
+            "- swarmprobe accuracy 100 %: "
+            + (inexact.isEmpty
+                ? "pass on every lab"
+                : "FAIL on " + inexact.map { "\($0.nodes) \($0.kind) (\($0.checks - $0.worstExact) wrong)" }.joined(separator: ", ")) + "\n"
         for c in configurations where !c.peers.isEmpty {
             guard let own = c.peers.first else { continue }
             for p in c.peers.dropFirst() where p.tool.hasPrefix("nmap") {
                 let speed = p.wallMs / max(1, own.wallMs)
                 let ok = speed >= 10 && own.matrix.exact == own.matrix.total
-                s += "- \(c.nodes) nodes \(c.kind), swarmprobe >= 10x faster than \(p.tool) with full accuracy: \(ok ? "pass" : "FAIL") (\(String(format: "%.1f", speed))x, accuracy \(String(format: "%.1f", own.accuracy * 100)) %)\n"
+                s +=
+                    "- \(c.nodes) nodes \(c.kind), swarmprobe >= 10x faster than \(p.tool) with full accuracy: \(ok ? "pass" : "FAIL") (\(String(format: "%.1f", speed))x, accuracy \(String(format: "%.1f", own.accuracy * 100)) %)\n"
             }
         }
         return s
@@ -151,7 +168,8 @@ struct MeshBenchReport: Codable {
         for c in configurations where !c.peers.isEmpty {
             let own = c.peers[0]
             s += "\n### Peers on the \(c.kind) \(c.nodes)-node lab (\(c.checks) checks, same lab, same run)\n\n"
-            s += "Truth classes from the lab's fault plan: \(c.faults) faults (\(c.networkDrops) network drops, \(c.hostDrops) silent host-firewall drops, \(c.hostRejects) host-firewall rejects)"
+            s +=
+                "Truth classes from the lab's fault plan: \(c.faults) faults (\(c.networkDrops) network drops, \(c.hostDrops) silent host-firewall drops, \(c.hostRejects) host-firewall rejects)"
             s += c.agentsDown.isEmpty ? ".\n\n" : ", agent not started on \(c.agentsDown.joined(separator: ", ")).\n\n"
             s += "| tool | per node | wall (ms) | wall / swarmprobe wall | packets | accuracy | notes |\n|:--|:--|--:|--:|--:|--:|:--|\n"
             for p in c.peers {
@@ -159,7 +177,8 @@ struct MeshBenchReport: Codable {
                 if let n = p.note { notes.append(n) }
                 if p.failures > 0 { notes.append("\(p.failures) node(s) exited non-zero") }
                 if p.timedOut > 0 { notes.append("\(p.timedOut) node(s) killed at the peer timeout") }
-                s += "| \(p.tool) | `\(p.perNode)` | \(Int(p.wallMs.rounded())) | \(String(format: "%.1f", p.wallMs / max(1, own.wallMs))) | \(p.packetsSent) | "
+                s +=
+                    "| \(p.tool) | `\(p.perNode)` | \(Int(p.wallMs.rounded())) | \(String(format: "%.1f", p.wallMs / max(1, own.wallMs))) | \(p.packetsSent) | "
                     + "\(p.matrix.exact)/\(p.matrix.total) (\(String(format: "%.1f", p.accuracy * 100)) %) | \(notes.joined(separator: "; ")) |\n"
             }
             for p in c.peers {
@@ -167,7 +186,8 @@ struct MeshBenchReport: Codable {
             }
         }
         if !s.isEmpty {
-            s += "\nAnswer mapping: nmap open -> open, filtered -> blocked (layer unknown), closed -> closed/refused, open|filtered -> undecided; "
+            s +=
+                "\nAnswer mapping: nmap open -> open, filtered -> blocked (layer unknown), closed -> closed/refused, open|filtered -> undecided; "
                 + "nc exit 0 -> open (`nc -u -z` also exits 0 on silence), refused -> closed/refused, timeout -> blocked (layer unknown); "
                 + "swarmprobe blocked/return-path or /unknown -> blocked (layer unknown), inconclusive -> undecided. Bold: the exact class.\n"
         }
@@ -180,7 +200,8 @@ struct MeshBenchReport: Codable {
         if all.isEmpty { return s + "None.\n" }
         s += "| lab | run | from | to | kind | expected | got | detail |\n|:--|--:|:--|:--|:--|:--|:--|:--|\n"
         for w in all.prefix(200) {
-            s += "| \(w.scenario) | \(w.run) | \(w.from) | \(w.to) | \(w.kind) | \(w.expected) | \(w.got) | \(w.detail.replacingOccurrences(of: "|", with: "\\|")) |\n"
+            s +=
+                "| \(w.scenario) | \(w.run) | \(w.from) | \(w.to) | \(w.kind) | \(w.expected) | \(w.got) | \(w.detail.replacingOccurrences(of: "|", with: "\\|")) |\n"
         }
         if all.count > 200 { s += "\n(\(all.count - 200) more in --json)\n" }
         return s

@@ -10,8 +10,10 @@ public final class PeakSampler<Value: Sendable>: @unchecked Sendable {
     private let done = DispatchSemaphore(value: 0)
 
     /// `read` gives the figure now (nil: the process is gone), `larger` the peak of two.
-    public init(pids: [Int32], interval: TimeInterval = 0.01, read: @escaping @Sendable (Int32) -> Value?,
-                larger: @escaping @Sendable (Value, Value) -> Value) {
+    public init(
+        pids: [Int32], interval: TimeInterval = 0.01, read: @escaping @Sendable (Int32) -> Value?,
+        larger: @escaping @Sendable (Value, Value) -> Value
+    ) {
         let thread = Thread { [weak self] in
             while let self, self.lock.withLock({ self.running }) {
                 for pid in pids {

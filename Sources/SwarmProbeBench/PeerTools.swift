@@ -60,7 +60,8 @@ public enum ToolAnswer: String, CaseIterable, Codable, Sendable {
     public func matches(_ truth: TruthClass) -> Bool {
         switch (truth, self) {
         case (.open, .open), (.blockedNetwork, .blockedNetwork), (.blockedHostFirewall, .blockedHostFirewall),
-             (.agentDown, .agentDown): return true
+            (.agentDown, .agentDown):
+            return true
         default: return false
         }
     }
@@ -91,10 +92,12 @@ public struct ConfusionMatrix: Codable, Sendable, Equatable {
         var s = "| truth \\ answer | " + ToolAnswer.allCases.map(\.rawValue).joined(separator: " | ") + " | checks |\n"
         s += "|---|" + String(repeating: "---:|", count: ToolAnswer.allCases.count + 1) + "\n"
         for t in rows {
-            s += "| \(t.rawValue) | " + ToolAnswer.allCases.map { a in
-                let n = count(t, a)
-                return a.matches(t) ? "**\(n)**" : "\(n)"
-            }.joined(separator: " | ") + " | \(rowTotal(t)) |\n"
+            s +=
+                "| \(t.rawValue) | "
+                + ToolAnswer.allCases.map { a in
+                    let n = count(t, a)
+                    return a.matches(t) ? "**\(n)**" : "\(n)"
+                }.joined(separator: " | ") + " | \(rowTotal(t)) |\n"
         }
         return s
     }
@@ -246,7 +249,8 @@ public enum NcResult {
             let f = line.split(separator: " ", maxSplits: 5, omittingEmptySubsequences: false)
             guard f.count >= 5, let port = Int(f[3]), let status = Int32(f[4]) else { continue }
             let message = f.count > 5 ? String(f[5]) : ""
-            out[NmapReport.Key(address: String(f[1]), proto: String(f[2]), port: port)] = classify(status: status, output: message, udp: f[2] == "udp")
+            out[NmapReport.Key(address: String(f[1]), proto: String(f[2]), port: port)] = classify(
+                status: status, output: message, udp: f[2] == "udp")
         }
         return out
     }

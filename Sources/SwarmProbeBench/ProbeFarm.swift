@@ -18,8 +18,10 @@ public final class ProbeFarm: Sendable {
 
     /// Binds every UDP and TCP kind of `profile` on every address (ESP is left out: one raw socket per
     /// host sees every address's ESP).
-    public static func start(addresses: [IPAddress], profile: Profile, token: ClusterToken,
-                             group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton) async throws -> ProbeFarm {
+    public static func start(
+        addresses: [IPAddress], profile: Profile, token: ClusterToken,
+        group: any EventLoopGroup = MultiThreadedEventLoopGroup.singleton
+    ) async throws -> ProbeFarm {
         var channels: [any Channel] = []
         var responders: [Responder] = []
         do {

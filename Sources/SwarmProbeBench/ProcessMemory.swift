@@ -31,13 +31,15 @@ public struct ProcessMemory: Codable, Sendable, Equatable {
             fields[parts[0].dropLast()] = kib
         }
         guard let rss = fields["Rss"], let pss = fields["Pss"], let clean = fields["Private_Clean"],
-              let dirty = fields["Private_Dirty"] else { return nil }
+            let dirty = fields["Private_Dirty"]
+        else { return nil }
         return ProcessMemory(rssKiB: rss, pssKiB: pss, privateKiB: clean + dirty)
     }
 
     /// The larger of each figure (a peak over samples).
     public func max(_ other: ProcessMemory) -> ProcessMemory {
-        ProcessMemory(rssKiB: Swift.max(rssKiB, other.rssKiB), pssKiB: Swift.max(pssKiB, other.pssKiB),
-                      privateKiB: Swift.max(privateKiB, other.privateKiB))
+        ProcessMemory(
+            rssKiB: Swift.max(rssKiB, other.rssKiB), pssKiB: Swift.max(pssKiB, other.pssKiB),
+            privateKiB: Swift.max(privateKiB, other.privateKiB))
     }
 }

@@ -14,8 +14,9 @@ public struct ProcessStats: Sendable {
     /// nil when the process is gone.
     public static func read(pid: Int32) -> ProcessStats? {
         guard let cpu = ProcInfo.cpuSeconds(pid), let rss = ProcInfo.status(pid, "VmRSS") else { return nil }
-        return ProcessStats(cpuSeconds: cpu, rssKiB: rss, peakRSSKiB: ProcInfo.status(pid, "VmHWM") ?? rss,
-                            memory: ProcessMemory.read(pid: pid), openFiles: openFiles(pid: pid) ?? 0)
+        return ProcessStats(
+            cpuSeconds: cpu, rssKiB: rss, peakRSSKiB: ProcInfo.status(pid, "VmHWM") ?? rss,
+            memory: ProcessMemory.read(pid: pid), openFiles: openFiles(pid: pid) ?? 0)
     }
 
     /// Entries of /proc/PID/fd; nil when the process is gone.

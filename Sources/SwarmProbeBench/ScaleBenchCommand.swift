@@ -31,8 +31,10 @@ struct ScaleBenchCommand: ParsableCommand {
     @Flag(help: "Print the terminal report after the table.")
     var printReport = false
 
-    @Option(help: ArgumentHelp("Threads that decide checks and render their JSON besides the calling one (default: one per core, at most 8; 1: one).",
-                               valueName: "n"))
+    @Option(
+        help: ArgumentHelp(
+            "Threads that decide checks and render their JSON besides the calling one (default: one per core, at most 8; 1: one).",
+            valueName: "n"))
     var workers: Int = Merge.defaultWorkers
 
     @Option(help: ArgumentHelp("Seed of the generated nonces and ports.", valueName: "n"))
@@ -49,8 +51,9 @@ struct ScaleBenchCommand: ParsableCommand {
     func run() throws {
         let bench = PhaseTimer()
         let profile = DefaultProfile.load()
-        say("swarmprobe-bench scale: \(nodes) nodes, profile \(profile.name) (\(plural(profile.enabledKinds.count, "kind"))), "
-            + (materialize ? "all checks held in memory (--materialize)" : "streamed"))
+        say(
+            "swarmprobe-bench scale: \(nodes) nodes, profile \(profile.name) (\(plural(profile.enabledKinds.count, "kind"))), "
+                + (materialize ? "all checks held in memory (--materialize)" : "streamed"))
         say("")
         say("| phase | wall (ms) | CPU (ms) | peak RSS so far (MiB) |")
         say("|:------|----------:|---------:|----------------------:|")
@@ -110,9 +113,10 @@ struct ScaleBenchCommand: ParsableCommand {
         bench.row("log answers: generate (receive logs, capture records)", generateMs, generateCPU)
         bench.row("log answers: record (compact logs, capture indexes)", recordMs, recordCPU)
 
-        let head = Results(toolVersion: SwarmProbeVersion.current, profile: profile.name, startedAt: "2026-11-27T00:00:00Z",
-                           durationMs: 2000, timeoutMs: 2000, complete: true,
-                           nodes: Merge.nodeResults(inventory: inventory, gathered: gathered), checks: [])
+        let head = Results(
+            toolVersion: SwarmProbeVersion.current, profile: profile.name, startedAt: "2026-11-27T00:00:00Z",
+            durationMs: 2000, timeoutMs: 2000, complete: true,
+            nodes: Merge.nodeResults(inventory: inventory, gathered: gathered), checks: [])
         var verify = ScaleVerification(cluster: cluster)
         let jsonPath = json ?? "/dev/null"
         var jsonSize = 0
@@ -141,8 +145,10 @@ struct ScaleBenchCommand: ParsableCommand {
         } else {
             let threads = workers == 1 ? "1 thread" : "\(workers) threads"
             bench.phase("pass 1: merge + verdicts (\(threads)) + grouping") {
-                Merge.forEachBlock(inventory: inventory, profile: profile, gathered: gathered, complete: true, nonces: false,
-                                   workers: workers, produce: Merge.keepChecks) { block in
+                Merge.forEachBlock(
+                    inventory: inventory, profile: profile, gathered: gathered, complete: true, nonces: false,
+                    workers: workers, produce: Merge.keepChecks
+                ) { block in
                     for c in block {
                         verify.check(c)
                         groups.add(c)
@@ -156,8 +162,9 @@ struct ScaleBenchCommand: ParsableCommand {
                 defer { close(fd) }
                 let out = JSONOutput(fd: fd)
                 JSONReport.write(head, groups: groups, to: out) { emit in
-                    Merge.forEachBlock(inventory: inventory, profile: profile, gathered: gathered, complete: true,
-                                       workers: workers, produce: JSONReport.checkBlock, consume: emit)
+                    Merge.forEachBlock(
+                        inventory: inventory, profile: profile, gathered: gathered, complete: true,
+                        workers: workers, produce: JSONReport.checkBlock, consume: emit)
                 }
                 out.flush()
                 if out.error != 0 { throw InputError(source: jsonPath, "--json: write failed (\(String(cString: strerror(out.error))))") }
@@ -172,15 +179,17 @@ struct ScaleBenchCommand: ParsableCommand {
         say("| **total** | **\(Int(bench.total))** | **\(Int(bench.totalCPU))** | **\(PhaseTimer.peakRSSMiB())** |")
         say("")
         say("- checks: \(thousands(s.checks)) (planned \(thousands(planned)), \(thousands(required)) required)")
-        say("- verdicts: open \(thousands(s.open)), blocked \(thousands(s.blocked)) (network \(thousands(verify.byWhere[.network] ?? 0)), "
-            + "host-firewall \(thousands(verify.byWhere[.hostFirewall] ?? 0)), return-path \(thousands(verify.byWhere[.returnPath] ?? 0)), "
-            + "unknown \(thousands(verify.byWhere[.unknown] ?? 0))), closed \(thousands(s.closed)), agent-down \(thousands(s.agentDown)), "
-            + "inconclusive \(thousands(s.inconclusive)); required not open \(thousands(s.requiredNotOpen))")
+        say(
+            "- verdicts: open \(thousands(s.open)), blocked \(thousands(s.blocked)) (network \(thousands(verify.byWhere[.network] ?? 0)), "
+                + "host-firewall \(thousands(verify.byWhere[.hostFirewall] ?? 0)), return-path \(thousands(verify.byWhere[.returnPath] ?? 0)), "
+                + "unknown \(thousands(verify.byWhere[.unknown] ?? 0))), closed \(thousands(s.closed)), agent-down \(thousands(s.agentDown)), "
+                + "inconclusive \(thousands(s.inconclusive)); required not open \(thousands(s.requiredNotOpen))")
         say("- against the generated faults: \(thousands(verify.right)) right, \(thousands(verify.wrong)) wrong")
         for w in verify.examples { say("  - wrong: \(w)") }
         say("- peak RSS: \(PhaseTimer.peakRSSMiB()) MiB")
-        say("- JSON: \(thousands(jsonSize)) bytes (\(jsonSize >> 20) MiB) to \(jsonPath); markdown \(thousands(markdown.utf8.count)) bytes; "
-            + "terminal \(thousands(terminal.utf8.count)) bytes")
+        say(
+            "- JSON: \(thousands(jsonSize)) bytes (\(jsonSize >> 20) MiB) to \(jsonPath); markdown \(thousands(markdown.utf8.count)) bytes; "
+                + "terminal \(thousands(terminal.utf8.count)) bytes")
         if printReport {
             say("")
             say(terminal, terminator: "")

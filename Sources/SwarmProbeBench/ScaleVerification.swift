@@ -26,7 +26,9 @@ struct ScaleVerification {
         } else {
             wrong += 1
             if examples.count < 5 {
-                examples.append("\(c.from) -> \(c.to) \(c.kind): \(c.verdict.rawValue)/\(c.location?.rawValue ?? "-"), expected \(v.rawValue)/\(w?.rawValue ?? "-") (\(fate)): \(c.detail)")
+                examples.append(
+                    "\(c.from) -> \(c.to) \(c.kind): \(c.verdict.rawValue)/\(c.location?.rawValue ?? "-"), expected \(v.rawValue)/\(w?.rawValue ?? "-") (\(fate)): \(c.detail)"
+                )
             }
         }
     }

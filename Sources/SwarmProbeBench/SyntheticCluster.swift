@@ -69,8 +69,10 @@ public struct SyntheticCluster: Sendable {
         for i in 0..<n {
             let g = groupOf[i], j = members[g].firstIndex(of: i)!
             let address = IPAddress.v4(10, UInt8(g + 1), UInt8(j / 250), UInt8(j % 250 + 1))
-            nodes.append(Node(name: SyntheticCluster.name(i), address: address, role: managers.contains(i) ? .manager : .worker,
-                              group: groupName(g)))
+            nodes.append(
+                Node(
+                    name: SyntheticCluster.name(i), address: address, role: managers.contains(i) ? .manager : .worker,
+                    group: groupName(g)))
         }
         inventory = Inventory(nodes: nodes)
         down = [members[2].last!, members[3].last!]
@@ -138,10 +140,13 @@ public struct SyntheticCluster: Sendable {
         let listeners = kinds.enumerated().map { k, kind in
             ListenerState(kind: kind.kindID, mode: k == kindIndex.management && node.role == .worker ? .closed : .listening)
         }
-        return HelloResponse(agentVersion: SwarmProbeVersion.current, address: node.address, timeMs: 1_780_000_000_000,
-                             profile: profile.name, listeners: listeners,
-                             taps: [TapState(tap: .interface, active: true, device: "eth0"),
-                                    TapState(tap: .nflog, active: true, device: "nflog:7950")])
+        return HelloResponse(
+            agentVersion: SwarmProbeVersion.current, address: node.address, timeMs: 1_780_000_000_000,
+            profile: profile.name, listeners: listeners,
+            taps: [
+                TapState(tap: .interface, active: true, device: "eth0"),
+                TapState(tap: .nflog, active: true, device: "nflog:7950"),
+            ])
     }
 
     /// What sender `i`'s agent answers to its run request.
@@ -158,8 +163,9 @@ public struct SyntheticCluster: Sendable {
                 let e: SenderEvidence
                 switch fate {
                 case .open:
-                    e = SenderEvidence(outcome: .answered, attempts: 1, rttMicros: 150 + Int(mix(probeID(i, j, k, 9)) % 700),
-                                       nonces: nonces, sourcePorts: ports)
+                    e = SenderEvidence(
+                        outcome: .answered, attempts: 1, rttMicros: 150 + Int(mix(probeID(i, j, k, 9)) % 700),
+                        nonces: nonces, sourcePorts: ports)
                 case .closed, .targetDown:
                     e = SenderEvidence(outcome: .refused, attempts: 1, detail: "ECONNREFUSED", nonces: nonces, sourcePorts: ports)
                 case .network, .hostFirewall, .returnPath, .senderDown:
@@ -185,18 +191,24 @@ public struct SyntheticCluster: Sendable {
                 let arrivedFrom = i == natNode && k == kindIndex.overlay ? natAddress : from
                 func record(_ tap: TapState.Tap, _ dir: CaptureRecord.Direction, _ a: Int, _ flag: String) {
                     if tcp {
-                        capture.append(CaptureRecord(tap: tap, direction: dir, kind: kind.kindID, peer: from, peerPort: port(i, j, k, a),
-                                                     nonce: nil, tcp: flag, timeMs: 1_780_000_000_000))
+                        capture.append(
+                            CaptureRecord(
+                                tap: tap, direction: dir, kind: kind.kindID, peer: from, peerPort: port(i, j, k, a),
+                                nonce: nil, tcp: flag, timeMs: 1_780_000_000_000))
                     } else {
-                        capture.append(CaptureRecord(tap: tap, direction: dir, kind: kind.kindID, peer: arrivedFrom,
-                                                     peerPort: kind.sourcePort ?? 40000, nonce: nonce(i, j, k, a), tcp: nil,
-                                                     timeMs: 1_780_000_000_000))
+                        capture.append(
+                            CaptureRecord(
+                                tap: tap, direction: dir, kind: kind.kindID, peer: arrivedFrom,
+                                peerPort: kind.sourcePort ?? 40000, nonce: nonce(i, j, k, a), tcp: nil,
+                                timeMs: 1_780_000_000_000))
                     }
                 }
                 func logged(_ a: Int) {
-                    entries.append(ReceiveLogEntry(nonce: nonce(i, j, k, a), runID: runID, kind: kind.kindID, claimedSender: from,
-                                                   sourceAddress: arrivedFrom, sourcePort: tcp ? port(i, j, k, a) : (kind.sourcePort ?? 40000),
-                                                   timeMs: 1_780_000_000_000, answered: true))
+                    entries.append(
+                        ReceiveLogEntry(
+                            nonce: nonce(i, j, k, a), runID: runID, kind: kind.kindID, claimedSender: from,
+                            sourceAddress: arrivedFrom, sourcePort: tcp ? port(i, j, k, a) : (kind.sourcePort ?? 40000),
+                            timeMs: 1_780_000_000_000, answered: true))
                 }
                 switch fate {
                 case .senderDown, .targetDown, .network:
@@ -249,8 +261,9 @@ public struct SyntheticCluster: Sendable {
             for i in 0..<nodeCount {
                 for j in 0..<nodeCount where j != i {
                     let kind = kinds[k]
-                    c.add(verdict: fate(from: i, to: j, kind: k).expected.0,
-                          required: kind.isRequired(from: inventory.nodes[i].role, to: inventory.nodes[j].role))
+                    c.add(
+                        verdict: fate(from: i, to: j, kind: k).expected.0,
+                        required: kind.isRequired(from: inventory.nodes[i].role, to: inventory.nodes[j].role))
                 }
             }
         }

@@ -4,11 +4,11 @@ import NIOConcurrencyHelpers
 import SwarmProbeCore
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Musl)
-import Musl
+    import Musl
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 /// How a live capture is opened.
@@ -27,8 +27,10 @@ public struct CaptureOptions: Sendable, Hashable {
     /// An agent's taps used to wake once per packet: ~800 context switches per agent per 32-node check.
     public var coalesceMilliseconds: Int32
 
-    public init(snapshotLength: Int32 = 65_535, timeoutMilliseconds: Int32 = 100, bufferSize: Int32 = 4 << 20,
-                promiscuous: Bool = false, coalesceMilliseconds: Int32 = 0) {
+    public init(
+        snapshotLength: Int32 = 65_535, timeoutMilliseconds: Int32 = 100, bufferSize: Int32 = 4 << 20,
+        promiscuous: Bool = false, coalesceMilliseconds: Int32 = 0
+    ) {
         self.snapshotLength = snapshotLength
         self.timeoutMilliseconds = timeoutMilliseconds
         self.bufferSize = bufferSize
@@ -106,8 +108,9 @@ public final class CaptureSession: Sendable {
         }
         self.device = device
         self.linkType = pcap_datalink(p)
-        self.core = CaptureCore(device: device, pcap: p, linkType: linkType, timeoutMilliseconds: max(1, options.timeoutMilliseconds),
-                                coalesceMilliseconds: max(0, options.coalesceMilliseconds))
+        self.core = CaptureCore(
+            device: device, pcap: p, linkType: linkType, timeoutMilliseconds: max(1, options.timeoutMilliseconds),
+            coalesceMilliseconds: max(0, options.coalesceMilliseconds))
     }
 
     deinit {
@@ -117,8 +120,10 @@ public final class CaptureSession: Sendable {
     /// Starts the capture thread. `onPacket` runs on it, once per TCP, UDP or ESP packet, in order;
     /// keep it short (yield to a stream, append under a lock). `onEnd` runs on it once, last: with
     /// nil after a stop, with the error if reading failed.
-    public func start(onEnd: (@Sendable (CaptureError?) -> Void)? = nil,
-                      onPacket: @escaping @Sendable (CapturedPacket) -> Void) throws(CaptureError) {
+    public func start(
+        onEnd: (@Sendable (CaptureError?) -> Void)? = nil,
+        onPacket: @escaping @Sendable (CapturedPacket) -> Void
+    ) throws(CaptureError) {
         try core.start(onEnd: onEnd, onPacket: onPacket)
     }
 
@@ -163,8 +168,9 @@ public func withCapture<T>(
     _ body: (AsyncStream<CapturedPacket>) async throws -> T
 ) async throws -> T {
     let session = try CaptureSession(device: device, filter: filter, options: options)
-    let (stream, continuation) = AsyncStream.makeStream(of: CapturedPacket.self,
-                                                        bufferingPolicy: .bufferingNewest(max(1, bufferLimit)))
+    let (stream, continuation) = AsyncStream.makeStream(
+        of: CapturedPacket.self,
+        bufferingPolicy: .bufferingNewest(max(1, bufferLimit)))
     do {
         try session.start(onEnd: { _ in continuation.finish() }, onPacket: { continuation.yield($0) })
     } catch {
@@ -234,15 +240,15 @@ private final class CaptureCore: @unchecked Sendable {
     let failure = NIOLockedValueBox<CaptureError?>(nil)
     private let pcap: PcapPointer
     private let lock = NIOLock()
-    private var phase = Phase.ready              // guarded by lock
-    private var stopRequested = false            // guarded by lock
-    private var wakeRead: Int32 = -1             // guarded by lock while running
-    private var wakeWrite: Int32 = -1            // guarded by lock while running
-    private var captureThread: pthread_t?        // guarded by lock; set once the thread runs
-    private var statsRequested = false           // guarded by lock
+    private var phase = Phase.ready  // guarded by lock
+    private var stopRequested = false  // guarded by lock
+    private var wakeRead: Int32 = -1  // guarded by lock while running
+    private var wakeWrite: Int32 = -1  // guarded by lock while running
+    private var captureThread: pthread_t?  // guarded by lock; set once the thread runs
+    private var statsRequested = false  // guarded by lock
     private let statsRead = NSCondition()
-    private var statsGeneration = 0              // guarded by statsRead
-    private var threadStarted = false            // guarded by lock
+    private var statsGeneration = 0  // guarded by statsRead
+    private var threadStarted = false  // guarded by lock
     private let exit = ThreadExit()
 
     let coalesceMilliseconds: Int32
@@ -296,8 +302,10 @@ private final class CaptureCore: @unchecked Sendable {
         while true {
             if lock.withLock({ stopRequested }) { return nil }
             if fd >= 0 {
-                var fds = [pollfd(fd: fd, events: Int16(POLLIN), revents: 0),
-                           pollfd(fd: wake, events: Int16(POLLIN), revents: 0)]
+                var fds = [
+                    pollfd(fd: fd, events: Int16(POLLIN), revents: 0),
+                    pollfd(fd: wake, events: Int16(POLLIN), revents: 0),
+                ]
                 let ready = poll(&fds, nfds_t(fds.count), timeoutMilliseconds)
                 if ready < 0 && errno != EINTR {
                     return CaptureError(.read, device: device, message: "poll: \(String(cString: strerror(errno)))")
@@ -306,7 +314,9 @@ private final class CaptureCore: @unchecked Sendable {
                     var drain = [UInt8](repeating: 0, count: 64)
                     _ = read(wake, &drain, drain.count)
                 }
-                let asked = lock.withLock { () -> Bool in defer { statsRequested = false }; return statsRequested }
+                let asked = lock.withLock { () -> Bool in
+                    defer { statsRequested = false }; return statsRequested
+                }
                 if asked {
                     // Whoever asked for the counters (a log being built) must also find every packet captured
                     // before it asked already handed over: drain the descriptor, not one read of it (nflog
@@ -361,10 +371,12 @@ private final class CaptureCore: @unchecked Sendable {
 
     /// Hands the packets one read returns to the handler; how many, and the error that ends the loop, if any.
     private func dispatch(_ p: OpaquePointer, user: UnsafeMutableRawPointer) -> (handed: Int, error: CaptureError?) {
-        let n = pcap_dispatch(p, -1, { user, header, bytes in
-            guard let user, let header, let bytes else { return }
-            Unmanaged<HandlerContext>.fromOpaque(UnsafeRawPointer(user)).takeUnretainedValue().handle(header, bytes)
-        }, user.assumingMemoryBound(to: UInt8.self))
+        let n = pcap_dispatch(
+            p, -1,
+            { user, header, bytes in
+                guard let user, let header, let bytes else { return }
+                Unmanaged<HandlerContext>.fromOpaque(UnsafeRawPointer(user)).takeUnretainedValue().handle(header, bytes)
+            }, user.assumingMemoryBound(to: UInt8.self))
         if n < 0 && n != PCAP_ERROR_BREAK {  // a break: the stop flag ends the loop
             return (0, CaptureError(.read, device: device, message: Pcap.lastError(p)))
         }

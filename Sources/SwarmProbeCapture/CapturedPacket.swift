@@ -18,8 +18,10 @@ public struct CapturedPacket: Sendable, Hashable, CustomStringConvertible {
     /// As much as was captured: less than was sent if the snapshot length cut the packet.
     public var payload: [UInt8]
 
-    public init(timestamp: Int64, source: IPAddress, destination: IPAddress, proto: TransportProtocol,
-                sourcePort: Int?, destinationPort: Int?, tcpFlags: UInt8?, payload: [UInt8]) {
+    public init(
+        timestamp: Int64, source: IPAddress, destination: IPAddress, proto: TransportProtocol,
+        sourcePort: Int?, destinationPort: Int?, tcpFlags: UInt8?, payload: [UInt8]
+    ) {
         self.timestamp = timestamp
         self.source = source
         self.destination = destination

@@ -107,7 +107,8 @@ public enum Dissector {
 
     private static func dissectIPv4(_ b: Bytes, timestamp: Int64) -> CapturedPacket? {
         guard let first = b.u8(0), let totalLength = b.be16(2), let fragment = b.be16(6),
-              let proto = b.u8(9), let s = b.slice(12, 16), let d = b.slice(16, 20) else { return nil }
+            let proto = b.u8(9), let s = b.slice(12, 16), let d = b.slice(16, 20)
+        else { return nil }
         let headerLength = Int(first & 0x0F) * 4
         guard headerLength >= 20, headerLength <= b.count else { return nil }
         guard fragment & 0x1FFF == 0 else { return nil }  // a later fragment has no transport header
@@ -122,7 +123,8 @@ public enum Dissector {
 
     private static func dissectIPv6(_ b: Bytes, timestamp: Int64) -> CapturedPacket? {
         guard let payloadLength = b.be16(4), var next = b.u8(6), let s = b.slice(8, 24), let d = b.slice(24, 40),
-              let source = IPAddress(bytes16: s.array), let destination = IPAddress(bytes16: d.array) else { return nil }
+            let source = IPAddress(bytes16: s.array), let destination = IPAddress(bytes16: d.array)
+        else { return nil }
         // Zero payload length: a jumbogram (or a BIG TCP packet); use what was captured.
         let end = payloadLength == 0 ? b.count : min(40 + Int(payloadLength), b.count)
         var offset = 40
@@ -153,25 +155,30 @@ public enum Dissector {
 
     // MARK: Transport
 
-    private static func dissectTransport(_ proto: UInt8, _ t: Bytes, source: IPAddress, destination: IPAddress,
-                                         timestamp: Int64) -> CapturedPacket? {
+    private static func dissectTransport(
+        _ proto: UInt8, _ t: Bytes, source: IPAddress, destination: IPAddress,
+        timestamp: Int64
+    ) -> CapturedPacket? {
         switch proto {
         case 6:
             guard let sp = t.be16(0), let dp = t.be16(2), let offsetByte = t.u8(12), let flags = t.u8(13) else { return nil }
             let headerLength = Int(offsetByte >> 4) * 4
             guard headerLength >= 20, let payload = t.slice(headerLength, t.count) else { return nil }
-            return CapturedPacket(timestamp: timestamp, source: source, destination: destination, proto: .tcp,
-                                  sourcePort: Int(sp), destinationPort: Int(dp), tcpFlags: flags, payload: payload.array)
+            return CapturedPacket(
+                timestamp: timestamp, source: source, destination: destination, proto: .tcp,
+                sourcePort: Int(sp), destinationPort: Int(dp), tcpFlags: flags, payload: payload.array)
         case 17:
             guard let sp = t.be16(0), let dp = t.be16(2), let length = t.be16(4), t.count >= 8 else { return nil }
             // Trust the UDP length only where it is consistent with what is there.
             let end = (8...t.count).contains(Int(length)) ? Int(length) : t.count
             guard let payload = t.slice(8, end) else { return nil }
-            return CapturedPacket(timestamp: timestamp, source: source, destination: destination, proto: .udp,
-                                  sourcePort: Int(sp), destinationPort: Int(dp), tcpFlags: nil, payload: payload.array)
+            return CapturedPacket(
+                timestamp: timestamp, source: source, destination: destination, proto: .udp,
+                sourcePort: Int(sp), destinationPort: Int(dp), tcpFlags: nil, payload: payload.array)
         case 50:
-            return CapturedPacket(timestamp: timestamp, source: source, destination: destination, proto: .esp,
-                                  sourcePort: nil, destinationPort: nil, tcpFlags: nil, payload: t.array)
+            return CapturedPacket(
+                timestamp: timestamp, source: source, destination: destination, proto: .esp,
+                sourcePort: nil, destinationPort: nil, tcpFlags: nil, payload: t.array)
         default:
             return nil
         }

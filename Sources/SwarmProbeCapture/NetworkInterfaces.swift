@@ -1,11 +1,11 @@
 import SwarmProbeCore
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Musl)
-import Musl
+    import Musl
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 /// The host's interfaces and their addresses (getifaddrs).

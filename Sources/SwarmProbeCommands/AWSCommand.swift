@@ -18,27 +18,27 @@ struct AWSAuditCommand: AsyncParsableCommand {
         commandName: "audit",
         abstract: "Evaluate every node pair and traffic kind against the security groups and network ACLs, as AWS does.",
         discussion: """
-        Reads the instances holding the inventory's addresses, their security groups, the managed prefix lists \
-        those reference, their subnets and their VPCs' network ACLs with the AWS CLI (read-only describe-* and \
-        get-* calls; your credentials, profile, SSO session and region work as for `aws` itself), and decides every \
-        check as AWS would: security groups (stateful) and network ACLs (stateless, rule-number order, the answers \
-        of TCP on the ephemeral ports 1024-65535). Nothing in the account is changed; the report ends with the \
-        exact commands that would open each blocked path.
+            Reads the instances holding the inventory's addresses, their security groups, the managed prefix lists \
+            those reference, their subnets and their VPCs' network ACLs with the AWS CLI (read-only describe-* and \
+            get-* calls; your credentials, profile, SSO session and region work as for `aws` itself), and decides every \
+            check as AWS would: security groups (stateful) and network ACLs (stateless, rule-number order, the answers \
+            of TCP on the ephemeral ports 1024-65535). Nothing in the account is changed; the report ends with the \
+            exact commands that would open each blocked path.
 
-        Where the AWS CLI cannot run, save its output and use --from-dir DIR. The files, each the JSON of \
-        `aws ec2 <command> --output json`:
-          DIR/describe-instances.json        (describe-instances)
-          DIR/describe-security-groups.json  (describe-security-groups)
-          DIR/describe-network-acls.json     (describe-network-acls)
-          DIR/describe-subnets.json          (describe-subnets)
-          DIR/get-managed-prefix-list-entries-<pl-id>.json   (optional, one per prefix list a rule references)
-        --save-dir DIR writes exactly these files from a live run.
+            Where the AWS CLI cannot run, save its output and use --from-dir DIR. The files, each the JSON of \
+            `aws ec2 <command> --output json`:
+              DIR/describe-instances.json        (describe-instances)
+              DIR/describe-security-groups.json  (describe-security-groups)
+              DIR/describe-network-acls.json     (describe-network-acls)
+              DIR/describe-subnets.json          (describe-subnets)
+              DIR/get-managed-prefix-list-entries-<pl-id>.json   (optional, one per prefix list a rule references)
+            --save-dir DIR writes exactly these files from a live run.
 
-        The results JSON (--json) is swarmprobe.results/v1 like `check`, plus a top-level field `aws`: nodes \
-        (instance, subnet, groups, ACL per node), paths (per check: every layer's decision and the deciding group \
-        or rule) and remediation (every suggested command once). Exit code: 0 every required path open, \
-        1 a required path is not open, 2 bad input or an AWS CLI failure.
-        """
+            The results JSON (--json) is swarmprobe.results/v1 like `check`, plus a top-level field `aws`: nodes \
+            (instance, subnet, groups, ACL per node), paths (per check: every layer's decision and the deciding group \
+            or rule) and remediation (every suggested command once). Exit code: 0 every required path open, \
+            1 a required path is not open, 2 bad input or an AWS CLI failure.
+            """
     )
 
     @Option(help: ArgumentHelp("Inventory YAML: `nodes:` with name, address (the instance's private address), role.", valueName: "file"))
@@ -59,7 +59,9 @@ struct AWSAuditCommand: AsyncParsableCommand {
     @Option(help: ArgumentHelp("Save the AWS CLI's JSON here, in the files --from-dir reads.", valueName: "dir"))
     var saveDir: String?
 
-    @Option(help: ArgumentHelp("swarmprobe profile YAML (default: the built-in probes/swarm.yaml; probes/swarm-encrypted.yaml adds ESP).", valueName: "file"))
+    @Option(
+        help: ArgumentHelp(
+            "swarmprobe profile YAML (default: the built-in probes/swarm.yaml; probes/swarm-encrypted.yaml adds ESP).", valueName: "file"))
     var swarmProfile: String?
 
     @Option(help: ArgumentHelp("The VXLAN port the swarm was created with (`docker swarm init --data-path-port`).", valueName: "port"))
@@ -75,8 +77,10 @@ struct AWSAuditCommand: AsyncParsableCommand {
     }
 
     /// The account's configuration for the inventory: saved files, or the user's own AWS CLI.
-    static func snapshot(_ inv: Inventory, fromDir: String?, region: String?, profile: String?, endpointURL: String?,
-                         saving: ([String: Data]) throws -> Void = { _ in }) async throws -> AWSSnapshot {
+    static func snapshot(
+        _ inv: Inventory, fromDir: String?, region: String?, profile: String?, endpointURL: String?,
+        saving: ([String: Data]) throws -> Void = { _ in }
+    ) async throws -> AWSSnapshot {
         if let fromDir { return try AWSSnapshot.load(directory: fromDir) }
         progressLine("reading instances, security groups, subnets and network ACLs with the AWS CLI ...")
         let cli = AWSCLI(region: region, profile: profile, endpointURL: endpointURL)
@@ -95,13 +99,16 @@ struct AWSAuditCommand: AsyncParsableCommand {
         let snapshot = try await Self.snapshot(inv, fromDir: fromDir, region: region, profile: profile, endpointURL: endpointURL) { documents in
             if let saveDir { try save(documents, to: saveDir) }
         }
-        let audit = AWSAudit.evaluate(inventory: inv, profile: prof, snapshot: snapshot,
-                                      style: AWSCommandStyle(region: region, profile: profile))
+        let audit = AWSAudit.evaluate(
+            inventory: inv, profile: prof, snapshot: snapshot,
+            style: AWSCommandStyle(region: region, profile: profile))
         let startedAt = ISO8601DateFormatter().string(from: started)
         let results = audit.results(startedAt: startedAt, durationMs: Int(Date().timeIntervalSince(started) * 1000))
 
-        try output.emit(json: AWSAuditReport.json(results: JSONReport.render(results), audit: audit),
-                        report: markdown(results, audit)) { color in terminal(results, audit, color: color) }
+        try output.emit(
+            json: AWSAuditReport.json(results: JSONReport.render(results), audit: audit),
+            report: markdown(results, audit)
+        ) { color in terminal(results, audit, color: color) }
         if results.exitCode != 0 { throw ExitCode(results.exitCode) }
     }
 
@@ -119,7 +126,8 @@ struct AWSAuditCommand: AsyncParsableCommand {
         if lines.last == "" { lines.removeLast() }
         let verdict = lines.popLast() ?? ""
         if !lines.isEmpty {
-            lines[0] = "swarmprobe \(r.toolVersion) aws audit: profile \(r.profile), \(a.nodes.count) nodes, \(r.checks.count) checks "
+            lines[0] =
+                "swarmprobe \(r.toolVersion) aws audit: profile \(r.profile), \(a.nodes.count) nodes, \(r.checks.count) checks "
                 + "from the security groups and network ACLs (\(source()); no packet sent)"
         }
         return (lines + AWSAuditReport.terminal(a).split(separator: "\n", omittingEmptySubsequences: false).map(String.init) + [verdict])

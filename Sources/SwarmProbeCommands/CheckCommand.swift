@@ -2,8 +2,8 @@ import ArgumentParser
 import Foundation
 import Logging
 import SwarmProbeAWS
-import SwarmProbeCoordinator
 import SwarmProbeAgentCLI
+import SwarmProbeCoordinator
 import SwarmProbeCore
 import SwarmProbeReport
 
@@ -12,9 +12,9 @@ struct CheckCommand: AsyncParsableCommand {
         commandName: "check",
         abstract: "Have every agent probe every other node on every traffic kind, and report.",
         discussion: """
-        Prints a matrix per traffic kind and the findings. Exit code: 0 every required path open, \
-        1 a required path is not open (or the check was interrupted), 2 bad input.
-        """
+            Prints a matrix per traffic kind and the findings. Exit code: 0 every required path open, \
+            1 a required path is not open (or the check was interrupted), 2 bad input.
+            """
     )
 
     @Option(help: ArgumentHelp("Inventory YAML: `nodes:` with name, address, role, optional control.", valueName: "file"))
@@ -23,7 +23,9 @@ struct CheckCommand: AsyncParsableCommand {
     @Flag(help: "Discover the nodes from the local Docker Engine API (run on a manager) instead of an inventory.")
     var docker = false
 
-    @Option(help: ArgumentHelp("With --docker: the manager's Docker API (unix:///path, tcp://host:port; default $DOCKER_HOST or the local socket).", valueName: "url"))
+    @Option(
+        help: ArgumentHelp(
+            "With --docker: the manager's Docker API (unix:///path, tcp://host:port; default $DOCKER_HOST or the local socket).", valueName: "url"))
     var dockerHost: String?
 
     @Option(help: ArgumentHelp("File holding the cluster token.", valueName: "file"))
@@ -35,10 +37,15 @@ struct CheckCommand: AsyncParsableCommand {
     @Option(help: ArgumentHelp("The VXLAN port the swarm was created with (`docker swarm init --data-path-port`).", valueName: "port"))
     var dataPathPort: Int?
 
-    @Option(help: ArgumentHelp("How long a probe may go unanswered: `auto` (per path, 4 x the measured round trip, at least 16 ms per peer within 200-500 ms (500 ms from a node without a capture tap), at most 5 s) or a duration (2s, 1500ms).", valueName: "auto|duration"))
+    @Option(
+        help: ArgumentHelp(
+            "How long a probe may go unanswered: `auto` (per path, 4 x the measured round trip, at least 16 ms per peer within 200-500 ms (500 ms from a node without a capture tap), at most 5 s) or a duration (2s, 1500ms).",
+            valueName: "auto|duration"))
     var timeout: TimeoutArgument = TimeoutArgument(.auto)
 
-    @Option(help: ArgumentHelp("Tries per probe (UDP/ESP datagrams, TCP connections) spread over the timeout, stopping at the first answer (1-10).", valueName: "n"))
+    @Option(
+        help: ArgumentHelp(
+            "Tries per probe (UDP/ESP datagrams, TCP connections) spread over the timeout, stopping at the first answer (1-10).", valueName: "n"))
     var attempts: Int = ProbeTiming.defaultAttempts
 
     @OptionGroup var output: OutputOptions
@@ -55,20 +62,25 @@ struct CheckCommand: AsyncParsableCommand {
     @Option(help: ArgumentHelp("With --aws: the EC2 endpoint (for a test endpoint).", valueName: "url"))
     var awsEndpointUrl: String?
 
-    @Option(help: ArgumentHelp("With --aws: read saved `aws ec2 describe-*` JSON from here instead (see `swarmprobe aws audit --help`).", valueName: "dir"))
+    @Option(
+        help: ArgumentHelp(
+            "With --aws: read saved `aws ec2 describe-*` JSON from here instead (see `swarmprobe aws audit --help`).", valueName: "dir"))
     var awsFromDir: String?
 
     func validate() throws {
         guard (inventory != nil) != (docker || dockerHost != nil) else {
-            throw ValidationError(inventory == nil ? "--inventory: give an inventory file, or --docker to discover the nodes"
-                                                   : "--inventory and --docker: give one or the other")
+            throw ValidationError(
+                inventory == nil
+                    ? "--inventory: give an inventory file, or --docker to discover the nodes"
+                    : "--inventory and --docker: give one or the other")
         }
         if !aws && (awsRegion != nil || awsProfile != nil || awsEndpointUrl != nil || awsFromDir != nil) {
             throw ValidationError("--aws-region, --aws-profile, --aws-endpoint-url and --aws-from-dir need --aws")
         }
         try timeout.validate(flag: "--timeout")
         guard RunRequest.attemptsRange.contains(attempts) else {
-            throw ValidationError("--attempts: \(attempts) is outside \(RunRequest.attemptsRange.lowerBound) to \(RunRequest.attemptsRange.upperBound)")
+            throw ValidationError(
+                "--attempts: \(attempts) is outside \(RunRequest.attemptsRange.lowerBound) to \(RunRequest.attemptsRange.upperBound)")
         }
     }
 
@@ -118,12 +130,15 @@ struct CheckCommand: AsyncParsableCommand {
         // --aws: the configuration's view beside the packets' (verdicts stay the probes').
         var audit: AWSAuditResult?
         if aws {
-            let snapshot = try await AWSAuditCommand.snapshot(inv, fromDir: awsFromDir, region: awsRegion, profile: awsProfile,
-                                                              endpointURL: awsEndpointUrl)
-            let a = AWSAudit.evaluate(inventory: inv, profile: prof, snapshot: snapshot,
-                                      style: AWSCommandStyle(region: awsRegion, profile: awsProfile))
+            let snapshot = try await AWSAuditCommand.snapshot(
+                inv, fromDir: awsFromDir, region: awsRegion, profile: awsProfile,
+                endpointURL: awsEndpointUrl)
+            let a = AWSAudit.evaluate(
+                inventory: inv, profile: prof, snapshot: snapshot,
+                style: AWSCommandStyle(region: awsRegion, profile: awsProfile))
             let s = AWSCombine.annotate(&results, with: a)
-            progressLine("aws: \(s.explained) blocked paths explained by a rule, \(s.outsideAWS) blocked outside AWS, \(s.contradictions) contradictions")
+            progressLine(
+                "aws: \(s.explained) blocked paths explained by a rule, \(s.outsideAWS) blocked outside AWS, \(s.contradictions) contradictions")
             audit = a
         }
 

@@ -1,20 +1,20 @@
 import ArgumentParser
 import Foundation
-import SwarmProbeProcess
 import SwarmProbeAgentCLI
 import SwarmProbeCore
 import SwarmProbeLab
+import SwarmProbeProcess
 
 struct DemoCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "demo",
         abstract: "Build a lab of network namespaces with injected faults, run real agents and a real check, and report.",
         discussion: """
-        As root: four nodes (two managers, two workers) on a bridge, with a one-way network drop of VXLAN, \
-        a host firewall rejecting gossip and swarm management, and a return path that loses answers; then a \
-        real check. Everything is removed on exit, Ctrl-C included. Without root: agents on 127.0.0.x and a \
-        check of a healthy mesh. Exit code 0 when every verdict matches what the lab injected.
-        """
+            As root: four nodes (two managers, two workers) on a bridge, with a one-way network drop of VXLAN, \
+            a host firewall rejecting gossip and swarm management, and a return path that loses answers; then a \
+            real check. Everything is removed on exit, Ctrl-C included. Without root: agents on 127.0.0.x and a \
+            check of a healthy mesh. Exit code 0 when every verdict matches what the lab injected.
+            """
     )
 
     @Option(help: ArgumentHelp("Also write the markdown report here.", valueName: "file"))
@@ -43,8 +43,10 @@ struct DemoCommand: AsyncParsableCommand {
     }
 
     private func checkArguments(inventory: String, token: String, dir: URL) -> [String] {
-        var args = ["check", "--inventory", inventory, "--token-file", token, "--timeout", timeout.argument,
-                    "--json", dir.appendingPathComponent("results.json").path]
+        var args = [
+            "check", "--inventory", inventory, "--token-file", token, "--timeout", timeout.argument,
+            "--json", dir.appendingPathComponent("results.json").path,
+        ]
         args += ["--report", report.map { absolute($0) } ?? dir.appendingPathComponent("report.md").path]
         return args
     }
@@ -90,12 +92,16 @@ struct DemoCommand: AsyncParsableCommand {
         for c in results.checks {
             let (v, w) = scenario.expected(from: c.from, to: c.to, kind: c.kindID, capture: capture)
             if c.verdict != v || c.location != w {
-                mismatches.append("\(c.from) -> \(c.to) \(c.kindID): expected \(v.rawValue)\(w.map { "/\($0.rawValue)" } ?? ""), got \(c.verdict.rawValue)\(c.location.map { "/\($0.rawValue)" } ?? "")")
+                mismatches.append(
+                    "\(c.from) -> \(c.to) \(c.kindID): expected \(v.rawValue)\(w.map { "/\($0.rawValue)" } ?? ""), got \(c.verdict.rawValue)\(c.location.map { "/\($0.rawValue)" } ?? "")"
+                )
             }
         }
         print("")
         if mismatches.isEmpty {
-            print("demo: all \(results.checks.count) verdicts match the faults the lab injected (check took \(results.durationMs) ms with a \(results.timeoutMs) ms probe timeout).")
+            print(
+                "demo: all \(results.checks.count) verdicts match the faults the lab injected (check took \(results.durationMs) ms with a \(results.timeoutMs) ms probe timeout)."
+            )
         } else {
             print("demo: \(mismatches.count) of \(results.checks.count) verdicts differ from the injected faults:")
             mismatches.forEach { print("  \($0)") }
@@ -127,13 +133,14 @@ struct DemoCommand: AsyncParsableCommand {
             throw ExitCode(1)
         }
         try copyOutputs(lab.directory)
-        print("""
+        print(
+            """
 
-        This was a healthy mesh on loopback. As root, `swarmprobe demo` builds four network namespaces on a
-        bridge and injects a one-way VXLAN drop in the network, a host firewall rejecting gossip and swarm
-        management, and a stateless return path; the check then names each one: blocked, in which direction,
-        and where (network, host-firewall, return-path).
-        """)
+            This was a healthy mesh on loopback. As root, `swarmprobe demo` builds four network namespaces on a
+            bridge and injects a one-way VXLAN drop in the network, a host firewall rejecting gossip and swarm
+            management, and a stateless return path; the check then names each one: blocked, in which direction,
+            and where (network, host-firewall, return-path).
+            """)
         if run.status != 0 { throw ExitCode(run.status) }
     }
 
@@ -144,7 +151,8 @@ struct DemoCommand: AsyncParsableCommand {
 
     private func copyOutputs(_ dir: URL) throws {
         if let json {
-            try writeOutput(String(decoding: try Data(contentsOf: dir.appendingPathComponent("results.json")), as: UTF8.self), to: absolute(json), what: "--json")
+            try writeOutput(
+                String(decoding: try Data(contentsOf: dir.appendingPathComponent("results.json")), as: UTF8.self), to: absolute(json), what: "--json")
         }
     }
 }

@@ -33,8 +33,10 @@ struct OutputOptions: ParsableArguments {
     var terminalWanted: Bool { !quiet && json != "-" && report != "-" }
 
     /// Writes the files asked for, then the terminal summary when it is wanted.
-    func emit(json jsonText: @autoclosure () -> String, report reportText: @autoclosure () -> String,
-              terminal: (_ color: Bool) -> String) throws {
+    func emit(
+        json jsonText: @autoclosure () -> String, report reportText: @autoclosure () -> String,
+        terminal: (_ color: Bool) -> String
+    ) throws {
         if let json { try writeOutput(jsonText(), to: json, what: "--json") }
         if let report { try writeOutput(reportText(), to: report, what: "--report") }
         if terminalWanted { print(terminal(colorOnStdout(noColor: noColor)), terminator: "") }

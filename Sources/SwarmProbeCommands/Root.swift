@@ -8,10 +8,10 @@ public struct SwarmProbe: AsyncParsableCommand {
         commandName: "swarmprobe",
         abstract: "Diagnose Docker swarm connectivity: which node pairs are blocked, on which port, in which direction, and where.",
         discussion: """
-        Run `swarmprobe agent` on every node, then `swarmprobe check` from anywhere that reaches the agents.
-        `swarmprobe demo` shows it all on a lab of network namespaces.
-        Exit codes of check: 0 every required path open, 1 findings, 2 bad input or usage.
-        """,
+            Run `swarmprobe agent` on every node, then `swarmprobe check` from anywhere that reaches the agents.
+            `swarmprobe demo` shows it all on a lab of network namespaces.
+            Exit codes of check: 0 every required path open, 1 findings, 2 bad input or usage.
+            """,
         version: SwarmProbeVersion.current,
         subcommands: [CheckCommand.self, AgentCommand.self, TokenCommand.self, DiscoverCommand.self, DemoCommand.self, AWSCommand.self]
     )

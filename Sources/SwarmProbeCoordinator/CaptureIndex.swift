@@ -33,8 +33,10 @@ struct CaptureIndex: Sendable {
     /// What the taps that were active saw of one check's probes; nil fields for inactive taps.
     /// `nonceKeys` and `sourcePorts` are the sender's (`LookupKey.nonce` of each nonce).
     /// `lossy`: the taps lost packets during the run, so not seeing a probe proves nothing (that field is nil).
-    func evidence(nonceKeys: [UInt64], sourcePorts: ArraySlice<Int32>, from: IPAddress, kind: KindID,
-                  interface: Bool, nflog: Bool, lossy: Bool = false) -> CaptureEvidence? {
+    func evidence(
+        nonceKeys: [UInt64], sourcePorts: ArraySlice<Int32>, from: IPAddress, kind: KindID,
+        interface: Bool, nflog: Bool, lossy: Bool = false
+    ) -> CaptureEvidence? {
         guard interface || nflog else { return nil }
         var seen: UInt8 = 0
         if kind.proto == .tcp {
@@ -47,8 +49,9 @@ struct CaptureIndex: Sendable {
             if seen & bit != 0 { return true }
             return lossy ? nil : false
         }
-        return CaptureEvidence(seenAtInterface: flag(interface, CaptureIndex.inboundInterface),
-                               seenPastFirewall: flag(nflog, CaptureIndex.inboundNflog),
-                               answerSeenLeaving: flag(interface, CaptureIndex.outbound))
+        return CaptureEvidence(
+            seenAtInterface: flag(interface, CaptureIndex.inboundInterface),
+            seenPastFirewall: flag(nflog, CaptureIndex.inboundNflog),
+            answerSeenLeaving: flag(interface, CaptureIndex.outbound))
     }
 }

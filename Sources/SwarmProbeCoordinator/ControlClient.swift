@@ -41,13 +41,17 @@ struct ControlClient: Sendable {
         let request = HelloRequest(protocolVersion: protocolVersion)
         let answer = try await send(prepare(node, path: ControlPath.hello, request), timeout: timeout)
         func incompatible(_ agent: Int, _ agentVersion: String?) -> AgentCallError {
-            AgentCallError(health: AgentHealth(.incompatible, ControlProtocol.mismatch(
-                agent: agent, agentVersion: agentVersion, coordinator: protocolVersion, coordinatorVersion: SwarmProbeVersion.current,
-                endpoint: answer.endpoint)))
+            AgentCallError(
+                health: AgentHealth(
+                    .incompatible,
+                    ControlProtocol.mismatch(
+                        agent: agent, agentVersion: agentVersion, coordinator: protocolVersion, coordinatorVersion: SwarmProbeVersion.current,
+                        endpoint: answer.endpoint)))
         }
         // The agent refused our version, and said why in its own words (they name both versions).
         if answer.status == 409, let e = try? WireCodec.decode(ErrorResponse.self, from: answer.body, source: ""),
-           let agent = e.protocolVersion, agent != protocolVersion {
+            let agent = e.protocolVersion, agent != protocolVersion
+        {
             throw AgentCallError(health: AgentHealth(.incompatible, e.error))
         }
         // An agent of another version may not even be read as a hello of this one: its versions come first.
@@ -57,8 +61,10 @@ struct ControlClient: Sendable {
         return try decode(HelloResponse.self, answer, path: ControlPath.hello)
     }
 
-    func call<Response: WireMessage>(_ node: Node, path: String, _ request: some WireMessage, as: Response.Type,
-                                     timeout: TimeAmount) async throws(AgentCallError) -> Response {
+    func call<Response: WireMessage>(
+        _ node: Node, path: String, _ request: some WireMessage, as: Response.Type,
+        timeout: TimeAmount
+    ) async throws(AgentCallError) -> Response {
         try await call(prepare(node, path: path, request), as: Response.self, timeout: timeout)
     }
 
@@ -104,8 +110,11 @@ struct ControlClient: Sendable {
             let reason = (try? WireCodec.decode(ErrorResponse.self, from: bytes, source: ""))?.error ?? "no reason given"
             throw AgentCallError(health: AgentHealth(.authFailed, "\(reason) (at \(endpoint))"))
         }
-        guard ControlAuth.verifyResponse(key: token.controlKey, requestNonce: signed.nonce, status: status, body: bytes,
-                                         mac: response.headers.first(name: ControlAuth.responseHeader)) else {
+        guard
+            ControlAuth.verifyResponse(
+                key: token.controlKey, requestNonce: signed.nonce, status: status, body: bytes,
+                mac: response.headers.first(name: ControlAuth.responseHeader))
+        else {
             throw AgentCallError(health: AgentHealth(.authFailed, "the answer from \(endpoint) is not signed with our token (HTTP \(status))"))
         }
         return Answer(status: status, body: bytes, endpoint: endpoint)

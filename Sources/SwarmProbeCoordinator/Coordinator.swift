@@ -84,9 +84,11 @@ public final class Coordinator: Sendable {
     /// How many bytes of encoded plans the run phase prepares before sending any (`phases`).
     static let preparedBudgetBytes = 64 << 20
 
-    public init(inventory: Inventory, profile: Profile, token: ClusterToken, options: CheckOptions,
-                logger: Logger = Logger(label: "swarmprobe.check"),
-                progress: @escaping @Sendable (CheckProgress) -> Void = { _ in }) {
+    public init(
+        inventory: Inventory, profile: Profile, token: ClusterToken, options: CheckOptions,
+        logger: Logger = Logger(label: "swarmprobe.check"),
+        progress: @escaping @Sendable (CheckProgress) -> Void = { _ in }
+    ) {
         self.inventory = inventory
         self.profile = profile
         self.token = token
@@ -141,7 +143,10 @@ public final class Coordinator: Sendable {
                         let t1 = nowMs()
                         var health = AgentHealth.up
                         if hello.address != node.address {
-                            health = AgentHealth(.down, "the agent at \(node.control) serves address \(hello.address), but the inventory says \(node.address); restart it with --address \(node.address)")
+                            health = AgentHealth(
+                                .down,
+                                "the agent at \(node.control) serves address \(hello.address), but the inventory says \(node.address); restart it with --address \(node.address)"
+                            )
                         }
                         let offset = Int(hello.timeMs) - Int((t0 + t1) / 2)
                         gathered.withLockedValue {
@@ -175,29 +180,34 @@ public final class Coordinator: Sendable {
         let capturing = Set(up.filter { hellos[$0.name]?.taps.contains { $0.tap == .interface && $0.active } == true }.map(\.name))
         let peersPerSender = nodes.count - 1
         let pathTimeout: @Sendable (Node, Node) -> Int = { a, b in
-            options.timeoutMs(rttMicros: rtts[a.name], rtts[b.name],
-                              floor: ProbeTiming.floorMs(peers: peersPerSender, capture: capturing.contains(a.name)))
+            options.timeoutMs(
+                rttMicros: rtts[a.name], rtts[b.name],
+                floor: ProbeTiming.floorMs(peers: peersPerSender, capture: capturing.contains(a.name)))
         }
-        let longest = up.lazy.flatMap { a in nodes.lazy.filter { $0.name != a.name }.map { pathTimeout(a, $0) } }.max()
+        let longest =
+            up.lazy.flatMap { a in nodes.lazy.filter { $0.name != a.name }.map { pathTimeout(a, $0) } }.max()
             ?? options.nominalTimeoutMs
         gathered.withLockedValue { $0.longestTimeoutMs = longest }
         progress(.probing(paths: up.count * (nodes.count - 1) * kinds.count, timeoutMs: longest))
         // An agent answers its plan about one probe timeout after it gets it; past that plus a margin it
         // is gone (killed, or its node went down), and the check goes on without it.
         // Agents wait longer than the timeout when their run's answers come back slowly (RunPacing), up to the ceiling.
-        let runTimeout = TimeAmount.milliseconds(Int64(max(longest, ProbeTiming.ceilingMs) + Coordinator.runMargin(probes: (nodes.count - 1) * kinds.count)))
+        let runTimeout = TimeAmount.milliseconds(
+            Int64(max(longest, ProbeTiming.ceilingMs) + Coordinator.runMargin(probes: (nodes.count - 1) * kinds.count)))
         let plan: @Sendable (Node) -> RunRequest = { node in
             let probes = kinds.flatMap { kind in
                 nodes.filter { $0.name != node.name }.map { target in
                     // A port the target's agent only observes belongs to dockerd or the kernel: probe it gently.
                     let mode = hellos[target.name]?.listeners.first { $0.kind == kind.kindID }?.mode
-                    return ProbeOrder(target: target.address, kind: kind.kindID, observed: mode == .observing,
-                                      timeoutMs: pathTimeout(node, target))
+                    return ProbeOrder(
+                        target: target.address, kind: kind.kindID, observed: mode == .observing,
+                        timeoutMs: pathTimeout(node, target))
                 }
             }
             let planTimeout = probes.compactMap(\.timeoutMs).max() ?? longest
-            return RunRequest(runID: runID, nodes: peers, probes: probes, timeoutMs: max(planTimeout, RunRequest.timeoutRangeMs.lowerBound),
-                              attempts: options.attempts)
+            return RunRequest(
+                runID: runID, nodes: peers, probes: probes, timeoutMs: max(planTimeout, RunRequest.timeoutRangeMs.lowerBound),
+                attempts: options.attempts)
         }
         // Every plan is encoded before the first leaves, so the agents start within milliseconds of each
         // other and the check ends one timeout after its last agent starts. Encoding inside each request's
@@ -244,7 +254,8 @@ public final class Coordinator: Sendable {
             for node in up {
                 group.addTask { [self] in
                     do throws(AgentCallError) {
-                        let log = try await client.call(node, path: ControlPath.log, LogRequest(runID: runID), as: LogResponse.self, timeout: controlTimeout)
+                        let log = try await client.call(
+                            node, path: ControlPath.log, LogRequest(runID: runID), as: LogResponse.self, timeout: controlTimeout)
                         gathered.withLockedValue { $0.recordLog(node, log) }
                     } catch {
                         guard !Task.isCancelled else { return }
@@ -284,22 +295,26 @@ public final class Coordinator: Sendable {
     }
 
     /// The checks decided on every core, block by block, handed to `consume` in plan order (`Merge.forEachBlock`).
-    public func forEachBlock<Partial: Sendable>(complete: Bool, nonces: Bool = true,
-                                                produce: @escaping @Sendable (_ checks: (_ body: (CheckResult) -> Void) -> Void) -> Partial,
-                                                consume: (Partial) throws -> Void) rethrows {
+    public func forEachBlock<Partial: Sendable>(
+        complete: Bool, nonces: Bool = true,
+        produce: @escaping @Sendable (_ checks: (_ body: (CheckResult) -> Void) -> Void) -> Partial,
+        consume: (Partial) throws -> Void
+    ) rethrows {
         let g = gathered.withLockedValue { $0 }
-        try Merge.forEachBlock(inventory: inventory, profile: profile, gathered: g, complete: complete, nonces: nonces,
-                               produce: produce, consume: consume)
+        try Merge.forEachBlock(
+            inventory: inventory, profile: profile, gathered: g, complete: complete, nonces: nonces,
+            produce: produce, consume: consume)
     }
 
     /// Everything but the checks: run facts and nodes (`checks` empty, `summary` of none).
     public func resultsHead(complete: Bool) -> Results {
         let g = gathered.withLockedValue { $0 }
         let iso = ISO8601DateFormatter()
-        var r = Results(toolVersion: SwarmProbeVersion.current, profile: profile.name, startedAt: iso.string(from: started),
-                        durationMs: Int(Date().timeIntervalSince(started) * 1000), timeoutMs: g.longestTimeoutMs ?? options.nominalTimeoutMs,
-                        complete: complete, nodes: Merge.nodeResults(inventory: inventory, gathered: g), checks: [],
-                        timeoutPolicy: options.timeout == .auto ? "auto" : "fixed", attempts: options.attempts)
+        var r = Results(
+            toolVersion: SwarmProbeVersion.current, profile: profile.name, startedAt: iso.string(from: started),
+            durationMs: Int(Date().timeIntervalSince(started) * 1000), timeoutMs: g.longestTimeoutMs ?? options.nominalTimeoutMs,
+            complete: complete, nodes: Merge.nodeResults(inventory: inventory, gathered: g), checks: [],
+            timeoutPolicy: options.timeout == .auto ? "auto" : "fixed", attempts: options.attempts)
         if g.phaseEndsMs.count == 3 {
             r.phasesMs = PhaseTimes(hello: g.phaseEndsMs[0], probes: g.phaseEndsMs[1], logs: g.phaseEndsMs[2])
         }

@@ -63,7 +63,9 @@ public enum DockerDiscovery {
     }
 
     /// Like `discover`, with each node's state and what was left out.
-    public static func discoverDetails(dockerHost: String?, environment: [String: String] = ProcessInfo.processInfo.environment) async throws -> Discovery {
+    public static func discoverDetails(
+        dockerHost: String?, environment: [String: String] = ProcessInfo.processInfo.environment
+    ) async throws -> Discovery {
         let endpoint = try resolve(dockerHost: dockerHost, environment: environment)
         let (status, body) = try await get(endpoint, path: "/nodes")
         guard status == 200 else { throw apiError(endpoint, status: status, body: body) }
@@ -112,9 +114,12 @@ public enum DockerDiscovery {
             return try hostPort(t.dropFirst(scheme.count + 3), scheme: scheme)
         }
         if t.hasPrefix("ssh://") || t.hasPrefix("npipe://") || t.hasPrefix("fd://") {
-            throw InputError(source: source, "\"\(text)\": \(t.prefix(while: { $0 != ":" })):// is not supported; use unix:///path, tcp://host:port or http(s)://host:port")
+            throw InputError(
+                source: source,
+                "\"\(text)\": \(t.prefix(while: { $0 != ":" })):// is not supported; use unix:///path, tcp://host:port or http(s)://host:port")
         }
-        throw InputError(source: source, "\"\(text)\" is not a Docker host (expected unix:///var/run/docker.sock, tcp://host:port or http(s)://host:port)")
+        throw InputError(
+            source: source, "\"\(text)\" is not a Docker host (expected unix:///var/run/docker.sock, tcp://host:port or http(s)://host:port)")
     }
 
     // MARK: - HTTP
@@ -132,8 +137,9 @@ public enum DockerDiscovery {
         case let .http(base):
             url = base + path
         }
-        let http = HTTPClient(eventLoopGroupProvider: .singleton,
-                              configuration: .init(timeout: .init(connect: .seconds(5), read: .seconds(20))))
+        let http = HTTPClient(
+            eventLoopGroupProvider: .singleton,
+            configuration: .init(timeout: .init(connect: .seconds(5), read: .seconds(20))))
         let result: Result<(status: Int, body: [UInt8]), any Error>
         do {
             var req = HTTPClientRequest(url: url)
@@ -210,11 +216,13 @@ public enum DockerDiscovery {
     /// The one-line error for a non-200 answer (503 "not a swarm manager" gets its own words).
     public static func apiError(_ endpoint: Endpoint, status: Int, body: [UInt8]) -> InputError {
         struct Message: Decodable { var message: String }
-        let raw = (try? JSONDecoder().decode(Message.self, from: Data(body)))?.message
+        let raw =
+            (try? JSONDecoder().decode(Message.self, from: Data(body)))?.message
             ?? String(decoding: body.prefix(300), as: UTF8.self)
         let message = oneLine(raw)
         if status == 503 && message.lowercased().contains("not a swarm manager") {
-            let hint = message.contains("swarm init") || message.contains("swarm join")
+            let hint =
+                message.contains("swarm init") || message.contains("swarm join")
                 ? "this daemon is not part of a swarm" : "this node is a worker; point --docker-host at a manager"
             return InputError(source: endpoint.source, "\(endpoint): \(hint) (Docker says: \(message))")
         }
@@ -292,7 +300,9 @@ public enum DockerDiscovery {
                 let (winner, loser) = rank(c) > rank(candidates[j]) ? (i, j) : (j, i)
                 keep[c.address] = winner
                 let l = candidates[loser]
-                skipped.append("\(l.api.Description?.Hostname ?? l.api.ID) (\(l.api.ID), \(l.api.Status?.State ?? "unknown")): same address \(l.address) as \(candidates[winner].api.Description?.Hostname ?? candidates[winner].api.ID) (\(candidates[winner].api.ID))")
+                skipped.append(
+                    "\(l.api.Description?.Hostname ?? l.api.ID) (\(l.api.ID), \(l.api.Status?.State ?? "unknown")): same address \(l.address) as \(candidates[winner].api.Description?.Hostname ?? candidates[winner].api.ID) (\(candidates[winner].api.ID))"
+                )
             } else {
                 keep[c.address] = i
             }
@@ -329,15 +339,18 @@ public enum DockerDiscovery {
                 }
             }
             used.insert(name)
-            out.append(DiscoveredNode(
-                node: Node(name: name, address: c.address, role: c.role),
-                id: c.api.ID, hostname: c.api.Description?.Hostname ?? "",
-                state: c.api.Status?.State ?? "unknown", availability: c.api.Spec?.Availability ?? "unknown",
-                leader: c.api.ManagerStatus?.Leader ?? false, reachability: c.api.ManagerStatus?.Reachability,
-                engineVersion: c.api.Description?.Engine?.EngineVersion))
+            out.append(
+                DiscoveredNode(
+                    node: Node(name: name, address: c.address, role: c.role),
+                    id: c.api.ID, hostname: c.api.Description?.Hostname ?? "",
+                    state: c.api.Status?.State ?? "unknown", availability: c.api.Spec?.Availability ?? "unknown",
+                    leader: c.api.ManagerStatus?.Leader ?? false, reachability: c.api.ManagerStatus?.Reachability,
+                    engineVersion: c.api.Description?.Engine?.EngineVersion))
         }
         if out.isEmpty {
-            throw InputError(source: endpoint.source, "\(endpoint): the swarm lists no usable nodes\(skipped.isEmpty ? "" : ": " + skipped.joined(separator: "; "))")
+            throw InputError(
+                source: endpoint.source,
+                "\(endpoint): the swarm lists no usable nodes\(skipped.isEmpty ? "" : ": " + skipped.joined(separator: "; "))")
         }
         return Discovery(endpoint: endpoint, nodes: out, skipped: skipped)
     }
@@ -362,9 +375,10 @@ public enum DockerDiscovery {
 
     /// A hostname as an inventory name: the first label if the whole does not fit, other characters as `-`.
     static func sanitize(_ hostname: String, id: String) -> String {
-        var s = String(hostname.map { c -> Character in
-            c.isASCII && (c.isLetter || c.isNumber || c == "-" || c == "_" || c == ".") ? c : "-"
-        })
+        var s = String(
+            hostname.map { c -> Character in
+                c.isASCII && (c.isLetter || c.isNumber || c == "-" || c == "_" || c == ".") ? c : "-"
+            })
         if s.count > 63, let dot = s.firstIndex(of: "."), s.distance(from: s.startIndex, to: dot) > 0 { s = String(s[..<dot]) }
         s = String(s.prefix(63))
         if s.isEmpty { s = "node-" + String(id.lowercased().prefix(12)) }
@@ -414,7 +428,8 @@ public enum DockerDiscovery {
 
     /// Plain when safe, else double-quoted.
     static func scalar(_ s: String) -> String {
-        let plain = s.first.map { $0.isLetter || $0.isNumber } ?? false
+        let plain =
+            s.first.map { $0.isLetter || $0.isNumber } ?? false
             && s.allSatisfy { $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "-" || $0 == "_" || $0 == ".") }
         if plain { return s }
         return "\"" + s.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"") + "\""

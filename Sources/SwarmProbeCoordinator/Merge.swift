@@ -9,8 +9,10 @@ public enum Merge {
     /// scale benchmark both decide through here.
     /// `nonces: false` leaves the sender's nonces out of the evidence and open checks without their detail
     /// sentence (a pass that only counts and groups).
-    public static func forEachResult(inventory: Inventory, profile: Profile, gathered g: Gathered, complete: Bool,
-                                     nonces: Bool = true, _ body: (CheckResult) throws -> Void) rethrows {
+    public static func forEachResult(
+        inventory: Inventory, profile: Profile, gathered g: Gathered, complete: Bool,
+        nonces: Bool = true, _ body: (CheckResult) throws -> Void
+    ) rethrows {
         let prepared = Prepared(inventory: inventory, profile: profile, gathered: g, complete: complete, nonces: nonces)
         try prepared.forEach(rows: 0..<prepared.rowCount, body)
     }
@@ -78,8 +80,10 @@ public enum Merge {
     struct Prepared: Sendable {
         /// Per node, everything a check looks up, once.
         final class End: Sendable {
-            init(health: AgentHealth?, sent: SenderTable?, sentAddress: UInt32?, log: ReceiveTable?, capture: CaptureIndex?,
-                 listeners: [ListenerState?], interfaceTap: Bool, nflogTap: Bool, captureLossy: Bool, missed: [ProbeKey: Int]?) {
+            init(
+                health: AgentHealth?, sent: SenderTable?, sentAddress: UInt32?, log: ReceiveTable?, capture: CaptureIndex?,
+                listeners: [ListenerState?], interfaceTap: Bool, nflogTap: Bool, captureLossy: Bool, missed: [ProbeKey: Int]?
+            ) {
                 self.captureLossy = captureLossy
                 self.missed = missed
                 self.health = health
@@ -122,12 +126,13 @@ public enum Merge {
             ends = inventory.nodes.map { n in
                 let hello = g.hello[n.name]
                 let taps = hello?.taps ?? []
-                return End(health: g.health[n.name], sent: g.sent.tables[n.name], sentAddress: g.sent.addresses.lookup(n.address),
-                           log: g.received.tables[n.name], capture: g.captured[n.name],
-                           listeners: kinds.map { k in hello?.listeners.first { $0.kind == k.kindID } },
-                           interfaceTap: taps.contains { $0.tap == .interface && $0.active },
-                           nflogTap: taps.contains { $0.tap == .nflog && $0.active },
-                           captureLossy: g.captureLost[n.name] != nil, missed: g.missed[n.name])
+                return End(
+                    health: g.health[n.name], sent: g.sent.tables[n.name], sentAddress: g.sent.addresses.lookup(n.address),
+                    log: g.received.tables[n.name], capture: g.captured[n.name],
+                    listeners: kinds.map { k in hello?.listeners.first { $0.kind == k.kindID } },
+                    interfaceTap: taps.contains { $0.tap == .interface && $0.active },
+                    nflogTap: taps.contains { $0.tap == .nflog && $0.active },
+                    captureLossy: g.captureLost[n.name] != nil, missed: g.missed[n.name])
             }
             kindIDs = kinds.map { k in g.sent.kinds.firstIndex(of: k.kindID).map { UInt32($0) } }
             sourceAddresses = g.received.addresses.list
@@ -163,10 +168,12 @@ public enum Merge {
                     }
 
                     if !complete && (from.sent == nil || to.log == nil) && (from.health?.isUp ?? true) && (to.health?.isUp ?? true) {
-                        try body(CheckResult(from: fromNode.name, to: toNode.name, kind: kind, required: required,
-                                             decision: Decision(.inconclusive, nil, .interrupted),
-                                             detail: "the check was interrupted before both ends of this path reported",
-                                             sender: sent, receiver: nil))
+                        try body(
+                            CheckResult(
+                                from: fromNode.name, to: toNode.name, kind: kind, required: required,
+                                decision: Decision(.inconclusive, nil, .interrupted),
+                                detail: "the check was interrupted before both ends of this path reported",
+                                sender: sent, receiver: nil))
                         continue
                     }
                     var receiver: ReceiverEvidence?
@@ -181,24 +188,30 @@ public enum Merge {
                             if !sources.contains(v >> 1) { sources.append(v >> 1) }
                         }
                         let capture = to.capture.flatMap { c in
-                            sent == nil ? nil : c.evidence(nonceKeys: keys, sourcePorts: row.map { from.sent!.sourcePorts($0) } ?? [],
-                                                           from: fromNode.address, kind: kindID,
-                                                           interface: to.interfaceTap, nflog: to.nflogTap, lossy: to.captureLossy)
+                            sent == nil
+                                ? nil
+                                : c.evidence(
+                                    nonceKeys: keys, sourcePorts: row.map { from.sent!.sourcePorts($0) } ?? [],
+                                    from: fromNode.address, kind: kindID,
+                                    interface: to.interfaceTap, nflog: to.nflogTap, lossy: to.captureLossy)
                         }
                         receiver = ReceiverEvidence(
                             listener: to.listeners[k], received: received, answered: answered,
                             sourceAddresses: sources.map { sourceAddresses[Int($0)] }.sorted { $0.description < $1.description },
                             capture: capture)
                     }
-                    let input = VerdictInput(kind: kindID, fromName: fromNode.name, toName: toNode.name,
-                                             expectedSource: fromNode.address,
-                                             senderAgent: from.health ?? notContacted, receiverAgent: to.health ?? notContacted,
-                                             sender: sent, receiver: receiver)
+                    let input = VerdictInput(
+                        kind: kindID, fromName: fromNode.name, toName: toNode.name,
+                        expectedSource: fromNode.address,
+                        senderAgent: from.health ?? notContacted, receiverAgent: to.health ?? notContacted,
+                        sender: sent, receiver: receiver)
                     let decision = decide(input)
                     // A pass that only counts and groups needs no sentence per healthy path.
                     let detail = decision.verdict == .open && !nonces ? "" : CheckDetail.sentence(decision, input)
-                    try body(CheckResult(from: fromNode.name, to: toNode.name, kind: kind, required: required,
-                                         decision: decision, detail: detail, sender: sent, receiver: receiver))
+                    try body(
+                        CheckResult(
+                            from: fromNode.name, to: toNode.name, kind: kind, required: required,
+                            decision: decision, detail: detail, sender: sent, receiver: receiver))
                 }
             }
         }
@@ -207,13 +220,14 @@ public enum Merge {
     /// One entry per inventory node: its agent, listeners, taps and clock.
     public static func nodeResults(inventory: Inventory, gathered g: Gathered) -> [NodeResult] {
         inventory.nodes.map { node in
-            NodeResult(node: node, agent: g.health[node.name] ?? AgentHealth(.down, "not contacted (the check was interrupted)"),
-                       agentVersion: g.hello[node.name]?.agentVersion,
-                       listeners: g.hello[node.name]?.listeners ?? [],
-                       taps: g.hello[node.name]?.taps ?? [],
-                       clockOffsetMs: g.clockOffsetMs[node.name],
-                       controlRTTMicros: g.controlRTTMicros[node.name],
-                       captureLost: g.captureLost[node.name])
+            NodeResult(
+                node: node, agent: g.health[node.name] ?? AgentHealth(.down, "not contacted (the check was interrupted)"),
+                agentVersion: g.hello[node.name]?.agentVersion,
+                listeners: g.hello[node.name]?.listeners ?? [],
+                taps: g.hello[node.name]?.taps ?? [],
+                clockOffsetMs: g.clockOffsetMs[node.name],
+                controlRTTMicros: g.controlRTTMicros[node.name],
+                captureLost: g.captureLost[node.name])
         }
     }
 }

@@ -58,11 +58,12 @@ struct SenderTable: Sendable {
                     details.append(d)
                 }
             }
-            let row = SentRow(outcome: UInt8(SenderTable.outcomes.firstIndex(of: e.outcome)!),
-                              attempts: UInt8(clamping: e.attempts), nonceCount: UInt8(clamping: e.nonces.count),
-                              flags: isOdd ? 1 : 0, portCount: UInt16(clamping: e.sourcePorts.count),
-                              rttMicros: e.rttMicros.map { Int32(clamping: $0) } ?? -1, detail: detail,
-                              nonceStart: Int32(nonceStart), portStart: Int32(portStart))
+            let row = SentRow(
+                outcome: UInt8(SenderTable.outcomes.firstIndex(of: e.outcome)!),
+                attempts: UInt8(clamping: e.attempts), nonceCount: UInt8(clamping: e.nonces.count),
+                flags: isOdd ? 1 : 0, portCount: UInt16(clamping: e.sourcePorts.count),
+                rttMicros: e.rttMicros.map { Int32(clamping: $0) } ?? -1, detail: detail,
+                nonceStart: Int32(nonceStart), portStart: Int32(portStart))
             pairs.append((SenderTable.key(target: addresses.id(key.target), kind: UInt32(kindID!)), row))
         }
         index = SortedIndex(pairs)
@@ -89,10 +90,11 @@ struct SenderTable: Sendable {
     }
 
     func evidence(_ r: SentRow, nonces: Bool = true) -> SenderEvidence {
-        SenderEvidence(outcome: SenderTable.outcomes[Int(r.outcome)], attempts: Int(r.attempts),
-                       rttMicros: r.rttMicros >= 0 ? Int(r.rttMicros) : nil,
-                       detail: r.detail >= 0 ? details[Int(r.detail)] : nil,
-                       nonces: nonces ? nonceTexts(r) : [], sourcePorts: sourcePorts(r).map { Int($0) })
+        SenderEvidence(
+            outcome: SenderTable.outcomes[Int(r.outcome)], attempts: Int(r.attempts),
+            rttMicros: r.rttMicros >= 0 ? Int(r.rttMicros) : nil,
+            detail: r.detail >= 0 ? details[Int(r.detail)] : nil,
+            nonces: nonces ? nonceTexts(r) : [], sourcePorts: sourcePorts(r).map { Int($0) })
     }
 }
 

@@ -1,5 +1,3 @@
-
-
 /// Whether the agent at one end of a check could be used.
 public struct AgentHealth: Codable, Sendable, Equatable {
     public enum Status: String, Codable, Sendable {

@@ -1,5 +1,3 @@
-
-
 /// One capture tap of an agent and whether it works.
 public struct TapState: Codable, Sendable, Equatable {
     public enum Tap: String, Codable, Sendable {
@@ -39,8 +37,10 @@ public struct CaptureRecord: Sendable, Equatable, Hashable, Timestamped {
     public var tcp: String?
     public var timeMs: Int64
 
-    public init(tap: TapState.Tap, direction: Direction, kind: KindID, peer: IPAddress, peerPort: Int?,
-                nonce: String?, tcp: String?, timeMs: Int64) {
+    public init(
+        tap: TapState.Tap, direction: Direction, kind: KindID, peer: IPAddress, peerPort: Int?,
+        nonce: String?, tcp: String?, timeMs: Int64
+    ) {
         self.tap = tap
         self.direction = direction
         self.kind = kind

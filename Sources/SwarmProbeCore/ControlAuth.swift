@@ -16,8 +16,10 @@ public enum ControlAuth {
     }
 
     /// The `Authorization` header value for a request; returns it with its nonce.
-    public static func sign(key: SymmetricKey, method: String, path: String, body: [UInt8], timeMs: UInt64,
-                            nonce: [UInt8] = randomBytes(16)) -> (header: String, nonce: String) {
+    public static func sign(
+        key: SymmetricKey, method: String, path: String, body: [UInt8], timeMs: UInt64,
+        nonce: [UInt8] = randomBytes(16)
+    ) -> (header: String, nonce: String) {
         let n = Hex.encode(nonce)
         let mac = requestMAC(key: key, method: method, path: path, timeMs: timeMs, nonce: n, body: body)
         return ("\(scheme) ts=\(timeMs),nonce=\(n),mac=\(mac)", n)
@@ -84,8 +86,10 @@ public enum ControlAuth {
     }
 
     /// Verifies a request's header; on success returns its nonce (to sign the answer with).
-    public static func verify(header: String?, key: SymmetricKey, method: String, path: String, body: [UInt8],
-                              now: UInt64, guard replay: inout ReplayGuard) -> Result<String, Failure> {
+    public static func verify(
+        header: String?, key: SymmetricKey, method: String, path: String, body: [UInt8],
+        now: UInt64, guard replay: inout ReplayGuard
+    ) -> Result<String, Failure> {
         let h: Header
         switch parse(header: header) {
         case .failure(let f): return .failure(f)

@@ -29,8 +29,10 @@ public struct HelloResponse: Sendable, Equatable {
     public var listeners: [ListenerState]
     public var taps: [TapState]
 
-    public init(protocolVersion: Int = ControlProtocol.version, agentVersion: String, address: IPAddress, timeMs: Int64,
-                profile: String, listeners: [ListenerState], taps: [TapState] = []) {
+    public init(
+        protocolVersion: Int = ControlProtocol.version, agentVersion: String, address: IPAddress, timeMs: Int64,
+        profile: String, listeners: [ListenerState], taps: [TapState] = []
+    ) {
         self.protocolVersion = protocolVersion
         self.agentVersion = agentVersion
         self.address = address
@@ -120,7 +122,10 @@ public struct RunRequest: Sendable, Equatable {
                 throw InputError(source: src, "field `probes[\(i)].target`: \(p.target) is this agent itself")
             }
             if let t = p.timeoutMs, !RunRequest.timeoutRangeMs.contains(t) || t > timeoutMs {
-                throw InputError(source: src, "field `probes[\(i)].timeout_ms`: \(t) is outside \(RunRequest.timeoutRangeMs.lowerBound)...\(timeoutMs) (the request's timeout_ms)")
+                throw InputError(
+                    source: src,
+                    "field `probes[\(i)].timeout_ms`: \(t) is outside \(RunRequest.timeoutRangeMs.lowerBound)...\(timeoutMs) (the request's timeout_ms)"
+                )
             }
             guard kinds.contains(p.kind) else {
                 throw InputError(source: src, "field `probes[\(i)].kind`: \(p.kind) is not in this agent's profile; refused")
@@ -173,8 +178,10 @@ public struct ReceiveLogEntry: Sendable, Equatable, Timestamped {
     /// Whether the agent's answer left it without error.
     public var answered: Bool
 
-    public init(nonce: String, runID: String, kind: KindID, claimedSender: IPAddress, sourceAddress: IPAddress,
-                sourcePort: Int, timeMs: Int64, answered: Bool) {
+    public init(
+        nonce: String, runID: String, kind: KindID, claimedSender: IPAddress, sourceAddress: IPAddress,
+        sourcePort: Int, timeMs: Int64, answered: Bool
+    ) {
         self.nonce = nonce
         self.runID = runID
         self.kind = kind
@@ -199,8 +206,10 @@ public struct LogResponse: Sendable, Equatable {
     /// Answers to this agent's own silent probes of the run that its interface tap saw arrive.
     public var missedAnswers: [MissedAnswer]
 
-    public init(runID: String, entries: [ReceiveLogEntry], truncated: Bool, capture: [CaptureRecord] = [], captureLost: Int = 0,
-                missedAnswers: [MissedAnswer] = []) {
+    public init(
+        runID: String, entries: [ReceiveLogEntry], truncated: Bool, capture: [CaptureRecord] = [], captureLost: Int = 0,
+        missedAnswers: [MissedAnswer] = []
+    ) {
         self.runID = runID
         self.entries = entries
         self.truncated = truncated

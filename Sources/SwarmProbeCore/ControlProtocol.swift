@@ -5,10 +5,13 @@ public enum ControlProtocol {
     public static let version = 2
 
     /// Why an agent and a coordinator cannot talk, and which to upgrade (the one with the lower version).
-    public static func mismatch(agent: Int, agentVersion: String?, coordinator: Int, coordinatorVersion: String?,
-                                endpoint: String) -> String {
+    public static func mismatch(
+        agent: Int, agentVersion: String?, coordinator: Int, coordinatorVersion: String?,
+        endpoint: String
+    ) -> String {
         func side(_ p: Int, _ v: String?) -> String { "protocol \(p)" + (v.map { " (swarmprobe \($0))" } ?? "") }
         let upgrade = agent < coordinator ? "upgrade the agent" : "upgrade the coordinator (swarmprobe where the check runs)"
-        return "the agent at \(endpoint) speaks control \(side(agent, agentVersion)), this coordinator \(side(coordinator, coordinatorVersion)): \(upgrade)"
+        return
+            "the agent at \(endpoint) speaks control \(side(agent, agentVersion)), this coordinator \(side(coordinator, coordinatorVersion)): \(upgrade)"
     }
 }

@@ -78,7 +78,8 @@ public enum IPAddress: Hashable, Sendable, CustomStringConvertible, Codable {
         var out: [UInt8] = []
         for p in parts {
             guard !p.isEmpty, p.count <= 3, p.allSatisfy({ $0.isASCII && $0.isNumber }),
-                  let v = Int(p), v <= 255 else { return nil }
+                let v = Int(p), v <= 255
+            else { return nil }
             if p.count > 1 && p.first == "0" { return nil }  // no octal-looking octets
             out.append(UInt8(v))
         }
@@ -103,15 +104,17 @@ public enum IPAddress: Hashable, Sendable, CustomStringConvertible, Codable {
                     continue
                 }
                 guard (1...4).contains(item.count), item.allSatisfy({ $0.isASCII && $0.isHexDigit }),
-                      let v = UInt16(item, radix: 16) else { return nil }
+                    let v = UInt16(item, radix: 16)
+                else { return nil }
                 result.append(v)
             }
             return result
         }
         if halves.count == 2 {
             guard let h = parseGroups(halves[0], allowV4Tail: false),
-                  let t = parseGroups(halves[1], allowV4Tail: true),
-                  h.count + t.count <= 7 else { return nil }
+                let t = parseGroups(halves[1], allowV4Tail: true),
+                h.count + t.count <= 7
+            else { return nil }
             groups = h
             tailGroups = t
             return normalized(groups + [UInt16](repeating: 0, count: 8 - h.count - t.count) + tailGroups)

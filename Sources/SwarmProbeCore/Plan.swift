@@ -37,8 +37,10 @@ public enum Planner {
     /// The same checks in the same order as `checks(inventory:profile:)`, one at a time, so a plan of
     /// millions of checks (1,000 nodes) is never held in memory. `body` also gets the indexes of the
     /// kind (in `profile.enabledKinds`), the sender and the target (in `inventory.nodes`).
-    public static func forEach(inventory: Inventory, profile: Profile,
-                               _ body: (_ check: PlannedCheck, _ kind: Int, _ from: Int, _ to: Int) throws -> Void) rethrows {
+    public static func forEach(
+        inventory: Inventory, profile: Profile,
+        _ body: (_ check: PlannedCheck, _ kind: Int, _ from: Int, _ to: Int) throws -> Void
+    ) rethrows {
         let nodes = inventory.nodes
         for (k, kind) in profile.enabledKinds.enumerated() {
             for (i, a) in nodes.enumerated() {

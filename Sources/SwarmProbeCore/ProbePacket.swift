@@ -44,8 +44,10 @@ public struct ProbePacket: Sendable, Equatable {
     public var target: IPAddress
     public var padding: Int
 
-    public init(type: PacketType, proto: TransportProtocol, targetPort: UInt16, replyPort: UInt16, timeMs: UInt64,
-                nonce: [UInt8], runID: [UInt8], sender: IPAddress, target: IPAddress, padding: Int = 0) {
+    public init(
+        type: PacketType, proto: TransportProtocol, targetPort: UInt16, replyPort: UInt16, timeMs: UInt64,
+        nonce: [UInt8], runID: [UInt8], sender: IPAddress, target: IPAddress, padding: Int = 0
+    ) {
         precondition(nonce.count == 16 && runID.count == 16 && (0...ProbePacket.maximumPadding).contains(padding))
         self.type = type
         self.proto = proto
@@ -128,9 +130,11 @@ public struct ProbePacket: Sendable, Equatable {
         guard let sender = IPAddress(bytes16: Array(b[52..<68])), let target = IPAddress(bytes16: Array(b[68..<84])) else {
             return .failure(.badAddress)
         }
-        return .success(ProbePacket(type: type, proto: proto, targetPort: b.readBE16(8), replyPort: b.readBE16(10),
-                                    timeMs: b.readBE64(12), nonce: Array(b[20..<36]), runID: Array(b[36..<52]),
-                                    sender: sender, target: target, padding: pad))
+        return .success(
+            ProbePacket(
+                type: type, proto: proto, targetPort: b.readBE16(8), replyPort: b.readBE16(10),
+                timeMs: b.readBE64(12), nonce: Array(b[20..<36]), runID: Array(b[36..<52]),
+                sender: sender, target: target, padding: pad))
     }
 
     static func protoByte(_ p: TransportProtocol) -> UInt8 {

@@ -1,5 +1,3 @@
-
-
 /// A declarative list of what to probe: `probes/swarm.yaml` is the default.
 public struct Profile: Sendable, Equatable {
     public var name: String
@@ -29,7 +27,8 @@ public struct Profile: Sendable, Equatable {
         var copy = self
         copy.kinds[i].port = port
         if let clash = copy.kinds.enumerated().first(where: { $0.offset != i && $0.element.kindID == copy.kinds[i].kindID }) {
-            throw InputError(source: "--data-path-port", "\(port)/\(copy.kinds[i].proto.rawValue) is already the profile's kind \"\(clash.element.name)\"")
+            throw InputError(
+                source: "--data-path-port", "\(port)/\(copy.kinds[i].proto.rawValue) is already the profile's kind \"\(clash.element.name)\"")
         }
         return copy
     }
@@ -109,8 +108,9 @@ public struct Profile: Sendable, Equatable {
                 sourcePort = p
             }
             let desc = try value("description")?.string(what: "\(what): `description`") ?? ""
-            let kind = TrafficKind(name: kindName, proto: proto, port: port, from: from, to: to, required: required,
-                                   enabled: enabled, dataPath: dataPath, sourcePort: sourcePort, description: desc)
+            let kind = TrafficKind(
+                name: kindName, proto: proto, port: port, from: from, to: to, required: required,
+                enabled: enabled, dataPath: dataPath, sourcePort: sourcePort, description: desc)
             if let other = seen[kind.kindID] {
                 throw item.error("\(what): \(kind.id) is already declared by kind \"\(other)\"")
             }

@@ -1,5 +1,3 @@
-
-
 /// How an agent covers one traffic kind on its node.
 public struct ListenerState: Codable, Sendable, Equatable {
     public enum Mode: String, Codable, Sendable {
@@ -58,8 +56,10 @@ public struct ReceiverEvidence: Codable, Sendable, Equatable {
     public var sourceAddresses: [IPAddress]
     public var capture: CaptureEvidence?
 
-    public init(listener: ListenerState?, received: Int = 0, answered: Int = 0,
-                sourceAddresses: [IPAddress] = [], capture: CaptureEvidence? = nil) {
+    public init(
+        listener: ListenerState?, received: Int = 0, answered: Int = 0,
+        sourceAddresses: [IPAddress] = [], capture: CaptureEvidence? = nil
+    ) {
         self.listener = listener
         self.received = received
         self.answered = answered

@@ -1,5 +1,3 @@
-
-
 /// The result of one check, as `swarmprobe.results/v1` publishes it.
 public struct CheckResult: Codable, Sendable, Equatable {
     public var from: String
@@ -20,8 +18,10 @@ public struct CheckResult: Codable, Sendable, Equatable {
     public var sender: SenderEvidence?
     public var receiver: ReceiverEvidence?
 
-    public init(from: String, to: String, kind: TrafficKind, required: Bool, decision: Decision, detail: String,
-                sender: SenderEvidence?, receiver: ReceiverEvidence?) {
+    public init(
+        from: String, to: String, kind: TrafficKind, required: Bool, decision: Decision, detail: String,
+        sender: SenderEvidence?, receiver: ReceiverEvidence?
+    ) {
         self.from = from
         self.to = to
         self.port = kind.port
@@ -105,8 +105,10 @@ public struct NodeResult: Codable, Sendable, Equatable {
     /// was then set aside, so silent drops to this node are `where: unknown` rather than guessed.
     public var captureLost: Int?
 
-    public init(node: Node, agent: AgentHealth, agentVersion: String? = nil, listeners: [ListenerState] = [],
-                taps: [TapState] = [], clockOffsetMs: Int? = nil, controlRTTMicros: Int? = nil, captureLost: Int? = nil) {
+    public init(
+        node: Node, agent: AgentHealth, agentVersion: String? = nil, listeners: [ListenerState] = [],
+        taps: [TapState] = [], clockOffsetMs: Int? = nil, controlRTTMicros: Int? = nil, captureLost: Int? = nil
+    ) {
         self.name = node.name
         self.address = node.address
         self.role = node.role
@@ -213,8 +215,10 @@ public struct Results: Codable, Sendable, Equatable {
     public var checks: [CheckResult]
     public var summary: Summary
 
-    public init(toolVersion: String, profile: String, startedAt: String, durationMs: Int, timeoutMs: Int,
-                complete: Bool, nodes: [NodeResult], checks: [CheckResult], timeoutPolicy: String? = nil, attempts: Int? = nil) {
+    public init(
+        toolVersion: String, profile: String, startedAt: String, durationMs: Int, timeoutMs: Int,
+        complete: Bool, nodes: [NodeResult], checks: [CheckResult], timeoutPolicy: String? = nil, attempts: Int? = nil
+    ) {
         self.toolVersion = toolVersion
         self.timeoutPolicy = timeoutPolicy
         self.attempts = attempts

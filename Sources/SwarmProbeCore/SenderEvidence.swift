@@ -1,5 +1,3 @@
-
-
 /// What the sending agent saw when it probed.
 public enum ProbeOutcome: String, Codable, Sendable, CaseIterable {
     /// The target's agent answered with an authenticated echo (UDP, ESP) or challenge (TCP).
@@ -38,8 +36,10 @@ public struct SenderEvidence: Codable, Sendable, Equatable {
     /// no answer was seen or the sender has no interface tap.
     public var missedAnswerMs: Int?
 
-    public init(outcome: ProbeOutcome, attempts: Int, rttMicros: Int? = nil, detail: String? = nil,
-                nonces: [String] = [], sourcePort: Int? = nil, sourcePorts: [Int] = [], missedAnswerMs: Int? = nil) {
+    public init(
+        outcome: ProbeOutcome, attempts: Int, rttMicros: Int? = nil, detail: String? = nil,
+        nonces: [String] = [], sourcePort: Int? = nil, sourcePorts: [Int] = [], missedAnswerMs: Int? = nil
+    ) {
         self.outcome = outcome
         self.attempts = attempts
         self.rttMicros = rttMicros

@@ -29,7 +29,9 @@ public struct ClusterToken: Sendable {
 
     /// Parses the contents of a token file. Errors name `source`.
     public static func parse(_ text: String, source: String) throws(InputError) -> ClusterToken {
-        let lines = text.split(whereSeparator: \.isNewline).map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty && !$0.hasPrefix("#") }
+        let lines = text.split(whereSeparator: \.isNewline).map { $0.trimmingCharacters(in: .whitespaces) }.filter {
+            !$0.isEmpty && !$0.hasPrefix("#")
+        }
         guard let first = lines.first else {
             throw InputError(source: source, line: 1, "token: the file is empty (make a token with `swarmprobe token > \(source)`)")
         }
@@ -39,10 +41,14 @@ public struct ClusterToken: Sendable {
             throw InputError(source: source, line: lineNo, "token: expected one line of 64 hex digits, found \(lines.count) lines")
         }
         guard first.count == 64 else {
-            throw InputError(source: source, line: lineNo, "token: expected 64 hex digits (32 bytes), got \(first.count) characters (make one with `swarmprobe token`)")
+            throw InputError(
+                source: source, line: lineNo,
+                "token: expected 64 hex digits (32 bytes), got \(first.count) characters (make one with `swarmprobe token`)")
         }
         guard let bytes = Hex.decode(first) else {
-            throw InputError(source: source, line: lineNo, "token: expected 64 hex digits (32 bytes), but the line holds characters other than 0-9 and a-f (make one with `swarmprobe token`)")
+            throw InputError(
+                source: source, line: lineNo,
+                "token: expected 64 hex digits (32 bytes), but the line holds characters other than 0-9 and a-f (make one with `swarmprobe token`)")
         }
         return ClusterToken(secret: bytes)
     }

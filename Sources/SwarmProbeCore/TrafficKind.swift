@@ -1,5 +1,3 @@
-
-
 public enum TransportProtocol: String, Codable, Sendable, Hashable, CaseIterable {
     case tcp
     case udp
@@ -27,9 +25,11 @@ public struct TrafficKind: Codable, Sendable, Hashable {
     public var sourcePort: Int?
     public var description: String
 
-    public init(name: String, proto: TransportProtocol, port: Int?, from: Set<Role> = Set(Role.allCases),
-                to: Set<Role> = Set(Role.allCases), required: Bool = true, enabled: Bool = true,
-                dataPath: Bool = false, sourcePort: Int? = nil, description: String = "") {
+    public init(
+        name: String, proto: TransportProtocol, port: Int?, from: Set<Role> = Set(Role.allCases),
+        to: Set<Role> = Set(Role.allCases), required: Bool = true, enabled: Bool = true,
+        dataPath: Bool = false, sourcePort: Int? = nil, description: String = ""
+    ) {
         self.name = name
         self.proto = proto
         self.port = port
@@ -68,7 +68,8 @@ public struct KindID: Hashable, Sendable, Codable, CustomStringConvertible, Comp
         if text == "esp" { self.init(proto: .esp, port: nil); return }
         let parts = text.split(separator: "/")
         guard parts.count == 2, let port = Int(parts[0]), (1...65535).contains(port),
-              let proto = TransportProtocol(rawValue: String(parts[1])), proto != .esp else { return nil }
+            let proto = TransportProtocol(rawValue: String(parts[1])), proto != .esp
+        else { return nil }
         self.init(proto: proto, port: port)
     }
     public init(from decoder: any Decoder) throws {

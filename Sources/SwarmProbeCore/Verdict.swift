@@ -35,9 +35,11 @@ public struct VerdictInput: Sendable, Equatable {
     /// nil: the target's agent never reported what it received.
     public var receiver: ReceiverEvidence?
 
-    public init(kind: KindID, fromName: String, toName: String, expectedSource: IPAddress,
-                senderAgent: AgentHealth, receiverAgent: AgentHealth,
-                sender: SenderEvidence?, receiver: ReceiverEvidence?) {
+    public init(
+        kind: KindID, fromName: String, toName: String, expectedSource: IPAddress,
+        senderAgent: AgentHealth, receiverAgent: AgentHealth,
+        sender: SenderEvidence?, receiver: ReceiverEvidence?
+    ) {
         self.kind = kind
         self.fromName = fromName
         self.toName = toName

@@ -1,5 +1,3 @@
-
-
 public enum SwarmProbeVersion {
     public static let current = "0.2.0"
 }

@@ -58,9 +58,10 @@ extension HelloResponse: WireMessage {
             }
             return true
         }
-        self.init(protocolVersion: try r.required(version, "protocol"), agentVersion: try r.required(agentVersion, "agent_version"),
-                  address: try r.required(address, "address"), timeMs: try r.required(time, "time_ms"),
-                  profile: try r.required(profile, "profile"), listeners: try r.required(listeners, "listeners"), taps: taps)
+        self.init(
+            protocolVersion: try r.required(version, "protocol"), agentVersion: try r.required(agentVersion, "agent_version"),
+            address: try r.required(address, "address"), timeMs: try r.required(time, "time_ms"),
+            profile: try r.required(profile, "profile"), listeners: try r.required(listeners, "listeners"), taps: taps)
     }
 
     /// The protocol and tool version an agent's hello names, whatever else it holds: an agent from before

@@ -56,8 +56,9 @@ extension LogResponse: WireMessage {
             }
             return true
         }
-        self.init(runID: try r.required(runID, "run_id"), entries: try r.required(entries, "entries"),
-                  truncated: try r.required(truncated, "truncated"), capture: capture, captureLost: lost, missedAnswers: missed)
+        self.init(
+            runID: try r.required(runID, "run_id"), entries: try r.required(entries, "entries"),
+            truncated: try r.required(truncated, "truncated"), capture: capture, captureLost: lost, missedAnswers: missed)
     }
 }
 
@@ -90,10 +91,11 @@ extension ReceiveLogEntry: WireMessage {
             }
             return true
         }
-        self.init(nonce: try r.required(nonce, "nonce"), runID: try r.required(runID, "run_id"), kind: try r.required(kind, "kind"),
-                  claimedSender: try r.required(claimed, "claimed_sender"), sourceAddress: try r.required(source, "source_address"),
-                  sourcePort: try r.required(port, "source_port"), timeMs: try r.required(time, "time_ms"),
-                  answered: try r.required(answered, "answered"))
+        self.init(
+            nonce: try r.required(nonce, "nonce"), runID: try r.required(runID, "run_id"), kind: try r.required(kind, "kind"),
+            claimedSender: try r.required(claimed, "claimed_sender"), sourceAddress: try r.required(source, "source_address"),
+            sourcePort: try r.required(port, "source_port"), timeMs: try r.required(time, "time_ms"),
+            answered: try r.required(answered, "answered"))
     }
 }
 
@@ -127,8 +129,9 @@ extension CaptureRecord: WireMessage {
             }
             return true
         }
-        self.init(tap: try r.required(tap, "tap"), direction: try r.required(direction, "direction"), kind: try r.required(kind, "kind"),
-                  peer: try r.required(peer, "peer"), peerPort: port, nonce: nonce, tcp: tcp, timeMs: try r.required(time, "time_ms"))
+        self.init(
+            tap: try r.required(tap, "tap"), direction: try r.required(direction, "direction"), kind: try r.required(kind, "kind"),
+            peer: try r.required(peer, "peer"), peerPort: port, nonce: nonce, tcp: tcp, timeMs: try r.required(time, "time_ms"))
     }
 }
 
@@ -153,7 +156,8 @@ extension MissedAnswer: WireMessage {
             }
             return true
         }
-        self.init(peer: try r.required(peer, "peer"), kind: try r.required(kind, "kind"), timeMs: try r.required(time, "time_ms"),
-                  afterMs: try r.required(after, "after_ms"))
+        self.init(
+            peer: try r.required(peer, "peer"), kind: try r.required(kind, "kind"), timeMs: try r.required(time, "time_ms"),
+            afterMs: try r.required(after, "after_ms"))
     }
 }

@@ -39,8 +39,9 @@ extension RunRequest: WireMessage {
             }
             return true
         }
-        self.init(runID: try r.required(runID, "run_id"), nodes: try r.required(nodes, "nodes"), probes: try r.required(probes, "probes"),
-                  timeoutMs: try r.required(timeout, "timeout_ms"), attempts: try r.required(attempts, "attempts"))
+        self.init(
+            runID: try r.required(runID, "run_id"), nodes: try r.required(nodes, "nodes"), probes: try r.required(probes, "probes"),
+            timeoutMs: try r.required(timeout, "timeout_ms"), attempts: try r.required(attempts, "attempts"))
     }
 }
 
@@ -153,7 +154,8 @@ extension SenderEvidence: WireMessage {
             return true
         }
         // `source_ports` when there were several, else the single `source_port`.
-        self.init(outcome: try r.required(outcome, "outcome"), attempts: try r.required(attempts, "attempts"), rttMicros: rtt,
-                  detail: detail, nonces: nonces, sourcePorts: ports ?? port.map { [$0] } ?? [], missedAnswerMs: missed)
+        self.init(
+            outcome: try r.required(outcome, "outcome"), attempts: try r.required(attempts, "attempts"), rttMicros: rtt,
+            detail: detail, nonces: nonces, sourcePorts: ports ?? port.map { [$0] } ?? [], missedAnswerMs: missed)
     }
 }

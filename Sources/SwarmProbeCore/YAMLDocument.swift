@@ -92,7 +92,8 @@ struct YAMLNode {
 }
 
 /// Rejects unknown fields, so a typo (`adress:`) is an error, not a silent default.
-func rejectUnknown(_ entries: [(key: String, value: YAMLNode, keyLine: Int?)], allowed: Set<String>, what: String, source: String) throws(InputError) {
+func rejectUnknown(_ entries: [(key: String, value: YAMLNode, keyLine: Int?)], allowed: Set<String>, what: String, source: String) throws(InputError)
+{
     for e in entries where !allowed.contains(e.key) {
         let list = allowed.sorted().joined(separator: ", ")
         throw InputError(source: source, line: e.keyLine, "\(what): unknown field `\(e.key)` (expected one of: \(list))")

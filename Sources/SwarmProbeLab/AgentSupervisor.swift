@@ -36,7 +36,8 @@ final class AgentSupervisor: @unchecked Sendable {
                     throw ProgramError(command: ["swarmprobe agent on \(spec.name)"], status: exit.status, message: text)
                 }
                 if Date() > deadline {
-                    throw ProgramError(command: ["swarmprobe agent on \(spec.name)"], status: -1, message: "not ready after \(Int(readyTimeout)) s: \(text)")
+                    throw ProgramError(
+                        command: ["swarmprobe agent on \(spec.name)"], status: -1, message: "not ready after \(Int(readyTimeout)) s: \(text)")
                 }
                 usleep(20_000)
             }

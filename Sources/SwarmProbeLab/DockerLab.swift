@@ -1,6 +1,6 @@
 import Foundation
-import SwarmProbeProcess
 import SwarmProbeCore
+import SwarmProbeProcess
 
 /// A real Docker swarm on a namespace lab: one dockerd per node namespace,
 /// `swarm init` on the first manager, the others joined with their advertise address, a busybox
@@ -25,7 +25,7 @@ public final class DockerSwarmLab: @unchecked Sendable {
 
     private let lock = NSLock()
     private var containers: [String: String] = [:]  // container name -> node name
-    private var daemons: [String: ChildProcess] = [:]    // node name -> the dockerd process we started
+    private var daemons: [String: ChildProcess] = [:]  // node name -> the dockerd process we started
     private var destroyed = false
     private let debug: Bool
 
@@ -76,7 +76,8 @@ public final class DockerSwarmLab: @unchecked Sendable {
     /// The pid in the node's pidfile, or of the process we started while it has not written one.
     public func dockerdPID(_ node: String) -> Int32? {
         if let text = try? String(contentsOfFile: path(node, "docker.pid"), encoding: .utf8),
-           let pid = Int32(text.trimmingCharacters(in: .whitespacesAndNewlines)), pid > 0 {
+            let pid = Int32(text.trimmingCharacters(in: .whitespacesAndNewlines)), pid > 0
+        {
             return pid
         }
         return lock.withLock { daemons[node].flatMap { $0.isRunning ? $0.pid : nil } }
@@ -94,18 +95,25 @@ public final class DockerSwarmLab: @unchecked Sendable {
         _ = try docker(firstManager, ["swarm", "init", "--advertise-addr", manager.address.description])
         let workerToken = try docker(firstManager, ["swarm", "join-token", "-q", "worker"]).trimmingCharacters(in: .whitespacesAndNewlines)
         let others = nodes.filter { $0.name != firstManager }
-        let managerToken = others.contains { $0.role == .manager }
+        let managerToken =
+            others.contains { $0.role == .manager }
             ? try docker(firstManager, ["swarm", "join-token", "-q", "manager"]).trimmingCharacters(in: .whitespacesAndNewlines) : ""
         let join: @Sendable (LabNode) throws -> Void = { n in
-            _ = try self.docker(n.name, ["swarm", "join", "--advertise-addr", n.address.description,
-                                         "--token", n.role == .manager ? managerToken : workerToken, "\(manager.address):2377"],
-                                timeout: 60)
+            _ = try self.docker(
+                n.name,
+                [
+                    "swarm", "join", "--advertise-addr", n.address.description,
+                    "--token", n.role == .manager ? managerToken : workerToken, "\(manager.address):2377",
+                ],
+                timeout: 60)
         }
         // Managers join one at a time (each is a raft membership change); workers all at once, and alongside
         // them every node imports the image and the first manager makes the overlay.
-        var jobs: [@Sendable () throws -> Void] = [{
-            for m in others where m.role == .manager { try join(m) }
-        }]
+        var jobs: [@Sendable () throws -> Void] = [
+            {
+                for m in others where m.role == .manager { try join(m) }
+            }
+        ]
         jobs += others.filter { $0.role == .worker }.map { w in { try join(w) } }
         jobs += nodes.map { n in { _ = try self.docker(n.name, ["import", tar, self.image]) } }
         jobs.append {
@@ -120,19 +128,22 @@ public final class DockerSwarmLab: @unchecked Sendable {
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
         // Our own daemon.json: nothing from /etc/docker applies, and the 20.10 trust key goes here
         // instead of /etc/docker/key.json.
-        try #"{ "deprecated-key-path": "\#(path(n.name, "key.json"))" }"#.write(toFile: path(n.name, "daemon.json"), atomically: true, encoding: .utf8)
+        try #"{ "deprecated-key-path": "\#(path(n.name, "key.json"))" }"#.write(
+            toFile: path(n.name, "daemon.json"), atomically: true, encoding: .utf8)
         let log = dockerdLogPath(n.name)
         // nsenter (not `ip netns exec`: that remounts /sys and dockerd then fails with "Devices cgroup
         // isn't mounted"); a UTS namespace of its own so each node has its own hostname, which is
         // what swarm calls the node. Neither forks: the process we start becomes dockerd.
-        var args = [try Program.path("nsenter"), "--net=/run/netns/\(n.namespace)", "--",
-                    try Program.path("unshare"), "--uts", "--",
-                    "/bin/sh", "-c", "hostname \"$0\" && exec \"$@\"", n.name,
-                    try Program.path("dockerd"),
-                    "--config-file", path(n.name, "daemon.json"),
-                    "--data-root", path(n.name, "root"), "--exec-root", path(n.name, "exec"),
-                    "-H", dockerHost(n.name), "--pidfile", path(n.name, "docker.pid"),
-                    "--storage-driver", "vfs", "--bridge", "none", "--iptables=false", "--ip6tables=false"]
+        var args = [
+            try Program.path("nsenter"), "--net=/run/netns/\(n.namespace)", "--",
+            try Program.path("unshare"), "--uts", "--",
+            "/bin/sh", "-c", "hostname \"$0\" && exec \"$@\"", n.name,
+            try Program.path("dockerd"),
+            "--config-file", path(n.name, "daemon.json"),
+            "--data-root", path(n.name, "root"), "--exec-root", path(n.name, "exec"),
+            "-H", dockerHost(n.name), "--pidfile", path(n.name, "docker.pid"),
+            "--storage-driver", "vfs", "--bridge", "none", "--iptables=false", "--ip6tables=false",
+        ]
         if debug { args.append("--debug") }
         let p = try ChildProcess(args, stdout: .file(log), stderr: .file(log))
         lock.withLock { daemons[n.name] = p }
@@ -142,14 +153,17 @@ public final class DockerSwarmLab: @unchecked Sendable {
         let deadline = Date().addingTimeInterval(timeout)
         while true {
             if FileManager.default.fileExists(atPath: socketPath(node)),
-               let r = try? Program.capture(dockerCommand(["info", "--format", "{{.ID}}"]), environment: env(node), timeout: 10), r.status == 0 {
+                let r = try? Program.capture(dockerCommand(["info", "--format", "{{.ID}}"]), environment: env(node), timeout: 10), r.status == 0
+            {
                 return
             }
             if let exit = lock.withLock({ daemons[node] })?.poll() {
                 throw ProgramError(command: ["dockerd on \(node)"], status: exit.status, message: "exited: " + DockerSwarmLab.tail(dockerdLog(node)))
             }
             if Date() > deadline {
-                throw ProgramError(command: ["dockerd on \(node)"], status: -1, message: "no answer to `docker info` after \(Int(timeout)) s: " + DockerSwarmLab.tail(dockerdLog(node)))
+                throw ProgramError(
+                    command: ["dockerd on \(node)"], status: -1,
+                    message: "no answer to `docker info` after \(Int(timeout)) s: " + DockerSwarmLab.tail(dockerdLog(node)))
             }
             usleep(50_000)
         }
@@ -163,7 +177,8 @@ public final class DockerSwarmLab: @unchecked Sendable {
             let ready = last.split(separator: "\n").filter { $0.hasSuffix(" Ready") }.count
             if ready == nodes.count { return }
             if Date() > deadline {
-                throw ProgramError(command: ["docker node ls"], status: -1, message: "not all \(nodes.count) nodes Ready after \(Int(timeout)) s: \(last)")
+                throw ProgramError(
+                    command: ["docker node ls"], status: -1, message: "not all \(nodes.count) nodes Ready after \(Int(timeout)) s: \(last)")
             }
             usleep(100_000)
         }
@@ -177,7 +192,8 @@ public final class DockerSwarmLab: @unchecked Sendable {
         try fm.createDirectory(at: bin, withIntermediateDirectories: true)
         let busybox = try Program.path("busybox")
         try fm.copyItem(atPath: busybox, toPath: bin.appendingPathComponent("busybox").path)
-        for applet in try Program.run([busybox, "--list"]).split(separator: "\n").map(String.init) where applet != "busybox" && !applet.contains("/") {
+        for applet in try Program.run([busybox, "--list"]).split(separator: "\n").map(String.init) where applet != "busybox" && !applet.contains("/")
+        {
             try? fm.createSymbolicLink(atPath: bin.appendingPathComponent(applet).path, withDestinationPath: "busybox")
         }
         for d in ["tmp", "etc", "proc", "sys", "dev"] {
@@ -214,8 +230,12 @@ public final class DockerSwarmLab: @unchecked Sendable {
     public func runContainer(node: String, name: String) throws {
         // SIGKILL as the stop signal: `sleep` as pid 1 ignores SIGTERM, and a daemon shutting down
         // would wait 10 s for it.
-        try docker(node, ["run", "-d", "--name", name, "--hostname", name, "--network", overlayNetwork,
-                          "--stop-signal", "SIGKILL", image, "sleep", "1000000000"], timeout: 60)
+        try docker(
+            node,
+            [
+                "run", "-d", "--name", name, "--hostname", name, "--network", overlayNetwork,
+                "--stop-signal", "SIGKILL", image, "sleep", "1000000000",
+            ], timeout: 60)
         lock.withLock { containers[name] = node }
     }
 
@@ -235,8 +255,9 @@ public final class DockerSwarmLab: @unchecked Sendable {
     /// `docker exec NAME ping -c COUNT -W 1 IP`: did any echo come back?
     public func ping(fromContainer name: String, to ip: String, count: Int = 2) -> Bool {
         guard let node = lock.withLock({ containers[name] }) else { return false }
-        let r = try? Program.capture(dockerCommand(["exec", name, "ping", "-c", "\(count)", "-W", "1", ip]),
-                                         environment: env(node), timeout: TimeInterval(count + 10))
+        let r = try? Program.capture(
+            dockerCommand(["exec", name, "ping", "-c", "\(count)", "-W", "1", ip]),
+            environment: env(node), timeout: TimeInterval(count + 10))
         return r?.status == 0
     }
 
@@ -254,18 +275,24 @@ public final class DockerSwarmLab: @unchecked Sendable {
         let started = lock.withLock { daemons }
         let live = nodes.filter { started[$0.name] != nil && dockerdPID($0.name) != nil }
         // 1. Containers (killed: SIGKILL), every node at once.
-        DockerSwarmLab.parallelIgnoringErrors(live.map { n in {
-            let env = self.env(n.name)
-            if let ids = try? Program.capture(self.dockerCommand(["ps", "-aq"]), environment: env, timeout: 10), ids.status == 0 {
-                let list = ids.stdout.split(separator: "\n").map(String.init)
-                if !list.isEmpty { _ = try? Program.capture(self.dockerCommand(["rm", "-f"] + list), environment: env, timeout: 20) }
-            }
-        } })
+        DockerSwarmLab.parallelIgnoringErrors(
+            live.map { n in
+                {
+                    let env = self.env(n.name)
+                    if let ids = try? Program.capture(self.dockerCommand(["ps", "-aq"]), environment: env, timeout: 10), ids.status == 0 {
+                        let list = ids.stdout.split(separator: "\n").map(String.init)
+                        if !list.isEmpty { _ = try? Program.capture(self.dockerCommand(["rm", "-f"] + list), environment: env, timeout: 20) }
+                    }
+                }
+            })
         // 2. Leave the swarm: workers at once while the managers still answer, then the managers.
         for role in [Role.worker, .manager] {
-            DockerSwarmLab.parallelIgnoringErrors(live.filter { $0.role == role }.map { n in {
-                _ = try? Program.capture(self.dockerCommand(["swarm", "leave", "--force"]), environment: self.env(n.name), timeout: 15)
-            } })
+            DockerSwarmLab.parallelIgnoringErrors(
+                live.filter { $0.role == role }.map { n in
+                    {
+                        _ = try? Program.capture(self.dockerCommand(["swarm", "leave", "--force"]), environment: self.env(n.name), timeout: 15)
+                    }
+                })
         }
         // 2. The daemons: SIGTERM all, wait, SIGKILL what is left.
         var pids: [(node: String, pid: Int32)] = []
@@ -313,7 +340,8 @@ public final class DockerSwarmLab: @unchecked Sendable {
         let entries = (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []
         for e in entries {
             guard let pid = Int32(e), pid != me,
-                  let data = FileManager.default.contents(atPath: "/proc/\(pid)/cmdline") else { continue }
+                let data = FileManager.default.contents(atPath: "/proc/\(pid)/cmdline")
+            else { continue }
             let cmdline = String(decoding: data.map { $0 == 0 ? 0x20 : $0 }, as: UTF8.self)
             if cmdline.contains(path) { kill(pid, SIGKILL) }
         }

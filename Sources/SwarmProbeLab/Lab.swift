@@ -1,6 +1,6 @@
 import Foundation
-import SwarmProbeProcess
 import SwarmProbeCore
+import SwarmProbeProcess
 
 /// A mesh of network namespaces on one bridge, with faults injected by nftables
 ///. Every name is unique per lab; `destroy()` removes all of it and is
@@ -41,8 +41,9 @@ public final class Lab: @unchecked Sendable {
         agents = AgentSupervisor(directory: directory)
         nodes = specs.enumerated().map { i, s in
             let n = i + 1
-            return LabNode(name: s.name, role: s.role, address: .v4(198, 18, UInt8(1 + n / 250), UInt8(10 + n % 250)),
-                           namespace: "\(id)-\(n)", bridgePort: "\(id)p\(n)")
+            return LabNode(
+                name: s.name, role: s.role, address: .v4(198, 18, UInt8(1 + n / 250), UInt8(10 + n % 250)),
+                namespace: "\(id)-\(n)", bridgePort: "\(id)p\(n)")
         }
         LabRegistry.shared.add(self)
         do {
@@ -64,23 +65,27 @@ public final class Lab: @unchecked Sendable {
         // elements of sets, looked up once per packet: as one rule each, a 32-node lab's 331 drops were
         // walked by every packet crossing the switch (3.5 % of the machine's CPU during a check, all of it
         // taken from the agents, which share these cores), where a real security group costs the nodes nothing.
-        try nft(switchNamespace, """
-        table bridge spnet {
-          set drops { type ipv4_addr . ipv4_addr . inet_proto . inet_service; }
-          set returnDrops { type ipv4_addr . ipv4_addr . inet_proto . inet_service; }
-          set espDrops { type ipv4_addr . ipv4_addr; }
-          chain filt {
-            type filter hook forward priority 0; policy accept;
-            ip saddr . ip daddr . meta l4proto . th dport @drops drop
-            ip saddr . ip daddr . meta l4proto . th sport @returnDrops drop
-            ip protocol esp ip saddr . ip daddr @espDrops drop
-          }
-        }
-        """)
+        try nft(
+            switchNamespace,
+            """
+            table bridge spnet {
+              set drops { type ipv4_addr . ipv4_addr . inet_proto . inet_service; }
+              set returnDrops { type ipv4_addr . ipv4_addr . inet_proto . inet_service; }
+              set espDrops { type ipv4_addr . ipv4_addr; }
+              chain filt {
+                type filter hook forward priority 0; policy accept;
+                ip saddr . ip daddr . meta l4proto . th dport @drops drop
+                ip saddr . ip daddr . meta l4proto . th sport @returnDrops drop
+                ip protocol esp ip saddr . ip daddr @espDrops drop
+              }
+            }
+            """)
         for (i, node) in nodes.enumerated() {
             let tmp = "\(id)n\(i + 1)"
             try Program.run(["ip", "netns", "add", node.namespace])
-            try Program.run(["ip", "link", "add", tmp, "netns", node.namespace, "type", "veth", "peer", "name", node.bridgePort, "netns", switchNamespace])
+            try Program.run([
+                "ip", "link", "add", tmp, "netns", node.namespace, "type", "veth", "peer", "name", node.bridgePort, "netns", switchNamespace,
+            ])
             try Program.run(["ip", "-n", node.namespace, "link", "set", tmp, "name", "eth0"])
             try Program.run(["ip", "-n", node.namespace, "addr", "add", "\(node.address)/\(Lab.prefixLength)", "dev", "eth0"])
             try Program.run(["ip", "-n", node.namespace, "link", "set", "eth0", "up"])
@@ -117,12 +122,14 @@ public final class Lab: @unchecked Sendable {
         if case let .sourceNAT(name, kind) = fault {
             let n = node(name), other = natAddress(name)
             try Program.run(["ip", "-n", n.namespace, "addr", "add", "\(other)/\(Lab.prefixLength)", "dev", "eth0"])
-            try nft(n.namespace, """
-            table ip spnat {
-              chain post { type nat hook postrouting priority 100; policy accept; }
-            }
-            add rule ip spnat post \(Lab.match(kind, port: "dport")) snat to \(other)
-            """)
+            try nft(
+                n.namespace,
+                """
+                table ip spnat {
+                  chain post { type nat hook postrouting priority 100; policy accept; }
+                }
+                add rule ip spnat post \(Lab.match(kind, port: "dport")) snat to \(other)
+                """)
             return
         }
         let (namespace, rule) = nftRule(fault)
@@ -160,12 +167,14 @@ public final class Lab: @unchecked Sendable {
 
     /// What must exist before a rule: the switch's bridge table is made at build; a node's firewall table here.
     private static func preamble(_ inSwitch: Bool) -> String {
-        inSwitch ? "" : """
-        table inet spfw {
-          chain input { type filter hook input priority 0; policy accept; }
-        }
+        inSwitch
+            ? ""
+            : """
+            table inet spfw {
+              chain input { type filter hook input priority 0; policy accept; }
+            }
 
-        """
+            """
     }
 
     /// A dropped path in the switch's sets (built in `build`): `set` matches the destination port, `returnDrops`
@@ -191,10 +200,13 @@ public final class Lab: @unchecked Sendable {
         case let .randomLoss(name, percent):
             precondition((1...99).contains(percent))
             let port = node(name).bridgePort
-            return (switchNamespace, """
-            add rule bridge spnet filt iifname \(port) ether type ip numgen random mod 100 < \(percent) drop
-            add rule bridge spnet filt oifname \(port) ether type ip numgen random mod 100 < \(percent) drop
-            """)
+            return (
+                switchNamespace,
+                """
+                add rule bridge spnet filt iifname \(port) ether type ip numgen random mod 100 < \(percent) drop
+                add rule bridge spnet filt oifname \(port) ether type ip numgen random mod 100 < \(percent) drop
+                """
+            )
         case let .answersDroppedBySender(name, from, kind):
             let source = from.map { "ip saddr \(node($0).address) " } ?? ""
             return (node(name).namespace, "add rule inet spfw input \(source)\(Lab.match(kind, port: "sport")) drop")
@@ -211,7 +223,8 @@ public final class Lab: @unchecked Sendable {
         var byPort: [String: (UInt64, UInt64)] = [:]
         for link in links {
             guard let name = link["ifname"] as? String, let stats = link["stats64"] as? [String: Any],
-                  let rx = stats["rx"] as? [String: Any] else { continue }
+                let rx = stats["rx"] as? [String: Any]
+            else { continue }
             let packets = (rx["packets"] as? NSNumber)?.uint64Value ?? 0
             let bytes = (rx["bytes"] as? NSNumber)?.uint64Value ?? 0
             byPort[name] = (packets, bytes)
@@ -230,7 +243,8 @@ public final class Lab: @unchecked Sendable {
         func mac(_ namespace: String, _ dev: String) throws -> String {
             let text = try Program.run(["ip", "-n", namespace, "-j", "link", "show", "dev", dev])
             guard let links = try JSONSerialization.jsonObject(with: Data(text.utf8)) as? [[String: Any]],
-                  let address = links.first?["address"] as? String else {
+                let address = links.first?["address"] as? String
+            else {
                 throw ProgramError(command: ["ip", "-n", namespace, "link", "show", dev], status: -1, message: "no link address")
             }
             return address
@@ -238,7 +252,8 @@ public final class Lab: @unchecked Sendable {
         var entries: [(address: IPAddress, mac: String)] = [(coordinatorAddress, try mac(switchNamespace, "br0"))]
         for n in nodes { entries.append((n.address, try mac(n.namespace, "eth0"))) }
         for (namespace, dev, own) in [(switchNamespace, "br0", coordinatorAddress)] + nodes.map({ ($0.namespace, "eth0", $0.address) }) {
-            let batch = entries.filter { $0.address != own }
+            let batch =
+                entries.filter { $0.address != own }
                 .map { "neigh replace \($0.address) lladdr \($0.mac) dev \(dev) nud permanent" }.joined(separator: "\n") + "\n"
             try Program.run(["ip", "-n", namespace, "-batch", "-"], input: batch)
         }
@@ -265,13 +280,16 @@ public final class Lab: @unchecked Sendable {
     /// Starts `binary agent` in each node's namespace; returns when all are ready.
     /// `user`: run the agents as this unprivileged user (`runuser`), to see them without capture privileges.
     /// `leanBinary`: run the agent-only `swarmprobe-agent` at that path instead of `binary agent`.
-    public func startAgents(binary: String, tokenFile: String, extraArguments: [String] = [], only: [String]? = nil,
-                            user: String? = nil, leanBinary: String? = nil) throws {
+    public func startAgents(
+        binary: String, tokenFile: String, extraArguments: [String] = [], only: [String]? = nil,
+        user: String? = nil, leanBinary: String? = nil
+    ) throws {
         let asUser = user.map { ["runuser", "-u", $0, "--"] } ?? []
         let command = leanBinary.map { [$0] } ?? [binary, "agent"]
         let specs = nodes.filter { only?.contains($0.name) ?? true }.map { node in
-            AgentSupervisor.Spec(name: node.name, launcher: ["ip", "netns", "exec", node.namespace] + asUser,
-                                 arguments: command + ["--address", node.address.description, "--token-file", tokenFile] + extraArguments)
+            AgentSupervisor.Spec(
+                name: node.name, launcher: ["ip", "netns", "exec", node.namespace] + asUser,
+                arguments: command + ["--address", node.address.description, "--token-file", tokenFile] + extraArguments)
         }
         try agents.start(specs)
     }

@@ -1,6 +1,6 @@
 import Foundation
-import SwarmProbeProcess
 import SwarmProbeCore
+import SwarmProbeProcess
 
 /// A node of a namespace lab.
 public struct LabNode: Sendable {

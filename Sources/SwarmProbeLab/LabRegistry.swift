@@ -1,6 +1,6 @@
 import Foundation
-import SwarmProbeProcess
 import SwarmProbeCore
+import SwarmProbeProcess
 
 /// Every live lab of this process, so a signal handler can tear them all down.
 public final class LabRegistry: @unchecked Sendable {

@@ -1,6 +1,6 @@
 import Foundation
-import SwarmProbeProcess
 import SwarmProbeCore
+import SwarmProbeProcess
 
 /// Agents on loopback addresses (127.0.0.x) without namespaces: what the demo runs without root.
 public final class LoopbackLab: @unchecked Sendable {
@@ -17,10 +17,12 @@ public final class LoopbackLab: @unchecked Sendable {
     }
 
     public func startAgents(binary: String, tokenFile: String, extraArguments: [String] = []) throws {
-        try agents.start(nodes.map { node in
-            AgentSupervisor.Spec(name: node.name, launcher: [],
-                                 arguments: [binary, "agent", "--address", node.address.description, "--token-file", tokenFile] + extraArguments)
-        })
+        try agents.start(
+            nodes.map { node in
+                AgentSupervisor.Spec(
+                    name: node.name, launcher: [],
+                    arguments: [binary, "agent", "--address", node.address.description, "--token-file", tokenFile] + extraArguments)
+            })
     }
 
     public func agentLog(_ name: String) -> String { agents.log(name) }
@@ -43,5 +45,3 @@ public final class LoopbackLab: @unchecked Sendable {
         try? FileManager.default.removeItem(at: directory)
     }
 }
-
-import SwarmProbeCore

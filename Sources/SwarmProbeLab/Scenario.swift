@@ -88,8 +88,10 @@ extension LabScenario {
     /// `agent-down` and carry no fault, the fraction is taken of all checks all the same.
     /// Each fault names one (from, to, kind) exactly, so it changes that check's verdict and no other's
     /// (UDP probes leave from ephemeral ports, so a rule on `dport` never eats another check's answers).
-    public static func faulted(nodes count: Int, managers: Int = 1, fraction: Double = 0.25, seed: UInt64 = 1,
-                               kinds: [KindID] = LabScenario.defaultKinds) -> LabScenario {
+    public static func faulted(
+        nodes count: Int, managers: Int = 1, fraction: Double = 0.25, seed: UInt64 = 1,
+        kinds: [KindID] = LabScenario.defaultKinds
+    ) -> LabScenario {
         var base = healthy(nodes: count, managers: managers)
         var rng = SplitMix64(seed: seed &+ UInt64(count))
         let names = base.nodes.map(\.name)

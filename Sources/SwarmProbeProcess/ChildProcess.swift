@@ -1,7 +1,7 @@
 import Foundation
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// A program this process started with `posix_spawn` and reaps itself with `wait4`, so the exit status,
@@ -41,8 +41,10 @@ public final class ChildProcess: @unchecked Sendable {
 
     /// Starts `command` (its first element a name found by `Program.path`, or a path).
     /// `environment` replaces this process's environment when given; `timeout`: SIGKILL after this many seconds.
-    public init(_ command: [String], stdin: Stream = .null, stdout: Stream = .null, stderr: Stream = .null,
-                environment: [String: String]? = nil, timeout: TimeInterval? = nil) throws(ProgramError) {
+    public init(
+        _ command: [String], stdin: Stream = .null, stdout: Stream = .null, stderr: Stream = .null,
+        environment: [String: String]? = nil, timeout: TimeInterval? = nil
+    ) throws(ProgramError) {
         guard let name = command.first else { throw ProgramError(command: command, status: -1, message: "no program given") }
         let path = try Program.path(name)
         self.command = command
@@ -79,7 +81,8 @@ public final class ChildProcess: @unchecked Sendable {
         var envp: [UnsafeMutablePointer<CChar>?]? = environment.map { env in env.map { strdup("\($0.key)=\($0.value)") } + [nil] }
         defer { envp?.forEach { free($0) } }
         var child: pid_t = 0
-        let rc = envp == nil
+        let rc =
+            envp == nil
             ? posix_spawn(&child, path, &actions, &attributes, argv, environ)
             : posix_spawn(&child, path, &actions, &attributes, argv, &envp!)
         guard rc == 0 else { throw ProgramError(command: command, status: -1, message: "cannot start: \(String(cString: strerror(rc)))") }
@@ -132,16 +135,18 @@ public final class ChildProcess: @unchecked Sendable {
             if r == 0 { return nil }
             if errno == EINTR { continue }
             // Already reaped elsewhere (it should not be): nothing more is known.
-            exit = Exit(status: -1, wallSeconds: Date().timeIntervalSince(started), userSeconds: 0, systemSeconds: 0,
-                        maxRSSKiB: 0, timedOut: false)
+            exit = Exit(
+                status: -1, wallSeconds: Date().timeIntervalSince(started), userSeconds: 0, systemSeconds: 0,
+                maxRSSKiB: 0, timedOut: false)
             return exit
         }
         watchdog?.cancel()
         let signal = status & 0x7f
         func seconds(_ t: timeval) -> Double { Double(t.tv_sec) + Double(t.tv_usec) / 1e6 }
-        exit = Exit(status: signal != 0 ? 128 + signal : (status >> 8) & 0xff, wallSeconds: Date().timeIntervalSince(started),
-                    userSeconds: seconds(usage.ru_utime), systemSeconds: seconds(usage.ru_stime),
-                    maxRSSKiB: Int(usage.ru_maxrss), timedOut: signal == SIGKILL && watchdog != nil)
+        exit = Exit(
+            status: signal != 0 ? 128 + signal : (status >> 8) & 0xff, wallSeconds: Date().timeIntervalSince(started),
+            userSeconds: seconds(usage.ru_utime), systemSeconds: seconds(usage.ru_stime),
+            maxRSSKiB: Int(usage.ru_maxrss), timedOut: signal == SIGKILL && watchdog != nil)
         return exit
     }
 }

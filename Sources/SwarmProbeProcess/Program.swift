@@ -33,8 +33,10 @@ public struct ProgramOutput: Sendable {
 public enum Program {
     /// Runs `command`; returns its stdout, or throws when it exits non-zero.
     @discardableResult
-    public static func run(_ command: [String], input: String? = nil, environment: [String: String]? = nil,
-                           timeout: TimeInterval? = nil) throws(ProgramError) -> String {
+    public static func run(
+        _ command: [String], input: String? = nil, environment: [String: String]? = nil,
+        timeout: TimeInterval? = nil
+    ) throws(ProgramError) -> String {
         let out = try capture(command, input: input, environment: environment, timeout: timeout)
         guard out.status == 0 else { throw ProgramError(command: command, status: out.status, message: out.stderr) }
         return out.stdout
@@ -42,8 +44,10 @@ public enum Program {
 
     /// Runs `command` and returns its status and outputs, whatever the status.
     /// `timeout`: SIGKILL after this many seconds (`timedOut` says so).
-    public static func capture(_ command: [String], input: String? = nil, environment: [String: String]? = nil,
-                               timeout: TimeInterval? = nil) throws(ProgramError) -> ProgramOutput {
+    public static func capture(
+        _ command: [String], input: String? = nil, environment: [String: String]? = nil,
+        timeout: TimeInterval? = nil
+    ) throws(ProgramError) -> ProgramOutput {
         let dir: String
         do {
             dir = try scratchDirectory()
@@ -58,8 +62,9 @@ public enum Program {
             }
             stdin = .file(dir + "/stdin")
         }
-        let child = try ChildProcess(command, stdin: stdin, stdout: .file(dir + "/stdout"), stderr: .file(dir + "/stderr"),
-                                     environment: environment, timeout: timeout)
+        let child = try ChildProcess(
+            command, stdin: stdin, stdout: .file(dir + "/stdout"), stderr: .file(dir + "/stderr"),
+            environment: environment, timeout: timeout)
         let exit = child.wait()
         func read(_ name: String) -> String { (try? String(contentsOfFile: dir + "/" + name, encoding: .utf8)) ?? "" }
         var stderr = read("stderr")
@@ -86,7 +91,8 @@ public enum Program {
             }
             return name
         }
-        let searched = (ProcessInfo.processInfo.environment["PATH"] ?? "").split(separator: ":").map(String.init)
+        let searched =
+            (ProcessInfo.processInfo.environment["PATH"] ?? "").split(separator: ":").map(String.init)
             + ["/usr/local/sbin", "/usr/local/bin", "/usr/sbin", "/usr/bin", "/sbin", "/bin"]
         for dir in searched where !dir.isEmpty {
             let candidate = dir + "/" + name

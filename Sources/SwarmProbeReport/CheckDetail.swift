@@ -17,7 +17,8 @@ public enum CheckDetail {
             let retry = (sent?.attempts ?? 1) > 1 ? " (after \(sent!.attempts) attempts)" : ""
             return "\(to) answered the authenticated probe\(rtt)\(retry)"
         case .handshakeOnly:
-            return "the TCP handshake to \(to):\(kind) completed; the program holding the port is not a swarmprobe agent, so only the handshake proves the path"
+            return
+                "the TCP handshake to \(to):\(kind) completed; the program holding the port is not a swarmprobe agent, so only the handshake proves the path"
         case .badAnswer:
             return "an answer came back from \(to) but failed authentication: is the agent there using another token file?"
         case .sendFailed:
@@ -25,9 +26,11 @@ public enum CheckDetail {
         case .answerLate:
             let after = sent?.missedAnswerMs ?? 0
             let when = after <= 0 ? "as" : "\(after) ms after"
-            return "\(to)'s answer reached \(from) \(when) the probe was counted silent (captured on \(from)'s interface): the path is open but slow; \(to) or \(from) is overloaded, or the timeout is too short for it (--timeout)"
+            return
+                "\(to)'s answer reached \(from) \(when) the probe was counted silent (captured on \(from)'s interface): the path is open but slow; \(to) or \(from) is overloaded, or the timeout is too short for it (--timeout)"
         case .answerDroppedAtSender:
-            return "\(to) answered and the answer reached \(from)'s interface \(-(sent?.missedAnswerMs ?? 0)) ms before the probe was counted silent, but never the probe's socket: \(from)'s own firewall drops the answers coming back (an input rule that does not accept established traffic), or its reverse-path filter"
+            return
+                "\(to) answered and the answer reached \(from)'s interface \(-(sent?.missedAnswerMs ?? 0)) ms before the probe was counted silent, but never the probe's socket: \(from)'s own firewall drops the answers coming back (an input rule that does not accept established traffic), or its reverse-path filter"
         case .targetAgentDown:
             let seen = sent?.outcome == .refused ? "the port refused the probe and " : ""
             return "\(seen)the agent on \(to) \(agentProblem(input.receiverAgent)); nothing is claimed about the path"
@@ -52,12 +55,15 @@ public enum CheckDetail {
         case .unreachableOnTheWay:
             return "an ICMP unreachable\(icmp) came back and the probe never reached \(to)'s interface: a router or firewall on the way rejects it"
         case .unreachableUnknownLayer:
-            return "an ICMP unreachable\(icmp) came back; \(to)'s agent never received the probe; a capture tap on \(to) would tell whether its firewall or the network sent it"
+            return
+                "an ICMP unreachable\(icmp) came back; \(to)'s agent never received the probe; a capture tap on \(to) would tell whether its firewall or the network sent it"
         case .answerLostOnReturn:
-            return "\(to) received \(got?.received ?? 0) of \(sent?.attempts ?? 0) probes and answered \(got?.answered ?? 0), but no answer reached \(from): the way back \(to) -> \(from) drops it (stateless ACL, asymmetric routing)"
+            return
+                "\(to) received \(got?.received ?? 0) of \(sent?.attempts ?? 0) probes and answered \(got?.answered ?? 0), but no answer reached \(from): the way back \(to) -> \(from) drops it (stateless ACL, asymmetric routing)"
         case .answerLostWrongSource:
             let seen = d.unexpectedSources.map(\.description).joined(separator: ", ")
-            return "\(to) received \(got?.received ?? 0) of \(sent?.attempts ?? 0) probes and answered \(got?.answered ?? 0) to \(from)'s advertise address \(input.expectedSource), but the probes came from \(seen) and no answer got back: \(from) sends from an address other than its advertise address (NAT, a second NIC; moby#53004)"
+            return
+                "\(to) received \(got?.received ?? 0) of \(sent?.attempts ?? 0) probes and answered \(got?.answered ?? 0) to \(from)'s advertise address \(input.expectedSource), but the probes came from \(seen) and no answer got back: \(from) sends from an address other than its advertise address (NAT, a second NIC; moby#53004)"
         case .receivedNotAnswered:
             return "\(to) received the probe but did not answer it (rate limit or a send error on \(to)); run again"
         case .answerCapturedLeaving:
@@ -67,7 +73,8 @@ public enum CheckDetail {
         case .droppedByTargetFirewall:
             return "the probe reached \(to)'s interface and was dropped by \(to)'s own firewall before any program saw it"
         case .notPastTargetInterface:
-            return "the probe reached \(to)'s interface but never \(to)'s agent listening on \(kind): \(to)'s own firewall (or reverse-path filter) drops it"
+            return
+                "the probe reached \(to)'s interface but never \(to)'s agent listening on \(kind): \(to)'s own firewall (or reverse-path filter) drops it"
         case .observedArrival:
             return "the probe arrived at \(to) past its firewall (observed: another program holds \(kind) and does not answer probes)"
         case .observedNoEvidence:
@@ -78,7 +85,8 @@ public enum CheckDetail {
             let why = got?.listener?.detail.map { " (\($0))" } ?? ""
             return "no answer, and \(to)'s agent holds no listener on \(kind)\(why), so nothing could confirm arrival"
         case .silentUnknownLayer:
-            return "no answer, and \(to)'s agent never received the probe: dropped on the way or by \(to)'s own firewall (a capture tap on \(to) would tell which)"
+            return
+                "no answer, and \(to)'s agent never received the probe: dropped on the way or by \(to)'s own firewall (a capture tap on \(to) would tell which)"
         case .awsAllowed, .awsDenied, .awsReturnDenied, .awsUnknown:
             // The AWS audit words its own decisions from the rules it read.
             return ""

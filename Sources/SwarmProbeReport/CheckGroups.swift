@@ -170,24 +170,30 @@ public struct CheckGroups: Sendable {
         let location = c.verdict == .blocked ? (c.location ?? .unknown) : nil
         let key = (k * 8 + sym)
         if c.required {
-            CheckGroups.add(c, key: key, location: location, kindName: kinds[k].name, from: f, to: t, fg: fg, tg: tg,
-                            capacity: nodes.count, groups: &causes, index: &causeIndex, slots: groupSlots)
+            CheckGroups.add(
+                c, key: key, location: location, kindName: kinds[k].name, from: f, to: t, fg: fg, tg: tg,
+                capacity: nodes.count, groups: &causes, index: &causeIndex, slots: groupSlots)
         } else {
-            CheckGroups.add(c, key: key, location: location, kindName: kinds[k].name, from: f, to: t, fg: fg, tg: tg,
-                            capacity: nodes.count, groups: &information, index: &infoIndex, slots: groupSlots)
+            CheckGroups.add(
+                c, key: key, location: location, kindName: kinds[k].name, from: f, to: t, fg: fg, tg: tg,
+                capacity: nodes.count, groups: &information, index: &infoIndex, slots: groupSlots)
         }
     }
 
-    private static func add(_ c: CheckResult, key: Int, location: Where?, kindName: String, from f: Int, to t: Int, fg: Int, tg: Int,
-                            capacity: Int, groups: inout [CauseGroup], index: inout [Int: Int], slots: Int) {
+    private static func add(
+        _ c: CheckResult, key: Int, location: Where?, kindName: String, from f: Int, to t: Int, fg: Int, tg: Int,
+        capacity: Int, groups: inout [CauseGroup], index: inout [Int: Int], slots: Int
+    ) {
         let i: Int
         if let found = index[key] {
             i = found
         } else {
             i = groups.count
             index[key] = i
-            groups.append(CauseGroup(verdict: c.verdict, location: location, kind: c.kindID, kindName: kindName, required: c.required,
-                                     senders: NodeSet(capacity: capacity), targets: NodeSet(capacity: capacity)))
+            groups.append(
+                CauseGroup(
+                    verdict: c.verdict, location: location, kind: c.kindID, kindName: kindName, required: c.required,
+                    senders: NodeSet(capacity: capacity), targets: NodeSet(capacity: capacity)))
         }
         groups[i].checks += 1
         if f >= 0 { groups[i].senders.insert(f) }
@@ -199,8 +205,10 @@ public struct CheckGroups: Sendable {
         } else {
             p = groups[i].pairs.count
             groups[i].pairIndex[pairKey] = p
-            groups[i].pairs.append(GroupPair(fromGroup: fg, toGroup: tg, senders: NodeSet(capacity: capacity),
-                                             targets: NodeSet(capacity: capacity), sample: c))
+            groups[i].pairs.append(
+                GroupPair(
+                    fromGroup: fg, toGroup: tg, senders: NodeSet(capacity: capacity),
+                    targets: NodeSet(capacity: capacity), sample: c))
         }
         groups[i].pairs[p].checks += 1
         if f >= 0 { groups[i].pairs[p].senders.insert(f) }

@@ -13,7 +13,9 @@ func timeoutText(_ r: Results, long: Bool = false) -> String {
     let tries = r.attempts.map { ", \($0) tries per probe" } ?? ""
     switch r.timeoutPolicy {
     case "auto"?:
-        return long ? "\(t) at most (auto: 4 x the measured round trip to both ends, at least \(ProbeTiming.burstMsPerPeer) ms per peer within \(ProbeTiming.captureFloorMs)-\(ProbeTiming.floorMs) ms, \(ProbeTiming.floorMs) ms from a node without a capture tap)\(tries)" : "auto, at most \(t)"
+        return long
+            ? "\(t) at most (auto: 4 x the measured round trip to both ends, at least \(ProbeTiming.burstMsPerPeer) ms per peer within \(ProbeTiming.captureFloorMs)-\(ProbeTiming.floorMs) ms, \(ProbeTiming.floorMs) ms from a node without a capture tap)\(tries)"
+            : "auto, at most \(t)"
     default:
         return long ? "\(t)\(tries)" : t
     }
@@ -73,7 +75,9 @@ func describe(_ s: SenderEvidence?) -> String {
     var out = "\(s.outcome.rawValue), \(plural(s.attempts, "attempt"))"
     if let rtt = s.rttMicros { out += ", \(formatMillis(rtt))" }
     if let d = s.detail { out += " (\(d))" }
-    if let m = s.missedAnswerMs { out += m < 0 ? "; answer captured arriving \(-m) ms before it gave up" : "; answer captured arriving \(m) ms after it gave up" }
+    if let m = s.missedAnswerMs {
+        out += m < 0 ? "; answer captured arriving \(-m) ms before it gave up" : "; answer captured arriving \(m) ms after it gave up"
+    }
     return out
 }
 

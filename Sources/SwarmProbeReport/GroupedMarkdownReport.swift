@@ -39,10 +39,12 @@ extension MarkdownReport {
             out.append("Nodes that need a look (agent not up, a listener unavailable, a capture tap off, or the clock off):")
             out.append("")
             let rows = attention.prefix(200).map { i, n in
-                [n.name, n.address.description, n.role.rawValue, g.groupName(g.groups.groupOf[i]), describe(n.agent),
-                 n.listeners.filter { $0.mode == .unavailable }.map { "\($0.kind) \(describe($0))" }.joined(separator: "; "),
-                 n.taps.isEmpty ? "-" : n.taps.map(describe).joined(separator: "; "),
-                 n.clockOffsetMs.map { formatOffset(ms: $0) } ?? "-"]
+                [
+                    n.name, n.address.description, n.role.rawValue, g.groupName(g.groups.groupOf[i]), describe(n.agent),
+                    n.listeners.filter { $0.mode == .unavailable }.map { "\($0.kind) \(describe($0))" }.joined(separator: "; "),
+                    n.taps.isEmpty ? "-" : n.taps.map(describe).joined(separator: "; "),
+                    n.clockOffsetMs.map { formatOffset(ms: $0) } ?? "-",
+                ]
             }
             out += table(["Node", "Address", "Role", "Group", "Agent", "Listeners unavailable", "Capture taps", "Clock offset"], rows)
             if attention.count > 200 { out.append(""); out.append("... and \(attention.count - 200) more; the JSON results list every node.") }
@@ -52,9 +54,11 @@ extension MarkdownReport {
         if g.kinds.isEmpty {
             out.append("No checks ran.")
         } else {
-            out.append("Rows: from (sender group); columns: to (target group). Each cell: `ok` when every check between the two groups is open; "
-                + "otherwise how many are not, by symbol: `NET` blocked in the network · `FW` blocked by the target's own firewall · `RET` blocked on the return path · "
-                + "`??` blocked, place unknown · `cl` closed · `dn` agent down · `?` inconclusive; `(..)` not required by swarm; `.` not checked.")
+            out.append(
+                "Rows: from (sender group); columns: to (target group). Each cell: `ok` when every check between the two groups is open; "
+                    + "otherwise how many are not, by symbol: `NET` blocked in the network · `FW` blocked by the target's own firewall · `RET` blocked on the return path · "
+                    + "`??` blocked, place unknown · `cl` closed · `dn` agent down · `?` inconclusive; `(..)` not required by swarm; `.` not checked."
+            )
             for (k, kind) in g.kinds.enumerated() {
                 out += ["", "### \(kind.id) (\(kind.name))", ""]
                 let (header, rows) = GroupedReport.matrixRows(g, kind: k)
@@ -66,7 +70,9 @@ extension MarkdownReport {
         if summary.requiredNotOpen == 0 && g.agents.isEmpty && g.sources.isEmpty {
             out.append(r.complete ? "None: every required path is open." : "None so far: every required path that was checked is open.")
         } else {
-            out.append("\(thousands(summary.requiredNotOpen)) required paths not open, grouped by cause and by node group; each names the rule that fixes it.")
+            out.append(
+                "\(thousands(summary.requiredNotOpen)) required paths not open, grouped by cause and by node group; each names the rule that fixes it."
+            )
             var number = 0
             for c in g.causes {
                 number += 1
@@ -81,7 +87,10 @@ extension MarkdownReport {
             for a in g.agents.prefix(GroupedReport.agentLimit) {
                 number += 1
                 out += ["", "### \(number). \(GroupedReport.agentTitle(a, g))", ""]
-                out.append(GroupedReport.agentText(a) + ". **Fix:** start the agent (`swarmprobe agent`) and make sure the coordinator reaches its control port at \(g.nodes[a.node].control).")
+                out.append(
+                    GroupedReport.agentText(a)
+                        + ". **Fix:** start the agent (`swarmprobe agent`) and make sure the coordinator reaches its control port at \(g.nodes[a.node].control)."
+                )
             }
             if let more = GroupedReport.moreAgents(g) {
                 out.append("")
@@ -111,8 +120,10 @@ extension MarkdownReport {
             out.append("One sample check per cause and node-group pair (\(plural(samples.count, "sample"))); the JSON results hold every check.")
             out.append("")
             let rows = samples.map { c in
-                [c.from, c.to, "\(c.kindID)", c.required ? "yes" : "no", c.verdict.rawValue, c.location?.rawValue ?? "",
-                 c.detail, describe(c.sender), describe(c.receiver)]
+                [
+                    c.from, c.to, "\(c.kindID)", c.required ? "yes" : "no", c.verdict.rawValue, c.location?.rawValue ?? "",
+                    c.detail, describe(c.sender), describe(c.receiver),
+                ]
             }
             out += table(["From", "To", "Kind", "Required", "Verdict", "Where", "Detail", "Sender", "Receiver"], rows)
         }
@@ -121,7 +132,8 @@ extension MarkdownReport {
                 g.openPerKind[k] == 0 ? nil : "\(thousands(g.openPerKind[k])) on \(kind.id)"
             }
             out.append("")
-            out.append("\(thousands(summary.open)) open checks (\(perKind.joined(separator: ", "))), not listed here; the JSON results hold every one.")
+            out.append(
+                "\(thousands(summary.open)) open checks (\(perKind.joined(separator: ", "))), not listed here; the JSON results hold every one.")
         }
         return out.joined(separator: "\n") + "\n"
     }

@@ -87,8 +87,10 @@ public enum GroupedReport {
     /// Lines for a cause: one per group pair, or one for the whole cause when it spans many pairs.
     static func pairLines(_ c: CauseGroup, _ g: CheckGroups, limit: Int = 6) -> [String] {
         guard c.pairs.count > limit, let first = c.pairs.first else { return c.pairs.map { pairLine(c, $0, g) } }
-        return ["\(c.kind) \(describe(c.verdict, c.location)): \(c.pairs.count) group pairs, \(c.senders.count) senders -> "
-            + "\(c.targets.count) targets (\(thousands(c.checks)) checks); sample: \(first.sample.from) -> \(first.sample.to)"]
+        return [
+            "\(c.kind) \(describe(c.verdict, c.location)): \(c.pairs.count) group pairs, \(c.senders.count) senders -> "
+                + "\(c.targets.count) targets (\(thousands(c.checks)) checks); sample: \(first.sample.from) -> \(first.sample.to)"
+        ]
     }
 
     static func title(_ c: CauseGroup) -> String {
@@ -132,22 +134,36 @@ public enum GroupedReport {
         let seen = "Sample \(c.pairs.first.map { "\($0.sample.from) -> \($0.sample.to)" } ?? ""): \(c.pairs.first?.sample.detail ?? "")."
         switch (c.verdict, c.location) {
         case (.blocked, .network?):
-            return Explanation(seen: seen, fix: "Allow inbound \(rule) to \(targets) from \(senders) in the security group / network ACL / cloud firewall between them."
-                + (c.kind.proto == .udp ? " Make sure the rule is for UDP: a TCP rule for the same port does not cover it (moby#25836)." : ""))
+            return Explanation(
+                seen: seen,
+                fix: "Allow inbound \(rule) to \(targets) from \(senders) in the security group / network ACL / cloud firewall between them."
+                    + (c.kind.proto == .udp ? " Make sure the rule is for UDP: a TCP rule for the same port does not cover it (moby#25836)." : ""))
         case (.blocked, .hostFirewall?):
             let match = c.kind.port.map { "\(c.kind.proto.rawValue) dport \($0)" } ?? "meta l4proto esp"
-            return Explanation(seen: seen, fix: "Accept inbound \(rule) from the swarm's nodes in the own firewall of \(targets), "
-                + "e.g. `nft insert rule inet filter input \(match) accept` restricted to the nodes' subnets.")
+            return Explanation(
+                seen: seen,
+                fix: "Accept inbound \(rule) from the swarm's nodes in the own firewall of \(targets), "
+                    + "e.g. `nft insert rule inet filter input \(match) accept` restricted to the nodes' subnets.")
         case (.blocked, .returnPath?) where c.pairs.first.map({ Remedy.droppedBySender($0.sample) }) == true:
-            return Explanation(seen: seen, fix: "The answers reach the senders (\(senders)) and their own firewall drops them: let established traffic in "
-                + "before any drop there (`nft insert rule inet filter input ct state established,related accept`).")
+            return Explanation(
+                seen: seen,
+                fix: "The answers reach the senders (\(senders)) and their own firewall drops them: let established traffic in "
+                    + "before any drop there (`nft insert rule inet filter input ct state established,related accept`).")
         case (.blocked, .returnPath?):
-            return Explanation(seen: seen, fix: "Allow the answers from \(targets) back to \(senders): a stateless network ACL needs the return traffic "
-                + "(\(c.kind.port == nil ? "IP protocol 50" : "\(c.kind.proto.rawValue.uppercased()) ephemeral ports 1024-65535")) allowed both ways; otherwise look for asymmetric routing.")
+            return Explanation(
+                seen: seen,
+                fix: "Allow the answers from \(targets) back to \(senders): a stateless network ACL needs the return traffic "
+                    + "(\(c.kind.port == nil ? "IP protocol 50" : "\(c.kind.proto.rawValue.uppercased()) ephemeral ports 1024-65535")) allowed both ways; otherwise look for asymmetric routing."
+            )
         case (.blocked, _):
-            return Explanation(seen: seen, fix: "Run the agents on \(targets) with capture privileges to tell the network from the host firewall; until then check both for \(rule) from \(senders).")
+            return Explanation(
+                seen: seen,
+                fix:
+                    "Run the agents on \(targets) with capture privileges to tell the network from the host firewall; until then check both for \(rule) from \(senders)."
+            )
         case (.closed, _):
-            return Explanation(seen: seen, fix: "Make sure a program holds \(c.kind) on \(targets) (the agent for a pre-flight check, dockerd in a live swarm).")
+            return Explanation(
+                seen: seen, fix: "Make sure a program holds \(c.kind) on \(targets) (the agent for a pre-flight check, dockerd in a live swarm).")
         default:
             return Explanation(seen: seen, fix: "Do what the sample's detail says, then run the check again.")
         }

@@ -11,8 +11,9 @@ extension TerminalReport {
         for i in 0..<g.groups.count {
             let f = GroupedReport.groupFacts(g, i)
             let down = f.nodes - f.up
-            out.append("  \(g.groups.names[i].padded(16)) \(plural(f.nodes, "node")), \(plural(f.managers, "manager"))"
-                + (down > 0 ? ", \(down) agents not up" : "") + "; \(GroupedReport.subnetText(f.subnets))")
+            out.append(
+                "  \(g.groups.names[i].padded(16)) \(plural(f.nodes, "node")), \(plural(f.managers, "manager"))"
+                    + (down > 0 ? ", \(down) agents not up" : "") + "; \(GroupedReport.subnetText(f.subnets))")
         }
         for (k, kind) in g.kinds.enumerated() {
             out.append("")
@@ -28,9 +29,10 @@ extension TerminalReport {
         }
         if !g.kinds.isEmpty {
             out.append("")
-            out += wrap("Legend: ok every check open; otherwise the checks that are not, by symbol: NET blocked in the network, FW blocked by the "
-                + "target's own firewall, RET blocked on the return path, ?? blocked, place unknown, cl closed, dn agent down, ? inconclusive; "
-                + "(..) not required by swarm; . not checked", width: width, indent: "  ", firstIndent: "")
+            out += wrap(
+                "Legend: ok every check open; otherwise the checks that are not, by symbol: NET blocked in the network, FW blocked by the "
+                    + "target's own firewall, RET blocked on the return path, ?? blocked, place unknown, cl closed, dn agent down, ? inconclusive; "
+                    + "(..) not required by swarm; . not checked", width: width, indent: "  ", firstIndent: "")
         }
 
         out.append("")
@@ -64,17 +66,20 @@ extension TerminalReport {
         for s in g.sources { notes += wrap(GroupedReport.sourceText(s, g), width: width, indent: "    ", firstIndent: "  ") }
         let unavailable = g.nodes.filter { n in n.listeners.contains { $0.mode == .unavailable } }
         if !unavailable.isEmpty {
-            notes += wrap("Listener unavailable on \(plural(unavailable.count, "node")): \(GroupedReport.nameList(unavailable.map(\.name))); "
-                + "arrival there is confirmed only by an answer", width: width, indent: "    ", firstIndent: "  ")
+            notes += wrap(
+                "Listener unavailable on \(plural(unavailable.count, "node")): \(GroupedReport.nameList(unavailable.map(\.name))); "
+                    + "arrival there is confirmed only by an answer", width: width, indent: "    ", firstIndent: "  ")
         }
         if g.lateAnswers.count > 0 {
-            notes += wrap("Late answers: " + g.lateAnswers.sentence(to: nil, timeoutMs: r.timeoutMs),
-                          width: width, indent: "    ", firstIndent: "  ")
+            notes += wrap(
+                "Late answers: " + g.lateAnswers.sentence(to: nil, timeoutMs: r.timeoutMs),
+                width: width, indent: "    ", firstIndent: "  ")
         }
         let skewed = g.nodes.filter { ($0.clockOffsetMs.map(abs) ?? 0) > ReportModel.clockSkewLimitMs }
         if !skewed.isEmpty {
-            notes += wrap("Clock: \(plural(skewed.count, "node")) more than 30 s off the coordinator's clock: \(GroupedReport.nameList(skewed.map(\.name))); "
-                + "2377/tcp mTLS fails with clock skew (moby#25112): sync them with NTP/chrony", width: width, indent: "    ", firstIndent: "  ")
+            notes += wrap(
+                "Clock: \(plural(skewed.count, "node")) more than 30 s off the coordinator's clock: \(GroupedReport.nameList(skewed.map(\.name))); "
+                    + "2377/tcp mTLS fails with clock skew (moby#25112): sync them with NTP/chrony", width: width, indent: "    ", firstIndent: "  ")
         }
         if !notes.isEmpty {
             out.append("")

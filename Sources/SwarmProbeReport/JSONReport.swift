@@ -22,8 +22,10 @@ public enum JSONReport {
     /// Streams the document to `out`: `head` gives the run facts and nodes (its `checks` are not used),
     /// `groups` the summary and findings (a first pass over the checks), and `checks` hands every check
     /// to the writer in order (the second pass). Nothing but the output buffer is held.
-    public static func write(_ head: Results, groups: CheckGroups, to out: JSONOutput,
-                             checks: (_ each: (CheckResult) -> Void) -> Void) {
+    public static func write(
+        _ head: Results, groups: CheckGroups, to out: JSONOutput,
+        checks: (_ each: (CheckResult) -> Void) -> Void
+    ) {
         document(head, groups: groups, to: out) {
             var any = false
             checks { c in
@@ -39,8 +41,10 @@ public enum JSONReport {
 
     /// The same document, its checks handed over as blocks already rendered (`checkBlock`, possibly on
     /// other threads: `Merge.forEachBlock`), in order; empty blocks are skipped.
-    public static func write(_ head: Results, groups: CheckGroups, to out: JSONOutput,
-                             checkBlocks: (_ emit: ([UInt8]) -> Void) -> Void) {
+    public static func write(
+        _ head: Results, groups: CheckGroups, to out: JSONOutput,
+        checkBlocks: (_ emit: ([UInt8]) -> Void) -> Void
+    ) {
         document(head, groups: groups, to: out) {
             var any = false
             checkBlocks { bytes in
@@ -151,8 +155,10 @@ public enum JSONReport {
             if let cap = r.capture {
                 l.raw(",\"capture\":{")
                 var first = true
-                for (name, value) in [("seen_at_interface", cap.seenAtInterface), ("seen_past_firewall", cap.seenPastFirewall),
-                                      ("answer_seen_leaving", cap.answerSeenLeaving)] {
+                for (name, value) in [
+                    ("seen_at_interface", cap.seenAtInterface), ("seen_past_firewall", cap.seenPastFirewall),
+                    ("answer_seen_leaving", cap.answerSeenLeaving),
+                ] {
                     guard let value else { continue }
                     if !first { l.raw(",") }
                     first = false

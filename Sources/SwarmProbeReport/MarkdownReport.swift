@@ -71,9 +71,13 @@ public enum MarkdownReport {
         }
         var out = table(header, rows)
         out.append("")
-        out.append("Listeners: `listening` the agent holds the port and answers; `observing` another program (dockerd, the kernel's VXLAN socket) holds it and the agent watches arrivals by capture; `unavailable` neither, so only an answer confirms arrival; `closed` nothing holds it on this live swarm node (2377 on a worker), so it really is closed.")
+        out.append(
+            "Listeners: `listening` the agent holds the port and answers; `observing` another program (dockerd, the kernel's VXLAN socket) holds it and the agent watches arrivals by capture; `unavailable` neither, so only an answer confirms arrival; `closed` nothing holds it on this live swarm node (2377 on a worker), so it really is closed."
+        )
         out.append("")
-        out.append("Capture taps: `interface` sees probes arrive before the node's own firewall; `nflog` (an nftables rule at input priority 100) sees only what the firewall let through. Together they tell a drop in the network from one in the host firewall; without them a silent drop is reported with `where: unknown`.")
+        out.append(
+            "Capture taps: `interface` sees probes arrive before the node's own firewall; `nflog` (an nftables rule at input priority 100) sees only what the firewall let through. Together they tell a drop in the network from one in the host firewall; without them a silent drop is reported with `where: unknown`."
+        )
         return out
     }
 
@@ -82,17 +86,20 @@ public enum MarkdownReport {
     private static func matrices(_ m: ReportModel) -> [String] {
         guard !m.kinds.isEmpty else { return ["No checks ran."] }
         let legend = Cell.legend.map { "`\($0.0)` \($0.1)" }.joined(separator: " · ")
-        var out = ["Rows: from (sender); columns: to (target)"
-                   + (m.numberedColumns ? ", numbered like the rows" : "") + ". " + legend]
+        var out = [
+            "Rows: from (sender); columns: to (target)"
+                + (m.numberedColumns ? ", numbered like the rows" : "") + ". " + legend
+        ]
         for s in m.kinds {
             out.append("")
             out.append("### \(s.id) (\(s.name))")
             out.append("")
             let header = ["from \\ to"] + m.nodeNames.map(m.columnLabel)
             let rows = m.nodeNames.map { from in
-                [m.rowLabel(from)] + m.nodeNames.map { to in
-                    from == to ? Cell.diagonal : Cell.symbol(s.check(from: from, to: to))
-                }
+                [m.rowLabel(from)]
+                    + m.nodeNames.map { to in
+                        from == to ? Cell.diagonal : Cell.symbol(s.check(from: from, to: to))
+                    }
             }
             out += table(header, rows, centered: Set(1..<header.count))
         }
@@ -105,9 +112,11 @@ public enum MarkdownReport {
         var out: [String] = []
         let required = m.results.summary.requiredNotOpen
         if required == 0 && m.agentFindings.isEmpty && m.sourceFindings.isEmpty {
-            return [m.status == .incomplete
-                ? "None so far: every required path that was checked is open."
-                : "None: every required path is open."]
+            return [
+                m.status == .incomplete
+                    ? "None so far: every required path that was checked is open."
+                    : "None: every required path is open."
+            ]
         }
         out.append("\(plural(required, "required path")) not open, grouped by cause; each names the rule that fixes it.")
         var number = 0
@@ -158,12 +167,15 @@ public enum MarkdownReport {
     private static func notes(_ m: ReportModel) -> [String] {
         var out: [String] = []
         for (node, l) in m.unavailableListeners {
-            out.append("- \(m.labeled(node)) has no listener on \(l.kind)" + (l.detail.map { " (\($0))" } ?? "")
-                + ": arrival there is confirmed only by an answer.")
+            out.append(
+                "- \(m.labeled(node)) has no listener on \(l.kind)" + (l.detail.map { " (\($0))" } ?? "")
+                    + ": arrival there is confirmed only by an answer.")
         }
         if let late = m.lateAnswersNote(timeoutMs: m.results.timeoutMs) { out.append("- " + late) }
         for (node, offset) in m.skewedClocks {
-            out.append("- The clock of \(m.labeled(node)) is \(formatOffset(ms: offset)) off the coordinator's: 2377/tcp mTLS fails with clock skew (moby#25112). Sync it with NTP/chrony.")
+            out.append(
+                "- The clock of \(m.labeled(node)) is \(formatOffset(ms: offset)) off the coordinator's: 2377/tcp mTLS fails with clock skew (moby#25112). Sync it with NTP/chrony."
+            )
         }
         return out
     }
@@ -180,8 +192,10 @@ public enum MarkdownReport {
             out.append("\(plural(notOpen.count, "check")) not open:")
             out.append("")
             let rows = notOpen.map { c in
-                [c.from, c.to, "\(c.kindID)", c.required ? "yes" : "no", c.verdict.rawValue, c.location?.rawValue ?? "",
-                 c.detail, describe(c.sender), describe(c.receiver)]
+                [
+                    c.from, c.to, "\(c.kindID)", c.required ? "yes" : "no", c.verdict.rawValue, c.location?.rawValue ?? "",
+                    c.detail, describe(c.sender), describe(c.receiver),
+                ]
             }
             out += table(["From", "To", "Kind", "Required", "Verdict", "Where", "Detail", "Sender", "Receiver"], rows)
         }
@@ -216,9 +230,11 @@ public enum MarkdownReport {
         func line(_ row: [String]) -> String {
             "| " + row.enumerated().map { $0.element.padded(widths[$0.offset]) }.joined(separator: " | ") + " |"
         }
-        let rule = "|" + widths.enumerated().map { i, w in
-            centered.contains(i) ? ":" + String(repeating: "-", count: w) + ":" : String(repeating: "-", count: w + 2)
-        }.joined(separator: "|") + "|"
+        let rule =
+            "|"
+            + widths.enumerated().map { i, w in
+                centered.contains(i) ? ":" + String(repeating: "-", count: w) + ":" : String(repeating: "-", count: w + 2)
+            }.joined(separator: "|") + "|"
         return [line(cells[0]), rule] + cells.dropFirst().map(line)
     }
 

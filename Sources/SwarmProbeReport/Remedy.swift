@@ -56,48 +56,60 @@ enum Remedy {
                     + protocolHint(k))
         case (.blocked, .hostFirewall?):
             return Explanation(
-                seen: "Traffic from \(senders) reaches \(c)'s interface on \(k), then \(c)'s own firewall (nftables/iptables/ufw/firewalld) rejects or drops it."
+                seen:
+                    "Traffic from \(senders) reaches \(c)'s interface on \(k), then \(c)'s own firewall (nftables/iptables/ufw/firewalld) rejects or drops it."
                     + decidedBy(t, k),
                 fix: "Add an accept rule on \(cAddr) for inbound \(rule) from \(sendersAddr)" + firewallExamples(k, sources: t.sources, m) + ".")
         case (.blocked, .returnPath?):
             let ports = k.port == nil ? "IP protocol 50 (ESP)" : "\(k.proto.rawValue.uppercased()) ephemeral ports 1024-65535"
             // Answers the senders' own interfaces saw arrive, dropped by the senders' own firewalls.
             let onSenders = t.checks.filter(droppedBySender).map(\.from)
-            let accept = "let established traffic in before any drop (`nft insert rule inet filter input ct state established,related accept`, "
+            let accept =
+                "let established traffic in before any drop (`nft insert rule inet filter input ct state established,related accept`, "
                 + "`iptables -I INPUT -m conntrack --ctstate ESTABLISHED,RELATED -j ACCEPT`)"
                 + (k.port.map { ", or accept \(k.proto.rawValue.uppercased()) from source port \($0) of \(cAddr)" } ?? "")
             if onSenders.count == t.checks.count {
                 return Explanation(
-                    seen: "\(cAddr) answers the \(k) probes from \(senders), and the answers reach \(senders)'s network interface, but \(senders)'s own firewall drops them before they reach the socket."
+                    seen:
+                        "\(cAddr) answers the \(k) probes from \(senders), and the answers reach \(senders)'s network interface, but \(senders)'s own firewall drops them before they reach the socket."
                         + decidedBy(t, k),
                     fix: "On \(sendersAddr): \(accept).")
             }
-            let also = onSenders.isEmpty ? "" : " The answers to \(onSenders.joined(separator: ", ")) did arrive and were dropped by their own firewall: there, \(accept)."
+            let also =
+                onSenders.isEmpty
+                ? "" : " The answers to \(onSenders.joined(separator: ", ")) did arrive and were dropped by their own firewall: there, \(accept)."
             // The evidence sentence of a path whose answers really never arrived.
             let lost = TargetChecks(target: t.target, checks: t.checks.filter { !droppedBySender($0) })
             let lostSenders = lost.sources.joined(separator: ", "), lostAddr = m.labeledList(lost.sources)
             return Explanation(
-                seen: "\(cAddr) receives the \(k) probes from \(lostSenders) and answers, but the answers from \(c) back to \(lostSenders) never arrive."
+                seen:
+                    "\(cAddr) receives the \(k) probes from \(lostSenders) and answers, but the answers from \(c) back to \(lostSenders) never arrive."
                     + decidedBy(lost, k),
                 fix: "Allow the return traffic from \(c) to \(lostAddr): a stateless network ACL (AWS NACL) needs an outbound rule on \(c)'s subnet "
-                    + "and an inbound rule on the senders' subnets for \(ports); otherwise look for asymmetric routing (the answer leaves \(c) by another interface or gateway)." + also)
+                    + "and an inbound rule on the senders' subnets for \(ports); otherwise look for asymmetric routing (the answer leaves \(c) by another interface or gateway)."
+                    + also)
         case (.blocked, _):
             return Explanation(
-                seen: "Traffic to \(c) on \(k) from \(senders) gets no answer, and \(c)'s agent never received it: either the network between them drops it "
+                seen:
+                    "Traffic to \(c) on \(k) from \(senders) gets no answer, and \(c)'s agent never received it: either the network between them drops it "
                     + "(security group, network ACL, cloud firewall) or \(c)'s own firewall does. A capture tap on \(c) (its agent run with packet-capture privileges) would tell which.",
-                fix: "Until a capture settles it, check both: allow inbound \(rule) to \(cAddr) from \(sendersAddr) in the security group / network ACL, "
+                fix:
+                    "Until a capture settles it, check both: allow inbound \(rule) to \(cAddr) from \(sendersAddr) in the security group / network ACL, "
                     + "and accept it in \(c)'s own firewall" + firewallExamples(k, sources: t.sources, m) + ".")
         case (.closed, _):
-            let why = m.listener(c, k).flatMap { $0.mode == .unavailable ? $0.detail : nil }.map { "; \(c)'s agent could not hold the port: \($0)" } ?? ""
-            var fix = "Make sure a program holds \(k) on \(c): for a pre-flight check the swarmprobe agent, in a live swarm dockerd "
+            let why =
+                m.listener(c, k).flatMap { $0.mode == .unavailable ? $0.detail : nil }.map { "; \(c)'s agent could not hold the port: \($0)" } ?? ""
+            var fix =
+                "Make sure a program holds \(k) on \(c): for a pre-flight check the swarmprobe agent, in a live swarm dockerd "
                 + "(`ss -ln\(k.proto == .tcp ? "t" : "u")p` on \(c) shows what listens). If something does listen there, a REJECT rule in \(c)'s firewall answers for it."
             if k == KindID(proto: .tcp, port: 2377) {
                 fix += " Closed is expected for 2377/tcp on a worker of a live swarm; if \(c) should be a manager, check `docker node ls`."
             }
             return Explanation(seen: "\(cAddr) answered \(senders) that nothing listens on \(k)\(why).", fix: fix)
         case (.inconclusive, _):
-            return Explanation(seen: "The evidence from both ends does not settle these paths; each detail says what would.",
-                               fix: "Do what the detail says, then run the check again.")
+            return Explanation(
+                seen: "The evidence from both ends does not settle these paths; each detail says what would.",
+                fix: "Do what the detail says, then run the check again.")
         default:
             return Explanation(seen: t.checks.map(\.detail).joined(separator: " "), fix: "Run the check again.")
         }
@@ -121,7 +133,8 @@ enum Remedy {
                 return " Decided by: \(reply) came back from a port \(c)'s agent holds (a REJECT rule)."
             }
             if cap?.seenAtInterface == true && cap?.seenPastFirewall == false {
-                return " Decided by capture: the tap on \(c)'s interface saw the \(what) from \(from) arrive; the tap after \(c)'s firewall (nflog) never did."
+                return
+                    " Decided by capture: the tap on \(c)'s interface saw the \(what) from \(from) arrive; the tap after \(c)'s firewall (nflog) never did."
             }
             if cap?.seenAtInterface == true {
                 return " Decided by capture: the tap on \(c)'s interface saw the \(what) from \(from) arrive; \(c)'s agent never got it."
@@ -129,10 +142,12 @@ enum Remedy {
             return ""
         case .returnPath?:
             if droppedBySender(check), let after = check.sender?.missedAnswerMs {
-                return " Decided by capture: the tap on \(from)'s interface saw \(c)'s answer arrive \(-after) ms before the probe was given up; the probe's socket never got it."
+                return
+                    " Decided by capture: the tap on \(from)'s interface saw \(c)'s answer arrive \(-after) ms before the probe was given up; the probe's socket never got it."
             }
             if let r = check.receiver, r.received > 0 {
-                return " Decided by: \(c)'s agent logged \(r.received) probe(s) from \(from) and answered \(r.answered); none of the answers reached \(from)."
+                return
+                    " Decided by: \(c)'s agent logged \(r.received) probe(s) from \(from) and answered \(r.answered); none of the answers reached \(from)."
             }
             if cap?.answerSeenLeaving == true {
                 let answer = k.proto == .tcp ? "SYN-ACK" : "answer"
@@ -151,7 +166,8 @@ enum Remedy {
         let x = a.node, xAddr = m.labeled(a.node)
         let d = a.health.detail.map { " (\($0))" } ?? ""
         let kinds = a.kinds.map(\.description).joined(separator: ", ")
-        let effect = a.checks.isEmpty
+        let effect =
+            a.checks.isEmpty
             ? "it takes part in no required check, so nothing required depends on it"
             : "\(plural(a.checks.count, "required check")) to and from \(x) (\(kinds)) say nothing about the path"
         switch a.health.status {
@@ -183,7 +199,8 @@ enum Remedy {
         let kinds = s.kinds.map(\.description).joined(separator: ", ")
         let firstTarget = s.targets.first.map { m.address($0) } ?? "PEER-ADDRESS"
         return Explanation(
-            seen: "Probes from \(a) arrived at \(m.labeledList(s.targets)) on \(kinds) from \(seen), not from \(a)'s advertise address \(m.address(a)). "
+            seen:
+                "Probes from \(a) arrived at \(m.labeledList(s.targets)) on \(kinds) from \(seen), not from \(a)'s advertise address \(m.address(a)). "
                 + "Swarm peers expect \(a)'s traffic from its advertise address, and VXLAN from another address is dropped (moby#53004). "
                 + "Likely causes: a wrong `--advertise-addr`, NAT between the nodes, or a second network interface whose route the kernel picks.",
             fix: "On \(a), `ip route get \(firstTarget)` must show `src \(m.address(a))`; fix the route, "
@@ -195,7 +212,9 @@ enum Remedy {
     private static func protocolHint(_ k: KindID) -> String {
         switch k.proto {
         case .udp: return " Make sure the rule is for UDP: a TCP rule for the same port does not cover it (moby#25836)."
-        case .esp: return " ESP is IP protocol 50, not a port: it needs its own rule (\"all TCP\" / \"all UDP\" rules do not cover it), and it does not pass NAT (moby#37115)."
+        case .esp:
+            return
+                " ESP is IP protocol 50, not a port: it needs its own rule (\"all TCP\" / \"all UDP\" rules do not cover it), and it does not pass NAT (moby#37115)."
         case .tcp: return ""
         }
     }

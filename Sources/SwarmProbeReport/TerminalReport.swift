@@ -15,8 +15,9 @@ public enum TerminalReport {
         var out: [String] = []
 
         let interrupted = r.complete ? "" : ", interrupted"
-        out.append("swarmprobe \(r.toolVersion): profile \(r.profile), \(plural(m.nodeNames.count, "node")), "
-            + "\(plural(r.checks.count, "check")) in \(formatDuration(ms: r.durationMs)) (probe timeout \(timeoutText(r)))\(interrupted)")
+        out.append(
+            "swarmprobe \(r.toolVersion): profile \(r.profile), \(plural(m.nodeNames.count, "node")), "
+                + "\(plural(r.checks.count, "check")) in \(formatDuration(ms: r.durationMs)) (probe timeout \(timeoutText(r)))\(interrupted)")
 
         for section in m.kinds {
             out.append("")
@@ -121,22 +122,26 @@ public enum TerminalReport {
         for s in m.sourceFindings {
             let seen = s.addresses.map(\.description).joined(separator: ", ")
             let kinds = s.kinds.map(\.description).joined(separator: ", ")
-            out += wrap("Unexpected source address: probes from \(m.labeled(s.sender)) arrived at \(s.targets.joined(separator: ", ")) "
-                + "from \(seen) on \(kinds), not from its advertise address (wrong --advertise-addr, NAT or a second NIC; moby#53004)",
+            out += wrap(
+                "Unexpected source address: probes from \(m.labeled(s.sender)) arrived at \(s.targets.joined(separator: ", ")) "
+                    + "from \(seen) on \(kinds), not from its advertise address (wrong --advertise-addr, NAT or a second NIC; moby#53004)",
                 width: width, indent: "    ", firstIndent: "  ")
         }
         for n in m.results.nodes {
             let unavailable = n.listeners.filter { $0.mode == .unavailable }
             guard !unavailable.isEmpty else { continue }
             let list = unavailable.map { "\($0.kind)" + ($0.detail.map { " (\($0))" } ?? "") }.joined(separator: ", ")
-            out += wrap("Listener unavailable on \(n.name): \(list); arrival there is confirmed only by an answer", width: width, indent: "    ", firstIndent: "  ")
+            out += wrap(
+                "Listener unavailable on \(n.name): \(list); arrival there is confirmed only by an answer", width: width, indent: "    ",
+                firstIndent: "  ")
         }
         if let late = m.lateAnswersNote(timeoutMs: m.results.timeoutMs) {
             out += wrap("Late answers: " + late, width: width, indent: "    ", firstIndent: "  ")
         }
         for (node, offset) in m.skewedClocks {
-            out += wrap("Clock: \(node) is \(formatOffset(ms: offset)) off the coordinator's clock; 2377/tcp mTLS fails with clock skew (moby#25112): sync it with NTP/chrony",
-                        width: width, indent: "    ", firstIndent: "  ")
+            out += wrap(
+                "Clock: \(node) is \(formatOffset(ms: offset)) off the coordinator's clock; 2377/tcp mTLS fails with clock skew (moby#25112): sync it with NTP/chrony",
+                width: width, indent: "    ", firstIndent: "  ")
         }
         return out
     }

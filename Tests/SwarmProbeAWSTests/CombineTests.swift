@@ -7,21 +7,27 @@ struct CombineTests {
     let kind = TrafficKind(name: "overlay-data", proto: .udp, port: 4789, dataPath: true)
 
     func check(_ verdict: Verdict, _ location: Where?) -> CheckResult {
-        CheckResult(from: "a", to: "b", kind: kind, required: true, decision: Decision(verdict, location, .silentBeforeTarget),
-                    detail: "probe said so.", sender: nil, receiver: nil)
+        CheckResult(
+            from: "a", to: "b", kind: kind, required: true, decision: Decision(verdict, location, .silentBeforeTarget),
+            detail: "probe said so.", sender: nil, receiver: nil)
     }
 
     func audit(_ verdict: Verdict, _ location: Where?) -> AWSAuditResult {
-        AWSAuditResult(profile: "p", nodes: [],
-                       paths: [AWSPathDecision(from: "a", to: "b", kind: kind.name, kindID: kind.kindID, required: true,
-                                               verdict: verdict, location: location, detail: "sg-1 has no inbound rule for UDP 4789",
-                                               layers: [])],
-                       remediation: [], inventory: [])
+        AWSAuditResult(
+            profile: "p", nodes: [],
+            paths: [
+                AWSPathDecision(
+                    from: "a", to: "b", kind: kind.name, kindID: kind.kindID, required: true,
+                    verdict: verdict, location: location, detail: "sg-1 has no inbound rule for UDP 4789",
+                    layers: [])
+            ],
+            remediation: [], inventory: [])
     }
 
     func combine(_ probe: (Verdict, Where?), _ aws: (Verdict, Where?)) -> (CheckResult, AWSCombine.Summary) {
-        var r = Results(toolVersion: "t", profile: "p", startedAt: "s", durationMs: 1, timeoutMs: 1, complete: true,
-                        nodes: [], checks: [check(probe.0, probe.1)])
+        var r = Results(
+            toolVersion: "t", profile: "p", startedAt: "s", durationMs: 1, timeoutMs: 1, complete: true,
+            nodes: [], checks: [check(probe.0, probe.1)])
         let s = AWSCombine.annotate(&r, with: audit(aws.0, aws.1))
         return (r.checks[0], s)
     }

@@ -1,7 +1,8 @@
 import Foundation
-@testable import SwarmProbeAWS
 import SwarmProbeCore
 import Testing
+
+@testable import SwarmProbeAWS
 
 func fixture(_ name: String) -> String {
     Bundle.module.resourceURL!.appendingPathComponent("Fixtures").appendingPathComponent(name).path
@@ -63,35 +64,50 @@ func ip(_ s: String) -> IPAddress { IPAddress(s)! }
         (IpPermission(ipProtocol: "udp", fromPort: 4789, toPort: 4789, ipv6Ranges: ["::/0"]), udp4789, false),
     ])
     func inbound(_ rule: IpPermission, _ traffic: Traffic, _ allowed: Bool) {
-        let snap = AWSSnapshot(securityGroups: [SecurityGroup(groupId: "sg-t", groupName: "t", ipPermissions: [rule])],
-                               prefixLists: ["pl-1": ["10.0.1.0/24"], "pl-2": ["10.9.0.0/16"]])
-        let d = evaluateSecurityGroups(["sg-t"], egress: false, traffic: traffic, peer: ip("10.0.1.11"), peerName: "a",
-                                       peerGroups: ["sg-peer"], snapshot: snap, layer: .targetSecurityGroup)
+        let snap = AWSSnapshot(
+            securityGroups: [SecurityGroup(groupId: "sg-t", groupName: "t", ipPermissions: [rule])],
+            prefixLists: ["pl-1": ["10.0.1.0/24"], "pl-2": ["10.9.0.0/16"]])
+        let d = evaluateSecurityGroups(
+            ["sg-t"], egress: false, traffic: traffic, peer: ip("10.0.1.11"), peerName: "a",
+            peerGroups: ["sg-peer"], snapshot: snap, layer: .targetSecurityGroup)
         #expect(d.outcome == (allowed ? .allow : .deny), "\(d.detail)")
     }
 
     @Test func unknownPrefixListOrGroupIsUnknownNotDenied() {
         let rule = IpPermission(ipProtocol: "udp", fromPort: 4789, toPort: 4789, prefixListIds: ["pl-missing"])
         let snap = AWSSnapshot(securityGroups: [SecurityGroup(groupId: "sg-t", ipPermissions: [rule])])
-        let d = evaluateSecurityGroups(["sg-t"], egress: false, traffic: Self.udp4789, peer: ip("10.0.1.11"), peerName: "a",
-                                       peerGroups: [], snapshot: snap, layer: .targetSecurityGroup)
+        let d = evaluateSecurityGroups(
+            ["sg-t"], egress: false, traffic: Self.udp4789, peer: ip("10.0.1.11"), peerName: "a",
+            peerGroups: [], snapshot: snap, layer: .targetSecurityGroup)
         #expect(d.outcome == .unknown)
-        #expect(d.detail == "cannot tell whether inbound UDP 4789 from 10.0.1.11 (a) is allowed: sg-t allows UDP 4789 from prefix list pl-missing, whose entries are unknown")
-        let missing = evaluateSecurityGroups(["sg-gone"], egress: false, traffic: Self.udp4789, peer: ip("10.0.1.11"), peerName: "a",
-                                             peerGroups: [], snapshot: snap, layer: .targetSecurityGroup)
+        #expect(
+            d.detail
+                == "cannot tell whether inbound UDP 4789 from 10.0.1.11 (a) is allowed: sg-t allows UDP 4789 from prefix list pl-missing, whose entries are unknown"
+        )
+        let missing = evaluateSecurityGroups(
+            ["sg-gone"], egress: false, traffic: Self.udp4789, peer: ip("10.0.1.11"), peerName: "a",
+            peerGroups: [], snapshot: snap, layer: .targetSecurityGroup)
         #expect(missing.outcome == .unknown)
         #expect(missing.detail.contains("security group sg-gone is not in the describe-security-groups data"))
     }
 
     @Test func denyNamesTheNearMiss() {
-        let snap = AWSSnapshot(securityGroups: [SecurityGroup(groupId: "sg-x", groupName: "swarm", ipPermissions: [
-            IpPermission(ipProtocol: "tcp", fromPort: 4789, toPort: 4789, groupPairs: ["sg-x"]),
-        ])])
-        let d = evaluateSecurityGroups(["sg-x"], egress: false, traffic: Self.udp4789, peer: ip("10.0.1.11"), peerName: "m1",
-                                       peerGroups: ["sg-x"], snapshot: snap, layer: .targetSecurityGroup)
+        let snap = AWSSnapshot(securityGroups: [
+            SecurityGroup(
+                groupId: "sg-x", groupName: "swarm",
+                ipPermissions: [
+                    IpPermission(ipProtocol: "tcp", fromPort: 4789, toPort: 4789, groupPairs: ["sg-x"])
+                ])
+        ])
+        let d = evaluateSecurityGroups(
+            ["sg-x"], egress: false, traffic: Self.udp4789, peer: ip("10.0.1.11"), peerName: "m1",
+            peerGroups: ["sg-x"], snapshot: snap, layer: .targetSecurityGroup)
         #expect(d.outcome == .deny)
         #expect(d.resource == "sg-x")
-        #expect(d.detail == "no inbound rule of sg-x (swarm) allows UDP 4789 from 10.0.1.11 (m1); sg-x allows TCP 4789 from sg-x (VXLAN is UDP: a TCP rule for 4789 does not cover it (moby#25836))")
+        #expect(
+            d.detail
+                == "no inbound rule of sg-x (swarm) allows UDP 4789 from 10.0.1.11 (m1); sg-x allows TCP 4789 from sg-x (VXLAN is UDP: a TCP rule for 4789 does not cover it (moby#25836))"
+        )
     }
 }
 
@@ -99,54 +115,79 @@ func ip(_ s: String) -> IPAddress { IPAddress(s)! }
     static func acl(_ entries: [NetworkAclEntry]) -> NetworkAcl {
         NetworkAcl(networkAclId: "acl-1", vpcId: "vpc-1", isDefault: false, subnetIds: ["subnet-1"], entries: entries)
     }
-    static func entry(_ n: Int, _ proto: String, _ action: String, egress: Bool = false, _ cidr: String = "0.0.0.0/0", _ ports: (Int, Int)? = nil) -> NetworkAclEntry {
-        NetworkAclEntry(ruleNumber: n, proto: proto, ruleAction: action, egress: egress, cidrBlock: cidr,
-                        portRange: ports.map { NetworkAclEntry.PortRange(from: $0.0, to: $0.1) })
+    static func entry(
+        _ n: Int, _ proto: String, _ action: String, egress: Bool = false, _ cidr: String = "0.0.0.0/0", _ ports: (Int, Int)? = nil
+    ) -> NetworkAclEntry {
+        NetworkAclEntry(
+            ruleNumber: n, proto: proto, ruleAction: action, egress: egress, cidrBlock: cidr,
+            portRange: ports.map { NetworkAclEntry.PortRange(from: $0.0, to: $0.1) })
     }
 
     @Test func ruleNumberOrderFirstMatchWins() {
         // Listed allow first, but deny 90 comes first in rule-number order.
-        let a = Self.acl([Self.entry(100, "17", "allow", "10.0.0.0/16", (4789, 4789)),
-                          Self.entry(90, "17", "deny", "10.0.1.0/24", (4789, 4789))])
+        let a = Self.acl([
+            Self.entry(100, "17", "allow", "10.0.0.0/16", (4789, 4789)),
+            Self.entry(90, "17", "deny", "10.0.1.0/24", (4789, 4789)),
+        ])
         let t = Traffic(kind: KindID(proto: .udp, port: 4789))
-        #expect(evaluateACL(a, egress: false, traffic: t, remote: ip("10.0.1.11")) == [ACLSpan(ports: PortSpan(4789, 4789), allow: false, ruleNumber: 90)])
-        #expect(evaluateACL(a, egress: false, traffic: t, remote: ip("10.0.2.11")) == [ACLSpan(ports: PortSpan(4789, 4789), allow: true, ruleNumber: 100)])
+        #expect(
+            evaluateACL(a, egress: false, traffic: t, remote: ip("10.0.1.11")) == [ACLSpan(ports: PortSpan(4789, 4789), allow: false, ruleNumber: 90)]
+        )
+        #expect(
+            evaluateACL(a, egress: false, traffic: t, remote: ip("10.0.2.11")) == [ACLSpan(ports: PortSpan(4789, 4789), allow: true, ruleNumber: 100)]
+        )
         // Egress entries do not apply inbound; nothing matches: the final * deny.
-        #expect(evaluateACL(a, egress: true, traffic: t, remote: ip("10.0.2.11")) == [ACLSpan(ports: PortSpan(4789, 4789), allow: false, ruleNumber: nil)])
+        #expect(
+            evaluateACL(a, egress: true, traffic: t, remote: ip("10.0.2.11")) == [ACLSpan(ports: PortSpan(4789, 4789), allow: false, ruleNumber: nil)]
+        )
     }
 
     @Test func protocolAllAndNumbers() {
         let a = Self.acl([Self.entry(100, "-1", "allow")])
         #expect(evaluateACL(a, egress: false, traffic: Traffic(kind: KindID(proto: .esp, port: nil)), remote: ip("10.0.0.1")).allSatisfy { $0.allow })
         let tcpOnly = Self.acl([Self.entry(100, "6", "allow", "0.0.0.0/0", (0, 65535))])
-        #expect(evaluateACL(tcpOnly, egress: false, traffic: Traffic(kind: KindID(proto: .udp, port: 4789)), remote: ip("10.0.0.1")).allSatisfy { !$0.allow })
-        #expect(evaluateACL(tcpOnly, egress: false, traffic: Traffic(kind: KindID(proto: .esp, port: nil)), remote: ip("10.0.0.1")) == [ACLSpan(ports: nil, allow: false, ruleNumber: nil)])
+        #expect(
+            evaluateACL(tcpOnly, egress: false, traffic: Traffic(kind: KindID(proto: .udp, port: 4789)), remote: ip("10.0.0.1")).allSatisfy {
+                !$0.allow
+            })
+        #expect(
+            evaluateACL(tcpOnly, egress: false, traffic: Traffic(kind: KindID(proto: .esp, port: nil)), remote: ip("10.0.0.1")) == [
+                ACLSpan(ports: nil, allow: false, ruleNumber: nil)
+            ])
     }
 
     @Test func ephemeralRangeSplitsIntoSpans() {
-        let a = Self.acl([Self.entry(100, "6", "allow", "10.0.0.0/16", (2377, 2377)),
-                          Self.entry(110, "6", "allow", "10.0.0.0/16", (32768, 65535)),
-                          Self.entry(105, "6", "deny", "10.0.0.0/16", (40000, 40010))])
-        let spans = evaluateACL(a, egress: false, traffic: Traffic(proto: 6, ports: PortSpan(1024, 65535)), remote: ip("10.0.1.11"))
-        #expect(spans == [
-            ACLSpan(ports: PortSpan(1024, 2376), allow: false, ruleNumber: nil),
-            ACLSpan(ports: PortSpan(2377, 2377), allow: true, ruleNumber: 100),
-            ACLSpan(ports: PortSpan(2378, 32767), allow: false, ruleNumber: nil),
-            ACLSpan(ports: PortSpan(32768, 39999), allow: true, ruleNumber: 110),
-            ACLSpan(ports: PortSpan(40000, 40010), allow: false, ruleNumber: 105),
-            ACLSpan(ports: PortSpan(40011, 65535), allow: true, ruleNumber: 110),
+        let a = Self.acl([
+            Self.entry(100, "6", "allow", "10.0.0.0/16", (2377, 2377)),
+            Self.entry(110, "6", "allow", "10.0.0.0/16", (32768, 65535)),
+            Self.entry(105, "6", "deny", "10.0.0.0/16", (40000, 40010)),
         ])
-        let d = aclDecision(a, subnetText: "subnet-1 of m1", egress: false, traffic: Traffic(proto: 6, ports: PortSpan(1024, 65535)),
-                            remote: ip("10.0.2.22"), remoteName: "w2", layer: .returnSourceNACL)
+        let spans = evaluateACL(a, egress: false, traffic: Traffic(proto: 6, ports: PortSpan(1024, 65535)), remote: ip("10.0.1.11"))
+        #expect(
+            spans == [
+                ACLSpan(ports: PortSpan(1024, 2376), allow: false, ruleNumber: nil),
+                ACLSpan(ports: PortSpan(2377, 2377), allow: true, ruleNumber: 100),
+                ACLSpan(ports: PortSpan(2378, 32767), allow: false, ruleNumber: nil),
+                ACLSpan(ports: PortSpan(32768, 39999), allow: true, ruleNumber: 110),
+                ACLSpan(ports: PortSpan(40000, 40010), allow: false, ruleNumber: 105),
+                ACLSpan(ports: PortSpan(40011, 65535), allow: true, ruleNumber: 110),
+            ])
+        let d = aclDecision(
+            a, subnetText: "subnet-1 of m1", egress: false, traffic: Traffic(proto: 6, ports: PortSpan(1024, 65535)),
+            remote: ip("10.0.2.22"), remoteName: "w2", layer: .returnSourceNACL)
         #expect(d.outcome == .deny)
         #expect(d.deniedPorts == [PortSpan(1024, 2376), PortSpan(2378, 32767), PortSpan(40000, 40010)])
-        #expect(d.detail == "acl-1 (subnet-1 of m1) inbound from 10.0.2.22 (w2) denies TCP ports 1024-2376, 2378-32767 by rule *; 40000-40010 by rule 105 of 1024-65535 (allowed: 2377 by rule 100, 32768-39999 by rule 110, 40011-65535 by rule 110)")
+        #expect(
+            d.detail
+                == "acl-1 (subnet-1 of m1) inbound from 10.0.2.22 (w2) denies TCP ports 1024-2376, 2378-32767 by rule *; 40000-40010 by rule 105 of 1024-65535 (allowed: 2377 by rule 100, 32768-39999 by rule 110, 40011-65535 by rule 110)"
+        )
     }
 
     @Test func rule32767IsTheStar() {
         let a = Self.acl([Self.entry(32767, "-1", "deny")])
-        let d = aclDecision(a, subnetText: "subnet-1 of w2", egress: false, traffic: Traffic(kind: KindID(proto: .udp, port: 7946)),
-                            remote: ip("10.0.1.11"), remoteName: "m1", layer: .targetNACL)
+        let d = aclDecision(
+            a, subnetText: "subnet-1 of w2", egress: false, traffic: Traffic(kind: KindID(proto: .udp, port: 7946)),
+            remote: ip("10.0.1.11"), remoteName: "m1", layer: .targetNACL)
         #expect(d.rule == "*")
         #expect(d.detail == "acl-1 (subnet-1 of w2) has no inbound rule allowing UDP 7946 from 10.0.1.11 (m1): the final rule * denies it")
     }

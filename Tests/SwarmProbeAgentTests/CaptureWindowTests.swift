@@ -1,4 +1,5 @@
 import Testing
+
 @testable import SwarmProbeAgent
 
 @Suite("Which capture a run's log carries")
@@ -20,10 +21,12 @@ struct CaptureWindowTests {
     @Test("a log served after this run's first probe arrived (another coordinator's) does not cut the run's capture")
     func servedDuringTheRun() {
         // Probes of this run arrived 400 ms before this agent's own plan; a log was served 200 ms before the plan.
-        #expect(ControlService.captureSince(runStart: start, servedBefore: start - 200, firstProbe: start - 400, now: start + 900)
+        #expect(
+            ControlService.captureSince(runStart: start, servedBefore: start - 200, firstProbe: start - 400, now: start + 900)
                 == start - 5_000)
         // Served before the first probe of the run: the bound holds.
-        #expect(ControlService.captureSince(runStart: start, servedBefore: start - 700, firstProbe: start - 400, now: start + 900)
+        #expect(
+            ControlService.captureSince(runStart: start, servedBefore: start - 700, firstProbe: start - 400, now: start + 900)
                 == start - 700)
     }
 

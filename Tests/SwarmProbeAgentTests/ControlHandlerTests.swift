@@ -5,15 +5,17 @@ import NIOEmbedded
 import NIOHTTP1
 import SwarmProbeCore
 import Testing
+
 @testable import SwarmProbeAgent
 
 /// A control service as the agent builds one (`Agent.run`), for the agent at `Fixture.agent`, with no capture
 /// taps and a logger that prints nothing. Its prober is never asked to run a plan here.
 func controlService(loop: any EventLoop) -> ControlService {
-    ControlService(address: Fixture.agent, controlPort: 7950, profile: DefaultProfile.load(), token: Fixture.token, listeners: { [] }, taps: nil,
-                   responder: Responder(address: Fixture.agent, token: Fixture.token),
-                   prober: Prober(group: loop, address: Fixture.agent, token: Fixture.token, esp: nil, framedKinds: []),
-                   logger: Logger(label: "control-test", factory: { _ in SwiftLogNoOpLogHandler() }))
+    ControlService(
+        address: Fixture.agent, controlPort: 7950, profile: DefaultProfile.load(), token: Fixture.token, listeners: { [] }, taps: nil,
+        responder: Responder(address: Fixture.agent, token: Fixture.token),
+        prober: Prober(group: loop, address: Fixture.agent, token: Fixture.token, esp: nil, framedKinds: []),
+        logger: Logger(label: "control-test", factory: { _ in SwiftLogNoOpLogHandler() }))
 }
 
 /// Plays the socket's part where the testing channel does not: a write after the connection closed fails and
@@ -81,8 +83,10 @@ struct ControlHTTPHandlerTests {
     }
 
     /// A request's bytes; `contentLength` overrides the body's own length (a head announcing more than is sent).
-    func request(_ method: String, _ path: String, body: [UInt8] = [], authorization: String?,
-                 contentLength: Int? = nil) -> ByteBuffer {
+    func request(
+        _ method: String, _ path: String, body: [UInt8] = [], authorization: String?,
+        contentLength: Int? = nil
+    ) -> ByteBuffer {
         var head = "\(method) \(path) HTTP/1.1\r\nhost: 10.0.0.1:7947\r\n"
         if let authorization { head += "authorization: \(authorization)\r\n" }
         if method == "POST" || contentLength != nil { head += "content-length: \(contentLength ?? body.count)\r\n" }
@@ -135,10 +139,14 @@ struct ControlHTTPHandlerTests {
     /// The answer's `X-Swarmprobe-Mac` signs its status and body under the request's nonce.
     func expectSigned(_ response: WireResponse, nonce: String, sourceLocation: SourceLocation = #_sourceLocation) {
         let mac = response.header(ControlAuth.responseHeader)
-        #expect(ControlAuth.verifyResponse(key: Fixture.token.controlKey, requestNonce: nonce, status: response.status,
-                                           body: response.body, mac: mac), sourceLocation: sourceLocation)
-        #expect(!ControlAuth.verifyResponse(key: Fixture.otherToken.controlKey, requestNonce: nonce, status: response.status,
-                                            body: response.body, mac: mac), sourceLocation: sourceLocation)
+        #expect(
+            ControlAuth.verifyResponse(
+                key: Fixture.token.controlKey, requestNonce: nonce, status: response.status,
+                body: response.body, mac: mac), sourceLocation: sourceLocation)
+        #expect(
+            !ControlAuth.verifyResponse(
+                key: Fixture.otherToken.controlKey, requestNonce: nonce, status: response.status,
+                body: response.body, mac: mac), sourceLocation: sourceLocation)
     }
 
     /// Authorization headers refused at the head, before any body is read.
@@ -163,16 +171,19 @@ struct ControlHTTPHandlerTests {
         }
     }
 
-    @Test("a request that cannot authenticate: 401 at its head, unsigned, and the connection closes; no body is buffered",
-          arguments: Refused.allCases)
+    @Test(
+        "a request that cannot authenticate: 401 at its head, unsigned, and the connection closes; no body is buffered",
+        arguments: Refused.allCases)
     func unauthorizedAtHead(_ refused: Refused) async throws {
         let loop = NIOAsyncTestingEventLoop()
         let service = controlService(loop: loop)
         let channel = try await connection(service, loop: loop)
         // The head and only part of the body it announces: the answer does not wait for the rest.
         let body = [UInt8](repeating: UInt8(ascii: "x"), count: 1000)
-        try await channel.writeInbound(request("POST", ControlPath.hello, body: Array(body.prefix(500)),
-                                               authorization: refused.header(body: body), contentLength: 1000))
+        try await channel.writeInbound(
+            request(
+                "POST", ControlPath.hello, body: Array(body.prefix(500)),
+                authorization: refused.header(body: body), contentLength: 1000))
         let response = try await response(channel)
         #expect(response.status == 401)
         #expect(response.header("connection") == "close")
@@ -212,8 +223,9 @@ struct ControlHTTPHandlerTests {
         _ = try await channel.finish(acceptAlreadyClosed: true)
     }
 
-    @Test("a hello of another protocol version (0.1's coordinators sent {}): 409, signed, naming both versions and which to upgrade",
-          arguments: [Array("{}".utf8), WireCodec.encode(HelloRequest(protocolVersion: ControlProtocol.version + 1, toolVersion: "9.9"))])
+    @Test(
+        "a hello of another protocol version (0.1's coordinators sent {}): 409, signed, naming both versions and which to upgrade",
+        arguments: [Array("{}".utf8), WireCodec.encode(HelloRequest(protocolVersion: ControlProtocol.version + 1, toolVersion: "9.9"))])
     func helloOfAnotherVersion(body: [UInt8]) async throws {
         let loop = NIOAsyncTestingEventLoop()
         let channel = try await connection(controlService(loop: loop), loop: loop)
@@ -225,9 +237,12 @@ struct ControlHTTPHandlerTests {
         let refusal = try WireCodec.decode(ErrorResponse.self, from: response.body, source: "hello")
         #expect(refusal.protocolVersion == ControlProtocol.version)
         let newer = body.count > 2
-        #expect(refusal.error == "the agent at \(Fixture.agent):7950 speaks control protocol \(ControlProtocol.version) (swarmprobe \(SwarmProbeVersion.current)), "
-                + (newer ? "this coordinator protocol \(ControlProtocol.version + 1) (swarmprobe 9.9): upgrade the agent"
-                         : "this coordinator protocol 1: upgrade the coordinator (swarmprobe where the check runs)"))
+        #expect(
+            refusal.error
+                == "the agent at \(Fixture.agent):7950 speaks control protocol \(ControlProtocol.version) (swarmprobe \(SwarmProbeVersion.current)), "
+                + (newer
+                    ? "this coordinator protocol \(ControlProtocol.version + 1) (swarmprobe 9.9): upgrade the agent"
+                    : "this coordinator protocol 1: upgrade the coordinator (swarmprobe where the check runs)"))
         _ = try await channel.finish(acceptAlreadyClosed: true)
     }
 
@@ -259,8 +274,9 @@ struct ControlHTTPHandlerTests {
         let service = controlService(loop: loop)
         let channel = try await connection(service, loop: loop)
         let body = Array("{}".utf8)
-        let forged = ControlAuth.sign(key: Fixture.otherToken.controlKey, method: "POST", path: ControlPath.hello, body: body,
-                                      timeMs: nowMs())
+        let forged = ControlAuth.sign(
+            key: Fixture.otherToken.controlKey, method: "POST", path: ControlPath.hello, body: body,
+            timeMs: nowMs())
         // The head alone: nothing yet (the MAC covers the body, so it is checked once the body is in).
         var bytes = request("POST", ControlPath.hello, body: body, authorization: forged.header)
         let head = bytes.readSlice(length: bytes.readableBytes - body.count)!
@@ -331,8 +347,10 @@ struct ControlHTTPHandlerTests {
         let service = controlService(loop: loop)
         let channel = try await connection(service, loop: loop)
         let auth = ControlAuth.sign(key: Fixture.token.controlKey, method: "POST", path: ControlPath.run, body: [], timeMs: nowMs())
-        try await channel.writeInbound(ByteBuffer(string: "POST \(ControlPath.run) HTTP/1.1\r\nhost: a\r\nauthorization: \(auth.header)\r\n"
-                                                  + "transfer-encoding: chunked\r\n\r\n"))
+        try await channel.writeInbound(
+            ByteBuffer(
+                string: "POST \(ControlPath.run) HTTP/1.1\r\nhost: a\r\nauthorization: \(auth.header)\r\n"
+                    + "transfer-encoding: chunked\r\n\r\n"))
         var chunk = ByteBuffer(string: String(ControlAuth.maximumBodyBytes, radix: 16) + "\r\n")
         chunk.writeRepeatingByte(UInt8(ascii: "x"), count: ControlAuth.maximumBodyBytes)
         chunk.writeString("\r\n")
@@ -371,8 +389,10 @@ struct ControlHTTPHandlerTests {
         let loop = NIOAsyncTestingEventLoop()
         let channel = try await connection(controlService(loop: loop), loop: loop)
         // A TLS ClientHello's first bytes, then more junk.
-        try await channel.writeInbound(ByteBuffer(bytes: [0x16, 0x03, 0x01, 0x00, 0xa5, 0x01, 0x00, 0x00, 0xa1, 0x03, 0x03]
-                                                  + Array("\r\n\r\nGARBAGE\r\n\r\n".utf8)))
+        try await channel.writeInbound(
+            ByteBuffer(
+                bytes: [0x16, 0x03, 0x01, 0x00, 0xa5, 0x01, 0x00, 0x00, 0xa1, 0x03, 0x03]
+                    + Array("\r\n\r\nGARBAGE\r\n\r\n".utf8)))
         let response = try await response(channel)
         #expect(response.status == 400)
         #expect(response.header("connection") == "close")
@@ -459,10 +479,12 @@ struct ControlConnectionsTests {
         #expect(try accept(busy, on: server))
         #expect(try accept(idle, on: server))
         // A signed head whose body has not come yet: no answer, but the connection is in a request now.
-        let auth = ControlAuth.sign(key: Fixture.token.controlKey, method: "POST", path: ControlPath.hello, body: Array("{}".utf8),
-                                    timeMs: nowMs())
-        let head = HTTPRequestHead(version: .http1_1, method: .POST, uri: ControlPath.hello,
-                                   headers: ["authorization": auth.header, "content-length": "2"])
+        let auth = ControlAuth.sign(
+            key: Fixture.token.controlKey, method: "POST", path: ControlPath.hello, body: Array("{}".utf8),
+            timeMs: nowMs())
+        let head = HTTPRequestHead(
+            version: .http1_1, method: .POST, uri: ControlPath.hello,
+            headers: ["authorization": auth.header, "content-length": "2"])
         try busy.writeInbound(HTTPServerRequestPart.head(head))
         #expect(try busy.readOutbound(as: HTTPServerResponsePart.self) == nil)
         let newcomer = EmbeddedChannel(loop: loop)

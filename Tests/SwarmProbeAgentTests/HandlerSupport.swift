@@ -1,6 +1,7 @@
 import NIOCore
 import NIOEmbedded
 import SwarmProbeCore
+
 @testable import SwarmProbeAgent
 
 /// What the handler tests share: one cluster token, a two-node cluster (the agent under test and a peer),
@@ -18,13 +19,17 @@ enum Fixture {
     static let esp = KindID(proto: .esp, port: nil)
 
     /// A signed probe from `sender` to `target`, on `kind`'s protocol and port unless told otherwise.
-    static func probe(kind: KindID = udp, type: ProbePacket.PacketType = .probe, proto: TransportProtocol? = nil,
-                      targetPort: Int? = nil, replyPort: UInt16 = 40000, nonce: [UInt8] = randomBytes(16),
-                      sender: IPAddress = peer, target: IPAddress = agent, padding: Int = 0,
-                      timeMs: UInt64 = nowMs(), token: ClusterToken = token) -> [UInt8] {
-        ProbePacket(type: type, proto: proto ?? kind.proto, targetPort: UInt16(targetPort ?? kind.port ?? 0),
-                    replyPort: replyPort, timeMs: timeMs, nonce: nonce, runID: runID, sender: sender, target: target,
-                    padding: padding).encode(auth: token.probeAuthenticator)
+    static func probe(
+        kind: KindID = udp, type: ProbePacket.PacketType = .probe, proto: TransportProtocol? = nil,
+        targetPort: Int? = nil, replyPort: UInt16 = 40000, nonce: [UInt8] = randomBytes(16),
+        sender: IPAddress = peer, target: IPAddress = agent, padding: Int = 0,
+        timeMs: UInt64 = nowMs(), token: ClusterToken = token
+    ) -> [UInt8] {
+        ProbePacket(
+            type: type, proto: proto ?? kind.proto, targetPort: UInt16(targetPort ?? kind.port ?? 0),
+            replyPort: replyPort, timeMs: timeMs, nonce: nonce, runID: runID, sender: sender, target: target,
+            padding: padding
+        ).encode(auth: token.probeAuthenticator)
     }
 
     static func decode(_ bytes: some Collection<UInt8>) throws -> ProbePacket {

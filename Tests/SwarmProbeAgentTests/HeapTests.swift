@@ -1,6 +1,7 @@
-import Foundation
 import CMalloc
+import Foundation
 import Testing
+
 @testable import SwarmProbeAgent
 
 @Suite("The allocator hands freed memory back", .serialized)

@@ -3,6 +3,7 @@ import NIOCore
 import NIOEmbedded
 import SwarmProbeCore
 import Testing
+
 @testable import SwarmProbeAgent
 
 /// Stands in for the socket's connect on an embedded channel. The first connect (the test's) goes through and
@@ -91,12 +92,14 @@ struct UDPProbeClientTests {
         let recorder = ConnectRecorder()
         try channel.pipeline.syncOperations.addHandler(recorder)
         try channel.pipeline.syncOperations.addHandler(
-            UDPProbeClient(auth: Fixture.token.probeAuthenticator, remote: remote, nonces: nonces, timeout: Self.timeout,
-                           framed: framed, pacing: RunPacing(), makePacket: makePacket, promise: promise))
+            UDPProbeClient(
+                auth: Fixture.token.probeAuthenticator, remote: remote, nonces: nonces, timeout: Self.timeout,
+                framed: framed, pacing: RunPacing(), makePacket: makePacket, promise: promise))
         let started = loop.now
         try channel.connect(to: remote).wait()
-        return Probe(loop: loop, channel: channel, recorder: recorder, promise: promise, nonces: nonces, remote: remote,
-                     started: started)
+        return Probe(
+            loop: loop, channel: channel, recorder: recorder, promise: promise, nonces: nonces, remote: remote,
+            started: started)
     }
 
     @Test("the first try leaves at once, the others at ProbeTiming's offsets, each with its own nonce")
@@ -209,8 +212,9 @@ struct UDPProbeClientTests {
         }
     }
 
-    @Test("an answer that is not this probe's echo does not settle it; at the timeout it ends .badAnswer",
-          arguments: Foreign.allCases)
+    @Test(
+        "an answer that is not this probe's echo does not settle it; at the timeout it ends .badAnswer",
+        arguments: Foreign.allCases)
     func foreign(_ answer: Foreign) throws {
         let p = try start()
         let first = try #require(try p.tries().first)
@@ -325,8 +329,9 @@ struct TCPProbeClientTests {
 
         /// The echo the agent writes back for this try's probe (or, with `nonce`, another's).
         func echo(nonce: [UInt8]? = nil, padding: Int = 0) -> [UInt8] {
-            Fixture.probe(kind: Fixture.tcp, type: .echo, nonce: nonce ?? self.nonce, sender: Fixture.agent,
-                          target: Fixture.peer, padding: padding)
+            Fixture.probe(
+                kind: Fixture.tcp, type: .echo, nonce: nonce ?? self.nonce, sender: Fixture.agent,
+                target: Fixture.peer, padding: padding)
         }
     }
 
@@ -337,8 +342,9 @@ struct TCPProbeClientTests {
         let promise = loop.makePromise(of: ProbeEnd.self)
         let nonce = randomBytes(16)
         try channel.pipeline.syncOperations.addHandler(
-            TCPProbeClient(auth: Fixture.token.probeAuthenticator, nonce: nonce, started: .now(), deadline: .now(),
-                           handshakeOnly: handshakeOnly, promise: promise))
+            TCPProbeClient(
+                auth: Fixture.token.probeAuthenticator, nonce: nonce, started: .now(), deadline: .now(),
+                handshakeOnly: handshakeOnly, promise: promise))
         try channel.connect(to: Fixture.address(Fixture.peer, 2377)).wait()
         return Try(channel: channel, promise: promise, nonce: nonce)
     }
@@ -430,11 +436,13 @@ struct TCPProbeClientTests {
 // is left to the integration tests; its classification of connect errors is tested here.
 @Suite("Prober.classify: what a socket error says about the path")
 struct ClassifyTests {
-    @Test("errno to outcome", arguments: [
-        (ECONNREFUSED, ProbeOutcome.refused), (ECONNRESET, .refused),
-        (EHOSTUNREACH, .unreachable), (ENETUNREACH, .unreachable), (EHOSTDOWN, .unreachable), (ENETDOWN, .unreachable),
-        (ETIMEDOUT, .timeout), (EPERM, .sendFailed), (EADDRNOTAVAIL, .sendFailed),
-    ])
+    @Test(
+        "errno to outcome",
+        arguments: [
+            (ECONNREFUSED, ProbeOutcome.refused), (ECONNRESET, .refused),
+            (EHOSTUNREACH, .unreachable), (ENETUNREACH, .unreachable), (EHOSTDOWN, .unreachable), (ENETDOWN, .unreachable),
+            (ETIMEDOUT, .timeout), (EPERM, .sendFailed), (EADDRNOTAVAIL, .sendFailed),
+        ])
     func fromErrno(_ code: CInt, _ outcome: ProbeOutcome) {
         let end = Prober.classify(errno: code, attemptsSent: 3)
         #expect(end.outcome == outcome)

@@ -2,6 +2,7 @@ import NIOCore
 import NIOEmbedded
 import SwarmProbeCore
 import Testing
+
 @testable import SwarmProbeAgent
 
 /// The agent's probe listeners (`Listeners.swift`) on embedded channels: what each datagram or byte stream

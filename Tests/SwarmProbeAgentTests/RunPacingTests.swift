@@ -2,6 +2,7 @@ import NIOCore
 import NIOPosix
 import SwarmProbeCore
 import Testing
+
 @testable import SwarmProbeAgent
 
 @Suite("Run pacing: when a probe counts as silence")
@@ -92,8 +93,11 @@ struct QueuedBytesTests {
         }
         let empty = try await receiver.eventLoop.submit { UDPProbeClient.queuedBytes(receiver) }.get()
         #expect(empty == 0)
-        try await sender.writeAndFlush(AddressedEnvelope(remoteAddress: receiver.localAddress!,
-                                                         data: sender.allocator.buffer(bytes: [UInt8](repeating: 7, count: 100)))).get()
+        try await sender.writeAndFlush(
+            AddressedEnvelope(
+                remoteAddress: receiver.localAddress!,
+                data: sender.allocator.buffer(bytes: [UInt8](repeating: 7, count: 100)))
+        ).get()
         var waiting: UInt32 = 0
         for _ in 0..<100 where waiting == 0 {
             waiting = try await receiver.eventLoop.submit { UDPProbeClient.queuedBytes(receiver) }.get()
@@ -114,8 +118,9 @@ struct QueuedBytesTests {
 @Suite("Receive log")
 struct ReceiveLogTests {
     func entry(_ nonce: String, _ timeMs: Int64) -> ReceiveLogEntry {
-        ReceiveLogEntry(nonce: nonce, runID: "r1", kind: KindID(proto: .udp, port: 7946), claimedSender: IPAddress("198.18.0.1")!,
-                        sourceAddress: IPAddress("198.18.0.1")!, sourcePort: 40000, timeMs: timeMs, answered: false)
+        ReceiveLogEntry(
+            nonce: nonce, runID: "r1", kind: KindID(proto: .udp, port: 7946), claimedSender: IPAddress("198.18.0.1")!,
+            sourceAddress: IPAddress("198.18.0.1")!, sourcePort: 40000, timeMs: timeMs, answered: false)
     }
 
     @Test("after dropping old entries, an answer still marks its own entry")

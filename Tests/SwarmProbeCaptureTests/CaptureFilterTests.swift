@@ -10,13 +10,17 @@ struct CaptureFilterTests {
     @Test("the filter for an address and its kinds")
     func expressions() throws {
         let v4 = try #require(IPAddress("198.18.1.11"))
-        #expect(CaptureFilter.bpf(address: v4, kinds: swarmKinds)
-                == "host 198.18.1.11 and ((tcp port 2377 and (tcp[tcpflags] & tcp-syn != 0 or (src host 198.18.1.11 and src port 2377 and tcp[tcpflags] & tcp-rst != 0))) or (udp port 7946) or (ip proto 50))")
+        #expect(
+            CaptureFilter.bpf(address: v4, kinds: swarmKinds)
+                == "host 198.18.1.11 and ((tcp port 2377 and (tcp[tcpflags] & tcp-syn != 0 or (src host 198.18.1.11 and src port 2377 and tcp[tcpflags] & tcp-rst != 0))) or (udp port 7946) or (ip proto 50))"
+        )
         let v6 = try #require(IPAddress("2001:2::11"))
-        #expect(CaptureFilter.bpf(address: v6, kinds: swarmKinds)
+        #expect(
+            CaptureFilter.bpf(address: v6, kinds: swarmKinds)
                 == "host 2001:2::11 and ((tcp port 2377) or (udp port 7946) or (ip6 proto 50))")
         #expect(CaptureFilter.bpf(address: v4, kinds: []) == "host 198.18.1.11")
-        #expect(CaptureFilter.bpf(address: v4, kinds: swarmKinds + swarmKinds.reversed())
+        #expect(
+            CaptureFilter.bpf(address: v4, kinds: swarmKinds + swarmKinds.reversed())
                 == CaptureFilter.bpf(address: v4, kinds: swarmKinds))
         #expect(CaptureFilter.bpfForNflog(address: v4, kinds: swarmKinds) == CaptureFilter.bpf(address: v4, kinds: swarmKinds))
         #expect(CaptureFilter.bpfForNflog(address: v6, kinds: swarmKinds) == nil)
@@ -44,8 +48,10 @@ struct CaptureFilterTests {
 }
 
 private enum DefaultKinds {
-    static let all = [KindID(proto: .tcp, port: 2377), KindID(proto: .tcp, port: 7946), KindID(proto: .udp, port: 7946),
-                      KindID(proto: .udp, port: 4789), KindID(proto: .esp, port: nil)]
+    static let all = [
+        KindID(proto: .tcp, port: 2377), KindID(proto: .tcp, port: 7946), KindID(proto: .udp, port: 7946),
+        KindID(proto: .udp, port: 4789), KindID(proto: .esp, port: nil),
+    ]
 }
 
 /// The TCP clause on real packets: a pcap file (LINKTYPE_RAW) written here, read back through libpcap with

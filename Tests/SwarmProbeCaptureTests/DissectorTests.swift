@@ -5,8 +5,10 @@ import Testing
 /// Hand-built headers, big-endian.
 private func be16(_ v: Int) -> [UInt8] { [UInt8(v >> 8 & 0xFF), UInt8(v & 0xFF)] }
 
-private func ipv4(proto: UInt8, _ transport: [UInt8], options: [UInt8] = [], totalLength: Int? = nil,
-                  fragment: Int = 0) -> [UInt8] {
+private func ipv4(
+    proto: UInt8, _ transport: [UInt8], options: [UInt8] = [], totalLength: Int? = nil,
+    fragment: Int = 0
+) -> [UInt8] {
     let ihl = (20 + options.count) / 4
     return [0x40 | UInt8(ihl), 0] + be16(totalLength ?? 20 + options.count + transport.count) + be16(1) + be16(fragment)
         + [64, proto, 0, 0, 198, 18, 0, 1, 198, 18, 0, 2] + options + transport
@@ -48,25 +50,37 @@ struct DissectorTests {
         #expect(p.payload == [UInt8](repeating: 7, count: 12))
     }
 
-    @Test("nil for what swarmprobe does not look at", arguments: [
-        ("ICMP", LinkType.raw, ipv4(proto: 1, [8, 0, 0, 0, 0, 0, 0, 0])),
-        ("later fragment", LinkType.raw, ipv4(proto: 17, udp(1, 2, []), fragment: 0x2001)),
-        ("IHL below 5", LinkType.raw, [0x44] + Array(ipv4(proto: 17, udp(1, 2, [])).dropFirst())),
-        ("IHL past the end", LinkType.raw, [0x4F] + Array(ipv4(proto: 17, udp(1, 2, [])).dropFirst())),
-        ("total length below IHL", LinkType.raw, ipv4(proto: 17, udp(1, 2, []), totalLength: 12)),
-        ("TCP data offset 4", LinkType.raw, ipv4(proto: 6, Array(tcp(1, 2, flags: 2).prefix(12)) + [0x40] + Array(tcp(1, 2, flags: 2).dropFirst(13)))),
-        ("TCP data offset past the end", LinkType.raw, ipv4(proto: 6, Array(tcp(1, 2, flags: 2).prefix(12)) + [0xF0] + Array(tcp(1, 2, flags: 2).dropFirst(13)))),
-        ("UDP header cut", LinkType.raw, Array(ipv4(proto: 17, udp(1, 2, [])).prefix(25))),
-        ("IP version 5", LinkType.raw, [0x55] + [UInt8](repeating: 0, count: 40)),
-        ("ARP", LinkType.ethernet, Array(ethernetHeader.prefix(12)) + [0x08, 0x06] + [UInt8](repeating: 0, count: 28)),
-        ("802.3 length field", LinkType.ethernet, Array(ethernetHeader.prefix(12)) + [0x00, 0x40] + ipv4(proto: 17, udp(1, 2, []))),
-        ("five VLAN tags", LinkType.ethernet, Array(ethernetHeader.prefix(12)) + [[UInt8]](repeating: [0x81, 0, 0, 1], count: 5).flatMap { $0 } + [0x08, 0x00] + ipv4(proto: 17, udp(1, 2, []))),
-        ("unknown link type", 147, ipv4(proto: 17, udp(1, 2, []))),
-        ("DLT_NULL family 7", LinkType.null, [7, 0, 0, 0] + ipv4(proto: 17, udp(1, 2, []))),
-        ("NFLOG TLV length 0", LinkType.nflog, [2, 0, 0, 7, 0, 0, 9, 0] + ipv4(proto: 17, udp(1, 2, []))),
-        ("NFLOG without payload TLV", LinkType.nflog, [2, 0, 0, 7, 8, 0, 1, 0, 8, 0, 0, 0]),
-        ("empty", LinkType.ethernet, []),
-    ] as [(String, Int32, [UInt8])])
+    @Test(
+        "nil for what swarmprobe does not look at",
+        arguments: [
+            ("ICMP", LinkType.raw, ipv4(proto: 1, [8, 0, 0, 0, 0, 0, 0, 0])),
+            ("later fragment", LinkType.raw, ipv4(proto: 17, udp(1, 2, []), fragment: 0x2001)),
+            ("IHL below 5", LinkType.raw, [0x44] + Array(ipv4(proto: 17, udp(1, 2, [])).dropFirst())),
+            ("IHL past the end", LinkType.raw, [0x4F] + Array(ipv4(proto: 17, udp(1, 2, [])).dropFirst())),
+            ("total length below IHL", LinkType.raw, ipv4(proto: 17, udp(1, 2, []), totalLength: 12)),
+            (
+                "TCP data offset 4", LinkType.raw,
+                ipv4(proto: 6, Array(tcp(1, 2, flags: 2).prefix(12)) + [0x40] + Array(tcp(1, 2, flags: 2).dropFirst(13)))
+            ),
+            (
+                "TCP data offset past the end", LinkType.raw,
+                ipv4(proto: 6, Array(tcp(1, 2, flags: 2).prefix(12)) + [0xF0] + Array(tcp(1, 2, flags: 2).dropFirst(13)))
+            ),
+            ("UDP header cut", LinkType.raw, Array(ipv4(proto: 17, udp(1, 2, [])).prefix(25))),
+            ("IP version 5", LinkType.raw, [0x55] + [UInt8](repeating: 0, count: 40)),
+            ("ARP", LinkType.ethernet, Array(ethernetHeader.prefix(12)) + [0x08, 0x06] + [UInt8](repeating: 0, count: 28)),
+            ("802.3 length field", LinkType.ethernet, Array(ethernetHeader.prefix(12)) + [0x00, 0x40] + ipv4(proto: 17, udp(1, 2, []))),
+            (
+                "five VLAN tags", LinkType.ethernet,
+                Array(ethernetHeader.prefix(12)) + [[UInt8]](repeating: [0x81, 0, 0, 1], count: 5).flatMap { $0 } + [0x08, 0x00]
+                    + ipv4(proto: 17, udp(1, 2, []))
+            ),
+            ("unknown link type", 147, ipv4(proto: 17, udp(1, 2, []))),
+            ("DLT_NULL family 7", LinkType.null, [7, 0, 0, 0] + ipv4(proto: 17, udp(1, 2, []))),
+            ("NFLOG TLV length 0", LinkType.nflog, [2, 0, 0, 7, 0, 0, 9, 0] + ipv4(proto: 17, udp(1, 2, []))),
+            ("NFLOG without payload TLV", LinkType.nflog, [2, 0, 0, 7, 8, 0, 1, 0, 8, 0, 0, 0]),
+            ("empty", LinkType.ethernet, []),
+        ] as [(String, Int32, [UInt8])])
     func dropped(_ what: String, linkType: Int32, bytes: [UInt8]) {
         #expect(Dissector.dissect(linkType: linkType, bytes) == nil, "\(what)")
     }

@@ -67,11 +67,13 @@ struct DissectorFuzzRegressionTests {
         }
         guard let packet else { return }
         #expect(packet.payload.count <= frame.count, "payload longer than the frame: \(packet)")
-        #expect((packet.proto == .esp) == (packet.sourcePort == nil) && (packet.proto == .tcp) == (packet.tcpFlags != nil),
-                "ports or flags do not fit the protocol: \(packet)")
+        #expect(
+            (packet.proto == .esp) == (packet.sourcePort == nil) && (packet.proto == .tcp) == (packet.tcpFlags != nil),
+            "ports or flags do not fit the protocol: \(packet)")
         for address in [packet.source, packet.destination] {
-            #expect(IPAddress(address.description) == address && IPAddress(bytes16: address.bytes16) == address,
-                    "\(address) does not parse back")
+            #expect(
+                IPAddress(address.description) == address && IPAddress(bytes16: address.bytes16) == address,
+                "\(address) does not parse back")
         }
         _ = packet.description
     }

@@ -1,11 +1,12 @@
 import Foundation
 import NIOConcurrencyHelpers
-@testable import SwarmProbeCapture
 import SwarmProbeCore
 import Testing
 
+@testable import SwarmProbeCapture
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// Sends `count` UDP datagrams from an ephemeral port to 127.0.0.1:`port`. Nothing listens there;
@@ -56,7 +57,9 @@ struct LiveCaptureTests {
         #expect(session.linkType == LinkType.ethernet)  // Linux loopback frames carry a zeroed Ethernet header
         let seen = NIOLockedValueBox<[CapturedPacket]>([])
         let ended = NIOLockedValueBox<Int>(0)
-        try session.start(onEnd: { error in ended.withLockedValue { $0 += 1 }; #expect(error == nil) }) { packet in
+        try session.start(onEnd: { error in
+            ended.withLockedValue { $0 += 1 }; #expect(error == nil)
+        }) { packet in
             seen.withLockedValue { $0.append(packet) }
         }
         try await Task.sleep(for: .milliseconds(50))
@@ -190,13 +193,13 @@ struct LiveCaptureTests {
         let group = Int.random(in: 20_000...60_000)
         let table = "sptest\(UInt32.random(in: 0...UInt32.max))"
         let rules = """
-        table inet \(table) {
-            chain input {
-                type filter hook input priority 100; policy accept;
-                ip daddr 127.0.0.1 udp dport \(port) log group \(group) queue-threshold 1
+            table inet \(table) {
+                chain input {
+                    type filter hook input priority 100; policy accept;
+                    ip daddr 127.0.0.1 udp dport \(port) log group \(group) queue-threshold 1
+                }
             }
-        }
-        """
+            """
         let added = try run("/usr/sbin/nft", ["-f", "-"], input: rules)
         try #require(added.status == 0, "nft: \(added.output)")
         defer { _ = try? run("/usr/sbin/nft", ["delete", "table", "inet", table]) }
@@ -234,7 +237,8 @@ struct LiveCaptureTests {
     func interfaces() throws {
         #expect(NetworkInterfaces.device(for: try #require(IPAddress("127.0.0.1"))) == "lo")
         #expect(NetworkInterfaces.device(for: try #require(IPAddress("198.19.255.254"))) == nil)
-        #expect(NetworkInterfaces.addresses().contains { $0.device == "lo" && $0.address == IPAddress("::1") }
+        #expect(
+            NetworkInterfaces.addresses().contains { $0.device == "lo" && $0.address == IPAddress("::1") }
                 || !FileManager.default.fileExists(atPath: "/proc/net/if_inet6"))
     }
 }
@@ -243,7 +247,10 @@ struct LiveCaptureTests {
 struct CaptureErrorTests {
     @Test("no privilege is told apart, also on nflog where libpcap says it only in words")
     func permission() {
-        #expect(CaptureError.code(activateStatus: -8, message: "lo: You don't have permission to capture on that device (socket: Operation not permitted)") == .permissionDenied)
+        #expect(
+            CaptureError.code(
+                activateStatus: -8, message: "lo: You don't have permission to capture on that device (socket: Operation not permitted)")
+                == .permissionDenied)
         #expect(CaptureError.code(activateStatus: -1, message: "NFULNL_CFG_CMD_PF_UNBIND: Operation not permitted") == .permissionDenied)
         #expect(CaptureError.code(activateStatus: -5, message: "spnodev0: No such device exists") == .noSuchDevice)
         #expect(CaptureError.code(activateStatus: -1, message: "Netfilter group range from 0 to 65535 (got 70000)") == .open)

@@ -29,11 +29,13 @@ private let inboundOnly = bothWays.filter { $0.description.hasPrefix("198.18.200
 
 @Suite("offline captures")
 struct OfflineFixtureTests {
-    @Test("each link type of the same traffic dissects to the same packets", arguments: [
-        ("eth", LinkType.ethernet, 21),
-        ("any-sll", LinkType.linuxSLL, 21),
-        ("any-sll2", LinkType.linuxSLL2, 21),
-    ])
+    @Test(
+        "each link type of the same traffic dissects to the same packets",
+        arguments: [
+            ("eth", LinkType.ethernet, 21),
+            ("any-sll", LinkType.linuxSLL, 21),
+            ("any-sll2", LinkType.linuxSLL2, 21),
+        ])
     func bothDirections(name: String, linkType: Int32, records: Int) throws {
         let path = try fixture(name)
         let (fileLinkType, frames) = try OfflineCapture.frames(path: path)
@@ -95,30 +97,34 @@ struct OfflineFixtureTests {
         #expect(frames[0].timestamp == 1_700_000_000_123_456)  // .123456789 s, truncated to µs
         #expect(frames[1].timestamp == 1_700_000_000_123_457)
         let packets = try OfflineCapture.read(path: path)
-        #expect(packets.map(Expected.init) == [
-            Expected("198.18.201.1:7946 > 198.18.201.2:7946 udp 6 bytes", "v4-udp"),
-            Expected("[2001:2::1]:40000 > [2001:2::2]:4789 udp 10 bytes", "v6-hbh-udp"),
-            Expected("[2001:2::1]:40001 > [2001:2::2]:2377 tcp [S] 0 bytes"),
-            // the later IPv6 fragment, the later IPv4 fragment and the ICMP echo are dropped
-            Expected("2001:2::2 > 2001:2::1 esp 14 bytes", [0, 0, 0x12, 0x34, 0, 0, 0, 9] + Array("v6-esp".utf8)),
-        ])
+        #expect(
+            packets.map(Expected.init) == [
+                Expected("198.18.201.1:7946 > 198.18.201.2:7946 udp 6 bytes", "v4-udp"),
+                Expected("[2001:2::1]:40000 > [2001:2::2]:4789 udp 10 bytes", "v6-hbh-udp"),
+                Expected("[2001:2::1]:40001 > [2001:2::2]:2377 tcp [S] 0 bytes"),
+                // the later IPv6 fragment, the later IPv4 fragment and the ICMP echo are dropped
+                Expected("2001:2::2 > 2001:2::1 esp 14 bytes", [0, 0, 0x12, 0x34, 0, 0, 0, 9] + Array("v6-esp".utf8)),
+            ])
     }
 
     @Test("VLAN tags, QinQ, and a byte-swapped DLT_NULL and NFLOG file")
     func otherLinkTypes() throws {
-        #expect(try OfflineCapture.read(path: try fixture("synthetic-vlan")).map(Expected.init) == [
-            Expected("198.18.201.1:40001 > 198.18.201.2:2377 tcp [S.] 6 bytes", "vlan42"),
-            Expected("[2001:2::1]:7946 > [2001:2::2]:7946 udp 4 bytes", "qinq"),
-        ])
-        #expect(try OfflineCapture.read(path: try fixture("synthetic-null-be")).map(Expected.init) == [
-            Expected("198.18.201.1:7946 > 198.18.201.2:7946 udp 7 bytes", "null-v4"),
-            Expected("[2001:2::1]:40001 > [2001:2::2]:2377 tcp [R] 0 bytes"),
-        ])
+        #expect(
+            try OfflineCapture.read(path: try fixture("synthetic-vlan")).map(Expected.init) == [
+                Expected("198.18.201.1:40001 > 198.18.201.2:2377 tcp [S.] 6 bytes", "vlan42"),
+                Expected("[2001:2::1]:7946 > [2001:2::2]:7946 udp 4 bytes", "qinq"),
+            ])
+        #expect(
+            try OfflineCapture.read(path: try fixture("synthetic-null-be")).map(Expected.init) == [
+                Expected("198.18.201.1:7946 > 198.18.201.2:7946 udp 7 bytes", "null-v4"),
+                Expected("[2001:2::1]:40001 > [2001:2::2]:2377 tcp [R] 0 bytes"),
+            ])
         // libpcap swaps the TLV lengths of a big-endian NFLOG file into this host's order.
-        #expect(try OfflineCapture.read(path: try fixture("synthetic-nflog-be")).map(Expected.init) == [
-            Expected("198.18.201.1:7946 > 198.18.201.2:7946 udp 8 bytes", "nflog-be"),
-            Expected("198.18.201.1 > 198.18.201.2 esp 11 bytes", [0, 0, 0xAB, 0xCD, 0, 0, 0, 2] + Array("esp".utf8)),
-        ])
+        #expect(
+            try OfflineCapture.read(path: try fixture("synthetic-nflog-be")).map(Expected.init) == [
+                Expected("198.18.201.1:7946 > 198.18.201.2:7946 udp 8 bytes", "nflog-be"),
+                Expected("198.18.201.1 > 198.18.201.2 esp 11 bytes", [0, 0, 0xAB, 0xCD, 0, 0, 0, 2] + Array("esp".utf8)),
+            ])
     }
 
     @Test("a filter applied offline")

@@ -5,8 +5,9 @@ import Testing
 
 /// The path of a committed capture in `Fixtures/` (regenerate with `Fixtures/make-fixtures.sh`).
 func fixture(_ name: String) throws -> String {
-    let url = try #require(Bundle.module.url(forResource: name, withExtension: "pcap", subdirectory: "Fixtures"),
-                           "missing fixture \(name).pcap")
+    let url = try #require(
+        Bundle.module.url(forResource: name, withExtension: "pcap", subdirectory: "Fixtures"),
+        "missing fixture \(name).pcap")
     return url.path
 }
 

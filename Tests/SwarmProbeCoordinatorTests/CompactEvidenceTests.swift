@@ -33,7 +33,8 @@ struct CompactEvidenceTests {
             let i = SyntheticCluster.index(c.from)!, j = SyntheticCluster.index(c.to)!
             let fate = cluster.fate(from: i, to: j, kind: kinds.firstIndex(of: c.kind)!)
             if withoutLog.contains(j) && !cluster.down.contains(i) && c.sender?.outcome != .answered && c.sender?.outcome != .connected
-                && !(c.sender?.outcome == .refused && c.verdict == .closed) {
+                && !(c.sender?.outcome == .refused && c.verdict == .closed)
+            {
                 logless += 1
                 #expect(c.verdict == .agentDown && c.reason == .targetReportLost && c.receiver == nil, "\(c.from) -> \(c.to) \(c.kind): \(c.reason)")
             } else if !withoutLog.contains(j) {
@@ -58,12 +59,15 @@ struct CompactEvidenceTests {
         let a = IPAddress("10.0.0.2")!, b = IPAddress("fd00::3")!
         let tcp = KindID(proto: .tcp, port: 7946), udp = KindID(proto: .udp, port: 4789)
         let map: [ProbeKey: SenderEvidence] = [
-            ProbeKey(target: a, kind: tcp): SenderEvidence(outcome: .timeout, attempts: 2, nonces: ["00ff10a0b1c2d3e4f5061728394a5b6c"],
-                                                           sourcePorts: [40001, 40002]),
-            ProbeKey(target: a, kind: udp): SenderEvidence(outcome: .answered, attempts: 1, rttMicros: 812,
-                                                           nonces: ["0123456789abcdef0123456789abcdef"]),
-            ProbeKey(target: b, kind: udp): SenderEvidence(outcome: .sendFailed, attempts: 1, detail: "ENETUNREACH",
-                                                           nonces: ["not-hex", "also not"]),
+            ProbeKey(target: a, kind: tcp): SenderEvidence(
+                outcome: .timeout, attempts: 2, nonces: ["00ff10a0b1c2d3e4f5061728394a5b6c"],
+                sourcePorts: [40001, 40002]),
+            ProbeKey(target: a, kind: udp): SenderEvidence(
+                outcome: .answered, attempts: 1, rttMicros: 812,
+                nonces: ["0123456789abcdef0123456789abcdef"]),
+            ProbeKey(target: b, kind: udp): SenderEvidence(
+                outcome: .sendFailed, attempts: 1, detail: "ENETUNREACH",
+                nonces: ["not-hex", "also not"]),
         ]
         var store = SentStore()
         store["n1"] = map
@@ -76,10 +80,12 @@ struct CompactEvidenceTests {
         let udp = KindID(proto: .udp, port: 7946)
         let n0 = "00ff10a0b1c2d3e4f5061728394a5b6c", n1 = "11ff10a0b1c2d3e4f5061728394a5b6c"
         var store = ReceivedStore()
-        store.set("t", entries: [
-            ReceiveLogEntry(nonce: n0, runID: "r", kind: udp, claimedSender: a, sourceAddress: nat, sourcePort: 7946, timeMs: 0, answered: true),
-            ReceiveLogEntry(nonce: n1, runID: "r", kind: udp, claimedSender: a, sourceAddress: a, sourcePort: 7946, timeMs: 0, answered: false),
-        ])
+        store.set(
+            "t",
+            entries: [
+                ReceiveLogEntry(nonce: n0, runID: "r", kind: udp, claimedSender: a, sourceAddress: nat, sourcePort: 7946, timeMs: 0, answered: true),
+                ReceiveLogEntry(nonce: n1, runID: "r", kind: udp, claimedSender: a, sourceAddress: a, sourcePort: 7946, timeMs: 0, answered: false),
+            ])
         let log = store.tables["t"]!
         #expect(log.index[LookupKey.nonce(n0)].map { store.addresses.list[Int($0 >> 1)] } == nat)
         #expect(log.index[LookupKey.nonce(n1)].map { $0 & 1 } == 0)
@@ -87,13 +93,15 @@ struct CompactEvidenceTests {
 
         let capture = CaptureIndex([
             CaptureRecord(tap: .interface, direction: .inbound, kind: udp, peer: a, peerPort: 7946, nonce: n0, tcp: nil, timeMs: 0),
-            CaptureRecord(tap: .interface, direction: .inbound, kind: KindID(proto: .tcp, port: 7946), peer: a, peerPort: 40001,
-                          nonce: nil, tcp: "syn", timeMs: 0),
+            CaptureRecord(
+                tap: .interface, direction: .inbound, kind: KindID(proto: .tcp, port: 7946), peer: a, peerPort: 40001,
+                nonce: nil, tcp: "syn", timeMs: 0),
         ])
         let udpEvidence = capture.evidence(nonceKeys: [LookupKey.nonce(n0)], sourcePorts: [], from: a, kind: udp, interface: true, nflog: true)
         #expect(udpEvidence == CaptureEvidence(seenAtInterface: true, seenPastFirewall: false, answerSeenLeaving: false))
-        let tcpEvidence = capture.evidence(nonceKeys: [], sourcePorts: [40009, 40001], from: a, kind: KindID(proto: .tcp, port: 7946),
-                                           interface: true, nflog: false)
+        let tcpEvidence = capture.evidence(
+            nonceKeys: [], sourcePorts: [40009, 40001], from: a, kind: KindID(proto: .tcp, port: 7946),
+            interface: true, nflog: false)
         #expect(tcpEvidence == CaptureEvidence(seenAtInterface: true, seenPastFirewall: nil, answerSeenLeaving: false))
     }
 }

@@ -14,15 +14,18 @@ struct ScaleTests {
         let cluster = SyntheticCluster(nodes: 200, profile: DefaultProfile.load())
         var gathered = Gathered()
         cluster.gather(into: &gathered)
-        let head = Results(toolVersion: "0.1.0", profile: "swarm", startedAt: "2025-06-02T09:14:07Z", durationMs: 1, timeoutMs: 2000,
-                           complete: true, nodes: Merge.nodeResults(inventory: cluster.inventory, gathered: gathered), checks: [])
+        let head = Results(
+            toolVersion: "0.1.0", profile: "swarm", startedAt: "2025-06-02T09:14:07Z", durationMs: 1, timeoutMs: 2000,
+            complete: true, nodes: Merge.nodeResults(inventory: cluster.inventory, gathered: gathered), checks: [])
         var groups = CheckGroups(nodes: head.nodes)
         var wrong = 0
         let kinds = cluster.kinds.map(\.name)
         Merge.forEachResult(inventory: cluster.inventory, profile: cluster.profile, gathered: gathered, complete: true) { c in
             groups.add(c)
-            let expected = cluster.fate(from: SyntheticCluster.index(c.from)!, to: SyntheticCluster.index(c.to)!,
-                                        kind: kinds.firstIndex(of: c.kind)!).expected
+            let expected = cluster.fate(
+                from: SyntheticCluster.index(c.from)!, to: SyntheticCluster.index(c.to)!,
+                kind: kinds.firstIndex(of: c.kind)!
+            ).expected
             if c.verdict != expected.0 || c.location != expected.1 { wrong += 1 }
         }
         groups.finish()
@@ -64,25 +67,30 @@ struct ScaleTests {
         let cluster = SyntheticCluster(nodes: 60, profile: DefaultProfile.load())
         var gathered = Gathered()
         cluster.gather(into: &gathered)
-        let head = Results(toolVersion: "0.1.0", profile: "swarm", startedAt: "2025-06-02T09:14:07Z", durationMs: 1, timeoutMs: 2000,
-                           complete: true, nodes: Merge.nodeResults(inventory: cluster.inventory, gathered: gathered), checks: [])
+        let head = Results(
+            toolVersion: "0.1.0", profile: "swarm", startedAt: "2025-06-02T09:14:07Z", durationMs: 1, timeoutMs: 2000,
+            complete: true, nodes: Merge.nodeResults(inventory: cluster.inventory, gathered: gathered), checks: [])
         var sequential: [CheckResult] = []
         Merge.forEachResult(inventory: cluster.inventory, profile: cluster.profile, gathered: gathered, complete: true) { sequential.append($0) }
         var parallel: [CheckResult] = []
-        Merge.forEachBlock(inventory: cluster.inventory, profile: cluster.profile, gathered: gathered, complete: true,
-                           workers: workers, rowsPerBlock: rows, produce: Merge.keepChecks, consume: { parallel += $0 })
+        Merge.forEachBlock(
+            inventory: cluster.inventory, profile: cluster.profile, gathered: gathered, complete: true,
+            workers: workers, rowsPerBlock: rows, produce: Merge.keepChecks, consume: { parallel += $0 })
         #expect(parallel.count == 60 * 59 * 4)
         #expect(parallel == sequential)
 
-        let groups = CheckGroups(Results(toolVersion: head.toolVersion, profile: head.profile, startedAt: head.startedAt, durationMs: 1,
-                                         timeoutMs: 2000, complete: true, nodes: head.nodes, checks: sequential))
+        let groups = CheckGroups(
+            Results(
+                toolVersion: head.toolVersion, profile: head.profile, startedAt: head.startedAt, durationMs: 1,
+                timeoutMs: 2000, complete: true, nodes: head.nodes, checks: sequential))
         let one = JSONOutput(), many = JSONOutput()
         JSONReport.write(head, groups: groups, to: one) { each in
             Merge.forEachResult(inventory: cluster.inventory, profile: cluster.profile, gathered: gathered, complete: true, each)
         }
         JSONReport.write(head, groups: groups, to: many) { emit in
-            Merge.forEachBlock(inventory: cluster.inventory, profile: cluster.profile, gathered: gathered, complete: true,
-                               workers: workers, rowsPerBlock: rows, produce: JSONReport.checkBlock, consume: emit)
+            Merge.forEachBlock(
+                inventory: cluster.inventory, profile: cluster.profile, gathered: gathered, complete: true,
+                workers: workers, rowsPerBlock: rows, produce: JSONReport.checkBlock, consume: emit)
         }
         #expect(many.size == one.size)
         #expect(many.string == one.string)
@@ -107,12 +115,14 @@ struct ScaleTests {
         let produced = Count()
         var taken = 0
         #expect(throws: Stop.self) {
-            try Merge.forEachBlock(inventory: cluster.inventory, profile: cluster.profile, gathered: gathered, complete: true,
-                                   workers: 2, rowsPerBlock: 1,
-                                   produce: { checks in
-                                       produced.add()
-                                       return JSONReport.checkBlock(checks)
-                                   }) { _ in
+            try Merge.forEachBlock(
+                inventory: cluster.inventory, profile: cluster.profile, gathered: gathered, complete: true,
+                workers: 2, rowsPerBlock: 1,
+                produce: { checks in
+                    produced.add()
+                    return JSONReport.checkBlock(checks)
+                }
+            ) { _ in
                 taken += 1
                 if taken == 3 { throw Stop() }
             }

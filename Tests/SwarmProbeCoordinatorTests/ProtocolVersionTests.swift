@@ -46,22 +46,26 @@ struct ProtocolVersionTests {
         return value
     }
 
-    @Test("a coordinator speaking another protocol: every agent incompatible, the line names both versions, checks inconclusive",
-          arguments: [1, ControlProtocol.version + 1])
+    @Test(
+        "a coordinator speaking another protocol: every agent incompatible, the line names both versions, checks inconclusive",
+        arguments: [1, ControlProtocol.version + 1])
     func coordinatorOfAnotherVersion(version: Int) async throws {
         let a = IPAddress.v4(127, 0, 0, 41), b = IPAddress.v4(127, 0, 0, 42)
         let results = try await Self.withAgents([a, b]) {
             var options = CheckOptions(timeout: .fixed(ms: 300), controlTimeoutMs: 2000)
             options.protocolVersion = version
-            let coordinator = Coordinator(inventory: Self.inventory([("m1", a), ("w1", b)]), profile: DefaultProfile.load(),
-                                          token: Self.token, options: options)
+            let coordinator = Coordinator(
+                inventory: Self.inventory([("m1", a), ("w1", b)]), profile: DefaultProfile.load(),
+                token: Self.token, options: options)
             return await coordinator.run()
         }
         // Worded by the agent, which refuses the hello: its version first, then the coordinator's.
         let upgrade = version < ControlProtocol.version ? "upgrade the coordinator (swarmprobe where the check runs)" : "upgrade the agent"
         for n in results.nodes {
             #expect(n.agent.status == .incompatible)
-            #expect(n.agent.detail == "the agent at \(n.address):7950 speaks control protocol \(ControlProtocol.version) (swarmprobe \(SwarmProbeVersion.current)), "
+            #expect(
+                n.agent.detail
+                    == "the agent at \(n.address):7950 speaks control protocol \(ControlProtocol.version) (swarmprobe \(SwarmProbeVersion.current)), "
                     + "this coordinator protocol \(version) (swarmprobe \(SwarmProbeVersion.current)): \(upgrade)", "\(n.agent.detail ?? "")")
         }
         #expect(!results.checks.isEmpty)
@@ -77,14 +81,16 @@ struct ProtocolVersionTests {
         let old = try await OldAgent.start(address: .v4(127, 0, 0, 43), token: Self.token)
         let current = IPAddress.v4(127, 0, 0, 44)
         let results = try await Self.withAgents([current]) {
-            let coordinator = Coordinator(inventory: Self.inventory([("m1", current), ("old", old.address)]), profile: DefaultProfile.load(),
-                                          token: Self.token, options: CheckOptions(timeout: .fixed(ms: 300), controlTimeoutMs: 2000))
+            let coordinator = Coordinator(
+                inventory: Self.inventory([("m1", current), ("old", old.address)]), profile: DefaultProfile.load(),
+                token: Self.token, options: CheckOptions(timeout: .fixed(ms: 300), controlTimeoutMs: 2000))
             return await coordinator.run()
         }
         try await old.stop()
         let node = try #require(results.nodes.first { $0.name == "old" })
         #expect(node.agent.status == .incompatible)
-        #expect(node.agent.detail == "the agent at 127.0.0.43:7950 speaks control protocol 1 (swarmprobe 0.1.0), this coordinator protocol "
+        #expect(
+            node.agent.detail == "the agent at 127.0.0.43:7950 speaks control protocol 1 (swarmprobe 0.1.0), this coordinator protocol "
                 + "\(ControlProtocol.version) (swarmprobe \(SwarmProbeVersion.current)): upgrade the agent")
         #expect(results.nodes.first { $0.name == "m1" }?.agent.status == .up)
         for c in results.checks {
@@ -138,11 +144,13 @@ final class OldAgent: Sendable {
             case .end:
                 // The request's nonce signs the answer; the old agent checked the request as the new one does.
                 let nonce = authorization?.split(separator: ",").first { $0.hasPrefix("nonce=") }.map { String($0.dropFirst(6)) } ?? ""
-                let body = Array(#"{"address":"\#(address)","agentVersion":"0.1.0","listeners":[],"profile":"swarm","taps":[],"timeMs":\#(nowMs())}"#.utf8)
+                let body = Array(
+                    #"{"address":"\#(address)","agentVersion":"0.1.0","listeners":[],"profile":"swarm","taps":[],"timeMs":\#(nowMs())}"#.utf8)
                 var headers = HTTPHeaders()
                 headers.add(name: "content-length", value: String(body.count))
-                headers.add(name: ControlAuth.responseHeader,
-                            value: ControlAuth.responseMAC(key: token.controlKey, requestNonce: nonce, status: 200, body: body))
+                headers.add(
+                    name: ControlAuth.responseHeader,
+                    value: ControlAuth.responseMAC(key: token.controlKey, requestNonce: nonce, status: 200, body: body))
                 context.write(wrapOutboundOut(.head(HTTPResponseHead(version: .http1_1, status: .ok, headers: headers))), promise: nil)
                 context.write(wrapOutboundOut(.body(.byteBuffer(ByteBuffer(bytes: body)))), promise: nil)
                 context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: nil)

@@ -1,6 +1,7 @@
 import Crypto
 import Foundation
 import Testing
+
 @testable import SwarmProbeCore
 
 @Suite("ControlAuth")
@@ -14,8 +15,10 @@ struct ControlAuthTests {
         ControlAuth.sign(key: key, method: "POST", path: ControlPath.run, body: body, timeMs: ts, nonce: nonce)
     }
 
-    static func verify(_ header: String?, method: String = "POST", path: String = ControlPath.run, body: [UInt8] = body,
-                       key: SymmetricKey = key, now: UInt64 = now) -> Result<String, ControlAuth.Failure> {
+    static func verify(
+        _ header: String?, method: String = "POST", path: String = ControlPath.run, body: [UInt8] = body,
+        key: SymmetricKey = key, now: UInt64 = now
+    ) -> Result<String, ControlAuth.Failure> {
         var g = ReplayGuard()
         return ControlAuth.verify(header: header, key: key, method: method, path: path, body: body, now: now, guard: &g)
     }
@@ -37,9 +40,11 @@ struct ControlAuthTests {
         #expect(try Self.verify(a.header, method: "GET", path: ControlPath.hello, body: []).get() == a.nonce)
     }
 
-    @Test("a wrong key, or any change to method, path, body or header, fails the MAC", arguments: [
-        "wrong key", "method", "path", "body", "body appended", "ts edited", "nonce edited", "mac edited",
-    ])
+    @Test(
+        "a wrong key, or any change to method, path, body or header, fails the MAC",
+        arguments: [
+            "wrong key", "method", "path", "body", "body appended", "ts edited", "nonce edited", "mac edited",
+        ])
     func badMAC(change: String) {
         let s = Self.signed()
         var header = s.header
@@ -65,10 +70,12 @@ struct ControlAuthTests {
     func replay() {
         let s = Self.signed()
         var g = ReplayGuard()
-        let first = ControlAuth.verify(header: s.header, key: Self.key, method: "POST", path: ControlPath.run, body: Self.body,
-                                       now: Self.now, guard: &g)
-        let second = ControlAuth.verify(header: s.header, key: Self.key, method: "POST", path: ControlPath.run, body: Self.body,
-                                        now: Self.now + 100, guard: &g)
+        let first = ControlAuth.verify(
+            header: s.header, key: Self.key, method: "POST", path: ControlPath.run, body: Self.body,
+            now: Self.now, guard: &g)
+        let second = ControlAuth.verify(
+            header: s.header, key: Self.key, method: "POST", path: ControlPath.run, body: Self.body,
+            now: Self.now + 100, guard: &g)
         #expect(first == .success(s.nonce))
         #expect(second == .failure(.replayed))
     }
@@ -87,31 +94,35 @@ struct ControlAuthTests {
         let a = ControlAuth.sign(key: Self.key, method: "POST", path: ControlPath.run, body: Self.body, timeMs: Self.now)
         let b = ControlAuth.sign(key: Self.key, method: "POST", path: ControlPath.run, body: Self.body, timeMs: Self.now)
         _ = ControlAuth.verify(header: a.header, key: Self.key, method: "POST", path: ControlPath.run, body: Self.body, now: Self.now, guard: &g)
-        #expect(ControlAuth.verify(header: b.header, key: Self.key, method: "POST", path: ControlPath.run, body: Self.body,
-                                   now: Self.now, guard: &g) == .failure(.busy))
+        #expect(
+            ControlAuth.verify(
+                header: b.header, key: Self.key, method: "POST", path: ControlPath.run, body: Self.body,
+                now: Self.now, guard: &g) == .failure(.busy))
     }
 
     static let goodNonce = "000102030405060708090a0b0c0d0e0f"
     static let goodMAC = String(repeating: "ab", count: 32)
 
-    @Test("malformed headers", arguments: [
-        (String?.none, ControlAuth.Failure.missing),
-        ("", .malformed("expected scheme SWP1")),
-        ("Bearer abc", .malformed("expected scheme SWP1")),
-        ("SWP1", .malformed("expected scheme SWP1")),
-        ("swp1 ts=1,nonce=\(goodNonce),mac=\(goodMAC)", .malformed("expected scheme SWP1")),
-        ("SWP1 ts", .malformed("field \"ts\" is not key=value")),
-        ("SWP1 ", .malformed("field ts")),
-        ("SWP1 nonce=\(goodNonce),mac=\(goodMAC)", .malformed("field ts")),
-        ("SWP1 ts=abc,nonce=\(goodNonce),mac=\(goodMAC)", .malformed("field ts")),
-        ("SWP1 ts=-5,nonce=\(goodNonce),mac=\(goodMAC)", .malformed("field ts")),
-        ("SWP1 ts=1,mac=\(goodMAC)", .malformed("field nonce")),
-        ("SWP1 ts=1,nonce=0011,mac=\(goodMAC)", .malformed("field nonce")),
-        ("SWP1 ts=1,nonce=\(String(repeating: "zz", count: 16)),mac=\(goodMAC)", .malformed("field nonce")),
-        ("SWP1 ts=1,nonce=\(goodNonce)", .malformed("field mac")),
-        ("SWP1 ts=1,nonce=\(goodNonce),mac=abcd", .malformed("field mac")),
-        ("SWP1 ts=1,nonce=\(goodNonce),mac=\(String(repeating: "g", count: 64))", .malformed("field mac")),
-    ])
+    @Test(
+        "malformed headers",
+        arguments: [
+            (String?.none, ControlAuth.Failure.missing),
+            ("", .malformed("expected scheme SWP1")),
+            ("Bearer abc", .malformed("expected scheme SWP1")),
+            ("SWP1", .malformed("expected scheme SWP1")),
+            ("swp1 ts=1,nonce=\(goodNonce),mac=\(goodMAC)", .malformed("expected scheme SWP1")),
+            ("SWP1 ts", .malformed("field \"ts\" is not key=value")),
+            ("SWP1 ", .malformed("field ts")),
+            ("SWP1 nonce=\(goodNonce),mac=\(goodMAC)", .malformed("field ts")),
+            ("SWP1 ts=abc,nonce=\(goodNonce),mac=\(goodMAC)", .malformed("field ts")),
+            ("SWP1 ts=-5,nonce=\(goodNonce),mac=\(goodMAC)", .malformed("field ts")),
+            ("SWP1 ts=1,mac=\(goodMAC)", .malformed("field nonce")),
+            ("SWP1 ts=1,nonce=0011,mac=\(goodMAC)", .malformed("field nonce")),
+            ("SWP1 ts=1,nonce=\(String(repeating: "zz", count: 16)),mac=\(goodMAC)", .malformed("field nonce")),
+            ("SWP1 ts=1,nonce=\(goodNonce)", .malformed("field mac")),
+            ("SWP1 ts=1,nonce=\(goodNonce),mac=abcd", .malformed("field mac")),
+            ("SWP1 ts=1,nonce=\(goodNonce),mac=\(String(repeating: "g", count: 64))", .malformed("field mac")),
+        ])
     func malformed(header: String?, failure: ControlAuth.Failure) {
         #expect(Self.verify(header) == .failure(failure))
     }
@@ -133,8 +144,10 @@ struct ControlAuthTests {
         #expect(!ControlAuth.verifyResponse(key: Self.key, requestNonce: Self.goodNonce, status: 500, body: body, mac: mac))
         #expect(!ControlAuth.verifyResponse(key: Self.key, requestNonce: Self.goodNonce, status: 200, body: body + [0x20], mac: mac))
         #expect(!ControlAuth.verifyResponse(key: Self.key, requestNonce: "ff" + Self.goodNonce.dropFirst(2), status: 200, body: body, mac: mac))
-        #expect(!ControlAuth.verifyResponse(key: SymmetricKey(data: [UInt8](repeating: 8, count: 32)), requestNonce: Self.goodNonce,
-                                            status: 200, body: body, mac: mac))
+        #expect(
+            !ControlAuth.verifyResponse(
+                key: SymmetricKey(data: [UInt8](repeating: 8, count: 32)), requestNonce: Self.goodNonce,
+                status: 200, body: body, mac: mac))
         #expect(!ControlAuth.verifyResponse(key: Self.key, requestNonce: Self.goodNonce, status: 200, body: body, mac: nil))
         #expect(!ControlAuth.verifyResponse(key: Self.key, requestNonce: Self.goodNonce, status: 200, body: body, mac: "xyz"))
         #expect(!ControlAuth.verifyResponse(key: Self.key, requestNonce: Self.goodNonce, status: 200, body: body, mac: String(mac.dropLast(2))))
@@ -155,8 +168,9 @@ struct ControlAuthTests {
             let key = SymmetricKey(data: [UInt8](repeating: 7, count: 32))
             let s = ControlAuth.sign(key: key, method: "POST", path: "/v1/run", body: [], timeMs: UInt64.max)
             var g = ReplayGuard()
-            let r = ControlAuth.verify(header: s.header, key: key, method: "POST", path: "/v1/run", body: [],
-                                       now: 1_700_000_000_000, guard: &g)
+            let r = ControlAuth.verify(
+                header: s.header, key: key, method: "POST", path: "/v1/run", body: [],
+                now: 1_700_000_000_000, guard: &g)
             if r != .failure(.future) { exit(3) }
         }
     }

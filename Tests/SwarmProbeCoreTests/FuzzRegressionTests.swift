@@ -1,6 +1,7 @@
 import Crypto
 import Foundation
 import Testing
+
 @testable import SwarmProbeCore
 
 /// Every input in `Fixtures/fuzz-regressions/<fuzzer>/`, through what that fuzzer checks
@@ -98,8 +99,10 @@ struct FuzzRegressionTests {
             let body = Array(bytes[min(split + 1, bytes.count)...])
 
             var replay = ReplayGuard(windowMs: 60_000, capacity: 16)
-            if case let .failure(f) = ControlAuth.verify(header: header, key: Self.key, method: "POST", path: ControlPath.run,
-                                                         body: body, now: Self.now, guard: &replay) {
+            if case let .failure(f) = ControlAuth.verify(
+                header: header, key: Self.key, method: "POST", path: ControlPath.run,
+                body: body, now: Self.now, guard: &replay)
+            {
                 Self.expectOneLine(f.description, "ControlAuth.verify")
             }
             do {
@@ -124,12 +127,18 @@ struct FuzzRegressionTests {
             let ts = Self.now &+ UInt64(bytes.count) &- 30_000
             let signed = ControlAuth.sign(key: Self.key, method: "POST", path: ControlPath.run, body: body, timeMs: ts, nonce: nonce)
             var fresh = ReplayGuard(windowMs: 60_000, capacity: 16)
-            #expect(ControlAuth.verify(header: signed.header, key: Self.key, method: "POST", path: ControlPath.run, body: body,
-                                       now: Self.now, guard: &fresh) == .success(signed.nonce))
-            #expect(ControlAuth.verify(header: signed.header, key: Self.key, method: "POST", path: ControlPath.run, body: body,
-                                       now: Self.now, guard: &fresh) == .failure(.replayed))
-            #expect(ControlAuth.verify(header: signed.header, key: Self.key, method: "POST", path: ControlPath.log, body: body,
-                                       now: Self.now, guard: &fresh) == .failure(.badMAC))
+            #expect(
+                ControlAuth.verify(
+                    header: signed.header, key: Self.key, method: "POST", path: ControlPath.run, body: body,
+                    now: Self.now, guard: &fresh) == .success(signed.nonce))
+            #expect(
+                ControlAuth.verify(
+                    header: signed.header, key: Self.key, method: "POST", path: ControlPath.run, body: body,
+                    now: Self.now, guard: &fresh) == .failure(.replayed))
+            #expect(
+                ControlAuth.verify(
+                    header: signed.header, key: Self.key, method: "POST", path: ControlPath.log, body: body,
+                    now: Self.now, guard: &fresh) == .failure(.badMAC))
             do {
                 _ = try ClusterToken.parse(header, source: "token")
             } catch {

@@ -1,30 +1,33 @@
 import Foundation
 import Testing
+
 @testable import SwarmProbeCore
 
 @Suite("IPAddress")
 struct IPAddressTests {
-    @Test("parses and prints (RFC 5952 for IPv6)", arguments: [
-        ("10.0.0.1", "10.0.0.1"),
-        ("0.0.0.0", "0.0.0.0"),
-        ("255.255.255.255", "255.255.255.255"),
-        ("192.168.100.7", "192.168.100.7"),
-        ("::", "::"),
-        ("::1", "::1"),
-        ("1::", "1::"),
-        ("2001:db8::1", "2001:db8::1"),
-        ("2001:DB8:0:0:0:0:0:1", "2001:db8::1"),
-        ("2001:0db8:0000:0000:0000:0000:0000:0001", "2001:db8::1"),
-        ("fe80::1", "fe80::1"),
-        ("1:2:3:4:5:6:7:8", "1:2:3:4:5:6:7:8"),
-        ("1:2:3:4:5:6:7::", "1:2:3:4:5:6:7:0"),
-        ("1:0:2:3:4:5:6:7", "1:0:2:3:4:5:6:7"),  // a single zero group is not compressed
-        ("1:0:0:2:0:0:0:3", "1:0:0:2::3"),  // the longest run
-        ("1:0:0:2:0:0:3:4", "1::2:0:0:3:4"),  // the first of equal runs
-        ("0:0:0:0:0:0:0:1", "::1"),
-        ("ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff", "ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff"),
-        ("1:2:3:4:5:6:1.2.3.4", "1:2:3:4:5:6:102:304"),
-    ])
+    @Test(
+        "parses and prints (RFC 5952 for IPv6)",
+        arguments: [
+            ("10.0.0.1", "10.0.0.1"),
+            ("0.0.0.0", "0.0.0.0"),
+            ("255.255.255.255", "255.255.255.255"),
+            ("192.168.100.7", "192.168.100.7"),
+            ("::", "::"),
+            ("::1", "::1"),
+            ("1::", "1::"),
+            ("2001:db8::1", "2001:db8::1"),
+            ("2001:DB8:0:0:0:0:0:1", "2001:db8::1"),
+            ("2001:0db8:0000:0000:0000:0000:0000:0001", "2001:db8::1"),
+            ("fe80::1", "fe80::1"),
+            ("1:2:3:4:5:6:7:8", "1:2:3:4:5:6:7:8"),
+            ("1:2:3:4:5:6:7::", "1:2:3:4:5:6:7:0"),
+            ("1:0:2:3:4:5:6:7", "1:0:2:3:4:5:6:7"),  // a single zero group is not compressed
+            ("1:0:0:2:0:0:0:3", "1:0:0:2::3"),  // the longest run
+            ("1:0:0:2:0:0:3:4", "1::2:0:0:3:4"),  // the first of equal runs
+            ("0:0:0:0:0:0:0:1", "::1"),
+            ("ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff", "ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff"),
+            ("1:2:3:4:5:6:1.2.3.4", "1:2:3:4:5:6:102:304"),
+        ])
     func valid(text: String, printed: String) throws {
         let a = try #require(IPAddress(text))
         #expect(a.description == printed)
@@ -39,12 +42,14 @@ struct IPAddressTests {
         #expect(IPAddress("::FFFF:1.2.3.4") == a)
     }
 
-    @Test("refuses", arguments: [
-        "", " ", "1.2.3", "1.2.3.4.5", "256.1.1.1", "1.2.3.256", "01.2.3.4", "1.2.3.04", "1.2.3.-4", "+1.2.3.4",
-        "1..2.3", "a.b.c.d", " 1.2.3.4", "1.2.3.4 ", "1.2.3.4/24", "١.٢.٣.٤",
-        "1::2::3", "fe80::1%eth0", ":::", ":1", "1:", "1:2:3:4:5:6:7", "1:2:3:4:5:6:7:8:9", "1:2:3:4::5:6:7:8",
-        "12345::", "::g", "g::", "::1.2.3", "::256.1.1.1", "1.2.3.4::", "::1.2.3.4:5", "[::1]", "localhost",
-    ])
+    @Test(
+        "refuses",
+        arguments: [
+            "", " ", "1.2.3", "1.2.3.4.5", "256.1.1.1", "1.2.3.256", "01.2.3.4", "1.2.3.04", "1.2.3.-4", "+1.2.3.4",
+            "1..2.3", "a.b.c.d", " 1.2.3.4", "1.2.3.4 ", "1.2.3.4/24", "١.٢.٣.٤",
+            "1::2::3", "fe80::1%eth0", ":::", ":1", "1:", "1:2:3:4:5:6:7", "1:2:3:4:5:6:7:8:9", "1:2:3:4::5:6:7:8",
+            "12345::", "::g", "g::", "::1.2.3", "::256.1.1.1", "1.2.3.4::", "::1.2.3.4:5", "[::1]", "localhost",
+        ])
     func invalid(text: String) {
         #expect(IPAddress(text) == nil, "\"\(text)\" parsed as \(IPAddress(text)?.description ?? "")")
     }
@@ -67,10 +72,12 @@ struct IPAddressTests {
 
     /// Regression (fixed): `::ffff:1.2.3.4` parses to `.v6` but comes back from the wire as `.v4(1,2,3,4)`,
     /// so an inventory address written that way never matches the address a probe names.
-    @Test("bytes16 round trip gives back the same address", arguments: [
-        "10.0.0.1", "0.0.0.0", "255.255.255.255", "::", "::1", "2001:db8::1", "fe80::1:2", "::ffff:1.2.3.4",
-        "ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff", "::1.2.3.4", "::fffe:1.2.3.4",
-    ])
+    @Test(
+        "bytes16 round trip gives back the same address",
+        arguments: [
+            "10.0.0.1", "0.0.0.0", "255.255.255.255", "::", "::1", "2001:db8::1", "fe80::1:2", "::ffff:1.2.3.4",
+            "ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff", "::1.2.3.4", "::fffe:1.2.3.4",
+        ])
     func roundTrip(text: String) throws {
         let a = try #require(IPAddress(text))
         #expect(IPAddress(bytes16: a.bytes16) == a)

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+
 @testable import SwarmProbeCore
 
 @Suite("Invalid inventories")
@@ -23,8 +24,9 @@ struct InvalidInventoryTests {
     func rejects(fixture: String) throws {
         let text = try Fixture.text("inventories", fixture)
         let expected = try #require(Fixture.expectedMessage(in: text), "\(fixture) has no `# expect:` first line")
-        let e = try #require(inputError { () throws(InputError) in try Inventory.parse(text, source: fixture) },
-                             "\(fixture) parsed without error")
+        let e = try #require(
+            inputError { () throws(InputError) in try Inventory.parse(text, source: fixture) },
+            "\(fixture) parsed without error")
         #expect(e.description == expected)
         #expect(e.source == fixture)
         #expect(e.line != nil, "every inventory error names a line")
@@ -42,7 +44,8 @@ struct InvalidInventoryTests {
     /// carries it), but parses to a distinct `.v6` value, so the duplicate check misses it.
     @Test("an IPv4 address and its IPv4-mapped IPv6 spelling are the same node address")
     func mappedDuplicate() {
-        let text = "nodes:\n  - name: m1\n    address: 10.0.0.1\n    role: manager\n  - name: w1\n    address: \"::ffff:10.0.0.1\"\n    role: worker\n"
+        let text =
+            "nodes:\n  - name: m1\n    address: 10.0.0.1\n    role: manager\n  - name: w1\n    address: \"::ffff:10.0.0.1\"\n    role: worker\n"
         let e = inputError { () throws(InputError) in try Inventory.parse(text, source: "inventory.yaml") }
         #expect(e != nil, "10.0.0.1 and ::ffff:10.0.0.1 were accepted as two nodes")
     }
@@ -56,11 +59,12 @@ struct ValidInventoryTests {
         #expect(inv.nodes.map(\.name) == ["manager-1", "worker_1", "worker.2"])
         #expect(inv.nodes.map(\.address) == [.v4(10, 0, 0, 1), .v4(10, 0, 0, 2), .v4(10, 0, 0, 3)])
         #expect(inv.nodes.map(\.role) == [.manager, .worker, .worker])
-        #expect(inv.nodes.map(\.control) == [
-            ControlEndpoint(host: "10.0.0.1", port: 7950),
-            ControlEndpoint(host: "10.0.0.2", port: 8000),
-            ControlEndpoint(host: "agent-3.internal", port: 7951),
-        ])
+        #expect(
+            inv.nodes.map(\.control) == [
+                ControlEndpoint(host: "10.0.0.1", port: 7950),
+                ControlEndpoint(host: "10.0.0.2", port: 8000),
+                ControlEndpoint(host: "agent-3.internal", port: 7951),
+            ])
         #expect(inv.managers.map(\.name) == ["manager-1"])
         #expect(inv.node(named: "worker.2")?.address == ip("10.0.0.3"))
         #expect(inv.node(named: "nobody") == nil)
@@ -78,12 +82,13 @@ struct ValidInventoryTests {
     func ipv6() throws {
         let inv = try Inventory.parse(try Fixture.text("inventories", "valid-ipv6.yaml"), source: "valid-ipv6.yaml")
         #expect(inv.nodes.map(\.address.description) == ["2001:db8::1", "2001:db8::2", "::1", "fe80::1:2"])
-        #expect(inv.nodes.map(\.control) == [
-            ControlEndpoint(host: "2001:db8::1", port: 7960),
-            ControlEndpoint(host: "fd00::2", port: 7950),
-            ControlEndpoint(host: "::1", port: 7950),
-            ControlEndpoint(host: "192.168.1.20", port: 7950),
-        ])
+        #expect(
+            inv.nodes.map(\.control) == [
+                ControlEndpoint(host: "2001:db8::1", port: 7960),
+                ControlEndpoint(host: "fd00::2", port: 7950),
+                ControlEndpoint(host: "::1", port: 7950),
+                ControlEndpoint(host: "192.168.1.20", port: 7950),
+            ])
         #expect(inv.nodes.map(\.control.description) == ["[2001:db8::1]:7960", "[fd00::2]:7950", "[::1]:7950", "192.168.1.20:7950"])
         #expect(inv.managers.map(\.name) == ["m1", "m2"])
     }
@@ -105,24 +110,28 @@ struct ValidInventoryTests {
 
 @Suite("ControlEndpoint.parse")
 struct ControlEndpointTests {
-    @Test("accepts", arguments: [
-        ("10.0.0.1:8000", "10.0.0.1", 8000),
-        ("10.0.0.1", "10.0.0.1", 7950),
-        ("agent.local:1", "agent.local", 1),
-        ("agent.local:65535", "agent.local", 65535),
-        ("[fd00::1]:7951", "fd00::1", 7951),
-        ("[fd00::1]", "fd00::1", 7950),
-        ("fd00::1", "fd00::1", 7950),
-        ("::1", "::1", 7950),
-    ])
+    @Test(
+        "accepts",
+        arguments: [
+            ("10.0.0.1:8000", "10.0.0.1", 8000),
+            ("10.0.0.1", "10.0.0.1", 7950),
+            ("agent.local:1", "agent.local", 1),
+            ("agent.local:65535", "agent.local", 65535),
+            ("[fd00::1]:7951", "fd00::1", 7951),
+            ("[fd00::1]", "fd00::1", 7950),
+            ("fd00::1", "fd00::1", 7950),
+            ("::1", "::1", 7950),
+        ])
     func accepts(text: String, host: String, port: Int) {
         #expect(ControlEndpoint.parse(text, defaultPort: 7950) == ControlEndpoint(host: host, port: port))
     }
 
-    @Test("refuses", arguments: [
-        "", "host:0", "host:65536", "host:", ":8000", "host:abc", "[fd00::1]:", "[fd00::1]x", "[fd00::1", "[]:80",
-        "http://host:80/", "a b:80", "host:-1",
-    ])
+    @Test(
+        "refuses",
+        arguments: [
+            "", "host:0", "host:65536", "host:", ":8000", "host:abc", "[fd00::1]:", "[fd00::1]x", "[fd00::1", "[]:80",
+            "http://host:80/", "a b:80", "host:-1",
+        ])
     func refuses(text: String) {
         #expect(ControlEndpoint.parse(text, defaultPort: 7950) == nil)
     }

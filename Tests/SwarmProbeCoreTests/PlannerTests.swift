@@ -1,4 +1,5 @@
 import Testing
+
 @testable import SwarmProbeCore
 
 @Suite("Planner.checks")
@@ -64,8 +65,9 @@ struct PlannerTests {
 
     @Test("a kind restricted by `from` is optional from other roles")
     func fromRestriction() throws {
-        let p = try Profile.parse("name: t\nkinds:\n  - name: k\n    protocol: udp\n    port: 9000\n    from: worker\n    required: true\n",
-                                  source: "t.yaml")
+        let p = try Profile.parse(
+            "name: t\nkinds:\n  - name: k\n    protocol: udp\n    port: 9000\n    from: worker\n    required: true\n",
+            source: "t.yaml")
         let checks = Planner.checks(inventory: Self.inventory, profile: p)
         for c in checks { #expect(c.required == (c.from.role == .worker)) }
         let q = try Profile.parse("name: t\nkinds:\n  - name: k\n    protocol: udp\n    port: 9000\n    required: false\n", source: "t.yaml")

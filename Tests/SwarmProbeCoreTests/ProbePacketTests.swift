@@ -1,26 +1,30 @@
 import Crypto
 import Foundation
 import Testing
+
 @testable import SwarmProbeCore
 
 var probeKey: SymmetricKey { SymmetricKey(data: [UInt8](repeating: 0x42, count: 32)) }
 var otherKey: SymmetricKey { SymmetricKey(data: [UInt8](repeating: 0x43, count: 32)) }
 
 func samplePacket(proto: TransportProtocol = .udp, padding: Int = 0, sender: String = "10.0.0.1", target: String = "10.0.0.2") -> ProbePacket {
-    ProbePacket(type: .probe, proto: proto, targetPort: proto == .esp ? 0 : 4789, replyPort: 7946,
-                timeMs: 1_700_000_000_123, nonce: Array(1...16), runID: Array(101...116),
-                sender: ip(sender), target: ip(target), padding: padding)
+    ProbePacket(
+        type: .probe, proto: proto, targetPort: proto == .esp ? 0 : 4789, replyPort: 7946,
+        timeMs: 1_700_000_000_123, nonce: Array(1...16), runID: Array(101...116),
+        sender: ip(sender), target: ip(target), padding: padding)
 }
 
 @Suite("ProbePacket")
 struct ProbePacketTests {
-    @Test("encode then decode gives the packet back", arguments: [
-        (TransportProtocol.udp, 0, "10.0.0.1", "10.0.0.2"),
-        (.tcp, 1, "10.0.0.1", "10.0.0.2"),
-        (.esp, 100, "2001:db8::1", "2001:db8::2"),
-        (.udp, 1372, "fd00::1", "10.0.0.9"),
-        (.udp, ProbePacket.maximumPadding, "10.0.0.1", "10.0.0.2"),
-    ])
+    @Test(
+        "encode then decode gives the packet back",
+        arguments: [
+            (TransportProtocol.udp, 0, "10.0.0.1", "10.0.0.2"),
+            (.tcp, 1, "10.0.0.1", "10.0.0.2"),
+            (.esp, 100, "2001:db8::1", "2001:db8::2"),
+            (.udp, 1372, "fd00::1", "10.0.0.9"),
+            (.udp, ProbePacket.maximumPadding, "10.0.0.1", "10.0.0.2"),
+        ])
     func roundTrip(proto: TransportProtocol, padding: Int, sender: String, target: String) throws {
         let p = samplePacket(proto: proto, padding: padding, sender: sender, target: target)
         let bytes = p.encode(key: probeKey)
@@ -99,7 +103,11 @@ struct ProbePacketTests {
         BadPacket(name: "bad protocol", bytes: mutated { $0[6] = 1 }, error: .badProtocol),
         BadPacket(name: "padding field larger than the padding", bytes: mutated { $0[85] = 5 }, error: .badLength),
         BadPacket(name: "padding field smaller than the padding", bytes: mutated({ $0[85] = 2 }, padding: 4), error: .badLength),
-        BadPacket(name: "padding field above the maximum", bytes: mutated { $0[84] = 0xff; $0[85] = 0xff }, error: .badLength),
+        BadPacket(
+            name: "padding field above the maximum",
+            bytes: mutated {
+                $0[84] = 0xff; $0[85] = 0xff
+            }, error: .badLength),
         BadPacket(name: "flipped MAC bit", bytes: mutated { $0[$0.count - 1] ^= 0x01 }, error: .badMAC),
         BadPacket(name: "flipped first MAC bit", bytes: mutated { $0[ProbePacket.headerSize] ^= 0x80 }, error: .badMAC),
         BadPacket(name: "changed time", bytes: mutated { $0[19] ^= 0x01 }, error: .badMAC),
@@ -150,14 +158,16 @@ struct ReplayGuardTests {
         #expect(g.count == 2)
     }
 
-    @Test("stale and future timestamps, inclusive window edges", arguments: [
-        (Int64(-60_001), ReplayGuard.Verdict.stale),
-        (-60_000, .fresh),
-        (-1, .fresh),
-        (0, .fresh),
-        (60_000, .fresh),
-        (60_001, .future),
-    ])
+    @Test(
+        "stale and future timestamps, inclusive window edges",
+        arguments: [
+            (Int64(-60_001), ReplayGuard.Verdict.stale),
+            (-60_000, .fresh),
+            (-1, .fresh),
+            (0, .fresh),
+            (60_000, .fresh),
+            (60_001, .future),
+        ])
     func window(offset: Int64, verdict: ReplayGuard.Verdict) {
         var g = ReplayGuard(windowMs: 60_000)
         let t = UInt64(Int64(now) + offset)

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+
 @testable import SwarmProbeCore
 
 @Suite("Profiles in probes/")
@@ -113,13 +114,15 @@ struct DataPathPortTests {
         #expect(moved.kinds[3].port == port)
     }
 
-    @Test("refuses a port that is no port, or that another kind already is", arguments: [
-        (0, "--data-path-port: 0 is not a port number (1-65535)"),
-        (-1, "--data-path-port: -1 is not a port number (1-65535)"),
-        (65536, "--data-path-port: 65536 is not a port number (1-65535)"),
-        (70000, "--data-path-port: 70000 is not a port number (1-65535)"),
-        (7946, "--data-path-port: 7946/udp is already the profile's kind \"gossip-udp\""),
-    ])
+    @Test(
+        "refuses a port that is no port, or that another kind already is",
+        arguments: [
+            (0, "--data-path-port: 0 is not a port number (1-65535)"),
+            (-1, "--data-path-port: -1 is not a port number (1-65535)"),
+            (65536, "--data-path-port: 65536 is not a port number (1-65535)"),
+            (70000, "--data-path-port: 70000 is not a port number (1-65535)"),
+            (7946, "--data-path-port: 7946/udp is already the profile's kind \"gossip-udp\""),
+        ])
     func refuses(port: Int, message: String) {
         let p = DefaultProfile.load()
         let e = inputError { () throws(InputError) in try p.withDataPathPort(port) }
@@ -159,8 +162,9 @@ struct InvalidProfileTests {
     func rejects(fixture: String) throws {
         let text = try Fixture.text("profiles", fixture)
         let expected = try #require(Fixture.expectedMessage(in: text), "\(fixture) has no `# expect:` first line")
-        let e = try #require(inputError { () throws(InputError) in try Profile.parse(text, source: fixture) },
-                             "\(fixture) parsed without error")
+        let e = try #require(
+            inputError { () throws(InputError) in try Profile.parse(text, source: fixture) },
+            "\(fixture) parsed without error")
         #expect(e.description == expected)
         #expect(e.source == fixture)
         #expect(e.line != nil, "every profile error names a line")
@@ -200,23 +204,27 @@ struct ProfileParsingTests {
         #expect(k.required && k.enabled && !k.dataPath && k.sourcePort == nil && k.description == "")
     }
 
-    @Test("roles: a single value, a list, any, all", arguments: [
-        ("manager", [Role.manager]),
-        ("worker", [.worker]),
-        ("[manager, worker]", [.manager, .worker]),
-        ("[worker]", [.worker]),
-        ("any", [.manager, .worker]),
-        ("all", [.manager, .worker]),
-    ])
+    @Test(
+        "roles: a single value, a list, any, all",
+        arguments: [
+            ("manager", [Role.manager]),
+            ("worker", [.worker]),
+            ("[manager, worker]", [.manager, .worker]),
+            ("[worker]", [.worker]),
+            ("any", [.manager, .worker]),
+            ("all", [.manager, .worker]),
+        ])
     func roles(text: String, expected: [Role]) throws {
         let p = try Profile.parse(Self.base + "    from: \(text)\n    to: \(text)\n", source: "t.yaml")
         #expect(p.kinds[0].from == Set(expected))
         #expect(p.kinds[0].to == Set(expected))
     }
 
-    @Test("booleans: true/false, yes/no, on/off in any case", arguments: [
-        ("true", true), ("false", false), ("yes", true), ("no", false), ("on", true), ("off", false), ("True", true), ("NO", false),
-    ])
+    @Test(
+        "booleans: true/false, yes/no, on/off in any case",
+        arguments: [
+            ("true", true), ("false", false), ("yes", true), ("no", false), ("on", true), ("off", false), ("True", true), ("NO", false),
+        ])
     func booleans(text: String, value: Bool) throws {
         let p = try Profile.parse(Self.base + "    required: \(text)\n    data-path: \(text)\n", source: "t.yaml")
         #expect(p.kinds[0].required == value)
@@ -231,20 +239,23 @@ struct ProfileParsingTests {
 
     @Test("the same port on tcp and udp is two kinds, not a duplicate")
     func samePortTwoProtocols() throws {
-        let p = try Profile.parse("name: t\nkinds:\n  - name: a\n    protocol: tcp\n    port: 7946\n  - name: b\n    protocol: udp\n    port: 7946\n", source: "t.yaml")
+        let p = try Profile.parse(
+            "name: t\nkinds:\n  - name: a\n    protocol: tcp\n    port: 7946\n  - name: b\n    protocol: udp\n    port: 7946\n", source: "t.yaml")
         #expect(p.kinds.map(\.id) == ["7946/tcp", "7946/udp"])
     }
 }
 
 @Suite("KindID")
 struct KindIDTests {
-    @Test("parses and prints", arguments: [
-        ("2377/tcp", KindID(proto: .tcp, port: 2377)),
-        ("7946/udp", KindID(proto: .udp, port: 7946)),
-        ("1/udp", KindID(proto: .udp, port: 1)),
-        ("65535/tcp", KindID(proto: .tcp, port: 65535)),
-        ("esp", KindID(proto: .esp, port: nil)),
-    ])
+    @Test(
+        "parses and prints",
+        arguments: [
+            ("2377/tcp", KindID(proto: .tcp, port: 2377)),
+            ("7946/udp", KindID(proto: .udp, port: 7946)),
+            ("1/udp", KindID(proto: .udp, port: 1)),
+            ("65535/tcp", KindID(proto: .tcp, port: 65535)),
+            ("esp", KindID(proto: .esp, port: nil)),
+        ])
     func valid(text: String, id: KindID) {
         #expect(KindID(text) == id)
         #expect(id.description == text)

@@ -1,4 +1,5 @@
 import Testing
+
 @testable import SwarmProbeCore
 
 @Suite("Recent log")

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+
 @testable import SwarmProbeCore
 
 @Suite("Results and Summary")
@@ -11,10 +12,13 @@ struct ResultsTests {
         return k
     }()
 
-    static func result(_ kind: TrafficKind, required: Bool = true, _ decision: Decision,
-                       sender: SenderEvidence? = nil, receiver: ReceiverEvidence? = nil) -> CheckResult {
-        CheckResult(from: "m1", to: "w1", kind: kind, required: required, decision: decision, detail: "what was seen",
-                    sender: sender, receiver: receiver)
+    static func result(
+        _ kind: TrafficKind, required: Bool = true, _ decision: Decision,
+        sender: SenderEvidence? = nil, receiver: ReceiverEvidence? = nil
+    ) -> CheckResult {
+        CheckResult(
+            from: "m1", to: "w1", kind: kind, required: required, decision: decision, detail: "what was seen",
+            sender: sender, receiver: receiver)
     }
 
     static let open = Decision(.open, nil, .answered)
@@ -40,9 +44,10 @@ struct ResultsTests {
     @Test("a blocked UDP check has its port and where")
     func blockedJSON() throws {
         let d = Decision(.blocked, .returnPath, .answerLostWrongSource, unexpectedSources: [ip("192.168.1.5")])
-        let r = Self.result(Self.profile.kinds[3], required: false, d,
-                            sender: SenderEvidence(outcome: .timeout, attempts: 3),
-                            receiver: ReceiverEvidence(listener: ListenerState(kind: .udp4789, mode: .observing)))
+        let r = Self.result(
+            Self.profile.kinds[3], required: false, d,
+            sender: SenderEvidence(outcome: .timeout, attempts: 3),
+            receiver: ReceiverEvidence(listener: ListenerState(kind: .udp4789, mode: .observing)))
         let text = try Self.json(r)
         #expect(text.contains(#""port":4789"#))
         #expect(text.contains(#""protocol":"udp""#))
@@ -105,10 +110,11 @@ struct ResultsTests {
     @Test("the results document: schema, snake_case keys, summary")
     func document() throws {
         let node = Node(name: "m1", address: ip("10.0.0.1"), role: .manager)
-        let results = Results(toolVersion: SwarmProbeVersion.current, profile: "swarm", startedAt: "2024-01-01T00:00:00Z",
-                              durationMs: 1234, timeoutMs: 1000, complete: true,
-                              nodes: [NodeResult(node: node, agent: .up, agentVersion: "0.1.0", clockOffsetMs: -3)],
-                              checks: [Self.result(Self.profile.kinds[0], Self.blocked)])
+        let results = Results(
+            toolVersion: SwarmProbeVersion.current, profile: "swarm", startedAt: "2024-01-01T00:00:00Z",
+            durationMs: 1234, timeoutMs: 1000, complete: true,
+            nodes: [NodeResult(node: node, agent: .up, agentVersion: "0.1.0", clockOffsetMs: -3)],
+            checks: [Self.result(Self.profile.kinds[0], Self.blocked)])
         #expect(results.exitCode == 1)
         let text = try Self.json(results)
         #expect(text.contains(#""schema":"swarmprobe.results/v1""#))

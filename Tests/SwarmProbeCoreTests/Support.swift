@@ -1,6 +1,7 @@
-@_exported import SwarmProbeTestSupport
 import Foundation
+@_exported import SwarmProbeTestSupport
 import Testing
+
 @testable import SwarmProbeCore
 
 /// Where the repository and the test fixtures are.
@@ -45,7 +46,8 @@ enum Fixture {
     static func expectedMessage(in text: String) -> String? {
         let prefix = "# expect: "
         guard let first = text.split(separator: "\n", maxSplits: 1, omittingEmptySubsequences: false).first,
-              first.hasPrefix(prefix) else { return nil }
+            first.hasPrefix(prefix)
+        else { return nil }
         return String(first.dropFirst(prefix.count))
     }
 }

@@ -1,6 +1,7 @@
 import Crypto
 import Foundation
 import Testing
+
 @testable import SwarmProbeCore
 
 @Suite("ClusterToken")
@@ -9,14 +10,16 @@ struct TokenTests {
 
     static func keyBytes(_ k: SymmetricKey) -> [UInt8] { k.withUnsafeBytes { Array($0) } }
 
-    @Test("a good token file parses", arguments: [
-        hex,
-        hex + "\n",
-        "# swarmprobe token, made 2024-01-01\n\n" + hex + "\n",
-        "  # indented comment\n\t" + hex + "  \n\n",
-        hex.uppercased() + "\n",
-        "# windows line ends\r\n" + hex + "\r\n",
-    ])
+    @Test(
+        "a good token file parses",
+        arguments: [
+            hex,
+            hex + "\n",
+            "# swarmprobe token, made 2024-01-01\n\n" + hex + "\n",
+            "  # indented comment\n\t" + hex + "  \n\n",
+            hex.uppercased() + "\n",
+            "# windows line ends\r\n" + hex + "\r\n",
+        ])
     func good(text: String) throws {
         let t = try ClusterToken.parse(text, source: "token")
         let reference = ClusterToken(secret: try #require(Hex.decode(Self.hex)))
@@ -51,8 +54,10 @@ struct TokenTests {
         ("# only a comment\n", empty),
         ("abcd\n", length(1, 4)),
         ("# comment\n\n" + hex + "0\n", length(3, 65)),
-        ("# comment\n" + String(hex.dropLast()) + "g\n",
-         "secrets/token:2: token: expected 64 hex digits (32 bytes), but the line holds characters other than 0-9 and a-f (make one with `swarmprobe token`)"),
+        (
+            "# comment\n" + String(hex.dropLast()) + "g\n",
+            "secrets/token:2: token: expected 64 hex digits (32 bytes), but the line holds characters other than 0-9 and a-f (make one with `swarmprobe token`)"
+        ),
         ("# comment\n" + hex + "\n" + hex + "\n", "secrets/token:2: token: expected one line of 64 hex digits, found 2 lines"),
         ("a b\nc\n", "secrets/token:1: token: expected one line of 64 hex digits, found 2 lines"),
         (String(hex.prefix(32)) + " " + String(hex.suffix(32)), length(1, 65)),

@@ -1,5 +1,6 @@
 import SwarmProbeTestSupport
 import Testing
+
 @testable import SwarmProbeCore
 
 @Suite("decide(_:)")
@@ -35,9 +36,10 @@ struct VerdictTests {
     func incompatibleAgent() {
         let old = AgentHealth(.incompatible, "protocol 1, coordinator 2")
         for (senderAgent, receiverAgent) in [(old, AgentHealth.up), (.up, old)] {
-            let input = VerdictInput(kind: .udp4789, fromName: "m1", toName: "w1", expectedSource: ip("10.0.0.1"),
-                                     senderAgent: senderAgent, receiverAgent: receiverAgent,
-                                     sender: senderAgent.isUp ? sent(.timeout) : nil, receiver: nil)
+            let input = VerdictInput(
+                kind: .udp4789, fromName: "m1", toName: "w1", expectedSource: ip("10.0.0.1"),
+                senderAgent: senderAgent, receiverAgent: receiverAgent,
+                sender: senderAgent.isUp ? sent(.timeout) : nil, receiver: nil)
             #expect(decide(input) == Decision(.inconclusive, nil, .agentIncompatible))
         }
     }
@@ -62,35 +64,42 @@ struct VerdictTests {
         #expect(Set(listed) == Set(Reason.allCases.map(\.rawValue)))
     }
 
-    @Test("probes arriving from another address are reported, once each, sorted", arguments: [
-        sent(.answered, attempts: 1), sent(.timeout), sent(.refused),
-    ])
+    @Test(
+        "probes arriving from another address are reported, once each, sorted",
+        arguments: [
+            sent(.answered, attempts: 1), sent(.timeout), sent(.refused),
+        ])
     func unexpectedSources(evidence: SenderEvidence) {
-        let receiver = got(.listening, received: 4, answered: 4,
-                           from: [ip("10.0.0.1"), ip("192.168.1.5"), ip("172.16.0.9"), ip("192.168.1.5")])
-        let input = VerdictInput(kind: .udp4789, fromName: "m1", toName: "w1", expectedSource: ip("10.0.0.1"),
-                                 senderAgent: .up, receiverAgent: .up, sender: evidence, receiver: receiver)
+        let receiver = got(
+            .listening, received: 4, answered: 4,
+            from: [ip("10.0.0.1"), ip("192.168.1.5"), ip("172.16.0.9"), ip("192.168.1.5")])
+        let input = VerdictInput(
+            kind: .udp4789, fromName: "m1", toName: "w1", expectedSource: ip("10.0.0.1"),
+            senderAgent: .up, receiverAgent: .up, sender: evidence, receiver: receiver)
         #expect(decide(input).unexpectedSources == [ip("172.16.0.9"), ip("192.168.1.5")])
     }
 
     @Test("no unexpected sources when every probe came from the inventory address, or nothing was received")
     func noUnexpectedSources() {
         for sources in [[ip("10.0.0.1"), ip("10.0.0.1")], []] {
-            let input = VerdictInput(kind: .tcp7946, fromName: "m1", toName: "w1", expectedSource: ip("10.0.0.1"),
-                                     senderAgent: .up, receiverAgent: .up, sender: sent(.answered),
-                                     receiver: got(.listening, received: sources.count, answered: sources.count, from: sources))
+            let input = VerdictInput(
+                kind: .tcp7946, fromName: "m1", toName: "w1", expectedSource: ip("10.0.0.1"),
+                senderAgent: .up, receiverAgent: .up, sender: sent(.answered),
+                receiver: got(.listening, received: sources.count, answered: sources.count, from: sources))
             #expect(decide(input).unexpectedSources.isEmpty)
         }
-        let noReceiver = VerdictInput(kind: .tcp7946, fromName: "m1", toName: "w1", expectedSource: ip("10.0.0.1"),
-                                      senderAgent: .up, receiverAgent: .up, sender: sent(.answered), receiver: nil)
+        let noReceiver = VerdictInput(
+            kind: .tcp7946, fromName: "m1", toName: "w1", expectedSource: ip("10.0.0.1"),
+            senderAgent: .up, receiverAgent: .up, sender: sent(.answered), receiver: nil)
         #expect(decide(noReceiver).unexpectedSources.isEmpty)
     }
 
     @Test("an IPv6 sender seen on its own address is not unexpected")
     func ipv6Sources() {
-        let input = VerdictInput(kind: .udp4789, fromName: "m1", toName: "w1", expectedSource: ip("2001:db8::1"),
-                                 senderAgent: .up, receiverAgent: .up, sender: sent(.timeout),
-                                 receiver: got(.listening, received: 1, answered: 1, from: [ip("2001:DB8:0::1"), ip("fe80::1")]))
+        let input = VerdictInput(
+            kind: .udp4789, fromName: "m1", toName: "w1", expectedSource: ip("2001:db8::1"),
+            senderAgent: .up, receiverAgent: .up, sender: sent(.timeout),
+            receiver: got(.listening, received: 1, answered: 1, from: [ip("2001:DB8:0::1"), ip("fe80::1")]))
         #expect(decide(input).unexpectedSources == [ip("fe80::1")])
     }
 

@@ -1,12 +1,15 @@
 import Foundation
 import Testing
+
 @testable import SwarmProbeCore
 
 /// The control wire's one codec: what it writes, reads back, and refuses, naming the field.
 @Suite("Wire codec")
 struct WireCodecTests {
-    static let kinds = [KindID(proto: .tcp, port: 2377), KindID(proto: .udp, port: 7946), KindID(proto: .udp, port: 4789),
-                        KindID(proto: .esp, port: nil)]
+    static let kinds = [
+        KindID(proto: .tcp, port: 2377), KindID(proto: .udp, port: 7946), KindID(proto: .udp, port: 4789),
+        KindID(proto: .esp, port: nil),
+    ]
     static let addresses: [IPAddress] = [.v4(198, 18, 0, 1), .v4(198, 19, 255, 254), IPAddress("fd00::1:2")!, IPAddress("2001:db8::ff")!]
     /// Text that needs every kind of escape.
     static let awkward = "a\"b\\c/d\n\r\t\u{8}\u{c}\u{1}\u{1f}é😀\u{2028}"
@@ -43,36 +46,44 @@ struct WireCodecTests {
 
     static func logResponse(records: Int, entries: Int, seed: Int) -> LogResponse {
         let capture = (0..<records).map { i in
-            CaptureRecord(tap: i % 3 == 0 ? .nflog : .interface, direction: i % 2 == 0 ? .inbound : .outbound, kind: kinds[i % 4],
-                          peer: addresses[(i + seed) % 4], peerPort: i % 5 == 0 ? nil : 1000 + i,
-                          nonce: i % 4 == 0 ? nil : Hex.encode(randomBytes(16)), tcp: i % 4 == 0 ? ["syn", "syn-ack", "rst"][i % 3] : nil,
-                          timeMs: Int64(1_790_000_000_000 + i))
+            CaptureRecord(
+                tap: i % 3 == 0 ? .nflog : .interface, direction: i % 2 == 0 ? .inbound : .outbound, kind: kinds[i % 4],
+                peer: addresses[(i + seed) % 4], peerPort: i % 5 == 0 ? nil : 1000 + i,
+                nonce: i % 4 == 0 ? nil : Hex.encode(randomBytes(16)), tcp: i % 4 == 0 ? ["syn", "syn-ack", "rst"][i % 3] : nil,
+                timeMs: Int64(1_790_000_000_000 + i))
         }
         let log = (0..<entries).map { i in
-            ReceiveLogEntry(nonce: Hex.encode(randomBytes(16)), runID: Hex.encode(randomBytes(16)), kind: kinds[i % 4],
-                            claimedSender: addresses[i % 4], sourceAddress: addresses[(i + 1) % 4], sourcePort: i % 65536,
-                            timeMs: Int64(1_790_000_000_000 + i), answered: i % 2 == 0)
+            ReceiveLogEntry(
+                nonce: Hex.encode(randomBytes(16)), runID: Hex.encode(randomBytes(16)), kind: kinds[i % 4],
+                claimedSender: addresses[i % 4], sourceAddress: addresses[(i + 1) % 4], sourcePort: i % 65536,
+                timeMs: Int64(1_790_000_000_000 + i), answered: i % 2 == 0)
         }
         let missed = (0..<(records / 3)).map { i in
             MissedAnswer(peer: addresses[i % 4], kind: kinds[i % 4], timeMs: Int64(1_790_000_000_000 + i), afterMs: i * 7 - 500)
         }
-        return LogResponse(runID: seed == 1 ? awkward : Hex.encode(randomBytes(16)), entries: log, truncated: seed % 2 == 0,
-                           capture: capture, captureLost: seed % 7, missedAnswers: missed)
+        return LogResponse(
+            runID: seed == 1 ? awkward : Hex.encode(randomBytes(16)), entries: log, truncated: seed % 2 == 0,
+            capture: capture, captureLost: seed % 7, missedAnswers: missed)
     }
 
     static var hello: HelloResponse {
-        HelloResponse(agentVersion: SwarmProbeVersion.current, address: addresses[2], timeMs: 1_790_000_000_123, profile: awkward,
-                      listeners: [ListenerState(kind: kinds[0], mode: .listening),
-                                  ListenerState(kind: kinds[2], mode: .unavailable, detail: "address in use")],
-                      taps: [TapState(tap: .interface, active: true, device: "eth0"), TapState(tap: .nflog, active: false, detail: awkward)])
+        HelloResponse(
+            agentVersion: SwarmProbeVersion.current, address: addresses[2], timeMs: 1_790_000_000_123, profile: awkward,
+            listeners: [
+                ListenerState(kind: kinds[0], mode: .listening),
+                ListenerState(kind: kinds[2], mode: .unavailable, detail: "address in use"),
+            ],
+            taps: [TapState(tap: .interface, active: true, device: "eth0"), TapState(tap: .nflog, active: false, detail: awkward)])
     }
 
     /// Every message the wire carries, written.
     static var messages: [(name: String, bytes: [UInt8])] {
-        [("hello request", WireCodec.encode(HelloRequest())), ("hello", WireCodec.encode(hello)),
-         ("plan", WireCodec.encode(runRequest(peers: 31))), ("results", WireCodec.encode(runResponse(count: 40))),
-         ("log request", WireCodec.encode(LogRequest(runID: "r"))), ("log", WireCodec.encode(logResponse(records: 40, entries: 20, seed: 3))),
-         ("error", WireCodec.encode(ErrorResponse(error: awkward)))]
+        [
+            ("hello request", WireCodec.encode(HelloRequest())), ("hello", WireCodec.encode(hello)),
+            ("plan", WireCodec.encode(runRequest(peers: 31))), ("results", WireCodec.encode(runResponse(count: 40))),
+            ("log request", WireCodec.encode(LogRequest(runID: "r"))), ("log", WireCodec.encode(logResponse(records: 40, entries: 20, seed: 3))),
+            ("error", WireCodec.encode(ErrorResponse(error: awkward))),
+        ]
     }
 
     func roundTrip<T: WireMessage & Equatable>(_ value: T) throws -> Bool {
@@ -113,8 +124,11 @@ struct WireCodecTests {
             #expect(!bytes.contains(0x0A), "\(name) is one line")
         }
         for k in all { #expect(k.allSatisfy { $0.isLowercase || $0.isNumber || $0 == "_" }, "key \(k)") }
-        #expect(all.isSuperset(of: ["run_id", "timeout_ms", "capture_lost", "missed_answers", "claimed_sender", "peer_port", "time_ms",
-                                    "protocol", "agent_version"]))
+        #expect(
+            all.isSuperset(of: [
+                "run_id", "timeout_ms", "capture_lost", "missed_answers", "claimed_sender", "peer_port", "time_ms",
+                "protocol", "agent_version",
+            ]))
         let error = try JSONSerialization.jsonObject(with: Data(WireCodec.encode(ErrorResponse(error: Self.awkward)))) as? [String: Any]
         #expect(error?["error"] as? String == Self.awkward)
     }
@@ -122,37 +136,50 @@ struct WireCodecTests {
     @Test("reads other key orders, whitespace, unknown keys and nulls for what is optional")
     func tolerant() throws {
         let text = #"""
-        { "truncated" : false, "future" : {"a": [1, -2, {"b": null}], "c": "\u00e9"}, "run_id" : "a\"b\\c\/d\n\u00e9\ud83d\ude00",
-          "entries" : [ {"time_ms": 5, "source_port": 40000, "source_address": "198.18.0.2", "run_id": "r", "nonce": "n",
-                         "kind": "7946/udp", "claimed_sender": "198.18.0.2", "answered": true} ],
-          "capture" : [ {"tap": "nflog", "direction": "inbound", "kind": "2377/tcp", "peer": "fd00::1", "peer_port": null,
-                         "nonce": null, "tcp": "syn", "time_ms": 12} ] }
-        """#
+            { "truncated" : false, "future" : {"a": [1, -2, {"b": null}], "c": "\u00e9"}, "run_id" : "a\"b\\c\/d\n\u00e9\ud83d\ude00",
+              "entries" : [ {"time_ms": 5, "source_port": 40000, "source_address": "198.18.0.2", "run_id": "r", "nonce": "n",
+                             "kind": "7946/udp", "claimed_sender": "198.18.0.2", "answered": true} ],
+              "capture" : [ {"tap": "nflog", "direction": "inbound", "kind": "2377/tcp", "peer": "fd00::1", "peer_port": null,
+                             "nonce": null, "tcp": "syn", "time_ms": 12} ] }
+            """#
         let log = try WireCodec.decode(LogResponse.self, from: Array(text.utf8), source: "t")
         #expect(log.runID == "a\"b\\c/d\né😀")
         #expect(log.captureLost == 0 && log.capture.count == 1 && log.capture[0].peerPort == nil && log.entries[0].sourcePort == 40000)
-        let run = #"{"run_id":"x","results":[{"kind":"esp","evidence":{"attempts":1,"outcome":"answered","rtt_micros":812,"source_port":9,"more":[]},"target":"fd00::1"}]}"#
+        let run =
+            #"{"run_id":"x","results":[{"kind":"esp","evidence":{"attempts":1,"outcome":"answered","rtt_micros":812,"source_port":9,"more":[]},"target":"fd00::1"}]}"#
         let r = try WireCodec.decode(RunResponse.self, from: Array(run.utf8), source: "t")
         #expect(r.results[0].evidence.rttMicros == 812 && r.results[0].evidence.sourcePorts == [9] && r.results[0].evidence.nonces.isEmpty)
     }
 
-    @Test("refusals name the field and what is wrong with it, in one line", arguments: [
-        (#"{"run_id":"x","results":[{"target":"198.18.1.2","kind":"2377/tcp","evidence":{"outcome":"lost","attempts":1}}]}"#,
-         #"answer: field `results[0].evidence.outcome`: unknown value "lost""#),
-        (#"{"run_id":"x","results":[{"target":"not an address","kind":"2377/tcp","evidence":{"outcome":"timeout","attempts":1}}]}"#,
-         "answer: field `results[0].target`: not an IP address: not an address"),
-        (#"{"run_id":"x","results":[{"target":"198.18.1.2","kind":"2377/tcp","evidence":{"outcome":"timeout","attempts":1.5}}]}"#,
-         "answer: field `results[0].evidence.attempts`: expected an integer"),
-        (#"{"run_id":"x","results":[{"target":"198.18.1.2","kind":"2377/tcp","evidence":{"outcome":"timeout"}}]}"#,
-         "answer: field `results[0].evidence.attempts` is missing"),
-        (#"{"run_id":"x"}"#, "answer: field `results` is missing"),
-        (#"{"run_id":"x","results":[{"target":"198.18.1.2","kind":"7946/sctp","evidence":{}}]}"#,
-         "answer: field `results[0].kind`: not a traffic kind: 7946/sctp"),
-        (#"{"run_id":7,"results":[]}"#, "answer: field `run_id`: expected a string"),
-        (#"{"run_id":"x","results":[],"results":[]}"#, "answer: field `results`: appears twice"),
-        (#"{"run_id":"x","results":{}}"#, "answer: field `results`: expected an array"),
-        ("[]", "answer: expected an object"),
-    ] as [(String, String)])
+    @Test(
+        "refusals name the field and what is wrong with it, in one line",
+        arguments: [
+            (
+                #"{"run_id":"x","results":[{"target":"198.18.1.2","kind":"2377/tcp","evidence":{"outcome":"lost","attempts":1}}]}"#,
+                #"answer: field `results[0].evidence.outcome`: unknown value "lost""#
+            ),
+            (
+                #"{"run_id":"x","results":[{"target":"not an address","kind":"2377/tcp","evidence":{"outcome":"timeout","attempts":1}}]}"#,
+                "answer: field `results[0].target`: not an IP address: not an address"
+            ),
+            (
+                #"{"run_id":"x","results":[{"target":"198.18.1.2","kind":"2377/tcp","evidence":{"outcome":"timeout","attempts":1.5}}]}"#,
+                "answer: field `results[0].evidence.attempts`: expected an integer"
+            ),
+            (
+                #"{"run_id":"x","results":[{"target":"198.18.1.2","kind":"2377/tcp","evidence":{"outcome":"timeout"}}]}"#,
+                "answer: field `results[0].evidence.attempts` is missing"
+            ),
+            (#"{"run_id":"x"}"#, "answer: field `results` is missing"),
+            (
+                #"{"run_id":"x","results":[{"target":"198.18.1.2","kind":"7946/sctp","evidence":{}}]}"#,
+                "answer: field `results[0].kind`: not a traffic kind: 7946/sctp"
+            ),
+            (#"{"run_id":7,"results":[]}"#, "answer: field `run_id`: expected a string"),
+            (#"{"run_id":"x","results":[],"results":[]}"#, "answer: field `results`: appears twice"),
+            (#"{"run_id":"x","results":{}}"#, "answer: field `results`: expected an array"),
+            ("[]", "answer: expected an object"),
+        ] as [(String, String)])
     func refusals(text: String, message: String) {
         do {
             _ = try WireCodec.decode(RunResponse.self, from: Array(text.utf8), source: "answer")
@@ -165,15 +192,17 @@ struct WireCodecTests {
     @Test("refuses what is not exactly JSON: floats, lone surrogates, bad literals, trailing bytes, control characters, deep nesting")
     func strict() {
         let deep = String(repeating: "[", count: 70) + String(repeating: "]", count: 70)
-        for text in [#"{"run_id":"x","entries":[],"truncated":true,"capture_lost":1.5}"#,
-                     #"{"run_id":"\ud800","entries":[],"truncated":true}"#,
-                     #"{"run_id":"x","entries":[],"truncated":tru}"#,
-                     #"{"run_id":"x","entries":[],"truncated":true} x"#,
-                     #"{"run_id":"x","entries":[],"truncated":true,"capture_lost":01}"#,
-                     #"{"run_id":"x","entries":[],"truncated":true,"capture_lost":99999999999999999999}"#,
-                     #"{"run_id":"x","entries":[],"truncated":true,}"#,
-                     #"{"run_id":"x","entries":[],"truncated":true,"extra":\#(deep)}"#,
-                     "", "{", #"{"run_id":"x\#u{1}","entries":[],"truncated":true}"#] {
+        for text in [
+            #"{"run_id":"x","entries":[],"truncated":true,"capture_lost":1.5}"#,
+            #"{"run_id":"\ud800","entries":[],"truncated":true}"#,
+            #"{"run_id":"x","entries":[],"truncated":tru}"#,
+            #"{"run_id":"x","entries":[],"truncated":true} x"#,
+            #"{"run_id":"x","entries":[],"truncated":true,"capture_lost":01}"#,
+            #"{"run_id":"x","entries":[],"truncated":true,"capture_lost":99999999999999999999}"#,
+            #"{"run_id":"x","entries":[],"truncated":true,}"#,
+            #"{"run_id":"x","entries":[],"truncated":true,"extra":\#(deep)}"#,
+            "", "{", #"{"run_id":"x\#u{1}","entries":[],"truncated":true}"#,
+        ] {
             #expect(throws: InputError.self, "\(text)") { try WireCodec.decode(LogResponse.self, from: Array(text.utf8), source: "t") }
         }
     }
@@ -194,7 +223,8 @@ struct WireCodecTests {
             }
             guard let log = try? WireCodec.decode(LogResponse.self, from: bytes, source: "t") else { continue }
             accepted += 1
-            #expect((try? JSONSerialization.jsonObject(with: Data(bytes))) != nil, "accepted what is not JSON: \(String(decoding: bytes, as: UTF8.self))")
+            #expect(
+                (try? JSONSerialization.jsonObject(with: Data(bytes))) != nil, "accepted what is not JSON: \(String(decoding: bytes, as: UTF8.self))")
             #expect((try? WireCodec.decode(LogResponse.self, from: WireCodec.encode(log), source: "t")) == log)
         }
         #expect(accepted > 0)  // some damage stays valid (a changed digit or letter)
@@ -215,7 +245,10 @@ struct WireCodecTests {
     @Test("a version mismatch names both versions and which end to upgrade")
     func mismatch() {
         let old = ControlProtocol.mismatch(agent: 1, agentVersion: "0.1.0", coordinator: 2, coordinatorVersion: "0.2.0", endpoint: "198.18.1.11:7950")
-        #expect(old == "the agent at 198.18.1.11:7950 speaks control protocol 1 (swarmprobe 0.1.0), this coordinator protocol 2 (swarmprobe 0.2.0): upgrade the agent")
+        #expect(
+            old
+                == "the agent at 198.18.1.11:7950 speaks control protocol 1 (swarmprobe 0.1.0), this coordinator protocol 2 (swarmprobe 0.2.0): upgrade the agent"
+        )
         let newer = ControlProtocol.mismatch(agent: 3, agentVersion: nil, coordinator: 2, coordinatorVersion: "0.2.0", endpoint: "a:1")
         #expect(newer.hasSuffix("upgrade the coordinator (swarmprobe where the check runs)") && newer.contains("protocol 3, this"))
     }

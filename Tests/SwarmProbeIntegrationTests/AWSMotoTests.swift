@@ -3,8 +3,9 @@ import SwarmProbeCore
 import SwarmProbeLab
 import SwarmProbeProcess
 import Testing
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 // `swarmprobe aws audit` against a real EC2 API: moto's server on 127.0.0.1, driven by the AWS CLI with dummy
@@ -57,8 +58,9 @@ final class MotoServer {
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         port = try freePort()
         let log = directory.appendingPathComponent("moto.log").path
-        process = try ChildProcess(["moto_server", "-H", "127.0.0.1", "-p", String(port)], stdout: .file(log), stderr: .file(log),
-                                   environment: MotoServer.environment)
+        process = try ChildProcess(
+            ["moto_server", "-H", "127.0.0.1", "-p", String(port)], stdout: .file(log), stderr: .file(log),
+            environment: MotoServer.environment)
         let deadline = Date().addingTimeInterval(30)
         while !canConnect(port) {
             guard process.isRunning, Date() < deadline else {
@@ -168,15 +170,19 @@ struct MotoCluster {
 
     /// Rules of a correct swarm group, all from the group itself (`ESP` adds IP protocol 50).
     static func swarmRules(_ sg: String, esp: Bool = false, skip: Set<String> = [], replace: [String: String] = [:]) -> [String] {
-        var rules = [("tcp2377", "IpProtocol=tcp,FromPort=2377,ToPort=2377"), ("tcp7946", "IpProtocol=tcp,FromPort=7946,ToPort=7946"),
-                     ("udp7946", "IpProtocol=udp,FromPort=7946,ToPort=7946"), ("udp4789", "IpProtocol=udp,FromPort=4789,ToPort=4789")]
+        var rules = [
+            ("tcp2377", "IpProtocol=tcp,FromPort=2377,ToPort=2377"), ("tcp7946", "IpProtocol=tcp,FromPort=7946,ToPort=7946"),
+            ("udp7946", "IpProtocol=udp,FromPort=7946,ToPort=7946"), ("udp4789", "IpProtocol=udp,FromPort=4789,ToPort=4789"),
+        ]
         if esp { rules.append(("esp", "IpProtocol=50,FromPort=-1,ToPort=-1")) }
         return rules.filter { !skip.contains($0.0) }.map { "\(replace[$0.0] ?? $0.1),UserIdGroupPairs=[{GroupId=\(sg)}]" }
     }
 
     /// `prefix`: the VPC's first two octets (default `10.<net>`); `198.18` matches a namespace lab's addresses.
-    static func make(_ moto: MotoServer, net: Int, subnets: Int, nodes: [MotoNode], prefix: String? = nil,
-                     rules: (String) -> [String]) throws -> MotoCluster {
+    static func make(
+        _ moto: MotoServer, net: Int, subnets: Int, nodes: [MotoNode], prefix: String? = nil,
+        rules: (String) -> [String]
+    ) throws -> MotoCluster {
         let p = prefix ?? "10.\(net)"
         let vpc = try moto.ec2("create-vpc", "--cidr-block", "\(p).0.0/16")["Vpc"].flatMap { ($0 as? [String: Any])?["VpcId"] as? String }!
         var subnetIds: [String] = []
@@ -184,7 +190,9 @@ struct MotoCluster {
             let s = try moto.ec2("create-subnet", "--vpc-id", vpc, "--cidr-block", "\(p).\(i).0/24")
             subnetIds.append((s["Subnet"] as! [String: Any])["SubnetId"] as! String)
         }
-        let sg = try moto.ec2("create-security-group", "--group-name", "swarm-\(net)", "--description", "swarm nodes", "--vpc-id", vpc)["GroupId"] as! String
+        let sg =
+            try moto.ec2("create-security-group", "--group-name", "swarm-\(net)", "--description", "swarm nodes", "--vpc-id", vpc)["GroupId"]
+            as! String
         let permissions = rules(sg)
         if !permissions.isEmpty {
             try moto.ec2(["authorize-security-group-ingress", "--group-id", sg, "--ip-permissions"] + permissions)
@@ -192,8 +200,9 @@ struct MotoCluster {
         let images = try moto.ec2("describe-images")["Images"] as! [[String: Any]]
         let ami = images[0]["ImageId"] as! String
         for n in nodes where n.instance {
-            _ = try moto.ec2("run-instances", "--image-id", ami, "--instance-type", "t3.micro", "--subnet-id", subnetIds[n.subnet],
-                         "--private-ip-address", n.address, "--security-group-ids", sg)
+            _ = try moto.ec2(
+                "run-instances", "--image-id", ami, "--instance-type", "t3.micro", "--subnet-id", subnetIds[n.subnet],
+                "--private-ip-address", n.address, "--security-group-ids", sg)
         }
         var yaml = "nodes:\n"
         for n in nodes { yaml += "  - name: \(n.name)\n    address: \(n.address)\n    role: \(n.role.rawValue)\n" }
@@ -205,8 +214,12 @@ struct MotoCluster {
     func customACL(_ moto: MotoServer, subnet: Int, entries: [[String]]) throws -> String {
         let acl = (try moto.ec2("create-network-acl", "--vpc-id", vpc)["NetworkAcl"] as! [String: Any])["NetworkAclId"] as! String
         for e in entries { try moto.ec2(["create-network-acl-entry", "--network-acl-id", acl] + e) }
-        let acls = try moto.ec2("describe-network-acls", "--filters", "Name=association.subnet-id,Values=\(subnets[subnet])")["NetworkAcls"] as! [[String: Any]]
-        let assoc = (acls[0]["Associations"] as! [[String: Any]]).first { $0["SubnetId"] as? String == subnets[subnet] }!["NetworkAclAssociationId"] as! String
+        let acls =
+            try moto.ec2("describe-network-acls", "--filters", "Name=association.subnet-id,Values=\(subnets[subnet])")["NetworkAcls"]
+            as! [[String: Any]]
+        let assoc =
+            (acls[0]["Associations"] as! [[String: Any]]).first { $0["SubnetId"] as? String == subnets[subnet] }!["NetworkAclAssociationId"]
+            as! String
         try moto.ec2("replace-network-acl-association", "--association-id", assoc, "--network-acl-id", acl)
         return acl
     }
@@ -233,19 +246,23 @@ func audit(_ moto: MotoServer, _ cluster: MotoCluster, extra: [String] = [], liv
     let results = try JSONDecoder().decode(Results.self, from: data)
     let top = try JSONSerialization.jsonObject(with: data) as! [String: Any]
     let remediation = (top["aws"] as! [String: Any])["remediation"] as! [String]
-    return AuditRun(status: r.status, stdout: r.stdout, stderr: r.stderr, results: results, remediation: remediation,
-                    markdown: (try? String(contentsOfFile: report, encoding: .utf8)) ?? "")
+    return AuditRun(
+        status: r.status, stdout: r.stdout, stderr: r.stderr, results: results, remediation: remediation,
+        markdown: (try? String(contentsOfFile: report, encoding: .utf8)) ?? "")
 }
 
 /// Every check against `expected(from, to, kind)`: verdict, where, and a piece of the detail when given.
-func expectEvery(_ run: AuditRun, count: Int, sourceLocation: SourceLocation = #_sourceLocation,
-                 _ expected: (String, String, KindID) -> (Verdict, Where?, String?)) {
+func expectEvery(
+    _ run: AuditRun, count: Int, sourceLocation: SourceLocation = #_sourceLocation,
+    _ expected: (String, String, KindID) -> (Verdict, Where?, String?)
+) {
     #expect(run.results.checks.count == count, sourceLocation: sourceLocation)
     for c in run.results.checks {
         let (v, w, detail) = expected(c.from, c.to, c.kindID)
-        #expect(c.verdict == v && c.location == w,
-                "\(c.from) -> \(c.to) \(c.kindID): expected \(v)/\(w?.rawValue ?? "-"), got \(c.verdict)/\(c.location?.rawValue ?? "-"): \(c.detail)",
-                sourceLocation: sourceLocation)
+        #expect(
+            c.verdict == v && c.location == w,
+            "\(c.from) -> \(c.to) \(c.kindID): expected \(v)/\(w?.rawValue ?? "-"), got \(c.verdict)/\(c.location?.rawValue ?? "-"): \(c.detail)",
+            sourceLocation: sourceLocation)
         if let detail {
             #expect(c.detail.contains(detail), "\(c.from) -> \(c.to) \(c.kindID): \(c.detail)", sourceLocation: sourceLocation)
         }
@@ -256,9 +273,11 @@ let encryptedProfile = URL(fileURLWithPath: #filePath).deletingLastPathComponent
     .deletingLastPathComponent().appendingPathComponent("probes/swarm-encrypted.yaml").path
 
 func threeNodes(_ net: Int) -> [MotoNode] {
-    [MotoNode(name: "m1", role: .manager, subnet: 0, address: "10.\(net).1.11"),
-     MotoNode(name: "w1", role: .worker, subnet: 0, address: "10.\(net).1.21"),
-     MotoNode(name: "w2", role: .worker, subnet: 0, address: "10.\(net).1.22")]
+    [
+        MotoNode(name: "m1", role: .manager, subnet: 0, address: "10.\(net).1.11"),
+        MotoNode(name: "w1", role: .worker, subnet: 0, address: "10.\(net).1.21"),
+        MotoNode(name: "w2", role: .worker, subnet: 0, address: "10.\(net).1.22"),
+    ]
 }
 
 let udp4789 = KindID(proto: .udp, port: 4789), udp7946 = KindID(proto: .udp, port: 7946)
@@ -278,13 +297,17 @@ struct AWSMotoTests {
         let run = try audit(moto, c)
         #expect(run.status == 1)
         expectEvery(run, count: 24) { _, _, k in
-            k == udp4789 ? (.blocked, .network, "no inbound rule of \(c.group) (swarm-11) allows UDP 4789 from 10.11.1.")
-                         : (.open, nil, "same subnet, no network ACL")
+            k == udp4789
+                ? (.blocked, .network, "no inbound rule of \(c.group) (swarm-11) allows UDP 4789 from 10.11.1.")
+                : (.open, nil, "same subnet, no network ACL")
         }
         for ch in run.results.checks where ch.kindID == udp4789 {
-            #expect(ch.detail.hasSuffix("; \(c.group) allows TCP 4789 from \(c.group) (VXLAN is UDP: a TCP rule for 4789 does not cover it (moby#25836))"))
+            #expect(
+                ch.detail.hasSuffix("; \(c.group) allows TCP 4789 from \(c.group) (VXLAN is UDP: a TCP rule for 4789 does not cover it (moby#25836))")
+            )
         }
-        let fix = "aws ec2 authorize-security-group-ingress --group-id \(c.group) --ip-permissions 'IpProtocol=udp,FromPort=4789,ToPort=4789,UserIdGroupPairs=[{GroupId=\(c.group)}]' --region us-east-1"
+        let fix =
+            "aws ec2 authorize-security-group-ingress --group-id \(c.group) --ip-permissions 'IpProtocol=udp,FromPort=4789,ToPort=4789,UserIdGroupPairs=[{GroupId=\(c.group)}]' --region us-east-1"
         #expect(run.remediation == [fix])
         #expect(run.stdout.contains("Remediation (nothing was changed in the account; these commands open every blocked path):\n  \(fix)\n"))
         #expect(run.markdown.contains("## Remediation\n") && run.markdown.contains("```sh\n\(fix)\n```"))
@@ -314,12 +337,15 @@ struct AWSMotoTests {
             return (.open, nil, nil)
         }
         for ch in run.results.checks where ch.kindID == udp7946 && ch.verdict == .blocked {
-            #expect(ch.detail.hasSuffix("; \(c.group) allows TCP 7946 from \(c.group) (gossip needs UDP 7946 as well as TCP 7946 (docker/for-aws#166))"))
+            #expect(
+                ch.detail.hasSuffix("; \(c.group) allows TCP 7946 from \(c.group) (gossip needs UDP 7946 as well as TCP 7946 (docker/for-aws#166))"))
         }
-        #expect(run.remediation == [
-            "aws ec2 authorize-security-group-ingress --group-id \(c.group) --ip-permissions 'IpProtocol=udp,FromPort=7946,ToPort=7946,UserIdGroupPairs=[{GroupId=\(c.group)}]' --region us-east-1",
-        ])
-        #expect(run.stdout.contains("ghost (10.12.1.99): NOT FOUND: no EC2 instance in the describe-instances data has the private address 10.12.1.99"))
+        #expect(
+            run.remediation == [
+                "aws ec2 authorize-security-group-ingress --group-id \(c.group) --ip-permissions 'IpProtocol=udp,FromPort=7946,ToPort=7946,UserIdGroupPairs=[{GroupId=\(c.group)}]' --region us-east-1"
+            ])
+        #expect(
+            run.stdout.contains("ghost (10.12.1.99): NOT FOUND: no EC2 instance in the describe-instances data has the private address 10.12.1.99"))
         for command in run.remediation { try moto.apply(command) }
         let fixed = try audit(moto, c)
         expectEvery(fixed, count: 48) { from, to, _ in from == "ghost" || to == "ghost" ? (.inconclusive, nil, nil) : (.open, nil, nil) }
@@ -337,7 +363,8 @@ struct AWSMotoTests {
         for ch in run.results.checks where ch.kindID == esp {
             #expect(ch.detail.hasSuffix("(ESP is IP protocol 50, not TCP or UDP: it needs a rule of its own (moby#27425))"))
         }
-        let fix = "aws ec2 authorize-security-group-ingress --group-id \(c.group) --ip-permissions 'IpProtocol=50,FromPort=-1,ToPort=-1,UserIdGroupPairs=[{GroupId=\(c.group)}]' --region us-east-1"
+        let fix =
+            "aws ec2 authorize-security-group-ingress --group-id \(c.group) --ip-permissions 'IpProtocol=50,FromPort=-1,ToPort=-1,UserIdGroupPairs=[{GroupId=\(c.group)}]' --region us-east-1"
         #expect(run.remediation == [fix])
         // Without the encrypted profile ESP is not checked: everything is open.
         let plain = try audit(moto, c)
@@ -354,14 +381,18 @@ struct AWSMotoTests {
     @Test func naclWithoutEphemeralReturnRules() throws {
         let moto = try MotoServer()
         defer { moto.stop() }
-        let nodes = [MotoNode(name: "m1", role: .manager, subnet: 0, address: "10.14.1.11"),
-                     MotoNode(name: "w1", role: .worker, subnet: 1, address: "10.14.2.21")]
+        let nodes = [
+            MotoNode(name: "m1", role: .manager, subnet: 0, address: "10.14.1.11"),
+            MotoNode(name: "w1", role: .worker, subnet: 1, address: "10.14.2.21"),
+        ]
         let c = try MotoCluster.make(moto, net: 14, subnets: 2, nodes: nodes) { MotoCluster.swarmRules($0) }
         var entries: [[String]] = []
         for direction in ["--ingress", "--egress"] {
             for (n, proto, port) in [(100, "tcp", 2377), (110, "tcp", 7946), (120, "udp", 7946), (130, "udp", 4789)] {
-                entries.append([direction, "--rule-number", String(n), "--protocol", proto, "--port-range", "From=\(port),To=\(port)",
-                                "--cidr-block", "10.14.0.0/16", "--rule-action", "allow"])
+                entries.append([
+                    direction, "--rule-number", String(n), "--protocol", proto, "--port-range", "From=\(port),To=\(port)",
+                    "--cidr-block", "10.14.0.0/16", "--rule-action", "allow",
+                ])
             }
         }
         let acl = try c.customACL(moto, subnet: 1, entries: entries)
@@ -370,19 +401,26 @@ struct AWSMotoTests {
         expectEvery(run, count: 8) { from, _, k in
             switch (k.proto, from) {
             case (.tcp, "m1"):
-                return (.blocked, .returnPath, "\(acl) (\(c.subnets[1]) of w1) outbound to 10.14.1.11 (m1) denies TCP ports 1024-2376, 2378-7945, 7947-65535 by rule * of 1024-65535, the answers to m1's ephemeral ports")
+                return (
+                    .blocked, .returnPath,
+                    "\(acl) (\(c.subnets[1]) of w1) outbound to 10.14.1.11 (m1) denies TCP ports 1024-2376, 2378-7945, 7947-65535 by rule * of 1024-65535, the answers to m1's ephemeral ports"
+                )
             case (.tcp, _):
-                return (.blocked, .returnPath, "\(acl) (\(c.subnets[1]) of w1) inbound from 10.14.1.11 (m1) denies TCP ports 1024-2376, 2378-7945, 7947-65535 by rule * of 1024-65535, the answers to w1's ephemeral ports")
+                return (
+                    .blocked, .returnPath,
+                    "\(acl) (\(c.subnets[1]) of w1) inbound from 10.14.1.11 (m1) denies TCP ports 1024-2376, 2378-7945, 7947-65535 by rule * of 1024-65535, the answers to w1's ephemeral ports"
+                )
             default:
                 // UDP needs no answer; the probe echo note says `check` would see return-path on 4789.
                 return (.open, nil, k == udp4789 ? "note: a swarmprobe probe's echo would be dropped" : "no answer is needed")
             }
         }
         // m1 -> w1 2377 is not required (w1 is a worker): information, no command for it.
-        #expect(run.remediation == [
-            "aws ec2 create-network-acl-entry --network-acl-id \(acl) --ingress --rule-number 140 --protocol tcp --port-range From=1024,To=65535 --cidr-block 10.14.1.11/32 --rule-action allow --region us-east-1",
-            "aws ec2 create-network-acl-entry --network-acl-id \(acl) --egress --rule-number 140 --protocol tcp --port-range From=1024,To=65535 --cidr-block 10.14.1.11/32 --rule-action allow --region us-east-1",
-        ])
+        #expect(
+            run.remediation == [
+                "aws ec2 create-network-acl-entry --network-acl-id \(acl) --ingress --rule-number 140 --protocol tcp --port-range From=1024,To=65535 --cidr-block 10.14.1.11/32 --rule-action allow --region us-east-1",
+                "aws ec2 create-network-acl-entry --network-acl-id \(acl) --egress --rule-number 140 --protocol tcp --port-range From=1024,To=65535 --cidr-block 10.14.1.11/32 --rule-action allow --region us-east-1",
+            ])
 
         // The same data saved with the AWS CLI as a user would, read with --from-dir: the same checks.
         let dir = moto.directory.appendingPathComponent("saved").path
@@ -407,14 +445,21 @@ struct AWSMotoTests {
     @Test func denyOrderedBeforeAllow() throws {
         let moto = try MotoServer()
         defer { moto.stop() }
-        let nodes = [MotoNode(name: "m1", role: .manager, subnet: 0, address: "10.15.1.11"),
-                     MotoNode(name: "w1", role: .worker, subnet: 1, address: "10.15.2.21")]
+        let nodes = [
+            MotoNode(name: "m1", role: .manager, subnet: 0, address: "10.15.1.11"),
+            MotoNode(name: "w1", role: .worker, subnet: 1, address: "10.15.2.21"),
+        ]
         let c = try MotoCluster.make(moto, net: 15, subnets: 2, nodes: nodes) { MotoCluster.swarmRules($0) }
-        let acl = try c.customACL(moto, subnet: 1, entries: [
-            ["--ingress", "--rule-number", "100", "--protocol", "-1", "--cidr-block", "10.15.0.0/16", "--rule-action", "allow"],
-            ["--ingress", "--rule-number", "90", "--protocol", "udp", "--port-range", "From=4789,To=4789", "--cidr-block", "10.15.1.11/32", "--rule-action", "deny"],
-            ["--egress", "--rule-number", "100", "--protocol", "-1", "--cidr-block", "10.15.0.0/16", "--rule-action", "allow"],
-        ])
+        let acl = try c.customACL(
+            moto, subnet: 1,
+            entries: [
+                ["--ingress", "--rule-number", "100", "--protocol", "-1", "--cidr-block", "10.15.0.0/16", "--rule-action", "allow"],
+                [
+                    "--ingress", "--rule-number", "90", "--protocol", "udp", "--port-range", "From=4789,To=4789", "--cidr-block", "10.15.1.11/32",
+                    "--rule-action", "deny",
+                ],
+                ["--egress", "--rule-number", "100", "--protocol", "-1", "--cidr-block", "10.15.0.0/16", "--rule-action", "allow"],
+            ])
         let run = try audit(moto, c)
         #expect(run.status == 1)
         expectEvery(run, count: 8) { from, _, k in
@@ -423,9 +468,10 @@ struct AWSMotoTests {
             }
             return (.open, nil, nil)
         }
-        #expect(run.remediation == [
-            "aws ec2 create-network-acl-entry --network-acl-id \(acl) --ingress --rule-number 89 --protocol udp --port-range From=4789,To=4789 --cidr-block 10.15.1.11/32 --rule-action allow --region us-east-1",
-        ])
+        #expect(
+            run.remediation == [
+                "aws ec2 create-network-acl-entry --network-acl-id \(acl) --ingress --rule-number 89 --protocol udp --port-range From=4789,To=4789 --cidr-block 10.15.1.11/32 --rule-action allow --region us-east-1"
+            ])
         for command in run.remediation { try moto.apply(command) }
         let fixed = try audit(moto, c)
         #expect(fixed.status == 0)
@@ -436,9 +482,11 @@ struct AWSMotoTests {
     @Test func selfReferencingGroupWorks() throws {
         let moto = try MotoServer()
         defer { moto.stop() }
-        let nodes = [MotoNode(name: "m1", role: .manager, subnet: 0, address: "10.16.1.11"),
-                     MotoNode(name: "m2", role: .manager, subnet: 1, address: "10.16.2.12"),
-                     MotoNode(name: "w1", role: .worker, subnet: 1, address: "10.16.2.21")]
+        let nodes = [
+            MotoNode(name: "m1", role: .manager, subnet: 0, address: "10.16.1.11"),
+            MotoNode(name: "m2", role: .manager, subnet: 1, address: "10.16.2.12"),
+            MotoNode(name: "w1", role: .worker, subnet: 1, address: "10.16.2.21"),
+        ]
         let c = try MotoCluster.make(moto, net: 16, subnets: 2, nodes: nodes) { MotoCluster.swarmRules($0, esp: true) }
         let run = try audit(moto, c, extra: ["--swarm-profile", encryptedProfile])
         #expect(run.status == 0, "\(run.stderr)")
@@ -480,8 +528,12 @@ struct AWSMotoTests {
         }
         // What a user without AWS access where the check runs does: save the configuration, check with it.
         let saved = moto.directory.appendingPathComponent("saved").path
-        let save = try moto.run(swarmprobeBinary(), ["aws", "audit", "--inventory", cluster.inventory, "--endpoint-url", moto.endpoint,
-                                                    "--region", "us-east-1", "--save-dir", saved, "--quiet"])
+        let save = try moto.run(
+            swarmprobeBinary(),
+            [
+                "aws", "audit", "--inventory", cluster.inventory, "--endpoint-url", moto.endpoint,
+                "--region", "us-east-1", "--save-dir", saved, "--quiet",
+            ])
         #expect(save.status == 1, "\(save.stderr)")
 
         let token = try lab.write("token", ClusterToken.generate() + "\n")

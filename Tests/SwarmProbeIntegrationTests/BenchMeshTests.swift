@@ -1,8 +1,8 @@
 import Foundation
-import SwarmProbeProcess
-import SwarmProbeCore
 import SwarmProbeBench
+import SwarmProbeCore
 import SwarmProbeLab
+import SwarmProbeProcess
 import Testing
 
 /// `Fixtures/nmap-sample.xml`: real `nmap -n -Pn -sT -sU -p T:2377,7946,U:7946,4789 -oX -` output from a
@@ -60,7 +60,9 @@ struct NcTests {
         #expect(NcResult.classify(status: 0, output: "Connection to 198.18.1.12 2377 port [tcp/*] succeeded!") == .open)
         #expect(NcResult.classify(status: 0, output: "") == .open)  // nc -u -z on silence
         #expect(NcResult.classify(status: 1, output: "nc: connect to 198.18.1.13 port 2377 (tcp) failed: Connection refused") == .closed)
-        #expect(NcResult.classify(status: 1, output: "nc: connect to 198.18.1.12 port 7946 (tcp) timed out: Operation now in progress") == .blockedUnknown)
+        #expect(
+            NcResult.classify(status: 1, output: "nc: connect to 198.18.1.12 port 7946 (tcp) timed out: Operation now in progress") == .blockedUnknown
+        )
         #expect(NcResult.classify(status: 1, output: "") == .blockedUnknown)
         // Seen in a lab: `nc -v -z -u` to a port rejected with ICMP port unreachable exits 1 at once, printing nothing.
         #expect(NcResult.classify(status: 1, output: "", udp: true) == .closed)
@@ -69,13 +71,16 @@ struct NcTests {
 
     @Test("the loop's lines parse back, keyed like nmap's")
     func loop() {
-        let script = NcResult.script(targets: [(address: "198.18.1.12", kind: KindID(proto: .tcp, port: 2377)),
-                                               (address: "198.18.1.12", kind: KindID(proto: .udp, port: 4789)),
-                                               (address: "198.18.1.12", kind: KindID(proto: .esp, port: nil))])
+        let script = NcResult.script(targets: [
+            (address: "198.18.1.12", kind: KindID(proto: .tcp, port: 2377)),
+            (address: "198.18.1.12", kind: KindID(proto: .udp, port: 4789)),
+            (address: "198.18.1.12", kind: KindID(proto: .esp, port: nil)),
+        ])
         #expect(script.contains("nc -v -z -w 1 198.18.1.12 2377"))
         #expect(script.contains("nc -v -z -u -w 1 198.18.1.12 4789"))
         #expect(script.split(separator: "\n").count == 2, "ESP has no port: no nc line")
-        let answers = NcResult.parse("""
+        let answers = NcResult.parse(
+            """
             R 198.18.1.12 tcp 2377 0 Connection to 198.18.1.12 2377 port [tcp/*] succeeded!
             R 198.18.1.12 udp 4789 1 nc: connect to 198.18.1.12 port 4789 (udp) failed: Connection refused
             R 198.18.1.13 tcp 7946 1 nc: connect to 198.18.1.13 port 7946 (tcp) timed out: Operation now in progress
@@ -201,24 +206,31 @@ struct FaultPlanTests {
 }
 
 /// The whole benchmark through the CLI on the smallest labs, peers included (root, nmap and nc).
-@Suite("bench mesh: CLI", .serialized, .enabled(if: labUnavailable == nil && (try? Program.path("nmap")) != nil && (try? Program.path("nc")) != nil,
-                                                 "\(labUnavailable ?? "nmap or nc missing (scripts/setup.sh --bench)")"))
+@Suite(
+    "bench mesh: CLI", .serialized,
+    .enabled(
+        if: labUnavailable == nil && (try? Program.path("nmap")) != nil && (try? Program.path("nc")) != nil,
+        "\(labUnavailable ?? "nmap or nc missing (scripts/setup.sh --bench)")"))
 struct BenchMeshCLITests {
     @Test("bench mesh --sizes 4 --runs 1: the tables, and swarmprobe 100 % right on both labs")
     func smallest() throws {
         let json = FileManager.default.temporaryDirectory.appendingPathComponent("bench-mesh-\(UUID().uuidString).json").path
         defer { try? FileManager.default.removeItem(atPath: json) }
-        let r = try Program.capture([builtBinary("swarmprobe-bench"), "mesh", "--sizes", "4", "--runs", "1", "--timeout", "1s", "--settle", "1", "--json", json],
-                                  timeout: 170)
+        let r = try Program.capture(
+            [builtBinary("swarmprobe-bench"), "mesh", "--sizes", "4", "--runs", "1", "--timeout", "1s", "--settle", "1", "--json", json],
+            timeout: 170)
         #expect(r.status == 0, "\(r.stderr)")
-        for needle in ["Command: `", "### Full-mesh check: scaling", "| 4 | healthy | 48 |", "| 4 | faulted | 48 | 12 |",
-                       "### Peers on the faulted 4-node lab", "#### nmap (timing matched), 4 nodes", "#### nmap (defaults), 4 nodes",
-                       "#### nc loop, 4 nodes", "#### swarmprobe check, 4 nodes"] {
+        for needle in [
+            "Command: `", "### Full-mesh check: scaling", "| 4 | healthy | 48 |", "| 4 | faulted | 48 | 12 |",
+            "### Peers on the faulted 4-node lab", "#### nmap (timing matched), 4 nodes", "#### nmap (defaults), 4 nodes",
+            "#### nc loop, 4 nodes", "#### swarmprobe check, 4 nodes",
+        ] {
             #expect(r.stdout.contains(needle), "missing \(needle) in:\n\(r.stdout)")
         }
         #expect(r.stdout.contains("swarmprobe accuracy 100 %: pass on every lab"), "\(r.stdout)")
-        #expect(r.stdout.contains("agent private memory at 4 nodes (worst lab): fresh ") && r.stdout.contains(", left alone 1 s after the last check "),
-                "\(r.stdout)")
+        #expect(
+            r.stdout.contains("agent private memory at 4 nodes (worst lab): fresh ") && r.stdout.contains(", left alone 1 s after the last check "),
+            "\(r.stdout)")
         let data = try #require(FileManager.default.contents(atPath: json))
         let doc = try #require(try JSONSerialization.jsonObject(with: data) as? [String: Any])
         let configs = try #require(doc["configurations"] as? [[String: Any]])
@@ -280,7 +292,7 @@ struct BenchLabHelperTests {
         for other in lab.nodes.dropFirst() {
             #expect(neigh.split(separator: "\n").contains { $0.hasPrefix("\(other.address) ") && $0.contains("PERMANENT") }, "\(neigh)")
         }
-        #expect(neigh.contains("\(lab.coordinatorAddress) ") )
+        #expect(neigh.contains("\(lab.coordinatorAddress) "))
 
         let before = try lab.portCounters()
         #expect(Set(before.keys) == Set(lab.nodes.map(\.name)))

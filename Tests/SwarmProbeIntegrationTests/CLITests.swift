@@ -1,7 +1,7 @@
 import Foundation
-import SwarmProbeProcess
 import SwarmProbeCore
 import SwarmProbeLab
+import SwarmProbeProcess
 import Testing
 
 /// The built binary's behaviour on bad input: one line naming file/line/field, exit code 2.
@@ -32,8 +32,10 @@ struct CLITests {
         for command in ["mesh", "loss", "fanout", "scale"] {
             #expect(benchHelp.stdout.contains("  \(command) "), "\(command) missing from: \(benchHelp.stdout)")
         }
-        for (args, mentions) in [(["fanout", "--peers", "0"], "--peers"), (["fanout", "--silent", "101"], "--silent"),
-                                 (["mesh", "--sizes", "1"], "--sizes"), (["scale", "--nodes", "3"], "--nodes")] {
+        for (args, mentions) in [
+            (["fanout", "--peers", "0"], "--peers"), (["fanout", "--silent", "101"], "--silent"),
+            (["mesh", "--sizes", "1"], "--sizes"), (["scale", "--nodes", "3"], "--nodes"),
+        ] {
             let r = try Program.capture([bench] + args)
             #expect(r.status == 2 && r.stderr.contains(mentions) && r.stderr.split(separator: "\n").count == 1, "\(args): \(r.stderr)")
         }
@@ -113,8 +115,10 @@ struct CLITests {
         let inv = try tempFile("nodes:\n  - name: m1\n    address: 198.18.0.10\n    role: manager\n")
         let profile = try tempFile("name: p\nkinds:\n  - name: vxlan\n    protocol: udp\n    port: 70000\n")
         for command in ["check", "agent"] {
-            let args = command == "check" ? ["check", "--inventory", inv, "--token-file", token, "--profile", profile]
-                                          : ["agent", "--address", "198.18.0.10", "--token-file", token, "--profile", profile]
+            let args =
+                command == "check"
+                ? ["check", "--inventory", inv, "--token-file", token, "--profile", profile]
+                : ["agent", "--address", "198.18.0.10", "--token-file", token, "--profile", profile]
             let r = try run(args)
             #expect(r.status == 2, "\(command): \(r.stderr)")
             #expect(r.stderr == "swarmprobe: \(profile):5: kind \"vxlan\": port 70000 is out of range (1-65535)\n")

@@ -1,14 +1,16 @@
 import Foundation
-import SwarmProbeProcess
 import SwarmProbeCoordinator
 import SwarmProbeCore
 import SwarmProbeLab
+import SwarmProbeProcess
 import Testing
 
 /// Why the Docker swarm lab cannot run here, or nil when it can.
 let dockerLabUnavailable: String? = {
     if let why = DockerSwarmLab.canBuild() { return why }
-    if !FileManager.default.isExecutableFile(atPath: swarmprobeBinary()) { return "swarmprobe binary not built at \(swarmprobeBinary()) (run `swift build` first)" }
+    if !FileManager.default.isExecutableFile(atPath: swarmprobeBinary()) {
+        return "swarmprobe binary not built at \(swarmprobeBinary()) (run `swift build` first)"
+    }
     return nil
 }()
 
@@ -41,7 +43,9 @@ struct DockerLabTests {
         await #expect(throws: InputError.self) { _ = try await DockerDiscovery.discover(dockerHost: lab.dockerHost("w1")) }
         let worker = try Program.capture([swarmprobeBinary(), "discover", "--docker-host", lab.dockerHost("w1")])
         #expect(worker.status == 2)
-        #expect(worker.stderr.contains("--docker-host") && worker.stderr.contains("worker") && worker.stderr.split(separator: "\n").count == 1, "\(worker.stderr)")
+        #expect(
+            worker.stderr.contains("--docker-host") && worker.stderr.contains("worker") && worker.stderr.split(separator: "\n").count == 1,
+            "\(worker.stderr)")
         // No socket there.
         let missing = lab.lab.directory.appendingPathComponent("nothing.sock").path
         do {
@@ -67,16 +71,18 @@ struct DockerLabTests {
     }
 }
 
-
 /// `GET /nodes` answers mapped to inventories, and Docker host strings: no daemon needed.
 @Suite("docker discovery mapping")
 struct DockerDiscoveryMappingTests {
     let endpoint = DockerDiscovery.Endpoint(kind: .unix(path: "/var/run/docker.sock"), source: "--docker-host")
 
-    func node(_ id: String, _ host: String, _ role: String, state: String = "ready", addr: String, manager: String? = nil,
-              updated: String = "2026-01-01T00:00:00Z") -> String {
+    func node(
+        _ id: String, _ host: String, _ role: String, state: String = "ready", addr: String, manager: String? = nil,
+        updated: String = "2026-01-01T00:00:00Z"
+    ) -> String {
         let ms = manager.map { #", "ManagerStatus": {"Leader": true, "Reachability": "reachable", "Addr": "\#($0)"}"# } ?? ""
-        return #"{"ID": "\#(id)", "UpdatedAt": "\#(updated)", "Spec": {"Role": "\#(role)", "Availability": "active"}, "Description": {"Hostname": "\#(host)", "Engine": {"EngineVersion": "20.10.24"}}, "Status": {"State": "\#(state)", "Addr": "\#(addr)"}\#(ms)}"#
+        return
+            #"{"ID": "\#(id)", "UpdatedAt": "\#(updated)", "Spec": {"Role": "\#(role)", "Availability": "active"}, "Description": {"Hostname": "\#(host)", "Engine": {"EngineVersion": "20.10.24"}}, "Status": {"State": "\#(state)", "Addr": "\#(addr)"}\#(ms)}"#
     }
 
     func parse(_ nodes: [String]) throws -> DockerDiscovery.Discovery {
@@ -85,10 +91,12 @@ struct DockerDiscoveryMappingTests {
 
     @Test("managers take ManagerStatus.Addr without the port; workers Status.Addr; down nodes stay")
     func addresses() throws {
-        let d = try parse([node("aaa111", "m1", "manager", addr: "0.0.0.0", manager: "10.0.1.11:2377"),
-                           node("bbb222", "w1", "worker", addr: "10.0.1.21"),
-                           node("ccc333", "w2", "worker", state: "down", addr: "10.0.1.22"),
-                           node("ddd444", "m6", "manager", addr: "fd00::6", manager: "[fd00::6]:2377")])
+        let d = try parse([
+            node("aaa111", "m1", "manager", addr: "0.0.0.0", manager: "10.0.1.11:2377"),
+            node("bbb222", "w1", "worker", addr: "10.0.1.21"),
+            node("ccc333", "w2", "worker", state: "down", addr: "10.0.1.22"),
+            node("ddd444", "m6", "manager", addr: "fd00::6", manager: "[fd00::6]:2377"),
+        ])
         // Managers first, then by hostname.
         #expect(d.inventory.nodes.map(\.name) == ["m1", "m6", "w1", "w2"])
         #expect(d.inventory.nodes.map(\.address.description) == ["10.0.1.11", IPAddress("fd00::6")!.description, "10.0.1.21", "10.0.1.22"])
@@ -101,10 +109,12 @@ struct DockerDiscoveryMappingTests {
 
     @Test("alike hostnames get the node ID; a stale entry with a live node's address is left out")
     func duplicates() throws {
-        let d = try parse([node("aaa111xyz", "vm", "manager", addr: "10.0.1.11", manager: "10.0.1.11:2377"),
-                           node("bbb222xyz", "vm", "worker", addr: "10.0.1.21"),
-                           node("old999xyz", "w-old", "worker", state: "down", addr: "10.0.1.21", updated: "2025-01-01T00:00:00Z"),
-                           node("eee555xyz", "a host!", "worker", addr: "10.0.1.23")])
+        let d = try parse([
+            node("aaa111xyz", "vm", "manager", addr: "10.0.1.11", manager: "10.0.1.11:2377"),
+            node("bbb222xyz", "vm", "worker", addr: "10.0.1.21"),
+            node("old999xyz", "w-old", "worker", state: "down", addr: "10.0.1.21", updated: "2025-01-01T00:00:00Z"),
+            node("eee555xyz", "a host!", "worker", addr: "10.0.1.23"),
+        ])
         #expect(d.inventory.nodes.map(\.name) == ["vm-aaa111", "a-host-", "vm-bbb222"])
         #expect(d.skipped.count == 1 && d.skipped[0].contains("old999xyz"), "\(d.skipped)")
         #expect(try Inventory.parse(DockerDiscovery.inventoryYAML(d), source: "t") == d.inventory)
@@ -112,10 +122,14 @@ struct DockerDiscoveryMappingTests {
 
     @Test("API errors are one line naming the source")
     func errors() throws {
-        let worker = Array(#"{"message":"This node is not a swarm manager. Worker nodes can't be used to view or modify cluster state. Please run this command on a manager node or promote the current node to a manager."}"#.utf8)
+        let worker = Array(
+            #"{"message":"This node is not a swarm manager. Worker nodes can't be used to view or modify cluster state. Please run this command on a manager node or promote the current node to a manager."}"#
+                .utf8)
         let e = DockerDiscovery.apiError(endpoint, status: 503, body: worker)
         #expect(e.source == "--docker-host" && e.description.contains("worker") && !e.description.contains("\n"), "\(e)")
-        let notSwarm = Array(#"{"message":"This node is not a swarm manager. Use \"docker swarm init\" or \"docker swarm join\" to connect this node to swarm and try again."}"#.utf8)
+        let notSwarm = Array(
+            #"{"message":"This node is not a swarm manager. Use \"docker swarm init\" or \"docker swarm join\" to connect this node to swarm and try again."}"#
+                .utf8)
         #expect(DockerDiscovery.apiError(endpoint, status: 503, body: notSwarm).description.contains("not part of a swarm"))
         #expect(DockerDiscovery.apiError(endpoint, status: 500, body: Array("boom\nmore".utf8)).description.hasSuffix("answered 500: boom more"))
         #expect(throws: InputError.self) { try DockerDiscovery.parseNodes(Array("{}".utf8), endpoint: endpoint) }
@@ -123,9 +137,15 @@ struct DockerDiscoveryMappingTests {
 
     @Test("docker hosts: flag, DOCKER_HOST, default socket")
     func hosts() throws {
-        #expect(try DockerDiscovery.resolve(dockerHost: nil, environment: [:]) == .init(kind: .unix(path: "/var/run/docker.sock"), source: "/var/run/docker.sock"))
-        #expect(try DockerDiscovery.resolve(dockerHost: nil, environment: ["DOCKER_HOST": "unix:///x/d.sock"]) == .init(kind: .unix(path: "/x/d.sock"), source: "DOCKER_HOST"))
-        #expect(try DockerDiscovery.resolve(dockerHost: "tcp://10.0.0.1:2375", environment: ["DOCKER_HOST": "unix:///x"]) == .init(kind: .http(base: "http://10.0.0.1:2375"), source: "--docker-host"))
+        #expect(
+            try DockerDiscovery.resolve(dockerHost: nil, environment: [:])
+                == .init(kind: .unix(path: "/var/run/docker.sock"), source: "/var/run/docker.sock"))
+        #expect(
+            try DockerDiscovery.resolve(dockerHost: nil, environment: ["DOCKER_HOST": "unix:///x/d.sock"])
+                == .init(kind: .unix(path: "/x/d.sock"), source: "DOCKER_HOST"))
+        #expect(
+            try DockerDiscovery.resolve(dockerHost: "tcp://10.0.0.1:2375", environment: ["DOCKER_HOST": "unix:///x"])
+                == .init(kind: .http(base: "http://10.0.0.1:2375"), source: "--docker-host"))
         #expect(try DockerDiscovery.resolve(dockerHost: "tcp://10.0.0.1", environment: [:]).kind == .http(base: "http://10.0.0.1:2375"))
         #expect(try DockerDiscovery.resolve(dockerHost: "https://[fd00::1]:2376/", environment: [:]).kind == .http(base: "https://[fd00::1]:2376"))
         for bad in ["ssh://me@host", "unix://relative", "tcp://h:99999", "nonsense"] {

@@ -15,8 +15,9 @@ struct FaultTests {
     @Test("an agent killed during the check: its checks are agent-down, the rest stand, on time")
     func agentKilledMidRun() throws {
         // A silent drop makes every agent wait the whole timeout, so the kill lands mid-run.
-        let scenario = LabScenario(name: "kill", nodes: [("m1", .manager), ("w1", .worker), ("w2", .worker)],
-                                   faults: [.networkDrop(from: "m1", to: "w1", kind: KindID(proto: .udp, port: 4789))])
+        let scenario = LabScenario(
+            name: "kill", nodes: [("m1", .manager), ("w1", .worker), ("w2", .worker)],
+            faults: [.networkDrop(from: "m1", to: "w1", kind: KindID(proto: .udp, port: 4789))])
         try withLab(scenario) { lab, token in
             let started = Date()
             let (check, json, _) = try startCheck(lab, token: token, timeout: "3s")
@@ -47,8 +48,9 @@ struct FaultTests {
     @Test("a node going down during the check: agent-down, on time")
     func nodeDownMidRun() throws {
         // The silent drop keeps every agent busy for the whole timeout, so the link goes down mid-run.
-        let scenario = LabScenario(name: "down", nodes: [("m1", .manager), ("w1", .worker), ("w2", .worker)],
-                                   faults: [.networkDrop(from: "m1", to: "w1", kind: KindID(proto: .udp, port: 4789))])
+        let scenario = LabScenario(
+            name: "down", nodes: [("m1", .manager), ("w1", .worker), ("w2", .worker)],
+            faults: [.networkDrop(from: "m1", to: "w1", kind: KindID(proto: .udp, port: 4789))])
         try withLab(scenario) { lab, token in
             let started = Date()
             let (check, json, _) = try startCheck(lab, token: token, timeout: "2s")
@@ -75,8 +77,9 @@ struct FaultTests {
 
     @Test("Ctrl-C during the check: partial JSON and report, marked incomplete, exit non-zero")
     func interrupted() throws {
-        let scenario = LabScenario(name: "int", nodes: [("m1", .manager), ("w1", .worker), ("w2", .worker)],
-                                   faults: [.networkDrop(from: "w1", to: "w2", kind: KindID(proto: .tcp, port: 7946))])
+        let scenario = LabScenario(
+            name: "int", nodes: [("m1", .manager), ("w1", .worker), ("w2", .worker)],
+            faults: [.networkDrop(from: "w1", to: "w2", kind: KindID(proto: .tcp, port: 7946))])
         try withLab(scenario) { lab, token in
             let started = Date()
             let (check, json, report) = try startCheck(lab, token: token, timeout: "10s")

@@ -1,7 +1,7 @@
 import Foundation
-import SwarmProbeProcess
 import SwarmProbeCore
 import SwarmProbeLab
+import SwarmProbeProcess
 import Testing
 
 /// End to end on namespace labs: real agents, a real check, faults at known pairs.
@@ -33,8 +33,10 @@ struct LabTests {
             // An answered TCP probe ends with the prober's reset: no TIME_WAIT on either end of a probe port (a
             // graceful close left one per probe on the prober for a minute).
             for node in lab.nodes {
-                let waiting = try Program.run(["ip", "netns", "exec", node.namespace, "ss", "-Htan", "state", "time-wait",
-                                             "( sport = :2377 or dport = :2377 or sport = :7946 or dport = :7946 )"])
+                let waiting = try Program.run([
+                    "ip", "netns", "exec", node.namespace, "ss", "-Htan", "state", "time-wait",
+                    "( sport = :2377 or dport = :2377 or sport = :7946 or dport = :7946 )",
+                ])
                 #expect(waiting.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty, "\(node.name): \(waiting)")
             }
         }
@@ -42,8 +44,9 @@ struct LabTests {
 
     @Test("the lean swarmprobe-agent binary serves a check exactly as `swarmprobe agent` does")
     func leanAgentBinary() throws {
-        let scenario = LabScenario(name: "lean", nodes: [("m1", .manager), ("w1", .worker), ("w2", .worker)],
-                                   faults: [.hostFirewall(node: "w2", from: "m1", kind: udp7946, reject: false)])
+        let scenario = LabScenario(
+            name: "lean", nodes: [("m1", .manager), ("w1", .worker), ("w2", .worker)],
+            faults: [.hostFirewall(node: "w2", from: "m1", kind: udp7946, reject: false)])
         let lean = URL(fileURLWithPath: swarmprobeBinary()).deletingLastPathComponent().appendingPathComponent("swarmprobe-agent").path
         try withLab(scenario, startAgents: false) { lab, token in
             try lab.startAgents(binary: swarmprobeBinary(), tokenFile: token, leanBinary: lean)
@@ -125,8 +128,9 @@ struct LabTests {
 
     @Test("probes leaving from another address than the inventory's: open, and named as a finding")
     func sourceMismatch() throws {
-        let scenario = LabScenario(name: "nat", nodes: [("m1", .manager), ("w1", .worker), ("w2", .worker)],
-                                   faults: [.sourceNAT(node: "w1", kind: udp7946)])
+        let scenario = LabScenario(
+            name: "nat", nodes: [("m1", .manager), ("w1", .worker), ("w2", .worker)],
+            faults: [.sourceNAT(node: "w1", kind: udp7946)])
         try withLab(scenario) { lab, token in
             let run = try runCheck(lab, token: token)
             expectMatches(run.results, scenario, capture: true)
@@ -142,10 +146,13 @@ struct LabTests {
 
     @Test("agents without capture privileges say so, and silent drops stay where: unknown")
     func unprivileged() throws {
-        let scenario = LabScenario(name: "nopriv", nodes: [("m1", .manager), ("w1", .worker), ("w2", .worker)],
-                                   faults: [.networkDrop(from: "w1", to: "w2", kind: vxlan),
-                                            .hostFirewall(node: "m1", from: nil, kind: tcp7946, reject: false),
-                                            .hostFirewall(node: "w2", from: "m1", kind: udp7946, reject: true)])
+        let scenario = LabScenario(
+            name: "nopriv", nodes: [("m1", .manager), ("w1", .worker), ("w2", .worker)],
+            faults: [
+                .networkDrop(from: "w1", to: "w2", kind: vxlan),
+                .hostFirewall(node: "m1", from: nil, kind: tcp7946, reject: false),
+                .hostFirewall(node: "w2", from: "m1", kind: udp7946, reject: true),
+            ])
         let lab = try Lab(nodes: scenario.nodes)
         defer { lab.destroy() }
         let token = try lab.write("token", ClusterToken.generate() + "\n")
@@ -237,7 +244,8 @@ struct LabTests {
         }
         #expect(!run.results.checks.contains { $0.verdict == .blocked })
         #expect(run.markdown.contains("Authentication failed: w2 ("))
-        #expect(run.markdown.contains("refused the coordinator's authentication (the signature does not match (at \(node.control)))"), "\(run.markdown)")
+        #expect(
+            run.markdown.contains("refused the coordinator's authentication (the signature does not match (at \(node.control)))"), "\(run.markdown)")
         for c in run.results.checks where c.from == "w2" {
             #expect(c.detail == "the agent on w2 rejected our authentication: the signature does not match (at \(node.control)); nothing was probed")
         }
@@ -246,8 +254,9 @@ struct LabTests {
     @Test("--data-path-port 7789: VXLAN probed on 7789, and a drop there is found")
     func dataPathPort() throws {
         let moved = KindID(proto: .udp, port: 7789)
-        let scenario = LabScenario(name: "dpp", nodes: [("m1", .manager), ("w1", .worker), ("w2", .worker)],
-                                   faults: [.networkDrop(from: "w2", to: "m1", kind: moved)])
+        let scenario = LabScenario(
+            name: "dpp", nodes: [("m1", .manager), ("w1", .worker), ("w2", .worker)],
+            faults: [.networkDrop(from: "w2", to: "m1", kind: moved)])
         try withLab(scenario, agentArguments: ["--data-path-port", "7789"]) { lab, token in
             let run = try runCheck(lab, token: token, extra: ["--data-path-port", "7789"])
             #expect(!run.results.checks.contains { $0.kindID == vxlan })
@@ -261,8 +270,9 @@ struct LabTests {
         let espKind = KindID(proto: .esp, port: nil)
         let profile = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
             .deletingLastPathComponent().appendingPathComponent("probes/swarm-encrypted.yaml").path
-        let scenario = LabScenario(name: "esp", nodes: [("m1", .manager), ("w1", .worker), ("w2", .worker)],
-                                   faults: [.networkDrop(from: "w1", to: "w2", kind: espKind)])
+        let scenario = LabScenario(
+            name: "esp", nodes: [("m1", .manager), ("w1", .worker), ("w2", .worker)],
+            faults: [.networkDrop(from: "w1", to: "w2", kind: espKind)])
         try withLab(scenario, agentArguments: ["--profile", profile]) { lab, token in
             let run = try runCheck(lab, token: token, extra: ["--profile", profile])
             let esps = run.results.checks.filter { $0.kindID == espKind }

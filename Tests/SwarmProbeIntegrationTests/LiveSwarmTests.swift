@@ -1,7 +1,7 @@
 import Foundation
-import SwarmProbeProcess
 import SwarmProbeCore
 import SwarmProbeLab
+import SwarmProbeProcess
 import Testing
 
 /// Live mode on a real Docker swarm: agents run beside dockerd, which holds 2377 (manager)
@@ -55,8 +55,12 @@ struct LiveSwarmTests {
         let nameOf = Dictionary(uniqueKeysWithValues: lab.nodes.map { ($0.address, $0.name) })
         let json = lab.directory.appendingPathComponent("live.json").path
         let report = lab.directory.appendingPathComponent("live.md").path
-        let r = try lab.runInSwitch(binary: swarmprobeBinary(), ["check", "--inventory", inventoryPath, "--token-file", token,
-                                                                "--timeout", "1500ms", "--json", json, "--report", report])
+        let r = try lab.runInSwitch(
+            binary: swarmprobeBinary(),
+            [
+                "check", "--inventory", inventoryPath, "--token-file", token,
+                "--timeout", "1500ms", "--json", json, "--report", report,
+            ])
         let data = try #require(FileManager.default.contents(atPath: json), "\(r.stderr)")
         let results = try JSONDecoder().decode(Results.self, from: data)
         #expect(r.status == 1)
@@ -76,8 +80,9 @@ struct LiveSwarmTests {
             let to = nameOf[results.nodes.first { $0.name == c.to }!.address]!
             var (v, w) = scenario.expected(from: from, to: to, kind: c.kindID, capture: true)
             if c.kindID == tcp2377 && to != "m1" { (v, w) = (.closed, nil) }  // only managers listen on 2377
-            #expect(c.verdict == v && c.location == w,
-                    "\(from) -> \(to) \(c.kindID): expected \(v)/\(w?.rawValue ?? "-"), got \(c.verdict)/\(c.location?.rawValue ?? "-"): \(c.detail)")
+            #expect(
+                c.verdict == v && c.location == w,
+                "\(from) -> \(to) \(c.kindID): expected \(v)/\(w?.rawValue ?? "-"), got \(c.verdict)/\(c.location?.rawValue ?? "-"): \(c.detail)")
         }
 
         // Ground truth after: the cut pair's containers cannot reach each other, the others still can.

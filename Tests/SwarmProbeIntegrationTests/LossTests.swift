@@ -37,9 +37,11 @@ struct LossTests {
                 let rtts = r.results.nodes.compactMap(\.controlRTTMicros)
                 #expect(rtts.count == 4)
                 let floor = ProbeTiming.floorMs(peers: 3, capture: true)
-                let longest = rtts.indices.flatMap { a in rtts.indices.filter { $0 != a }.map { b in
-                    ProbeTiming.timeoutMs(rttMicros: rtts[a] + rtts[b], floor: floor)
-                } }.max()
+                let longest = rtts.indices.flatMap { a in
+                    rtts.indices.filter { $0 != a }.map { b in
+                        ProbeTiming.timeoutMs(rttMicros: rtts[a] + rtts[b], floor: floor)
+                    }
+                }.max()
                 #expect(r.results.timeoutMs == longest)
                 #expect(r.results.attempts == ProbeTiming.defaultAttempts)
                 expectMatches(r.results, scenario, capture: true)

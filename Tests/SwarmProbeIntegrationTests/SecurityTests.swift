@@ -1,7 +1,7 @@
 import Foundation
-import SwarmProbeProcess
 import SwarmProbeCore
 import SwarmProbeLab
+import SwarmProbeProcess
 import Testing
 
 /// A real agent under hostile input (SECURITY.md): reflection and amplification measured with spoofed
@@ -30,31 +30,38 @@ struct SecurityTests {
             let capture = SecCapture(lab, in: victim.namespace, filter: "src host \(agent.address)", name: "victim")
             // 2,000 datagrams per target, every kind of junk: random bytes, our magic with junk after it,
             // well-formed probes and "echoes" signed with random keys, zeroed MACs, lying lengths, truncations.
-            let sent = try SecAttacker(lab, in: lab.switchNamespace, name: "junk", [
-                "junk", "--src", "\(victim.address)", "--dst", "\(agent.address)", "--ports", "7946,4789", "--esp",
-                "--count", "2000", "--seconds", "20",
-            ]).finish(timeout: 40)
+            let sent = try SecAttacker(
+                lab, in: lab.switchNamespace, name: "junk",
+                [
+                    "junk", "--src", "\(victim.address)", "--dst", "\(agent.address)", "--ports", "7946,4789", "--esp",
+                    "--count", "2000", "--seconds", "20",
+                ]
+            ).finish(timeout: 40)
             usleep(500_000)
             let arrived = try secReadCounter(lab, on: agent.namespace, "from_peer")
             let reflected = try secReadCounter(lab, on: victim.namespace, "from_peer")
             let icmp = try secReadCounter(lab, on: victim.namespace, "from_peer_icmp")
             let sentPackets = Int(secNum(sent["packets"])), sentBytes = Int(secNum(sent["bytes"]))
             let seconds = secNum(sent["seconds"])
-            secMeasure("reflection/junk: attacker sent \(sentPackets) packets, \(sentBytes) B in \(String(format: "%.2f", seconds)) s "
-                + "spoofed as \(victim.address) (\(arrived.packets) arrived at the agent); the victim received from the agent "
-                + "\(reflected.packets) answers (\(reflected.bytes) B) and \(icmp.packets) kernel ICMP errors (\(icmp.bytes) B): "
-                + "ratio \(secRatio(reflected.bytes, sentBytes)) answers, \(secRatio(reflected.bytes + icmp.bytes, sentBytes)) with ICMP")
+            secMeasure(
+                "reflection/junk: attacker sent \(sentPackets) packets, \(sentBytes) B in \(String(format: "%.2f", seconds)) s "
+                    + "spoofed as \(victim.address) (\(arrived.packets) arrived at the agent); the victim received from the agent "
+                    + "\(reflected.packets) answers (\(reflected.bytes) B) and \(icmp.packets) kernel ICMP errors (\(icmp.bytes) B): "
+                    + "ratio \(secRatio(reflected.bytes, sentBytes)) answers, \(secRatio(reflected.bytes + icmp.bytes, sentBytes)) with ICMP")
             #expect(sentPackets == 6000, "\(sent)")
             // The attack really reached the agent (else the zero below proves nothing).
             #expect(arrived.packets >= sentPackets * 9 / 10, "only \(arrived.packets) of \(sentPackets) arrived")
-            #expect(reflected.packets == 0 && reflected.bytes == 0,
-                    "the agent answered unauthenticated packets: \(reflected):\n\(capture?.stop() ?? "(no tcpdump)")")
+            #expect(
+                reflected.packets == 0 && reflected.bytes == 0,
+                "the agent answered unauthenticated packets: \(reflected):\n\(capture?.stop() ?? "(no tcpdump)")")
             // Linux >= 6.x answers "protocol 50 unreachable" for an ESP packet its raw socket had no room for
             // (IpInUnknownProtos): what any host without the agent does for every ESP packet. The kernel's
             // per-host ICMP limit (burst 6, then 1/s) bounds it; the agent's answers above stay at zero.
             #expect(icmp.packets <= 6 + Int(seconds.rounded(.up)) + 2, "ICMP beyond the kernel's rate limit: \(icmp)")
-            withKnownIssue("W4: ESP junk bursts overflow the raw socket's buffer and the kernel sends ICMP protocol-unreachable",
-                           isIntermittent: true) {
+            withKnownIssue(
+                "W4: ESP junk bursts overflow the raw socket's buffer and the kernel sends ICMP protocol-unreachable",
+                isIntermittent: true
+            ) {
                 #expect(icmp.packets == 0, "\(icmp):\n\(capture?.stop() ?? "(no tcpdump)")")
             }
             _ = capture?.stop()
@@ -73,9 +80,10 @@ struct SecurityTests {
             try secInstallCounters(lab, on: bystander.namespace, peer: agent.address)
             func probe(_ kind: KindID, sender: IPAddress, target: IPAddress, age: UInt64 = 0) -> [UInt8] {
                 let port = kind.port ?? 0
-                let p = ProbePacket(type: .probe, proto: kind.proto, targetPort: UInt16(port), replyPort: UInt16(port),
-                                    timeMs: nowMs() - age, nonce: randomBytes(16), runID: randomBytes(16),
-                                    sender: sender, target: target, padding: 64)
+                let p = ProbePacket(
+                    type: .probe, proto: kind.proto, targetPort: UInt16(port), replyPort: UInt16(port),
+                    timeMs: nowMs() - age, nonce: randomBytes(16), runID: randomBytes(16),
+                    sender: sender, target: target, padding: 64)
                 let bytes = p.encode(key: key)
                 return kind == Self.vxlan ? Self.vxlanHeader + bytes : bytes
             }
@@ -88,11 +96,15 @@ struct SecurityTests {
             let stale = (Self.udp7946, probe(Self.udp7946, sender: victim.address, target: agent.address, age: 120_000))
             let misdirected = (Self.udp7946, probe(Self.udp7946, sender: victim.address, target: bystander.address))
             let all = fresh + [named, stale, misdirected]
-            let file = try lab.write("replay.txt", all.map { k, b in "\(k.proto.rawValue) \(k.port ?? 0) \(Hex.encode(b))" }.joined(separator: "\n") + "\n")
+            let file = try lab.write(
+                "replay.txt", all.map { k, b in "\(k.proto.rawValue) \(k.port ?? 0) \(Hex.encode(b))" }.joined(separator: "\n") + "\n")
             let repeats = 500
-            let sent = try SecAttacker(lab, in: lab.switchNamespace, name: "replay", [
-                "replay", "--src", "\(victim.address)", "--dst", "\(agent.address)", "--file", file, "--repeat", "\(repeats)",
-            ]).finish(timeout: 40)
+            let sent = try SecAttacker(
+                lab, in: lab.switchNamespace, name: "replay",
+                [
+                    "replay", "--src", "\(victim.address)", "--dst", "\(agent.address)", "--file", file, "--repeat", "\(repeats)",
+                ]
+            ).finish(timeout: 40)
             usleep(500_000)
             let toVictim = try secReadCounter(lab, on: victim.namespace, "from_peer")
             let victimBack = try secReadCounter(lab, on: victim.namespace, "to_peer")
@@ -100,10 +112,11 @@ struct SecurityTests {
             let sentPackets = Int(secNum(sent["packets"])), sentBytes = Int(secNum(sent["bytes"]))
             // IPv4 + UDP headers around each probe (ESP: IPv4 only); an echo is the same size as its probe.
             let onceBytes = fresh.map { k, b in b.count + (k.proto == .esp ? 20 : 28) }.reduce(0, +)
-            secMeasure("reflection/replay: \(all.count) valid-MAC probes x \(repeats) = \(sentPackets) packets, \(sentBytes) B spoofed as "
-                + "\(victim.address); the victim received \(toVictim.packets) packets, \(toVictim.bytes) B (one echo per fresh probe: "
-                + "\(onceBytes) B), sent \(victimBack.packets) back; the bystander named in one probe received \(toBystander.packets): "
-                + "ratio \(secRatio(toVictim.bytes, sentBytes)); per replayed copy \(secRatio(toVictim.bytes, sentBytes / repeats))")
+            secMeasure(
+                "reflection/replay: \(all.count) valid-MAC probes x \(repeats) = \(sentPackets) packets, \(sentBytes) B spoofed as "
+                    + "\(victim.address); the victim received \(toVictim.packets) packets, \(toVictim.bytes) B (one echo per fresh probe: "
+                    + "\(onceBytes) B), sent \(victimBack.packets) back; the bystander named in one probe received \(toBystander.packets): "
+                    + "ratio \(secRatio(toVictim.bytes, sentBytes)); per replayed copy \(secRatio(toVictim.bytes, sentBytes / repeats))")
             #expect(sentPackets == all.count * repeats, "\(sent)")
             #expect(toVictim.packets == fresh.count, "each fresh probe answered exactly once: \(toVictim)")
             #expect(toVictim.bytes == onceBytes, "an echo is never larger than its probe")
@@ -124,17 +137,21 @@ struct SecurityTests {
             try secInstallCounters(lab, on: agent.namespace, peer: victim.address)
             let count = 1500
             let lines = (0..<count).map { _ in
-                let p = ProbePacket(type: .probe, proto: .udp, targetPort: 7946, replyPort: 7946, timeMs: nowMs(),
-                                    nonce: randomBytes(16), runID: randomBytes(16), sender: victim.address, target: agent.address)
+                let p = ProbePacket(
+                    type: .probe, proto: .udp, targetPort: 7946, replyPort: 7946, timeMs: nowMs(),
+                    nonce: randomBytes(16), runID: randomBytes(16), sender: victim.address, target: agent.address)
                 return "udp 7946 \(Hex.encode(p.encode(key: key)))"
             }
             let file = try lab.write("burst.txt", lines.joined(separator: "\n") + "\n")
             // About 3,000 a second: 15 times the sustained budget, slow enough that the agent's socket buffer
             // does not overflow first (then the kernel, not the limiter, would decide what is dropped).
             let overflowBefore = try secNstat(on: agent.namespace, "UdpRcvbufErrors")
-            let sent = try SecAttacker(lab, in: lab.switchNamespace, name: "burst", [
-                "replay", "--src", "\(victim.address)", "--dst", "\(agent.address)", "--file", file, "--repeat", "1", "--pace", "3000",
-            ]).finish(timeout: 30)
+            let sent = try SecAttacker(
+                lab, in: lab.switchNamespace, name: "burst",
+                [
+                    "replay", "--src", "\(victim.address)", "--dst", "\(agent.address)", "--file", file, "--repeat", "1", "--pace", "3000",
+                ]
+            ).finish(timeout: 30)
             usleep(500_000)
             let overflow = try secNstat(on: agent.namespace, "UdpRcvbufErrors") - overflowBefore
             let arrived = try secReadCounter(lab, on: agent.namespace, "from_peer")
@@ -143,13 +160,15 @@ struct SecurityTests {
             // Token bucket: 400 at once, then 200 a second; allow the agent a little longer than the sender took.
             let budget = 400 + Int((200 * (elapsed + 0.25)).rounded(.up))
             let processed = arrived.packets - overflow
-            secMeasure("rate limit: \(Int(secNum(sent["packets"]))) distinct valid probes from one source in \(String(format: "%.3f", elapsed)) s, "
-                + "\(arrived.packets) arrived, \(overflow) dropped by the kernel (socket buffer full), \(answered.packets) answered "
-                + "(budget 400 + 200/s x \(String(format: "%.2f", elapsed)) s = \(budget - 50) .. \(budget) at most)")
+            secMeasure(
+                "rate limit: \(Int(secNum(sent["packets"]))) distinct valid probes from one source in \(String(format: "%.3f", elapsed)) s, "
+                    + "\(arrived.packets) arrived, \(overflow) dropped by the kernel (socket buffer full), \(answered.packets) answered "
+                    + "(budget 400 + 200/s x \(String(format: "%.2f", elapsed)) s = \(budget - 50) .. \(budget) at most)")
             #expect(arrived.packets >= count * 9 / 10, "only \(arrived.packets) arrived")
             #expect(answered.packets <= budget, "more than the per-source budget answered: \(answered.packets)")
-            #expect(answered.packets >= min(processed, 400 + Int(200 * elapsed)) - 10,
-                    "the budget itself is answered: \(answered.packets) of \(processed) the agent read")
+            #expect(
+                answered.packets >= min(processed, 400 + Int(200 * elapsed)) - 10,
+                "the budget itself is answered: \(answered.packets) of \(processed) the agent read")
             // The limit is per source and after authentication: the real nodes' own check is unaffected.
             let run = try runCheck(lab, token: token)
             #expect(run.status == 0, "\(run.stderr) \(run.results.checks.filter { $0.verdict != .open }.map(\.detail))")
@@ -171,60 +190,84 @@ struct SecurityTests {
             }
             let hello = WireCodec.encode(HelloRequest())
             var specs: [SecRequest] = []
-            func add(_ name: String, _ path: String, method: String = "POST", body: [UInt8] = [], sign: Bool = true,
-                     wrongToken: Bool = false, signedMethod: String? = nil, signedPath: String? = nil, signedBody: [UInt8]? = nil,
-                     ts: UInt64? = nil, authorization: String? = nil, expect: Int, mentions: String) {
+            func add(
+                _ name: String, _ path: String, method: String = "POST", body: [UInt8] = [], sign: Bool = true,
+                wrongToken: Bool = false, signedMethod: String? = nil, signedPath: String? = nil, signedBody: [UInt8]? = nil,
+                ts: UInt64? = nil, authorization: String? = nil, expect: Int, mentions: String
+            ) {
                 var headers: [String: String] = [:]
                 var nonce: String?
                 if let authorization {
                     headers["Authorization"] = authorization
                 } else if sign {
                     let k = wrongToken ? otherKey : key
-                    let s = ControlAuth.sign(key: k, method: signedMethod ?? method, path: signedPath ?? path,
-                                             body: signedBody ?? body, timeMs: ts ?? nowMs())
+                    let s = ControlAuth.sign(
+                        key: k, method: signedMethod ?? method, path: signedPath ?? path,
+                        body: signedBody ?? body, timeMs: ts ?? nowMs())
                     headers["Authorization"] = s.header
                     nonce = wrongToken ? nil : s.nonce
                 }
-                specs.append(SecRequest(name: name, method: method, path: path, headers: headers, body: body, expect: expect,
-                                     mentions: mentions, nonce: nonce))
+                specs.append(
+                    SecRequest(
+                        name: name, method: method, path: path, headers: headers, body: body, expect: expect,
+                        mentions: mentions, nonce: nonce))
             }
             let legit = try runBody(plan(probes: [ProbeOrder(target: w1.address, kind: Self.tcp7946)]))
             add("valid hello (the harness signs correctly)", ControlPath.hello, body: hello, expect: 200, mentions: "agent_version")
-            add("hello of an older coordinator (no protocol version), signed", ControlPath.hello, body: Array("{}".utf8), expect: 409,
+            add(
+                "hello of an older coordinator (no protocol version), signed", ControlPath.hello, body: Array("{}".utf8), expect: 409,
                 mentions: "upgrade the coordinator")
             add("unsigned", ControlPath.hello, body: hello, sign: false, expect: 401, mentions: "no Authorization header")
             add("unsigned run", ControlPath.run, body: legit, sign: false, expect: 401, mentions: "no Authorization header")
             add("signed with another token", ControlPath.run, body: legit, wrongToken: true, expect: 401, mentions: "signature does not match")
             add("expired timestamp (2 min old)", ControlPath.run, body: legit, ts: nowMs() - 120_000, expect: 401, mentions: "too old")
             add("timestamp 2 min in the future", ControlPath.run, body: legit, ts: nowMs() + 120_000, expect: 401, mentions: "future")
-            add("body changed after signing", ControlPath.run, body: legit,
+            add(
+                "body changed after signing", ControlPath.run, body: legit,
                 signedBody: try runBody(plan(probes: [ProbeOrder(target: w2.address, kind: Self.tcp7946)])), expect: 401, mentions: "signature")
-            add("signed for /v1/hello, sent to /v1/run", ControlPath.run, body: legit, signedPath: ControlPath.hello, expect: 401, mentions: "signature")
-            add("malformed header: other scheme", ControlPath.run, body: legit, authorization: "Bearer abc", expect: 401, mentions: "malformed Authorization")
-            add("malformed header: junk fields", ControlPath.run, body: legit, authorization: "SWP1 ts=x,nonce=zz,mac", expect: 401, mentions: "malformed Authorization")
-            add("malformed header: short mac", ControlPath.run, body: legit,
+            add(
+                "signed for /v1/hello, sent to /v1/run", ControlPath.run, body: legit, signedPath: ControlPath.hello, expect: 401,
+                mentions: "signature")
+            add(
+                "malformed header: other scheme", ControlPath.run, body: legit, authorization: "Bearer abc", expect: 401,
+                mentions: "malformed Authorization")
+            add(
+                "malformed header: junk fields", ControlPath.run, body: legit, authorization: "SWP1 ts=x,nonce=zz,mac", expect: 401,
+                mentions: "malformed Authorization")
+            add(
+                "malformed header: short mac", ControlPath.run, body: legit,
                 authorization: "SWP1 ts=\(nowMs()),nonce=\(Hex.encode(randomBytes(16))),mac=abcd", expect: 401, mentions: "field mac")
             add("wrong path, unsigned", "/v1/admin", sign: false, expect: 401, mentions: "no Authorization header")
             add("wrong path, signed", "/v1/admin", body: hello, expect: 404, mentions: "no such endpoint")
             add("GET instead of POST, signed", ControlPath.hello, method: "GET", expect: 405, mentions: "use POST")
             add("malformed JSON, signed", ControlPath.run, body: Array(#"{"run_id": "#.utf8), expect: 400, mentions: "run request")
             add("JSON of the wrong shape, signed", ControlPath.run, body: Array(#"{"run_id": 7}"#.utf8), expect: 400, mentions: "run_id")
-            add("plan: target outside the signed node list", ControlPath.run,
+            add(
+                "plan: target outside the signed node list", ControlPath.run,
                 body: try runBody(plan(probes: [ProbeOrder(target: .v4(198, 18, 255, 254), kind: Self.tcp7946)])),
                 expect: 400, mentions: "probes[0].target")
-            add("plan: port outside the profile (22/tcp)", ControlPath.run,
+            add(
+                "plan: port outside the profile (22/tcp)", ControlPath.run,
                 body: try runBody(plan(probes: [ProbeOrder(target: w1.address, kind: KindID(proto: .tcp, port: 22))])),
                 expect: 400, mentions: "probes[0].kind")
-            add("plan: the agent itself as a target", ControlPath.run,
+            add(
+                "plan: the agent itself as a target", ControlPath.run,
                 body: try runBody(plan(probes: [ProbeOrder(target: agent.address, kind: Self.tcp7946)])), expect: 400, mentions: "probes[0].target")
-            add("plan: node list without the agent", ControlPath.run,
+            add(
+                "plan: node list without the agent", ControlPath.run,
                 body: try runBody(plan(nodes: nodes.filter { $0.address != agent.address }, probes: [])), expect: 400, mentions: "nodes")
-            add("plan: 50 attempts", ControlPath.run,
-                body: try runBody(plan(probes: [ProbeOrder(target: w1.address, kind: Self.udp7946)], attempts: 50)), expect: 400, mentions: "attempts")
-            add("plan: 10 min timeout", ControlPath.run,
-                body: try runBody(plan(probes: [ProbeOrder(target: w1.address, kind: Self.udp7946)], timeoutMs: 600_000)), expect: 400, mentions: "timeout_ms")
-            add("plan: the same probe twice", ControlPath.run,
-                body: try runBody(plan(probes: [ProbeOrder(target: w1.address, kind: Self.udp7946), ProbeOrder(target: w1.address, kind: Self.udp7946)])),
+            add(
+                "plan: 50 attempts", ControlPath.run,
+                body: try runBody(plan(probes: [ProbeOrder(target: w1.address, kind: Self.udp7946)], attempts: 50)), expect: 400, mentions: "attempts"
+            )
+            add(
+                "plan: 10 min timeout", ControlPath.run,
+                body: try runBody(plan(probes: [ProbeOrder(target: w1.address, kind: Self.udp7946)], timeoutMs: 600_000)), expect: 400,
+                mentions: "timeout_ms")
+            add(
+                "plan: the same probe twice", ControlPath.run,
+                body: try runBody(
+                    plan(probes: [ProbeOrder(target: w1.address, kind: Self.udp7946), ProbeOrder(target: w1.address, kind: Self.udp7946)])),
                 expect: 400, mentions: "listed twice")
             // A valid plan (the one legitimate run of this test), then the very same request again.
             let replayed = try runBody(plan(probes: [ProbeOrder(target: w1.address, kind: Self.tcp7946)]))
@@ -233,21 +276,32 @@ struct SecurityTests {
             specs[specs.count - 1].nonce = signed.nonce
             add("the same request replayed", ControlPath.run, body: replayed, authorization: signed.header, expect: 401, mentions: "already used")
             // Oversized: refused before anything is checked; the body is discarded as it arrives.
-            specs.append(SecRequest(name: "oversized body (4 MiB + 1)", method: "POST", path: ControlPath.run, headers: [:],
-                                 bodySize: ControlAuth.maximumBodyBytes + 1, expect: 413, mentions: "4 MiB"))
+            specs.append(
+                SecRequest(
+                    name: "oversized body (4 MiB + 1)", method: "POST", path: ControlPath.run, headers: [:],
+                    bodySize: ControlAuth.maximumBodyBytes + 1, expect: 413, mentions: "4 MiB"))
             // Unsigned and chunked: refused at the head, before a byte of the body is read.
-            specs.append(SecRequest(name: "oversized body, chunked (no length), unsigned", method: "POST", path: ControlPath.run,
-                                 headers: ["Transfer-Encoding": "chunked"], bodySize: ControlAuth.maximumBodyBytes + 1, expect: 401,
-                                 mentions: "no Authorization header"))
+            specs.append(
+                SecRequest(
+                    name: "oversized body, chunked (no length), unsigned", method: "POST", path: ControlPath.run,
+                    headers: ["Transfer-Encoding": "chunked"], bodySize: ControlAuth.maximumBodyBytes + 1, expect: 401,
+                    mentions: "no Authorization header"))
             specs.append(SecRequest(name: "not HTTP at all", raw: Array("\u{16}\u{03}\u{01} SWPB \r\n\r\n".utf8), expect: 400, mentions: ""))
-            specs.append(SecRequest(name: "HTTP with a broken header line", raw: Array("POST /v1/run HTTP/1.1\r\nHost x\r\n\r\n".utf8), expect: 400, mentions: ""))
+            specs.append(
+                SecRequest(
+                    name: "HTTP with a broken header line", raw: Array("POST /v1/run HTTP/1.1\r\nHost x\r\n\r\n".utf8), expect: 400, mentions: ""))
 
-            let file = try lab.write("control.jsonl", try specs.map { String(decoding: try JSONSerialization.data(withJSONObject: $0.json), as: UTF8.self) }
-                .joined(separator: "\n") + "\n")
+            let file = try lab.write(
+                "control.jsonl",
+                try specs.map { String(decoding: try JSONSerialization.data(withJSONObject: $0.json), as: UTF8.self) }
+                    .joined(separator: "\n") + "\n")
             let started = Date()
-            let answers = try SecAttacker(lab, in: lab.switchNamespace, name: "control", [
-                "control", "--dst", "\(agent.address)", "--port", "7950", "--file", file,
-            ]).finishArray(timeout: 60)
+            let answers = try SecAttacker(
+                lab, in: lab.switchNamespace, name: "control",
+                [
+                    "control", "--dst", "\(agent.address)", "--port", "7950", "--file", file,
+                ]
+            ).finishArray(timeout: 60)
             #expect(answers.count == specs.count, "every request answered: \(answers.count) of \(specs.count)")
             var table: [String] = []
             for (spec, answer) in zip(specs, answers) {
@@ -269,15 +323,17 @@ struct SecurityTests {
                 // Answers to authenticated requests are signed back; refusals of unauthenticated ones are not.
                 let mac = headers[ControlAuth.responseHeader.lowercased()]
                 if let nonce = spec.nonce, spec.expect != 401 {
-                    #expect(ControlAuth.verifyResponse(key: key, requestNonce: nonce, status: status, body: Array(body), mac: mac),
-                            "\(spec.name): the answer is not signed with our token")
+                    #expect(
+                        ControlAuth.verifyResponse(key: key, requestNonce: nonce, status: status, body: Array(body), mac: mac),
+                        "\(spec.name): the answer is not signed with our token")
                 } else if spec.expect == 401 || spec.expect == 413 {
                     // Including signed requests that failed authentication (stale, tampered, replayed).
                     #expect(mac == nil, "\(spec.name): an unauthenticated request got a signed answer")
                 }
             }
-            secMeasure("control abuse (\(specs.count) requests in \(String(format: "%.1f", Date().timeIntervalSince(started))) s):\n  "
-                + table.joined(separator: "\n  "))
+            secMeasure(
+                "control abuse (\(specs.count) requests in \(String(format: "%.1f", Date().timeIntervalSince(started))) s):\n  "
+                    + table.joined(separator: "\n  "))
             // Changes nothing: exactly one plan ran (the valid one), and a real check passes.
             let log = lab.agentLog("m1")
             let runs = log.components(separatedBy: " probes done in ").count - 1
@@ -294,10 +350,12 @@ struct SecurityTests {
 
     @Test("floods of junk datagrams and junk, half-open and slow TCP peers: the agent stays up, bounded, and right")
     func floods() throws {
-        let scenario = LabScenario(name: "flood", nodes: [("m1", .manager), ("w1", .worker), ("w2", .worker)], faults: [
-            .networkDrop(from: "w1", to: "m1", kind: Self.vxlan),
-            .hostFirewall(node: "m1", from: "w2", kind: Self.tcp7946, reject: true),
-        ])
+        let scenario = LabScenario(
+            name: "flood", nodes: [("m1", .manager), ("w1", .worker), ("w2", .worker)],
+            faults: [
+                .networkDrop(from: "w1", to: "m1", kind: Self.vxlan),
+                .hostFirewall(node: "m1", from: "w2", kind: Self.tcp7946, reject: true),
+            ])
         let lab = try Lab(nodes: scenario.nodes)
         defer { lab.destroy() }
         let token = try lab.write("token", ClusterToken.generate() + "\n")
@@ -311,14 +369,18 @@ struct SecurityTests {
         try secInstallCounters(lab, on: agent.namespace, peer: lab.coordinatorAddress)
         let seconds = 14.0
         let started = Date()
-        let udp = try SecAttacker(lab, in: lab.switchNamespace, name: "flood-udp", [
-            "flood", "--dst", "\(agent.address)", "--src-claim", "\(lab.node("w1").address)", "--ports", "7946,4789",
-            "--packets", "400000", "--seconds", "\(seconds - 2)",
-        ])
-        let tcp = try SecAttacker(lab, in: lab.switchNamespace, name: "flood-tcp", [
-            "tcp", "--dst", "\(agent.address)", "--ports", "2377,7946,7950", "--connections", "4000",
-            "--concurrency", "1500", "--seconds", "\(seconds)",
-        ])
+        let udp = try SecAttacker(
+            lab, in: lab.switchNamespace, name: "flood-udp",
+            [
+                "flood", "--dst", "\(agent.address)", "--src-claim", "\(lab.node("w1").address)", "--ports", "7946,4789",
+                "--packets", "400000", "--seconds", "\(seconds - 2)",
+            ])
+        let tcp = try SecAttacker(
+            lab, in: lab.switchNamespace, name: "flood-tcp",
+            [
+                "tcp", "--dst", "\(agent.address)", "--ports", "2377,7946,7950", "--connections", "4000",
+                "--concurrency", "1500", "--seconds", "\(seconds)",
+            ])
         var peak = before
         var samples = 0
         let deadline = Date().addingTimeInterval(seconds + 20)
@@ -345,17 +407,18 @@ struct SecurityTests {
         let run = try runCheck(lab, token: token)
         let checkSeconds = Date().timeIntervalSince(checkStarted)
         after = SecProcStatus(pid: pid) ?? after
-        secMeasure("""
-        floods on m1 for \(String(format: "%.1f", attackSeconds)) s: UDP \(Int(secNum(udpResult["packets"]))) junk datagrams \
-        (\(Int(secNum(udpResult["bytes"]))) B, \(String(format: "%.1f", secNum(udpResult["seconds"]))) s) at 7946 and 4789; \
-        TCP \(Int(secNum(tcpResult["connections"]))) connections (peak \(Int(secNum(tcpResult["peak_open"]))) open) at 2377, 7946, 7950; \
-        \(arrived.packets) packets from the attacker reached m1
-          TCP outcome by port/kind: \(secJSON(tcpResult["by_port_kind"]))
-          agent RSS: before \(before.rssKiB / 1024) MiB, peak sampled \(peak.rssKiB / 1024) MiB (\(samples) samples every 200 ms), \
-        peak (VmHWM) \(peak.hwmKiB / 1024) MiB, after \(after.rssKiB / 1024) MiB; fds before \(before.fds), peak \(peak.fds), after \(after.fds); \
-        threads \(before.threads) -> \(peak.threads) -> \(after.threads)
-          check right after: exit \(run.status), \(run.results.checks.count) checks in \(String(format: "%.1f", checkSeconds)) s
-        """)
+        secMeasure(
+            """
+            floods on m1 for \(String(format: "%.1f", attackSeconds)) s: UDP \(Int(secNum(udpResult["packets"]))) junk datagrams \
+            (\(Int(secNum(udpResult["bytes"]))) B, \(String(format: "%.1f", secNum(udpResult["seconds"]))) s) at 7946 and 4789; \
+            TCP \(Int(secNum(tcpResult["connections"]))) connections (peak \(Int(secNum(tcpResult["peak_open"]))) open) at 2377, 7946, 7950; \
+            \(arrived.packets) packets from the attacker reached m1
+              TCP outcome by port/kind: \(secJSON(tcpResult["by_port_kind"]))
+              agent RSS: before \(before.rssKiB / 1024) MiB, peak sampled \(peak.rssKiB / 1024) MiB (\(samples) samples every 200 ms), \
+            peak (VmHWM) \(peak.hwmKiB / 1024) MiB, after \(after.rssKiB / 1024) MiB; fds before \(before.fds), peak \(peak.fds), after \(after.fds); \
+            threads \(before.threads) -> \(peak.threads) -> \(after.threads)
+              check right after: exit \(run.status), \(run.results.checks.count) checks in \(String(format: "%.1f", checkSeconds)) s
+            """)
         #expect(Int(secNum(udpResult["packets"])) >= 100_000, "the flood was a flood: \(udpResult)")
         #expect(Int(secNum(tcpResult["connections"])) >= 1000, "\(tcpResult)")
         #expect(alive, "the agent died under the flood:\n\(lab.agentLog("m1"))")
@@ -368,13 +431,16 @@ struct SecurityTests {
         // instead of a layer guessed from incomplete capture. Anything else must match exactly.
         let lossy = Set(run.results.nodes.filter { ($0.captureLost ?? 0) > 0 }.map(\.name))
         if !lossy.isEmpty {
-            secMeasure("capture lost packets during the check on \(lossy.sorted()): \(run.results.nodes.compactMap { $0.captureLost.map { "\($0)" } })")
+            secMeasure(
+                "capture lost packets during the check on \(lossy.sorted()): \(run.results.nodes.compactMap { $0.captureLost.map { "\($0)" } })")
         }
         for c in run.results.checks {
             let (v, w) = scenario.expected(from: c.from, to: c.to, kind: c.kindID, capture: true)
             let excused = lossy.contains(c.to) && v == .blocked && c.verdict == .blocked && c.location == .unknown
-            #expect(excused || (c.verdict == v && c.location == w),
-                    "\(c.from) -> \(c.to) \(c.kindID): expected \(v)/\(w.map(\.rawValue) ?? "-"), got \(c.verdict)/\(c.location.map(\.rawValue) ?? "-"): \(c.detail)")
+            #expect(
+                excused || (c.verdict == v && c.location == w),
+                "\(c.from) -> \(c.to) \(c.kindID): expected \(v)/\(w.map(\.rawValue) ?? "-"), got \(c.verdict)/\(c.location.map(\.rawValue) ?? "-"): \(c.detail)"
+            )
         }
         #expect(run.results.complete && run.status == 1)
     }
@@ -392,16 +458,19 @@ struct SecurityTests {
         try withSecurityLab(encrypted: false) { lab, token in
             let agent = lab.node("m1")
             // Hold 300 idle connections to 7950 only: more than the control endpoint's 128 slots.
-            let hold = try SecAttacker(lab, in: lab.switchNamespace, name: "hold", [
-                "tcp", "--dst", "\(agent.address)", "--ports", "7950", "--connections", "300", "--concurrency", "300",
-                "--kinds", "half", "--seconds", "9",
-            ])
+            let hold = try SecAttacker(
+                lab, in: lab.switchNamespace, name: "hold",
+                [
+                    "tcp", "--dst", "\(agent.address)", "--ports", "7950", "--connections", "300", "--concurrency", "300",
+                    "--kinds", "half", "--seconds", "9",
+                ])
             usleep(1_500_000)
             let run = try runCheck(lab, token: token)
             let node = run.results.nodes.first { $0.name == "m1" }
             let result = try hold.finish(timeout: 20)
-            secMeasure("control saturation: 300 idle connections to m1:7950 (\(secJSON(result["by_port_kind"]))); "
-                + "a check meanwhile: exit \(run.status), m1 agent \(node?.agent.status.rawValue ?? "?"): \(node?.agent.detail ?? "")")
+            secMeasure(
+                "control saturation: 300 idle connections to m1:7950 (\(secJSON(result["by_port_kind"]))); "
+                    + "a check meanwhile: exit \(run.status), m1 agent \(node?.agent.status.rawValue ?? "?"): \(node?.agent.detail ?? "")")
             // Was W1: idle connections that never send a head are evicted for new ones, so the check gets through.
             #expect(run.status == 0 && node?.agent.isUp == true, "m1: \(node?.agent.detail ?? "")")
             // Once the idle connections are gone the agent serves again.
@@ -416,10 +485,12 @@ struct SecurityTests {
             let agent = lab.node("m1")
             let pid = try #require(lab.agentPID("m1"))
             let before = try #require(SecProcStatus(pid: pid))
-            let attack = try SecAttacker(lab, in: lab.switchNamespace, name: "bigbody", [
-                "bigbody", "--dst", "\(agent.address)", "--port", "7950", "--connections", "100",
-                "--size", "\(ControlAuth.maximumBodyBytes)", "--seconds", "7",
-            ])
+            let attack = try SecAttacker(
+                lab, in: lab.switchNamespace, name: "bigbody",
+                [
+                    "bigbody", "--dst", "\(agent.address)", "--port", "7950", "--connections", "100",
+                    "--size", "\(ControlAuth.maximumBodyBytes)", "--seconds", "7",
+                ])
             var peak = before
             let deadline = Date().addingTimeInterval(25)
             while attack.isRunning && Date() < deadline {
@@ -429,8 +500,10 @@ struct SecurityTests {
             let result = try attack.finish(timeout: 1)
             usleep(1_000_000)
             let after = SecProcStatus(pid: pid)
-            secMeasure("unauthenticated bodies: 100 connections x (4 MiB - 1) with a bogus signature, held: \(secJSON(result)); "
-                + "agent RSS before \(before.rssKiB / 1024) MiB, peak (VmHWM) \(peak.hwmKiB / 1024) MiB, after \((after?.rssKiB ?? 0) / 1024) MiB")
+            secMeasure(
+                "unauthenticated bodies: 100 connections x (4 MiB - 1) with a bogus signature, held: \(secJSON(result)); "
+                    + "agent RSS before \(before.rssKiB / 1024) MiB, peak (VmHWM) \(peak.hwmKiB / 1024) MiB, after \((after?.rssKiB ?? 0) / 1024) MiB"
+            )
             #expect(kill(pid, 0) == 0, "the agent survived")
             // Was W2: a request that cannot authenticate is refused at its head; bodies in flight share a 16 MiB budget.
             #expect(peak.hwmKiB < Self.rssBoundKiB, "peak RSS \(peak.hwmKiB / 1024) MiB")
@@ -449,8 +522,9 @@ struct SecurityTests {
         let lab = try Lab(nodes: [("m1", .manager), ("w1", .worker), ("w2", .worker)])
         defer { lab.destroy() }
         let token = try lab.write("token", ClusterToken.generate() + "\n")
-        try lab.startAgents(binary: swarmprobeBinary(), tokenFile: token,
-                            extraArguments: encrypted ? ["--profile", Self.encryptedProfile] : [])
+        try lab.startAgents(
+            binary: swarmprobeBinary(), tokenFile: token,
+            extraArguments: encrypted ? ["--profile", Self.encryptedProfile] : [])
         try body(lab, token)
     }
 }
@@ -469,8 +543,10 @@ struct SecRequest {
     /// Set when the request is validly signed: its answer must be signed back.
     var nonce: String?
 
-    init(name: String, method: String, path: String, headers: [String: String], body: [UInt8] = [], bodySize: Int? = nil,
-         expect: Int, mentions: String, nonce: String? = nil) {
+    init(
+        name: String, method: String, path: String, headers: [String: String], body: [UInt8] = [], bodySize: Int? = nil,
+        expect: Int, mentions: String, nonce: String? = nil
+    ) {
         self.name = name
         self.method = method
         self.path = path
@@ -500,7 +576,8 @@ struct SecRequest {
 /// `security_attacks.py` running in a lab namespace; its stdout and stderr go to files in the lab.
 final class SecAttacker {
     static let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("security_attacks.py").path
-    static let python: String = ["/usr/bin/python3", "/usr/local/bin/python3"].first { FileManager.default.isExecutableFile(atPath: $0) } ?? "python3"
+    static let python: String =
+        ["/usr/bin/python3", "/usr/local/bin/python3"].first { FileManager.default.isExecutableFile(atPath: $0) } ?? "python3"
 
     private let process: ChildProcess
     private let arguments: [String]
@@ -512,8 +589,9 @@ final class SecAttacker {
         err = lab.directory.appendingPathComponent("attack-\(name).err")
         self.arguments = arguments
         // `ip netns exec` execs python: the pid is the attacker's own, so a timeout kills exactly it.
-        process = try ChildProcess(["ip", "netns", "exec", namespace, SecAttacker.python, SecAttacker.script] + arguments,
-                                   stdout: .file(out.path), stderr: .file(err.path))
+        process = try ChildProcess(
+            ["ip", "netns", "exec", namespace, SecAttacker.python, SecAttacker.script] + arguments,
+            stdout: .file(out.path), stderr: .file(err.path))
     }
 
     var isRunning: Bool { process.isRunning }
@@ -528,21 +606,24 @@ final class SecAttacker {
     }
 
     private func failure(_ text: String) -> ProgramError {
-        ProgramError(command: ["security_attacks.py"] + arguments, status: process.wait().status,
-                     message: ((try? String(contentsOf: err, encoding: .utf8)) ?? "") + text)
+        ProgramError(
+            command: ["security_attacks.py"] + arguments, status: process.wait().status,
+            message: ((try? String(contentsOf: err, encoding: .utf8)) ?? "") + text)
     }
 
     func finish(timeout: TimeInterval) throws -> [String: Any] {
         let text = wait(timeout: timeout)
         guard let line = text.split(separator: "\n").last,
-              let obj = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any] else { throw failure(text) }
+            let obj = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any]
+        else { throw failure(text) }
         return obj
     }
 
     func finishArray(timeout: TimeInterval) throws -> [[String: Any]] {
         let text = wait(timeout: timeout)
         guard let line = text.split(separator: "\n").last,
-              let obj = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [[String: Any]] else { throw failure(text) }
+            let obj = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [[String: Any]]
+        else { throw failure(text) }
         return obj
     }
 }
@@ -586,20 +667,22 @@ struct SecCounter: CustomStringConvertible {
 /// (prerouting, before any socket or firewall), `from_peer_icmp` the ICMP, `to_peer` every packet this namespace
 /// sends to it. Bytes are IP lengths.
 func secInstallCounters(_ lab: Lab, on namespace: String, peer: IPAddress) throws {
-    try Program.run(["ip", "netns", "exec", namespace, "nft", "-f", "-"], input: """
-    table inet spsec {
-      counter from_peer {}
-      counter from_peer_icmp {}
-      counter to_peer {}
-      chain pre {
-        type filter hook prerouting priority -300; policy accept;
-        ip saddr \(peer) ip protocol != icmp counter name "from_peer"
-        ip saddr \(peer) ip protocol icmp counter name "from_peer_icmp"
-      }
-      chain out { type filter hook output priority -300; policy accept; ip daddr \(peer) counter name "to_peer"; }
-    }
+    try Program.run(
+        ["ip", "netns", "exec", namespace, "nft", "-f", "-"],
+        input: """
+            table inet spsec {
+              counter from_peer {}
+              counter from_peer_icmp {}
+              counter to_peer {}
+              chain pre {
+                type filter hook prerouting priority -300; policy accept;
+                ip saddr \(peer) ip protocol != icmp counter name "from_peer"
+                ip saddr \(peer) ip protocol icmp counter name "from_peer_icmp"
+              }
+              chain out { type filter hook output priority -300; policy accept; ip daddr \(peer) counter name "to_peer"; }
+            }
 
-    """)
+            """)
 }
 
 func secReadCounter(_ lab: Lab, on namespace: String, _ name: String) throws -> SecCounter {
@@ -670,21 +753,26 @@ func secRatio(_ a: Int, _ b: Int) -> String {
 
 func secJSON(_ any: Any?) -> String {
     guard let any, JSONSerialization.isValidJSONObject(any),
-          let data = try? JSONSerialization.data(withJSONObject: any, options: [.sortedKeys]) else { return "\(any ?? "nil")" }
+        let data = try? JSONSerialization.data(withJSONObject: any, options: [.sortedKeys])
+    else { return "\(any ?? "nil")" }
     return String(decoding: data, as: UTF8.self)
 }
 
 /// `{"error": "..."}` on one line: what every refusal must look like.
 func secIsOneLineJSONError(_ body: Data) -> Bool {
     guard !body.isEmpty, !body.contains(UInt8(ascii: "\n")),
-          let obj = try? JSONSerialization.jsonObject(with: body) as? [String: Any] else { return false }
+        let obj = try? JSONSerialization.jsonObject(with: body) as? [String: Any]
+    else { return false }
     return obj["error"] is String
 }
 
 /// Appends `line` to the file `SWARMPROBE_SECURITY_MEASURES` names, if it does.
 func secMeasure(_ line: String) {
     guard let path = ProcessInfo.processInfo.environment["SWARMPROBE_SECURITY_MEASURES"] else { return }
-    guard let h = FileHandle(forWritingAtPath: path) ?? (FileManager.default.createFile(atPath: path, contents: nil) ? FileHandle(forWritingAtPath: path) : nil) else { return }
+    guard
+        let h = FileHandle(forWritingAtPath: path)
+            ?? (FileManager.default.createFile(atPath: path, contents: nil) ? FileHandle(forWritingAtPath: path) : nil)
+    else { return }
     defer { try? h.close() }
     _ = try? h.seekToEnd()
     try? h.write(contentsOf: Data((line + "\n").utf8))

@@ -1,7 +1,7 @@
 import Foundation
-import SwarmProbeProcess
 import SwarmProbeCore
 import SwarmProbeLab
+import SwarmProbeProcess
 import Testing
 
 /// The built `swarmprobe` binary: $SWARMPROBE_BIN, or beside the test bundle.
@@ -21,7 +21,9 @@ func builtBinary(_ name: String) -> String {
 /// Why lab tests cannot run here, or nil when they can.
 let labUnavailable: String? = {
     if let why = Lab.canBuild() { return why }
-    if !FileManager.default.isExecutableFile(atPath: swarmprobeBinary()) { return "swarmprobe binary not built at \(swarmprobeBinary()) (run `swift build` first)" }
+    if !FileManager.default.isExecutableFile(atPath: swarmprobeBinary()) {
+        return "swarmprobe binary not built at \(swarmprobeBinary()) (run `swift build` first)"
+    }
     return nil
 }()
 
@@ -38,8 +40,12 @@ func runCheck(_ lab: Lab, token: String, extra: [String] = [], timeout: String =
     let inventory = try lab.write("inventory.yaml", lab.inventoryYAML())
     let json = lab.directory.appendingPathComponent("results-\(UUID().uuidString).json").path
     let report = lab.directory.appendingPathComponent("report-\(UUID().uuidString).md").path
-    let r = try lab.runInSwitch(binary: swarmprobeBinary(), ["check", "--inventory", inventory, "--token-file", token,
-                                                            "--timeout", timeout, "--json", json, "--report", report, "--no-color"] + extra)
+    let r = try lab.runInSwitch(
+        binary: swarmprobeBinary(),
+        [
+            "check", "--inventory", inventory, "--token-file", token,
+            "--timeout", timeout, "--json", json, "--report", report, "--no-color",
+        ] + extra)
     guard let data = FileManager.default.contents(atPath: json) else {
         throw ProgramError(command: ["swarmprobe", "check"], status: r.status, message: r.stderr + r.stdout)
     }
@@ -54,14 +60,18 @@ func startCheck(_ lab: Lab, token: String, timeout: String, name: String = "faul
     let inventory = try lab.write("inventory.yaml", lab.inventoryYAML())
     let json = lab.directory.appendingPathComponent("\(name).json").path
     let report = lab.directory.appendingPathComponent("\(name).md").path
-    let p = try ChildProcess(["ip", "netns", "exec", lab.switchNamespace, swarmprobeBinary(), "check", "--inventory", inventory,
-                              "--token-file", token, "--timeout", timeout, "--json", json, "--report", report, "--quiet"])
+    let p = try ChildProcess([
+        "ip", "netns", "exec", lab.switchNamespace, swarmprobeBinary(), "check", "--inventory", inventory,
+        "--token-file", token, "--timeout", timeout, "--json", json, "--report", report, "--quiet",
+    ])
     return (p, json, report)
 }
 
 /// Builds a lab for `scenario`, starts agents, injects faults, runs `body`, and always tears down.
-func withLab<T>(_ scenario: LabScenario, agentArguments: [String] = [], startAgents: Bool = true,
-                _ body: (Lab, String) throws -> T) throws -> T {
+func withLab<T>(
+    _ scenario: LabScenario, agentArguments: [String] = [], startAgents: Bool = true,
+    _ body: (Lab, String) throws -> T
+) throws -> T {
     let lab = try Lab(nodes: scenario.nodes)
     defer { lab.destroy() }
     let token = try lab.write("token", ClusterToken.generate() + "\n")
@@ -71,12 +81,15 @@ func withLab<T>(_ scenario: LabScenario, agentArguments: [String] = [], startAge
 }
 
 /// Every check's verdict and `where` against the scenario's ground truth.
-func expectMatches(_ results: Results, _ scenario: LabScenario, capture: Bool = false,
-                   sourceLocation: SourceLocation = #_sourceLocation) {
+func expectMatches(
+    _ results: Results, _ scenario: LabScenario, capture: Bool = false,
+    sourceLocation: SourceLocation = #_sourceLocation
+) {
     for c in results.checks {
         let (v, w) = scenario.expected(from: c.from, to: c.to, kind: c.kindID, capture: capture)
-        #expect(c.verdict == v && c.location == w,
-                "\(c.from) -> \(c.to) \(c.kindID): expected \(v)/\(w.map(\.rawValue) ?? "-"), got \(c.verdict)/\(c.location.map(\.rawValue) ?? "-"): \(c.detail)",
-                sourceLocation: sourceLocation)
+        #expect(
+            c.verdict == v && c.location == w,
+            "\(c.from) -> \(c.to) \(c.kindID): expected \(v)/\(w.map(\.rawValue) ?? "-"), got \(c.verdict)/\(c.location.map(\.rawValue) ?? "-"): \(c.detail)",
+            sourceLocation: sourceLocation)
     }
 }

@@ -18,8 +18,9 @@ struct CheckDetailTests {
     @Test("an agent of another version: the sentence names the versions the agent reported")
     func incompatible() {
         let h = AgentHealth(.incompatible, "the agent at 10.0.0.2:7950 speaks protocol 1, this coordinator 2: upgrade the agent")
-        let input = VerdictInput(kind: .udp4789, fromName: "m1", toName: "w1", expectedSource: ip("10.0.0.1"),
-                                 senderAgent: .up, receiverAgent: h, sender: sent(.timeout), receiver: nil)
+        let input = VerdictInput(
+            kind: .udp4789, fromName: "m1", toName: "w1", expectedSource: ip("10.0.0.1"),
+            senderAgent: .up, receiverAgent: h, sender: sent(.timeout), receiver: nil)
         let text = CheckDetail.sentence(decide(input), input)
         #expect(text.contains("protocol 1, this coordinator 2") && text.contains("nothing is claimed"), "\(text)")
     }

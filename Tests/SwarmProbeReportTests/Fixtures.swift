@@ -1,5 +1,5 @@
-import SwarmProbeCoordinator
 import SwarmProbeBench
+import SwarmProbeCoordinator
 import SwarmProbeCore
 import SwarmProbeReport
 
@@ -55,30 +55,39 @@ struct RunBuilder {
 
     mutating func add(_ from: String, _ to: String, _ kind: TrafficKind, _ sender: SenderEvidence?, _ receiver: ReceiverEvidence?) {
         let a = node(from), b = node(to)
-        let input = VerdictInput(kind: kind.kindID, fromName: from, toName: to, expectedSource: a.address,
-                                 senderAgent: agent(from), receiverAgent: agent(to), sender: sender, receiver: receiver)
+        let input = VerdictInput(
+            kind: kind.kindID, fromName: from, toName: to, expectedSource: a.address,
+            senderAgent: agent(from), receiverAgent: agent(to), sender: sender, receiver: receiver)
         let decision = decide(input)
-        checks.append(CheckResult(from: from, to: to, kind: kind, required: kind.isRequired(from: a.role, to: b.role),
-                                  decision: decision, detail: CheckDetail.sentence(decision, input), sender: sender, receiver: receiver))
+        checks.append(
+            CheckResult(
+                from: from, to: to, kind: kind, required: kind.isRequired(from: a.role, to: b.role),
+                decision: decision, detail: CheckDetail.sentence(decision, input), sender: sender, receiver: receiver))
     }
 
     /// What an up target reports: its listener for the kind, and what it received.
-    func seen(_ to: String, _ kind: TrafficKind, received: Int = 0, answered: Int = 0, from: String? = nil,
-              sources: [String]? = nil, capture: CaptureEvidence? = nil) -> ReceiverEvidence {
-        let addresses = sources.map { $0.map { IPAddress($0)! } }
+    func seen(
+        _ to: String, _ kind: TrafficKind, received: Int = 0, answered: Int = 0, from: String? = nil,
+        sources: [String]? = nil, capture: CaptureEvidence? = nil
+    ) -> ReceiverEvidence {
+        let addresses =
+            sources.map { $0.map { IPAddress($0)! } }
             ?? (received > 0 ? from.map { [node($0).address] } ?? [] : [])
-        return ReceiverEvidence(listener: listener(to, kind), received: received, answered: answered,
-                                sourceAddresses: addresses, capture: capture)
+        return ReceiverEvidence(
+            listener: listener(to, kind), received: received, answered: answered,
+            sourceAddresses: addresses, capture: capture)
     }
 
     func results(profile: String = "swarm", startedAt: String, durationMs: Int, timeoutMs: Int = 1000, complete: Bool = true) -> Results {
         let nodeResults = nodes.map { n in
             let h = agent(n.name)
-            return NodeResult(node: n, agent: h, agentVersion: h.isUp ? SwarmProbeVersion.current : nil,
-                              listeners: listeners[n.name] ?? [], clockOffsetMs: clock[n.name])
+            return NodeResult(
+                node: n, agent: h, agentVersion: h.isUp ? SwarmProbeVersion.current : nil,
+                listeners: listeners[n.name] ?? [], clockOffsetMs: clock[n.name])
         }
-        return Results(toolVersion: SwarmProbeVersion.current, profile: profile, startedAt: startedAt, durationMs: durationMs,
-                       timeoutMs: timeoutMs, complete: complete, nodes: nodeResults, checks: checks)
+        return Results(
+            toolVersion: SwarmProbeVersion.current, profile: profile, startedAt: startedAt, durationMs: durationMs,
+            timeoutMs: timeoutMs, complete: complete, nodes: nodeResults, checks: checks)
     }
 }
 
@@ -102,8 +111,9 @@ enum Fixtures {
         cluster.gather(into: &g)
         var checks: [CheckResult] = []
         Merge.forEachResult(inventory: cluster.inventory, profile: cluster.profile, gathered: g, complete: true) { checks.append($0) }
-        return Results(toolVersion: "0.1.0", profile: cluster.profile.name, startedAt: "2025-06-02T09:14:07Z", durationMs: 2480,
-                       timeoutMs: 2000, complete: true, nodes: Merge.nodeResults(inventory: cluster.inventory, gathered: g), checks: checks)
+        return Results(
+            toolVersion: "0.1.0", profile: cluster.profile.name, startedAt: "2025-06-02T09:14:07Z", durationMs: 2480,
+            timeoutMs: 2000, complete: true, nodes: Merge.nodeResults(inventory: cluster.inventory, gathered: g), checks: checks)
     }
 
     static func healthy() -> Results {
@@ -139,13 +149,19 @@ enum Fixtures {
         let (m, t, e) = (Kinds.management, Kinds.overlay, Kinds.esp)
         b.health["wrk-2"] = AgentHealth(.down, "connect 198.18.1.14:7950: connection refused")
         b.health["wrk-3"] = AgentHealth(.authFailed, "HTTP 401: request signature does not verify")
-        b.listeners["mgr-1"] = [ListenerState(kind: m.kindID, mode: .listening), ListenerState(kind: t.kindID, mode: .listening),
-                                ListenerState(kind: e.kindID, mode: .listening)]
-        b.listeners["mgr-2"] = [ListenerState(kind: m.kindID, mode: .unavailable, detail: "bind 0.0.0.0:2377: permission denied"),
-                                ListenerState(kind: t.kindID, mode: .listening), ListenerState(kind: e.kindID, mode: .listening)]
-        b.listeners["wrk-1"] = [ListenerState(kind: m.kindID, mode: .unavailable, detail: "bind 0.0.0.0:2377: permission denied"),
-                                ListenerState(kind: t.kindID, mode: .listening),
-                                ListenerState(kind: e.kindID, mode: .unavailable, detail: "raw ESP socket needs CAP_NET_RAW")]
+        b.listeners["mgr-1"] = [
+            ListenerState(kind: m.kindID, mode: .listening), ListenerState(kind: t.kindID, mode: .listening),
+            ListenerState(kind: e.kindID, mode: .listening),
+        ]
+        b.listeners["mgr-2"] = [
+            ListenerState(kind: m.kindID, mode: .unavailable, detail: "bind 0.0.0.0:2377: permission denied"),
+            ListenerState(kind: t.kindID, mode: .listening), ListenerState(kind: e.kindID, mode: .listening),
+        ]
+        b.listeners["wrk-1"] = [
+            ListenerState(kind: m.kindID, mode: .unavailable, detail: "bind 0.0.0.0:2377: permission denied"),
+            ListenerState(kind: t.kindID, mode: .listening),
+            ListenerState(kind: e.kindID, mode: .unavailable, detail: "raw ESP socket needs CAP_NET_RAW"),
+        ]
         b.clock = ["mgr-1": 4, "mgr-2": -7, "wrk-1": 45_210]
 
         let good = ["mgr-1", "mgr-2", "wrk-1"]

@@ -13,8 +13,10 @@ struct NodeGroupTests {
     }
 
     @Test func inventoryGroupsWin() {
-        let g = NodeGroups(nodes: [node("a", "10.0.1.1", group: "az-a"), node("b", "10.0.2.1", group: "az-b"),
-                                   node("c", "10.0.1.2", group: "az-a"), node("d", "10.0.3.1")])
+        let g = NodeGroups(nodes: [
+            node("a", "10.0.1.1", group: "az-a"), node("b", "10.0.2.1", group: "az-b"),
+            node("c", "10.0.1.2", group: "az-a"), node("d", "10.0.3.1"),
+        ])
         #expect(g.basis == .group)
         #expect(g.names == ["az-a", "az-b", "ungrouped"])
         #expect(g.members == [[0, 2], [1], [3]])

@@ -28,7 +28,8 @@ struct MarkdownReportTests {
         let md = MarkdownReport.render(Fixtures.failing())
         let finding = try #require(section(of: md, heading: "Blocked by the target's own firewall: 2377/tcp"))
         #expect(finding.contains("To mgr-1 (198.18.1.11), from mgr-2, wrk-1"))
-        #expect(finding.contains("**Fix:** Add an accept rule on mgr-1 (198.18.1.11) for inbound TCP 2377 from mgr-2 (198.18.1.12), wrk-1 (198.18.1.13)"))
+        #expect(
+            finding.contains("**Fix:** Add an accept rule on mgr-1 (198.18.1.11) for inbound TCP 2377 from mgr-2 (198.18.1.12), wrk-1 (198.18.1.13)"))
         #expect(finding.contains("`nft insert rule inet filter input ip saddr { 198.18.1.12, 198.18.1.13 } tcp dport 2377 accept`"))
         #expect(finding.contains("`ufw allow from 198.18.1.12 to any port 2377 proto tcp`"))
     }
@@ -37,7 +38,10 @@ struct MarkdownReportTests {
         let md = MarkdownReport.render(Fixtures.failing())
         let finding = try #require(section(of: md, heading: "Blocked in the network: 4789/udp"))
         #expect(finding.contains("Traffic to wrk-1 on 4789/udp from mgr-1, mgr-2 never reaches wrk-1's network interface."))
-        #expect(finding.contains("**Fix:** Allow inbound UDP 4789 to wrk-1 (198.18.1.13) from mgr-1 (198.18.1.11), mgr-2 (198.18.1.12) in the security group / network ACL / cloud firewall"))
+        #expect(
+            finding.contains(
+                "**Fix:** Allow inbound UDP 4789 to wrk-1 (198.18.1.13) from mgr-1 (198.18.1.11), mgr-2 (198.18.1.12) in the security group / network ACL / cloud firewall"
+            ))
     }
 
     @Test func returnPathUnknownAgentAndSourceFindings() throws {
@@ -93,9 +97,10 @@ struct MarkdownReportTests {
     func section(of md: String, heading: String, level: String = "### ") -> String? {
         let lines = md.split(separator: "\n", omittingEmptySubsequences: false)
         guard let start = lines.firstIndex(where: { $0.hasPrefix(level) && $0.contains(heading) }) else { return nil }
-        let end = lines[(start + 1)...].firstIndex { line in
-            line.hasPrefix("## ") || (level == "### " && line.hasPrefix("### "))
-        } ?? lines.endIndex
+        let end =
+            lines[(start + 1)...].firstIndex { line in
+                line.hasPrefix("## ") || (level == "### " && line.hasPrefix("### "))
+            } ?? lines.endIndex
         return lines[start..<end].joined(separator: "\n")
     }
 }
@@ -220,8 +225,9 @@ struct MissedAnswerReportTests {
                     case ("m1", "w2", _):  // w2 answered late
                         b.add(a.name, t.name, k, silent(640), b.seen(t.name, k, received: 8, answered: 8, from: a.name))
                     default:
-                        b.add(a.name, t.name, k, SenderEvidence(outcome: .answered, attempts: 1, rttMicros: 400),
-                              b.seen(t.name, k, received: 1, answered: 1, from: a.name))
+                        b.add(
+                            a.name, t.name, k, SenderEvidence(outcome: .answered, attempts: 1, rttMicros: 400),
+                            b.seen(t.name, k, received: 1, answered: 1, from: a.name))
                     }
                 }
             }

@@ -22,8 +22,9 @@ enum FuzzControl {
         let key = FuzzCheck.key
 
         var replay = ReplayGuard(windowMs: 60_000, capacity: 16)
-        let verdict = ControlAuth.verify(header: header, key: key, method: "POST", path: ControlPath.run, body: body,
-                                         now: FuzzCheck.now, guard: &replay)
+        let verdict = ControlAuth.verify(
+            header: header, key: key, method: "POST", path: ControlPath.run, body: body,
+            now: FuzzCheck.now, guard: &replay)
         if case let .failure(f) = verdict {
             FuzzCheck.requireOneLine(f.description, "ControlAuth.verify")
         }
@@ -51,14 +52,17 @@ enum FuzzControl {
         let ts = FuzzCheck.now &+ UInt64(bytes.count) &- 30_000
         let signed = ControlAuth.sign(key: key, method: "POST", path: ControlPath.run, body: body, timeMs: ts, nonce: nonce)
         var fresh = ReplayGuard(windowMs: 60_000, capacity: 16)
-        let once = ControlAuth.verify(header: signed.header, key: key, method: "POST", path: ControlPath.run, body: body,
-                                      now: FuzzCheck.now, guard: &fresh)
+        let once = ControlAuth.verify(
+            header: signed.header, key: key, method: "POST", path: ControlPath.run, body: body,
+            now: FuzzCheck.now, guard: &fresh)
         guard once == .success(signed.nonce) else { fatalError("a signed request did not verify: \(once)") }
-        let twice = ControlAuth.verify(header: signed.header, key: key, method: "POST", path: ControlPath.run, body: body,
-                                       now: FuzzCheck.now, guard: &fresh)
+        let twice = ControlAuth.verify(
+            header: signed.header, key: key, method: "POST", path: ControlPath.run, body: body,
+            now: FuzzCheck.now, guard: &fresh)
         guard twice == .failure(.replayed) else { fatalError("a replayed request was not refused: \(twice)") }
-        let otherPath = ControlAuth.verify(header: signed.header, key: key, method: "POST", path: ControlPath.log, body: body,
-                                           now: FuzzCheck.now, guard: &fresh)
+        let otherPath = ControlAuth.verify(
+            header: signed.header, key: key, method: "POST", path: ControlPath.log, body: body,
+            now: FuzzCheck.now, guard: &fresh)
         guard otherPath == .failure(.badMAC) else { fatalError("a request signed for one path verified for another: \(otherPath)") }
 
         do {

@@ -11,7 +11,8 @@ public func test(_ start: UnsafeRawPointer, _ count: Int) -> CInt {
         let inventory = try Inventory.parse(text, source: "fuzz.yaml")
         let nodes = inventory.nodes
         guard !nodes.isEmpty, !inventory.managers.isEmpty,
-              Set(nodes.map(\.name)).count == nodes.count, Set(nodes.map(\.address)).count == nodes.count else {
+            Set(nodes.map(\.name)).count == nodes.count, Set(nodes.map(\.address)).count == nodes.count
+        else {
             fatalError("an inconsistent inventory was accepted: \(nodes)")
         }
         for node in nodes {

@@ -11,8 +11,8 @@ public func test(_ start: UnsafeRawPointer, _ count: Int) -> CInt {
         let profile = try Profile.parse(text, source: "fuzz.yaml")
         let kinds = profile.kinds
         guard !profile.enabledKinds.isEmpty, Set(kinds.map(\.kindID)).count == kinds.count,
-              Set(kinds.map(\.name)).count == kinds.count, kinds.filter(\.dataPath).count <= 1,
-              kinds.allSatisfy({ k in (k.port.map { (1...65535).contains($0) } ?? (k.proto == .esp)) && !k.from.isEmpty && !k.to.isEmpty })
+            Set(kinds.map(\.name)).count == kinds.count, kinds.filter(\.dataPath).count <= 1,
+            kinds.allSatisfy({ k in (k.port.map { (1...65535).contains($0) } ?? (k.proto == .esp)) && !k.from.isEmpty && !k.to.isEmpty })
         else {
             fatalError("an inconsistent profile was accepted: \(kinds)")
         }
