@@ -18,6 +18,7 @@
 # Minimise it:        .build-fuzz/debug/FuzzControl -minimize_crash=1 -runs=100000 fuzz-out/FuzzControl/crash-...
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. scripts/swift-env.sh
 root=$PWD
 
 all=(FuzzProbePacket FuzzControl FuzzInventory FuzzProfile FuzzDissector)

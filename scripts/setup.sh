@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Installs what swarmprobe needs on a fresh Debian machine (idempotent; as root, or with sudo).
+# Installs what swarmprobe needs on a fresh Debian machine (idempotent; as root, or through sudo).
 #   scripts/setup.sh           libpcap-dev, nftables, iproute2 (build, demo)
 #   scripts/setup.sh --tests   also docker.io and busybox-static (the real-swarm integration tests),
 #                              nmap and netcat-openbsd (the bench mesh test), moto and awscli
@@ -39,4 +39,4 @@ if [ $tests -eq 1 ]; then
   command -v moto_server >/dev/null 2>&1 && command -v aws >/dev/null 2>&1 \
     || python3 -m pip install -q "moto[server]==5.2.1" "awscli==1.45.11"
 fi
-command -v swift >/dev/null 2>&1 || { echo "setup: swift is not on PATH (Swift 6 toolchain needed)" >&2; exit 1; }
+. "$(dirname "$0")/swift-env.sh"

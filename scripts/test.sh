@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
-# Sets up a fresh Debian machine, builds swarmprobe and runs every test.
-# As root the namespace-lab integration tests run too; otherwise they are skipped with the reason.
+# Sets up a fresh Debian machine, builds swarmprobe and runs every test: as root (or through sudo) the
+# namespace-lab, Docker and AWS suites too; otherwise they are skipped, each with the reason.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh --tests
-swift build
+. scripts/swift-env.sh
+scripts/lint.sh
+swift build --build-tests
 # Lab tests build namespaces and time probes: run suites one after another on small machines.
-swift test --no-parallel "$@"
+swift test --skip-build --no-parallel "$@"
