@@ -105,7 +105,8 @@ struct FanoutBenchCommand: AsyncParsableCommand {
         progressLine("fanout: the agent probes \(peers) peers x 4 kinds (\(silentCount) peers silent) ...")
         ProcInfo.resetPeakRSS(pid)  // VmHWM from here on is the check's peak
         let files = PeakSampler.openFiles(pid)
-        let memory = PeakSampler.memory([pid])
+        let idleAnon = ProcInfo.status(pid, "RssAnon") ?? 0
+        let anonymous = PeakSampler.anonymous([pid])
         let json = lab.directory.appendingPathComponent("results.json").path
         let t0 = Date()
         let check = try Program.capture(
@@ -115,7 +116,7 @@ struct FanoutBenchCommand: AsyncParsableCommand {
             ], timeout: 300)
         let wall = Date().timeIntervalSince(t0)
         let peakFiles = files.stop()[pid] ?? 0
-        let peakMemory = memory.stop()[pid]
+        let rise = max(0, (anonymous.stop()[pid] ?? idleAnon) - idleAnon)
         guard let after = ProcessStats.read(pid: pid), FileManager.default.fileExists(atPath: json) else {
             throw InputError(source: "bench fanout", "the check failed (exit \(check.status)): \(check.stderr)")
         }
@@ -170,8 +171,8 @@ struct FanoutBenchCommand: AsyncParsableCommand {
         print("| agent CPU time during the check | \(Int((after.cpuSeconds - idle.cpuSeconds) * 1000)) ms |")
         print("| agent resident memory idle / peak | \(idle.rssKiB / 1024) MiB / \(after.peakRSSKiB / 1024) MiB |")
         func mib(_ kib: Int?) -> String { kib.map { String(format: "%.1f MiB", Double($0) / 1024) } ?? "?" }
-        print("| agent PSS idle / peak | \(mib(idle.memory?.pssKiB)) / \(mib(peakMemory?.pssKiB)) |")
-        print("| agent private memory idle / peak | \(mib(idle.memory?.privateKiB)) / \(mib(peakMemory?.privateKiB)) |")
+        print("| agent PSS idle / peak | \(mib(idle.memory?.pssKiB)) / \(mib(idle.memory.map { $0.pssKiB + rise })) |")
+        print("| agent private memory idle / peak | \(mib(idle.memory?.privateKiB)) / \(mib(idle.memory.map { $0.privateKiB + rise })) |")
         print("| agent open files idle / peak | \(idle.openFiles) / \(peakFiles) |")
         print("| loopback packets during the check | \(packets) |")
         if wrong > 0 { throw ExitCode(1) }

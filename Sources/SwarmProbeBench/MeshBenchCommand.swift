@@ -205,14 +205,16 @@ struct MeshBenchCommand: AsyncParsableCommand {
         agents: [String], children: ChildRegistry
     ) throws -> (CheckRecord, Results, [WrongVerdict]) {
         let pids = agents.compactMap { name in lab.agentPID(name).map { (name, $0) } }
-        var idle: [String: ProcessMemory] = [:], cpu0: [String: Double] = [:]
+        var idle: [String: ProcessMemory] = [:], idleAnon: [String: Int] = [:], cpu0: [String: Double] = [:]
         for (name, pid) in pids {
             idle[name] = ProcessMemory.read(pid: pid)
+            idleAnon[name] = ProcInfo.status(pid, "RssAnon")
             ProcInfo.resetPeakRSS(pid)
             cpu0[name] = ProcInfo.cpuSeconds(pid)
         }
-        // PSS and private memory have no high-water mark: sampled while the check runs.
-        let sampler = PeakSampler.memory(pids.map(\.1))
+        // Private memory has no high-water mark. What grows during a check is the anonymous memory (the
+        // binary's private file pages are set at start), so its peak is sampled while the check runs.
+        let sampler = PeakSampler.anonymous(pids.map(\.1))
         let packets0 = try lab.portCounters()
         let json = lab.directory.appendingPathComponent("results-\(run).json").path
         var args = [
@@ -228,10 +230,12 @@ struct MeshBenchCommand: AsyncParsableCommand {
         let packets1 = try lab.portCounters()
         var peak: [String: ProcessMemory] = [:], cpu: [String: Double] = [:]
         for (name, pid) in pids {
-            // RSS's own high-water mark is exact; PSS and private are the sampled peaks.
-            if var m = sampled[pid] {
-                m.rssKiB = max(m.rssKiB, ProcInfo.status(pid, "VmHWM") ?? 0)
-                peak[name] = m
+            // RSS's own high-water mark is exact; PSS and private rise by what the anonymous memory rose.
+            if let before = idle[name], let anon = idleAnon[name], let top = sampled[pid] {
+                let rise = max(0, top - anon)
+                peak[name] = ProcessMemory(
+                    rssKiB: ProcInfo.status(pid, "VmHWM") ?? before.rssKiB + rise,
+                    pssKiB: before.pssKiB + rise, privateKiB: before.privateKiB + rise)
             }
             if let a = cpu0[name], let b = ProcInfo.cpuSeconds(pid) { cpu[name] = (b - a) * 1000 }
         }

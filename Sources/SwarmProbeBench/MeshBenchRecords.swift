@@ -29,7 +29,8 @@ struct CheckRecord: Codable {
     var agentCPUMs: [String: Double]
     /// Per agent: memory just before the check.
     var agentIdleMemory: [String: ProcessMemory]
-    /// Per agent: its peak during the check (RSS: VmHWM, reset just before; PSS and private: sampled every 50 ms).
+    /// Per agent: its peak during the check (RSS: VmHWM, reset just before; PSS and private: the idle figure
+    /// plus the peak rise of the anonymous memory, sampled every 20 ms).
     var agentPeakMemory: [String: ProcessMemory]
     /// Packets every node sent during the check (its bridge port's rx), and bytes.
     var packetsSent: UInt64

@@ -99,7 +99,8 @@ struct MeshBenchReport: Codable {
         verdicts and writing); *coord CPU* user+sys \
         and *coord RSS* its peak (VmHWM, read every 5 ms); *agents CPU*: all agents' utime+stime during the check; agent memory from \
         /proc/PID/smaps_rollup: a fresh agent's RSS / PSS / private (the most of any agent), the peak private during \
-        the check (sampled every 50 ms; max over runs / median run), private once left alone after the last check; *packets*: sent by all nodes during the check (bridge-port \
+        the check (the idle figure plus the peak rise of RssAnon, sampled every 20 ms; max over runs / median run), \
+        private once left alone after the last check; *packets*: sent by all nodes during the check (bridge-port \
         counters); *accuracy*: checks with exactly the expected verdict and `where`.
 
         """

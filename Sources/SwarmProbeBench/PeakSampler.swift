@@ -42,9 +42,10 @@ extension PeakSampler where Value == Int {
     }
 }
 
-extension PeakSampler where Value == ProcessMemory {
-    /// The most RSS, PSS and private memory of each of `pids`.
-    public static func memory(_ pids: [Int32], interval: TimeInterval = 0.05) -> PeakSampler<ProcessMemory> {
-        PeakSampler(pids: pids, interval: interval, read: { ProcessMemory.read(pid: $0) }, larger: { $0.max($1) })
+extension PeakSampler where Value == Int {
+    /// The most anonymous memory (`RssAnon`, KiB) of each of `pids`: cheap to read (a counter), where
+    /// smaps_rollup walks the page tables (milliseconds per agent, too slow to sample a check with).
+    public static func anonymous(_ pids: [Int32], interval: TimeInterval = 0.02) -> PeakSampler<Int> {
+        PeakSampler(pids: pids, interval: interval, read: { ProcInfo.status($0, "RssAnon") }, larger: { max($0, $1) })
     }
 }

@@ -35,11 +35,4 @@ public struct ProcessMemory: Codable, Sendable, Equatable {
         else { return nil }
         return ProcessMemory(rssKiB: rss, pssKiB: pss, privateKiB: clean + dirty)
     }
-
-    /// The larger of each figure (a peak over samples).
-    public func max(_ other: ProcessMemory) -> ProcessMemory {
-        ProcessMemory(
-            rssKiB: Swift.max(rssKiB, other.rssKiB), pssKiB: Swift.max(pssKiB, other.pssKiB),
-            privateKiB: Swift.max(privateKiB, other.privateKiB))
-    }
 }

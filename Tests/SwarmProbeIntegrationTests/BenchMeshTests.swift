@@ -308,3 +308,29 @@ struct BenchLabHelperTests {
         #expect(m.status == 3 && m.stdout == "hi\n" && m.stderr == "err\n" && m.maxRSSKiB > 0 && !m.timedOut)
     }
 }
+
+@Suite("bench: memory as a process costs it")
+struct ProcessMemoryTests {
+    @Test("smaps_rollup: RSS, PSS, and private = clean + dirty")
+    func parse() throws {
+        let text = """
+            55d0c0a4d000-7ffd2c3f8000 ---p 00000000 00:00 0                          [rollup]
+            Rss:               34196 kB
+            Pss:               14312 kB
+            Pss_Dirty:          3900 kB
+            Shared_Clean:      30212 kB
+            Shared_Dirty:          0 kB
+            Private_Clean:        84 kB
+            Private_Dirty:      3900 kB
+            Swap:                  0 kB
+            """
+        #expect(ProcessMemory.parse(text) == ProcessMemory(rssKiB: 34196, pssKiB: 14312, privateKiB: 3984))
+        #expect(ProcessMemory.parse("Rss: 1 kB\nPss: 1 kB\n") == nil)
+    }
+
+    @Test("this process: what it alone maps <= its share <= everything it maps")
+    func ownProcess() throws {
+        let m = try #require(ProcessMemory.read(pid: getpid()))
+        #expect(m.privateKiB > 0 && m.privateKiB <= m.pssKiB && m.pssKiB <= m.rssKiB, "\(m)")
+    }
+}
