@@ -56,5 +56,3 @@ public enum CheckProgress: Sendable {
     case probed(agent: String)
     case collecting
 }
-
-// `Gathered`, `CaptureIndex` and how checks are decided from them: Merge.swift.
