@@ -111,3 +111,7 @@ struct VerdictTests {
         #expect(Where.returnPath.rawValue == "return-path")
     }
 }
+
+extension VerdictCase: CustomTestStringConvertible {
+    public var testDescription: String { name }
+}

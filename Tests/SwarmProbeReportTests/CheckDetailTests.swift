@@ -38,3 +38,7 @@ struct CheckDetailTests {
         }
     }
 }
+
+extension VerdictCase: CustomTestStringConvertible {
+    public var testDescription: String { name }
+}

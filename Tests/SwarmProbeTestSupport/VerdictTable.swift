@@ -1,11 +1,10 @@
 import SwarmProbeCore
-import Testing
 
 /// The verdict table: every way evidence from both ends can go, with the verdict, place and reason
 /// `decide` must give (SwarmProbeCoreTests) and the words its sentence must hold (SwarmProbeReportTests).
 
 /// One row of the verdict table: the evidence from both ends and what `decide` must say.
-public struct VerdictCase: Sendable, CustomTestStringConvertible {
+public struct VerdictCase: Sendable {
     public var name: String
     public var input: VerdictInput
     public var verdict: Verdict
@@ -13,8 +12,6 @@ public struct VerdictCase: Sendable, CustomTestStringConvertible {
     public var reason: Reason
     /// Words the sentence must contain (names, what was seen).
     public var detailContains: [String]
-
-    public var testDescription: String { name }
 
     public static let sender = ip("10.0.0.1")
 
