@@ -35,7 +35,7 @@ let package = Package(
             ]
         ),
         // Running programs (nft, ip, docker, the AWS CLI, agents): one owner of process handling.
-        .target(name: "SwarmProbeProcess"),
+        .target(name: "SwarmProbeProcess", dependencies: ["CGlibc"]),
         // libpcap, through pkg-config (Debian: libpcap-dev). Only SwarmProbeCapture imports it.
         .systemLibrary(
             name: "CPcap",
@@ -43,8 +43,8 @@ let package = Package(
             pkgConfig: "libpcap",
             providers: [.apt(["libpcap-dev"])]
         ),
-        // glibc's allocator controls (<malloc.h>), for the agent.
-        .systemLibrary(name: "CMalloc", path: "Sources/CMalloc"),
+        // What the Swift Glibc module leaves out: the allocator's controls, posix_spawn's closefrom.
+        .systemLibrary(name: "CGlibc", path: "Sources/CGlibc"),
         // Packet capture: one owner of each pcap_t, a capture thread, the dissector, offline reading.
         .target(
             name: "SwarmProbeCapture",
@@ -60,7 +60,7 @@ let package = Package(
                 "SwarmProbeCore",
                 "SwarmProbeCapture",
                 "SwarmProbeProcess",
-                "CMalloc",
+                "CGlibc",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -167,6 +167,10 @@ let package = Package(
             resources: [.copy("Fixtures")]
         ),
         .testTarget(
+            name: "SwarmProbeProcessTests",
+            dependencies: ["SwarmProbeProcess"]
+        ),
+        .testTarget(
             name: "SwarmProbeCaptureTests",
             dependencies: [
                 "SwarmProbeCapture",
@@ -193,7 +197,7 @@ let package = Package(
             name: "SwarmProbeAgentTests",
             dependencies: [
                 "SwarmProbeAgent",
-                "CMalloc",
+                "CGlibc",
                 "SwarmProbeCapture",
                 "SwarmProbeCore",
                 .product(name: "NIOCore", package: "swift-nio"),

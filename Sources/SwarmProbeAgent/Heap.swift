@@ -1,4 +1,4 @@
-import CMalloc
+import CGlibc
 
 /// The allocator's free memory, handed back to the system (glibc's controls from <malloc.h>).
 public enum Heap {

@@ -2,9 +2,8 @@ import Foundation
 import SwarmProbeCore
 import SwarmProbeProcess
 
-/// A mesh of network namespaces on one bridge, with faults injected by nftables
-///. Every name is unique per lab; `destroy()` removes all of it and is
-/// safe to call more than once, from a signal handler's path too.
+/// A mesh of network namespaces on one bridge, with faults injected by nftables. Every name is unique per
+/// lab; `destroy()` removes all of it and is safe to call more than once, from a signal handler's path too.
 public final class Lab: @unchecked Sendable {
     // Mutable state (agents, destroyed) is guarded by `lock`; the rest is set in init.
     public let id: String

@@ -1,3 +1,4 @@
+import CGlibc
 import Foundation
 
 #if canImport(Glibc)
@@ -58,6 +59,8 @@ public final class ChildProcess: @unchecked Sendable {
             case let .file(path): posix_spawn_file_actions_addopen(&actions, fd, path, flags, 0o644)
             }
         }
+        // Nothing else of this process's: not its sockets, not its files (glibc 2.34+).
+        posix_spawn_file_actions_addclosefrom_np(&actions, 3)
         open(0, stdin, O_RDONLY)
         open(1, stdout, O_WRONLY | O_CREAT | O_TRUNC)
         if case .file = stderr, stderr == stdout {
@@ -65,7 +68,8 @@ public final class ChildProcess: @unchecked Sendable {
         } else {
             open(2, stderr, O_WRONLY | O_CREAT | O_TRUNC)
         }
-        // Default SIGINT, SIGTERM and SIGPIPE in the child, whatever this process ignores.
+        // Default SIGINT, SIGTERM and SIGPIPE in the child, and none blocked, whatever this process ignores or
+        // blocks (a child would inherit both, and then never hear a SIGTERM).
         var attributes = posix_spawnattr_t()
         posix_spawnattr_init(&attributes)
         defer { posix_spawnattr_destroy(&attributes) }
@@ -73,7 +77,10 @@ public final class ChildProcess: @unchecked Sendable {
         sigemptyset(&defaults)
         for s in [SIGINT, SIGTERM, SIGPIPE] { sigaddset(&defaults, s) }
         posix_spawnattr_setsigdefault(&attributes, &defaults)
-        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGDEF))
+        var none = sigset_t()
+        sigemptyset(&none)
+        posix_spawnattr_setsigmask(&attributes, &none)
+        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK))
 
         var argv: [UnsafeMutablePointer<CChar>?] = ([path] + command.dropFirst()).map { strdup($0) }
         argv.append(nil)
