@@ -6,8 +6,9 @@ import Foundation
 #endif
 
 /// A program this process started with `posix_spawn` and reaps itself with `wait4`, so the exit status,
-/// CPU time and peak memory are the program's own. Its standard streams are files, /dev/null or this
-/// process's own: never a pipe, which would stall the program once nobody drains it.
+/// CPU time and peak memory are the program's own. Its output goes to files, /dev/null or this process's own
+/// (never a pipe, which would stall the program once nobody drains it); its input may be a pipe this process
+/// writes (`input`), which the program sees end when this process closes it, or dies.
 public final class ChildProcess: @unchecked Sendable {
     // `exit` is guarded by `lock`; everything else is set in init.
     public let pid: pid_t
@@ -16,6 +17,8 @@ public final class ChildProcess: @unchecked Sendable {
     private let lock = NSLock()
     private var exit: Exit?
     private let watchdog: DispatchWorkItem?
+    /// The write end of the child's stdin, when it is `.pipe`.
+    public let input: FileHandle?
 
     /// Where one standard stream of the child goes.
     public enum Stream: Sendable, Equatable {
@@ -25,6 +28,8 @@ public final class ChildProcess: @unchecked Sendable {
         /// A file, read (stdin) or created and truncated (stdout, stderr; the same file for both appends
         /// one to the other).
         case file(String)
+        /// stdin only: a pipe this process writes through `input`.
+        case pipe
     }
 
     /// How a child ended.
@@ -54,10 +59,17 @@ public final class ChildProcess: @unchecked Sendable {
         defer { posix_spawn_file_actions_destroy(&actions) }
         func open(_ fd: Int32, _ stream: Stream, _ flags: Int32) {
             switch stream {
-            case .inherit: break
+            case .inherit, .pipe: break
             case .null: posix_spawn_file_actions_addopen(&actions, fd, "/dev/null", flags, 0)
             case let .file(path): posix_spawn_file_actions_addopen(&actions, fd, path, flags, 0o644)
             }
+        }
+        var pipe: [Int32] = [-1, -1]
+        if stdin == .pipe {
+            guard pipe2(&pipe, O_CLOEXEC) == 0 else {
+                throw ProgramError(command: command, status: -1, message: "no pipe for its input: \(String(cString: strerror(errno)))")
+            }
+            posix_spawn_file_actions_adddup2(&actions, pipe[0], 0)
         }
         // Nothing else of this process's: not its sockets, not its files (glibc 2.34+).
         posix_spawn_file_actions_addclosefrom_np(&actions, 3)
@@ -92,8 +104,13 @@ public final class ChildProcess: @unchecked Sendable {
             envp == nil
             ? posix_spawn(&child, path, &actions, &attributes, argv, environ)
             : posix_spawn(&child, path, &actions, &attributes, argv, &envp!)
-        guard rc == 0 else { throw ProgramError(command: command, status: -1, message: "cannot start: \(String(cString: strerror(rc)))") }
+        if stdin == .pipe { close(pipe[0]) }
+        guard rc == 0 else {
+            if stdin == .pipe { close(pipe[1]) }
+            throw ProgramError(command: command, status: -1, message: "cannot start: \(String(cString: strerror(rc)))")
+        }
         pid = child
+        input = stdin == .pipe ? FileHandle(fileDescriptor: pipe[1], closeOnDealloc: true) : nil
         if let timeout {
             let item = DispatchWorkItem { _ = kill(child, SIGKILL) }
             DispatchQueue.global().asyncAfter(deadline: .now() + timeout, execute: item)

@@ -44,8 +44,9 @@ public enum Program {
 
     /// Runs `command` and returns its status and outputs, whatever the status.
     /// `timeout`: SIGKILL after this many seconds (`timedOut` says so).
+    /// `stdinFile`: the file its input is read from (instead of `input`).
     public static func capture(
-        _ command: [String], input: String? = nil, environment: [String: String]? = nil,
+        _ command: [String], input: String? = nil, stdinFile: String? = nil, environment: [String: String]? = nil,
         timeout: TimeInterval? = nil
     ) throws(ProgramError) -> ProgramOutput {
         let dir: String
@@ -55,7 +56,7 @@ public enum Program {
             throw ProgramError(command: command, status: -1, message: "no temporary directory: \(error)")
         }
         defer { try? FileManager.default.removeItem(atPath: dir) }
-        var stdin = ChildProcess.Stream.null
+        var stdin = stdinFile.map { ChildProcess.Stream.file($0) } ?? .null
         if let input {
             guard FileManager.default.createFile(atPath: dir + "/stdin", contents: Data(input.utf8), attributes: [.posixPermissions: 0o600]) else {
                 throw ProgramError(command: command, status: -1, message: "cannot write its input to \(dir)")

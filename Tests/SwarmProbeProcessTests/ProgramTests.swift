@@ -51,6 +51,25 @@ struct ProgramTests {
         #expect(stubborn.terminate(grace: 0.3).status == 128 + SIGKILL)
     }
 
+    @Test("stdin as a pipe: the child reads what is written, sees its end when closed; a file as stdin")
+    func stdinPipe() throws {
+        let dir = NSTemporaryDirectory() + "swarmprobe-pipe-\(getpid())"
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let child = try ChildProcess(
+            ["sh", "-c", "read line; echo \"got $line\"; cat >/dev/null; echo ended"], stdin: .pipe, stdout: .file(dir + "/out"))
+        let input = try #require(child.input)
+        try input.write(contentsOf: Data("secret\n".utf8))
+        usleep(200_000)
+        #expect(child.isRunning, "waits for the end of its input")
+        try input.close()
+        #expect(child.wait().status == 0)
+        #expect(try String(contentsOfFile: dir + "/out", encoding: .utf8) == "got secret\nended\n")
+        try "from a file".write(toFile: dir + "/in", atomically: true, encoding: .utf8)
+        #expect(try Program.capture(["cat"], stdinFile: dir + "/in").stdout == "from a file")
+        #expect(try ChildProcess(["true"]).input == nil)
+    }
+
     @Test(
         "quoted as a shell reads it back",
         arguments: [
