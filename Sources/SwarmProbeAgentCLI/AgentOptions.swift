@@ -20,7 +20,8 @@ public struct AgentOptions: ParsableArguments {
     @Option(help: ArgumentHelp("This node's advertise address (the one in the inventory).", valueName: "addr"))
     var address: String
 
-    @Option(help: ArgumentHelp("File holding the cluster token (see `swarmprobe token`).", valueName: "file"))
+    @Option(
+        help: ArgumentHelp("File holding the cluster token (see `swarmprobe token`); - reads it from the first line of stdin.", valueName: "file"))
     var tokenFile: String
 
     @Option(help: ArgumentHelp("Port of the control endpoint.", valueName: "port"))
@@ -38,6 +39,9 @@ public struct AgentOptions: ParsableArguments {
     @Option(help: ArgumentHelp("Log level: trace, debug, info, notice, warning, error.", valueName: "level"))
     var logLevel: String = "info"
 
+    @Flag(help: "Stop when stdin ends: an agent started over SSH (`check --ssh`) stops with its session, whatever ended it.")
+    var exitOnStdinEOF = false
+
     public func validate() throws {
         guard IPAddress(address) != nil else {
             throw ValidationError("--address: \"\(address)\" is not an IPv4 or IPv6 address")
@@ -54,7 +58,7 @@ public struct AgentOptions: ParsableArguments {
     public func run() async throws {
         Heap.returnLargeBlocksAtOnce()  // before the agent allocates anything large
         let addr = IPAddress(address)!
-        let token = try ClusterToken.load(path: tokenFile)
+        let token = try tokenFile == "-" ? ClusterToken.parse(readLine() ?? "", source: "stdin") : ClusterToken.load(path: tokenFile)
         let profile = try loadProfile(path: profile, dataPathPort: dataPathPort)
         let level = Logger.Level(rawValue: logLevel) ?? .info
         LoggingSystem.bootstrap { label in
@@ -77,6 +81,7 @@ public struct AgentOptions: ParsableArguments {
                 services: [.init(service: agent)],
                 gracefulShutdownSignals: [.sigterm, .sigint],
                 logger: logger))
+        if exitOnStdinEOF { StdinWatch.start { Task { await group.triggerGracefulShutdown() } } }
         do {
             try await group.run()
         } catch let e as AgentStartupError {

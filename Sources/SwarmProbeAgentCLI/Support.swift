@@ -22,6 +22,9 @@ public func loadProfile(path: String?, dataPathPort: Int?) throws(InputError) ->
 /// Parses and runs `Root`, mapping every failure to a one-line message and an exit code (2 for bad
 /// input or usage, where argument-parser alone would say 64).
 public func runMain<Root: ParsableCommand>(_ root: Root.Type, name: String, _ arguments: [String]? = nil) async -> Int32 {
+    // A write to a pipe whose reader is gone (an ssh session that ended) is an error to handle, not a signal that
+    // kills the process. Children get SIGPIPE back at its default (`ChildProcess`).
+    signal(SIGPIPE, SIG_IGN)
     do {
         var command = try root.parseAsRoot(arguments)
         if var asyncCommand = command as? any AsyncParsableCommand {
