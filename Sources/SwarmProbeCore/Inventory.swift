@@ -46,14 +46,22 @@ public struct Node: Codable, Sendable, Hashable {
     public var control: ControlEndpoint
     /// Optional label (availability zone, rack, subnet) that reports of many nodes group by.
     public var group: String?
+    /// Where `check --ssh` logs in; nil: the node's address, with the user's own SSH defaults.
+    public var ssh: SSHTarget?
 
-    public init(name: String, address: IPAddress, role: Role, control: ControlEndpoint? = nil, group: String? = nil) {
+    public init(
+        name: String, address: IPAddress, role: Role, control: ControlEndpoint? = nil, group: String? = nil, ssh: SSHTarget? = nil
+    ) {
         self.name = name
         self.address = address
         self.role = role
         self.control = control ?? ControlEndpoint(host: address.description, port: Defaults.controlPort)
         self.group = group
+        self.ssh = ssh
     }
+
+    /// Where `check --ssh` logs in to this node.
+    public var sshTarget: SSHTarget { ssh ?? SSHTarget(host: address.description) }
 }
 
 public enum Defaults {
@@ -89,7 +97,7 @@ public struct Inventory: Sendable, Equatable {
         for (index, item) in items.enumerated() {
             let what = "node #\(index + 1)"
             let fields = try item.mapping(what: what)
-            try rejectUnknown(fields, allowed: ["name", "address", "role", "control", "group"], what: what, source: source)
+            try rejectUnknown(fields, allowed: ["name", "address", "role", "control", "group", "ssh"], what: what, source: source)
             func field(_ key: String) throws(InputError) -> YAMLNode {
                 guard let f = fields.first(where: { $0.key == key }) else {
                     throw item.error("\(what): missing `\(key)`")
@@ -141,7 +149,15 @@ public struct Inventory: Sendable, Equatable {
                 }
                 group = text
             }
-            nodes.append(Node(name: name, address: address, role: role, control: control, group: group))
+            var ssh: SSHTarget?
+            if let f = fields.first(where: { $0.key == "ssh" }) {
+                let text = try f.value.string(what: "\(label): `ssh`")
+                guard let target = SSHTarget.parse(text) else {
+                    throw f.value.error("\(label): ssh \"\(text)\" must be [user@]host[:port] with a port from 1 to 65535")
+                }
+                ssh = target
+            }
+            nodes.append(Node(name: name, address: address, role: role, control: control, group: group, ssh: ssh))
         }
         if !nodes.contains(where: { $0.role == .manager }) {
             throw nodesEntry.value.error("no node has role manager: a swarm needs at least one")

@@ -14,7 +14,8 @@ struct InvalidInventoryTests {
             "invalid-empty-nodes.yaml", "invalid-missing-name.yaml", "invalid-missing-address.yaml", "invalid-missing-role.yaml",
             "invalid-unknown-field.yaml", "invalid-bad-name.yaml", "invalid-duplicate-name.yaml", "invalid-bad-address.yaml",
             "invalid-duplicate-address.yaml", "invalid-unknown-role.yaml", "invalid-no-manager.yaml",
-            "invalid-control-port-zero.yaml", "invalid-control-junk.yaml",
+            "invalid-control-port-zero.yaml", "invalid-control-junk.yaml", "invalid-ssh-port.yaml", "invalid-ssh-option.yaml",
+            "invalid-ssh-space.yaml",
         ]
         let present = Set(Self.fixtures)
         for name in required { #expect(present.contains(name), "missing fixture \(name)") }
@@ -91,6 +92,22 @@ struct ValidInventoryTests {
             ])
         #expect(inv.nodes.map(\.control.description) == ["[2001:db8::1]:7960", "[fd00::2]:7950", "[::1]:7950", "192.168.1.20:7950"])
         #expect(inv.managers.map(\.name) == ["m1", "m2"])
+    }
+
+    @Test("where check --ssh logs in: user, host, port as given, else the node's address and the user's defaults")
+    func ssh() throws {
+        let inv = try Inventory.parse(try Fixture.text("inventories", "valid-ssh.yaml"), source: "valid-ssh.yaml")
+        #expect(
+            inv.nodes.map(\.sshTarget) == [
+                SSHTarget(user: "admin", host: "10.0.1.11", port: 2222), SSHTarget(host: "w1.example.internal"),
+                SSHTarget(user: "ops", host: "fd00::22", port: 22), SSHTarget(host: "10.0.1.23"),
+            ])
+        #expect(inv.nodes.map(\.sshTarget.description) == ["admin@10.0.1.11:2222", "w1.example.internal", "ops@[fd00::22]:22", "10.0.1.23"])
+        #expect(inv.nodes[0].sshTarget.destination == "admin@10.0.1.11")
+        for bad in ["", "@h", "a b@h", "h:0", "h:x", "[fd00::1", "[not-v6]:22", "-oProxyCommand=x", "h;rm", "u@h@", "h/x"] {
+            #expect(SSHTarget.parse(bad) == nil, "\(bad)")
+        }
+        #expect(SSHTarget.parse("fd00::9") == SSHTarget(host: "fd00::9"))
     }
 
     @Test("the default control port is 7950 at the node's address")
