@@ -30,8 +30,11 @@ public final class Coordinator: Sendable {
     /// How many bytes of encoded plans the run phase prepares before sending any (`phases`).
     static let preparedBudgetBytes = 64 << 20
 
+    /// `unavailable`: nodes known to have no agent before the check (one could not be deployed there), and why;
+    /// they are not contacted.
     public init(
         inventory: Inventory, profile: Profile, token: ClusterToken, options: CheckOptions,
+        unavailable: [String: AgentHealth] = [:],
         logger: Logger = Logger(label: "swarmprobe.check"),
         progress: @escaping @Sendable (CheckProgress) -> Void = { _ in }
     ) {
@@ -41,6 +44,7 @@ public final class Coordinator: Sendable {
         self.options = options
         self.logger = logger
         self.progress = progress
+        gathered.withLockedValue { $0.health = unavailable }
     }
 
     /// Runs the whole check. If the task is cancelled (Ctrl-C), it stops waiting and
@@ -78,7 +82,7 @@ public final class Coordinator: Sendable {
         // At most `helloConcurrency` hellos in flight: each round trip then measures the network and the
         // agent, not this process working through a thousand requests at once (auto timeouts come from it).
         await withTaskGroup(of: Void.self) { group in
-            for (i, node) in nodes.enumerated() {
+            for (i, node) in nodes.enumerated() where gathered.withLockedValue({ $0.health[node.name] == nil }) {
                 if i >= Coordinator.helloConcurrency { await group.next() }
                 group.addTask { [self] in
                     let t0 = nowMs()
