@@ -91,6 +91,11 @@ let package = Package(
             name: "SwarmProbeAWS",
             dependencies: ["SwarmProbeCore", "SwarmProbeProcess"]
         ),
+        // Agents put on the nodes for one check and taken off again: over SSH, or as a swarm service.
+        .target(
+            name: "SwarmProbeDeploy",
+            dependencies: ["SwarmProbeCore", "SwarmProbeProcess"]
+        ),
         // Namespace labs with injected faults, and a real Docker swarm in namespaces: the demo and the tests.
         .target(
             name: "SwarmProbeLab",
@@ -116,6 +121,7 @@ let package = Package(
                 "SwarmProbeReport",
                 "SwarmProbeLab",
                 "SwarmProbeAWS",
+                "SwarmProbeDeploy",
                 "SwarmProbeProcess",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
@@ -169,6 +175,10 @@ let package = Package(
         .testTarget(
             name: "SwarmProbeProcessTests",
             dependencies: ["SwarmProbeProcess"]
+        ),
+        .testTarget(
+            name: "SwarmProbeDeployTests",
+            dependencies: ["SwarmProbeDeploy", "SwarmProbeCore", "SwarmProbeProcess"]
         ),
         .testTarget(
             name: "SwarmProbeCaptureTests",
