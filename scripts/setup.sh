@@ -2,6 +2,7 @@
 # Installs what swarmprobe needs on a fresh Debian machine (idempotent; as root, or through sudo).
 #   scripts/setup.sh           libpcap-dev, nftables, iproute2 (build, demo)
 #   scripts/setup.sh --tests   also docker.io and busybox-static (the real-swarm integration tests),
+#                              openssh-server and openssh-client (check --ssh on the lab),
 #                              nmap and netcat-openbsd (the bench mesh test), moto and awscli
 #   scripts/setup.sh --bench   also nmap and netcat-openbsd (`swarmprobe bench mesh` runs them as peers)
 # Options may be combined.
@@ -26,6 +27,8 @@ fi
 if [ $tests -eq 1 ]; then
   command -v dockerd >/dev/null 2>&1 || need+=(docker.io)
   command -v busybox >/dev/null 2>&1 || need+=(busybox-static)
+  [ -x /usr/sbin/sshd ] || need+=(openssh-server)
+  command -v ssh >/dev/null 2>&1 || need+=(openssh-client)
 fi
 if [ ${#need[@]} -gt 0 ]; then
   SUDO=""

@@ -5,6 +5,7 @@ import SwarmProbeAWS
 import SwarmProbeAgentCLI
 import SwarmProbeCoordinator
 import SwarmProbeCore
+import SwarmProbeDeploy
 import SwarmProbeReport
 
 struct CheckCommand: AsyncParsableCommand {
@@ -28,8 +29,19 @@ struct CheckCommand: AsyncParsableCommand {
             "With --docker: the manager's Docker API (unix:///path, tcp://host:port; default $DOCKER_HOST or the local socket).", valueName: "url"))
     var dockerHost: String?
 
-    @Option(help: ArgumentHelp("File holding the cluster token.", valueName: "file"))
-    var tokenFile: String
+    @Option(help: ArgumentHelp("File holding the cluster token (not with --ssh, which makes one for the run).", valueName: "file"))
+    var tokenFile: String?
+
+    @Flag(help: "Put an agent on every node over SSH for this check, and take it off again afterwards (before `docker swarm init`).")
+    var ssh = false
+
+    @Option(
+        name: .customLong("ssh-option"),
+        help: ArgumentHelp("With --ssh: an ssh `-o` option (repeatable), e.g. ProxyJump=bastion.", valueName: "option"))
+    var sshOptions: [String] = []
+
+    @Option(help: ArgumentHelp("With --ssh: the swarmprobe-agent to upload (default: the one beside swarmprobe).", valueName: "path"))
+    var agentBinary: String?
 
     @Option(help: ArgumentHelp("Profile YAML (default: the built-in probes/swarm.yaml).", valueName: "file"))
     var profile: String?
@@ -74,6 +86,21 @@ struct CheckCommand: AsyncParsableCommand {
                     ? "--inventory: give an inventory file, or --docker to discover the nodes"
                     : "--inventory and --docker: give one or the other")
         }
+        if ssh && docker || ssh && dockerHost != nil {
+            throw ValidationError("--ssh and --docker: give one or the other (--ssh needs an inventory)")
+        }
+        if ssh && tokenFile != nil {
+            throw ValidationError("--token-file: an SSH check makes a token for the run; leave it out")
+        }
+        if !ssh && tokenFile == nil {
+            throw ValidationError("--token-file: give the file holding the cluster token the agents were started with (or --ssh)")
+        }
+        if !ssh && (!sshOptions.isEmpty || agentBinary != nil) {
+            throw ValidationError("--ssh-option and --agent-binary need --ssh")
+        }
+        for o in sshOptions where !(o.contains("=") || o.contains(" ")) || o.hasPrefix("-") || o.contains(where: \.isNewline) {
+            throw ValidationError("--ssh-option: \"\(o)\" must be Name=value or \"Name value\", as ssh -o takes it")
+        }
         if !aws && (awsRegion != nil || awsProfile != nil || awsEndpointUrl != nil || awsFromDir != nil) {
             throw ValidationError("--aws-region, --aws-profile, --aws-endpoint-url and --aws-from-dir need --aws")
         }
@@ -92,25 +119,32 @@ struct CheckCommand: AsyncParsableCommand {
             progressLine("asking the Docker Engine API for the swarm's nodes ...")
             inv = try await DockerDiscovery.discover(dockerHost: dockerHost)
         }
-        let token = try ClusterToken.load(path: tokenFile)
         let prof = try loadProfile(path: profile, dataPathPort: dataPathPort)
+        let deployment: (any AgentDeployment)? =
+            ssh
+            ? try SSHDeployment(
+                inventory: inv, agentBinary: agentBinary ?? SSHDeployment.defaultAgentBinary, sshOptions: sshOptions,
+                profile: profile, dataPathPort: dataPathPort)
+            : nil
+        let token = try deployment?.token ?? ClusterToken.load(path: tokenFile ?? "")
         let options = CheckOptions(timeout: timeout.policy, attempts: attempts)
-        let coordinator = Coordinator(inventory: inv, profile: prof, token: token, options: options) { event in
-            switch event {
-            case let .contacting(n): progressLine("contacting \(n) agents ...")
-            case let .contacted(up, of): progressLine("\(up) of \(of) agents answered")
-            case let .probing(paths, ms):
-                let policy = options.timeout == .auto ? "timeout auto, at most" : "timeout"
-                progressLine("probing \(paths) paths at once (\(policy) \(Double(ms) / 1000) s, \(options.attempts) tries) ...")
-            case .probed: break
-            case .collecting: progressLine("collecting what each agent received ...")
-            }
-        }
+        let progress = Self.progress(options)
 
-        // Ctrl-C or SIGTERM: stop waiting, keep what was gathered, mark it incomplete.
-        let task = Task { await coordinator.gather() }
+        // Ctrl-C or SIGTERM: stop waiting, keep what was gathered, mark it incomplete; then, always, take
+        // down what was deployed.
+        let task = Task { () -> (Coordinator, Bool) in
+            let failed = await deployment?.start(progress: Self.deployProgress) ?? [:]
+            let coordinator = Coordinator(
+                inventory: inv, profile: prof, token: token, options: options,
+                unavailable: failed.mapValues { AgentHealth(.down, $0) }, progress: progress)
+            return (coordinator, await coordinator.gather())
+        }
         let signals = SignalCancellation { task.cancel() }
-        let complete = await task.value
+        let (coordinator, complete) = await task.value
+        if let deployment {
+            progressLine("stopping the agents and cleaning up ...")
+            await deployment.stop(progress: Self.deployProgress)
+        }
         signals.stop()
         // Agents of another version cannot be asked anything: say so once each, where the user looks first.
         for n in coordinator.resultsHead(complete: complete).nodes where n.agent.status == .incompatible {
@@ -154,6 +188,30 @@ struct CheckCommand: AsyncParsableCommand {
 }
 
 extension CheckCommand {
+    /// The check's progress lines, on a terminal.
+    static func progress(_ options: CheckOptions) -> @Sendable (CheckProgress) -> Void {
+        { event in
+            switch event {
+            case let .contacting(n): progressLine("contacting \(n) agents ...")
+            case let .contacted(up, of): progressLine("\(up) of \(of) agents answered")
+            case let .probing(paths, ms):
+                let policy = options.timeout == .auto ? "timeout auto, at most" : "timeout"
+                progressLine("probing \(paths) paths at once (\(policy) \(Double(ms) / 1000) s, \(options.attempts) tries) ...")
+            case .probed: break
+            case .collecting: progressLine("collecting what each agent received ...")
+            }
+        }
+    }
+
+    /// One line per node and step of a deployment, on a terminal; a node that fails says why whatever stderr is.
+    @Sendable static func deployProgress(_ event: DeployEvent) {
+        if event.step == .failed {
+            printError("swarmprobe: \(event)")
+        } else {
+            progressLine("  \(event)")
+        }
+    }
+
     /// The outputs of a check of many nodes: a first pass over the decided checks counts and groups
     /// them, a second streams them into the JSON; the reports are the grouped ones. Returns the exit code.
     func emitStreamed(_ coordinator: Coordinator, complete: Bool) throws -> Int32 {

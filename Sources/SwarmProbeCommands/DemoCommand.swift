@@ -26,13 +26,22 @@ struct DemoCommand: AsyncParsableCommand {
     @Option(help: ArgumentHelp("Probe timeout for the check: auto or a duration.", valueName: "auto|duration"))
     var timeout: TimeoutArgument = TimeoutArgument(.auto)
 
-    func validate() throws { try timeout.validate(flag: "--timeout") }
+    func validate() throws {
+        try timeout.validate(flag: "--timeout")
+        if ssh && loopback { throw ValidationError("--ssh and --loopback: the SSH demo needs the namespace lab") }
+    }
 
     @Flag(help: "Run the loopback demo even as root.")
     var loopback = false
 
+    @Flag(help: "As root: start sshd on every lab node and run `check --ssh`, which puts the agents there and takes them off again.")
+    var ssh = false
+
     func run() async throws {
-        if !loopback, let why = Lab.canBuild() {
+        if ssh {
+            if let why = Lab.canBuild() ?? LabSSH.unavailable() { throw CleanExit.message("swarmprobe demo --ssh: \(why)") }
+            try runLab()
+        } else if !loopback, let why = Lab.canBuild() {
             printError("swarmprobe demo: the namespace lab \(why); running agents on loopback instead.")
             try runLoopback()
         } else if loopback {
@@ -42,11 +51,10 @@ struct DemoCommand: AsyncParsableCommand {
         }
     }
 
-    private func checkArguments(inventory: String, token: String, dir: URL) -> [String] {
-        var args = [
-            "check", "--inventory", inventory, "--token-file", token, "--timeout", timeout.argument,
-            "--json", dir.appendingPathComponent("results.json").path,
-        ]
+    /// `token`: the agents' token file; nil for an SSH check (which makes its own).
+    private func checkArguments(inventory: String, token: String?, dir: URL) -> [String] {
+        var args = ["check", "--inventory", inventory] + (token.map { ["--token-file", $0] } ?? ["--ssh"])
+        args += ["--timeout", timeout.argument, "--json", dir.appendingPathComponent("results.json").path]
         args += ["--report", report.map { absolute($0) } ?? dir.appendingPathComponent("report.md").path]
         return args
     }
@@ -58,7 +66,11 @@ struct DemoCommand: AsyncParsableCommand {
     private func runLab() throws {
         let scenario = LabScenario.demo
         let binary = selfExecutable()
+        // Ctrl-C while the check runs goes to the check, which stops, cleans up and writes what it has; before
+        // or after it, the lab is removed at once.
+        let running = RunningCheck()
         let teardown = SignalCancellation {
+            if running.interrupt() { return }
             LabRegistry.shared.destroyAll()
             printError("\nswarmprobe demo: interrupted; the lab is removed.")
             Foundation.exit(130)
@@ -67,20 +79,34 @@ struct DemoCommand: AsyncParsableCommand {
         printError("Building a lab of \(scenario.nodes.count) network namespaces on one bridge (198.18.0.0/16) ...")
         let lab = try Lab(nodes: scenario.nodes)
         defer { lab.destroy() }
-        let token = try lab.write("token", ClusterToken.generate() + "\n")
-        let inventory = try lab.write("inventory.yaml", lab.inventoryYAML())
-        try lab.startAgents(binary: binary, tokenFile: token)
-        for n in lab.nodes { printError("  \(n.name) (\(n.role.rawValue)) \(n.address) in namespace \(n.namespace): agent up") }
+        var arguments: [String]
+        if ssh {
+            let servers = try lab.startSSH()
+            for n in lab.nodes { printError("  \(n.name) (\(n.role.rawValue)) \(n.address) in namespace \(n.namespace): sshd up, no agent") }
+            let inventory = try lab.write("inventory.yaml", lab.inventoryYAML(sshUser: "root"))
+            arguments = checkArguments(inventory: inventory, token: nil, dir: lab.directory)
+            arguments += servers.sshOptions.flatMap { ["--ssh-option", $0] }
+        } else {
+            let inventory = try lab.write("inventory.yaml", lab.inventoryYAML())
+            let token = try lab.write("token", ClusterToken.generate() + "\n")
+            try lab.startAgents(binary: binary, tokenFile: token)
+            for n in lab.nodes { printError("  \(n.name) (\(n.role.rawValue)) \(n.address) in namespace \(n.namespace): agent up") }
+            arguments = checkArguments(inventory: inventory, token: token, dir: lab.directory)
+        }
         printError("Injecting faults:")
         for f in scenario.faults {
             try lab.inject(f)
             printError("  - \(f)")
         }
-        printError("Running `swarmprobe check` from the switch namespace ...\n")
-        let run = try lab.runInSwitch(binary: binary, checkArguments(inventory: inventory, token: token, dir: lab.directory))
-        print(run.stdout, terminator: "")
-        if run.status == 2 || !FileManager.default.fileExists(atPath: lab.directory.appendingPathComponent("results.json").path) {
-            printError(run.stderr)
+        printError("Running `swarmprobe \(ssh ? "check --ssh" : "check")` from the switch namespace ...\n")
+        // Its progress goes straight to this terminal; its report is printed here after.
+        let stdout = lab.directory.appendingPathComponent("check.out").path
+        let check = try ChildProcess(["ip", "netns", "exec", lab.switchNamespace, binary] + arguments, stdout: .file(stdout), stderr: .inherit)
+        running.set(check)
+        let status = check.wait().status
+        running.set(nil)
+        print((try? String(contentsOfFile: stdout, encoding: .utf8)) ?? "", terminator: "")
+        if status == 2 || !FileManager.default.fileExists(atPath: lab.directory.appendingPathComponent("results.json").path) {
             throw ExitCode(1)
         }
         let results = try readResults(lab.directory)
@@ -153,6 +179,23 @@ struct DemoCommand: AsyncParsableCommand {
         if let json {
             try writeOutput(
                 String(decoding: try Data(contentsOf: dir.appendingPathComponent("results.json")), as: UTF8.self), to: absolute(json), what: "--json")
+        }
+    }
+}
+
+/// The demo's check while it runs, so that a signal reaches it rather than tearing the lab down under it.
+private final class RunningCheck: @unchecked Sendable {
+    // Guarded by `lock`.
+    private let lock = NSLock()
+    private var check: ChildProcess?
+
+    func set(_ check: ChildProcess?) { lock.withLock { self.check = check } }
+
+    /// Passes SIGINT to the running check; false when none runs.
+    func interrupt() -> Bool {
+        lock.withLock {
+            check?.signal(SIGINT)
+            return check != nil
         }
     }
 }

@@ -16,6 +16,7 @@ public final class Lab: @unchecked Sendable {
     private let agents: AgentSupervisor
     private var destroyed = false
     private var faults: [LabFault] = []
+    private var ssh: LabSSH?
 
     public static let prefixLength = 16
 
@@ -261,10 +262,12 @@ public final class Lab: @unchecked Sendable {
     public var injectedFaults: [LabFault] { lock.withLock { faults } }
 
     /// The inventory of this lab, as YAML a user would write.
-    public func inventoryYAML() -> String {
+    /// `sshUser`: each node with `ssh: USER@ADDRESS` (for `check --ssh`).
+    public func inventoryYAML(sshUser: String? = nil) -> String {
         var s = "# swarmprobe lab \(id): namespaces on bridge br0 in \(switchNamespace)\nnodes:\n"
         for n in nodes {
             s += "  - name: \(n.name)\n    address: \(n.address)\n    role: \(n.role.rawValue)\n"
+            if let sshUser { s += "    ssh: \(sshUser)@\(n.address)\n" }
         }
         return s
     }
@@ -299,6 +302,16 @@ public final class Lab: @unchecked Sendable {
     public func killAgent(_ name: String) { agents.kill(name) }
     public func stopAgents() { agents.stopAll() }
 
+    /// The lab's SSH servers, made on first use.
+    func sshServers() throws -> LabSSH {
+        try lock.withLock {
+            if let ssh { return ssh }
+            let made = try LabSSH(directory: directory.appendingPathComponent("ssh").path)
+            ssh = made
+            return made
+        }
+    }
+
     /// Takes a node's link down: "node down".
     public func takeDown(_ name: String) throws {
         try Program.run(["ip", "-n", node(name).namespace, "link", "set", "eth0", "down"])
@@ -317,6 +330,13 @@ public final class Lab: @unchecked Sendable {
         }
         if already { return }
         stopAgents()
+        lock.withLock { ssh }?.stopAll()
+        // Whatever still runs in the lab (an SSH session's agent, a server's session, a client's shared
+        // connection): a namespace deleted under a process does not end it.
+        for namespace in nodes.map(\.namespace) + [switchNamespace] {
+            let pids = (try? Program.run(["ip", "netns", "pids", namespace])) ?? ""
+            for pid in pids.split(whereSeparator: \.isNewline).compactMap({ Int32($0) }) { kill(pid, SIGKILL) }
+        }
         for n in nodes { Program.attempt(["ip", "netns", "delete", n.namespace]) }
         Program.attempt(["ip", "netns", "delete", switchNamespace])
         try? FileManager.default.removeItem(at: directory)
