@@ -17,7 +17,10 @@ public struct AgentOptions: ParsableArguments {
 
     public init() {}
 
-    @Option(help: ArgumentHelp("This node's advertise address (the one in the inventory).", valueName: "addr"))
+    @Option(
+        help: ArgumentHelp(
+            "This node's advertise address (the one in the inventory); or a comma-separated list of addresses and prefixes of which this host holds exactly one (one command line for every node).",
+            valueName: "addr"))
     var address: String
 
     @Option(
@@ -43,9 +46,7 @@ public struct AgentOptions: ParsableArguments {
     var exitOnStdinEOF = false
 
     public func validate() throws {
-        guard IPAddress(address) != nil else {
-            throw ValidationError("--address: \"\(address)\" is not an IPv4 or IPv6 address")
-        }
+        do { _ = try ListenAddress.parse(address) } catch { throw ValidationError(error.description) }
         guard (1...65535).contains(controlPort) else {
             throw ValidationError("--control-port: \(controlPort) is not a port number (1-65535)")
         }
@@ -57,7 +58,7 @@ public struct AgentOptions: ParsableArguments {
     /// Runs the agent until SIGTERM or SIGINT.
     public func run() async throws {
         Heap.returnLargeBlocksAtOnce()  // before the agent allocates anything large
-        let addr = IPAddress(address)!
+        let addr = try ListenAddress.resolve(address)
         let token = try tokenFile == "-" ? ClusterToken.parse(readLine() ?? "", source: "stdin") : ClusterToken.load(path: tokenFile)
         let profile = try loadProfile(path: profile, dataPathPort: dataPathPort)
         let level = Logger.Level(rawValue: logLevel) ?? .info

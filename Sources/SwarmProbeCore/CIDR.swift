@@ -1,6 +1,6 @@
 import SwarmProbeCore
 
-/// An IPv4 or IPv6 prefix as EC2 rules write it (`10.0.1.0/24`, `::/0`).
+/// An IPv4 or IPv6 prefix (`10.0.1.0/24`, `::/0`), as EC2 rules and `agent --address` write it.
 public struct CIDR: Sendable, Hashable, CustomStringConvertible {
     public var address: IPAddress
     public var prefixLength: Int
