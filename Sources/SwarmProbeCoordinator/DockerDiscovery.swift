@@ -125,40 +125,7 @@ public enum DockerDiscovery {
     // MARK: - HTTP
 
     static func get(_ endpoint: Endpoint, path: String) async throws(InputError) -> (status: Int, body: [UInt8]) {
-        let where_ = endpoint.description
-        let url: String
-        switch endpoint.kind {
-        case let .unix(socket):
-            try checkSocket(socket, source: endpoint.source)
-            guard let u = URL(httpURLWithSocketPath: socket, uri: path) else {
-                throw InputError(source: endpoint.source, "cannot make a URL for the socket \(socket)")
-            }
-            url = u.absoluteString
-        case let .http(base):
-            url = base + path
-        }
-        let http = HTTPClient(
-            eventLoopGroupProvider: .singleton,
-            configuration: .init(timeout: .init(connect: .seconds(5), read: .seconds(20))))
-        let result: Result<(status: Int, body: [UInt8]), any Error>
-        do {
-            var req = HTTPClientRequest(url: url)
-            req.method = .GET
-            req.headers.add(name: "accept", value: "application/json")
-            req.headers.add(name: "user-agent", value: "swarmprobe")
-            // Over a unix socket the URL's host is the socket path; dockerd (Go) wants a Host header.
-            if case .unix = endpoint.kind { req.headers.replaceOrAdd(name: "host", value: "docker") }
-            let response = try await http.execute(req, timeout: .seconds(30))
-            var buffer = try await response.body.collect(upTo: 32 << 20)
-            result = .success((Int(response.status.code), buffer.readBytes(length: buffer.readableBytes) ?? []))
-        } catch {
-            result = .failure(error)
-        }
-        try? await http.shutdown()
-        switch result {
-        case let .success(answer): return answer
-        case let .failure(error): throw InputError(source: endpoint.source, describe(error, where: where_))
-        }
+        try await DockerEngine.request(endpoint, "GET", path)
     }
 
     /// Missing, not a socket, or not ours to open: say so before connecting.
@@ -214,7 +181,7 @@ public enum DockerDiscovery {
     }
 
     /// The one-line error for a non-200 answer (503 "not a swarm manager" gets its own words).
-    public static func apiError(_ endpoint: Endpoint, status: Int, body: [UInt8]) -> InputError {
+    public static func apiError(_ endpoint: Endpoint, status: Int, body: [UInt8], request: String = "GET /nodes") -> InputError {
         struct Message: Decodable { var message: String }
         let raw =
             (try? JSONDecoder().decode(Message.self, from: Data(body)))?.message
@@ -226,7 +193,7 @@ public enum DockerDiscovery {
                 ? "this daemon is not part of a swarm" : "this node is a worker; point --docker-host at a manager"
             return InputError(source: endpoint.source, "\(endpoint): \(hint) (Docker says: \(message))")
         }
-        return InputError(source: endpoint.source, "\(endpoint): GET /nodes answered \(status): \(message.isEmpty ? "no detail" : message)")
+        return InputError(source: endpoint.source, "\(endpoint): \(request) answered \(status): \(message.isEmpty ? "no detail" : message)")
     }
 
     static func oneLine(_ s: String) -> String {
