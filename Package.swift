@@ -94,7 +94,7 @@ let package = Package(
         // Agents put on the nodes for one check and taken off again: over SSH, or as a swarm service.
         .target(
             name: "SwarmProbeDeploy",
-            dependencies: ["SwarmProbeCore", "SwarmProbeProcess"]
+            dependencies: ["SwarmProbeCore", "SwarmProbeProcess", "SwarmProbeCoordinator"]
         ),
         // Namespace labs with injected faults, and a real Docker swarm in namespaces: the demo and the tests.
         .target(

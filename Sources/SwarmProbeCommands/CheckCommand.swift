@@ -29,7 +29,7 @@ struct CheckCommand: AsyncParsableCommand {
             "With --docker: the manager's Docker API (unix:///path, tcp://host:port; default $DOCKER_HOST or the local socket).", valueName: "url"))
     var dockerHost: String?
 
-    @Option(help: ArgumentHelp("File holding the cluster token (not with --ssh, which makes one for the run).", valueName: "file"))
+    @Option(help: ArgumentHelp("File holding the cluster token (not with --ssh or --swarm, which make one for the run).", valueName: "file"))
     var tokenFile: String?
 
     @Flag(help: "Put an agent on every node over SSH for this check, and take it off again afterwards (before `docker swarm init`).")
@@ -42,6 +42,12 @@ struct CheckCommand: AsyncParsableCommand {
 
     @Option(help: ArgumentHelp("With --ssh: the swarmprobe-agent to upload (default: the one beside swarmprobe).", valueName: "path"))
     var agentBinary: String?
+
+    @Flag(help: "On a live swarm: run the agents as a global service for this check, and remove it afterwards (on a manager, or with --docker-host).")
+    var swarm = false
+
+    @Option(help: ArgumentHelp("With --swarm: the agent image every node has (see scripts/image.sh).", valueName: "ref"))
+    var image: String = "swarmprobe-agent:\(SwarmProbeVersion.current)"
 
     @Option(help: ArgumentHelp("Profile YAML (default: the built-in probes/swarm.yaml).", valueName: "file"))
     var profile: String?
@@ -80,7 +86,13 @@ struct CheckCommand: AsyncParsableCommand {
     var awsFromDir: String?
 
     func validate() throws {
-        guard (inventory != nil) != (docker || dockerHost != nil) else {
+        if swarm {
+            if inventory != nil || ssh { throw ValidationError("--swarm discovers the nodes from the swarm: leave out --inventory and --ssh") }
+            if tokenFile != nil { throw ValidationError("--token-file: a --swarm check makes a token for the run; leave it out") }
+        } else if image != "swarmprobe-agent:\(SwarmProbeVersion.current)" {
+            throw ValidationError("--image needs --swarm")
+        }
+        guard swarm || (inventory != nil) != (docker || dockerHost != nil) else {
             throw ValidationError(
                 inventory == nil
                     ? "--inventory: give an inventory file, or --docker to discover the nodes"
@@ -92,8 +104,8 @@ struct CheckCommand: AsyncParsableCommand {
         if ssh && tokenFile != nil {
             throw ValidationError("--token-file: an SSH check makes a token for the run; leave it out")
         }
-        if !ssh && tokenFile == nil {
-            throw ValidationError("--token-file: give the file holding the cluster token the agents were started with (or --ssh)")
+        if !ssh && !swarm && tokenFile == nil {
+            throw ValidationError("--token-file: give the file holding the cluster token the agents were started with (or --ssh, --swarm)")
         }
         if !ssh && (!sshOptions.isEmpty || agentBinary != nil) {
             throw ValidationError("--ssh-option and --agent-binary need --ssh")
@@ -113,19 +125,28 @@ struct CheckCommand: AsyncParsableCommand {
 
     func run() async throws {
         let inv: Inventory
+        var discovery: DockerDiscovery.Discovery?
         if let inventory {
             inv = try Inventory.parse(try readInputFile(inventory, what: "inventory"), source: inventory)
         } else {
             progressLine("asking the Docker Engine API for the swarm's nodes ...")
-            inv = try await DockerDiscovery.discover(dockerHost: dockerHost)
+            discovery = try await DockerDiscovery.discoverDetails(dockerHost: dockerHost)
+            inv = discovery!.inventory
         }
         let prof = try loadProfile(path: profile, dataPathPort: dataPathPort)
-        let deployment: (any AgentDeployment)? =
-            ssh
-            ? try SSHDeployment(
+        let deployment: (any AgentDeployment)?
+        if ssh {
+            deployment = try SSHDeployment(
                 inventory: inv, agentBinary: agentBinary ?? SSHDeployment.defaultAgentBinary, sshOptions: sshOptions,
                 profile: profile, dataPathPort: dataPathPort)
-            : nil
+        } else if swarm, let discovery {
+            try await SwarmDeployment.checkEngine(discovery.endpoint)
+            let d = SwarmDeployment(endpoint: discovery.endpoint, discovery: discovery, image: image, profile: profile, dataPathPort: dataPathPort)
+            progressLine("starting the agents as the global service \(d.run) (image \(image)) ...")
+            deployment = d
+        } else {
+            deployment = nil
+        }
         let token = try deployment?.token ?? ClusterToken.load(path: tokenFile ?? "")
         let options = CheckOptions(timeout: timeout.policy, attempts: attempts)
         let progress = Self.progress(options)

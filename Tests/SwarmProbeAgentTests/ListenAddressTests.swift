@@ -24,10 +24,18 @@ struct ListenAddressTests {
 
     @Test("none held, or several: one line naming what the host has")
     func refused() {
-        #expect(throws: InputError(source: "--address", "none of this host's addresses is in 10.0.0.0/8 (it has 127.0.0.1 (lo), 198.18.0.2 (eth0), fe80::1 (eth0), 172.18.0.1 (docker_gwbridge))")) {
+        #expect(
+            throws: InputError(
+                source: "--address",
+                "none of this host's addresses is in 10.0.0.0/8 (it has 127.0.0.1 (lo), 198.18.0.2 (eth0), fe80::1 (eth0), 172.18.0.1 (docker_gwbridge))"
+            )
+        ) {
             try ListenAddress.resolve("10.0.0.0/8", interfaces: host)
         }
-        #expect(throws: InputError(source: "--address", "several of this host's addresses are in 0.0.0.0/0: 198.18.0.2 (eth0), 172.18.0.1 (docker_gwbridge); name one")) {
+        #expect(
+            throws: InputError(
+                source: "--address", "several of this host's addresses are in 0.0.0.0/0: 198.18.0.2 (eth0), 172.18.0.1 (docker_gwbridge); name one")
+        ) {
             try ListenAddress.resolve("0.0.0.0/0", interfaces: host)
         }
         #expect(throws: InputError(source: "--address", "\"198.18.0\" is not an IPv4 or IPv6 address or prefix (ADDR, ADDR,ADDR... or PREFIX/LEN)")) {

@@ -1,0 +1,116 @@
+import Foundation
+import SwarmProbeCore
+import SwarmProbeLab
+import SwarmProbeProcess
+import Testing
+
+/// `check --swarm` on the real three-dockerd swarm lab: the agent image built by scripts/image.sh and loaded into
+/// each engine, the agents as a global service that comes and goes with the check.
+@Suite("check --swarm", .serialized, .enabled(if: dockerLabUnavailable == nil, "\(dockerLabUnavailable ?? "")"))
+struct SwarmCheckTests {
+    let tcp2377 = KindID(proto: .tcp, port: 2377)
+    let tcp7946 = KindID(proto: .tcp, port: 7946)
+    let udp7946 = KindID(proto: .udp, port: 7946)
+    let vxlan = KindID(proto: .udp, port: 4789)
+
+    @Test("faults give the verdicts hand-started agents give; a node without the image is agent-down with Docker's reason; nothing is left")
+    func swarmCheck() throws {
+        let scenario = LabScenario(
+            name: "swarm",
+            nodes: [("m1", .manager), ("w1", .worker), ("w2", .worker)],
+            faults: [
+                .networkDrop(from: "w1", to: "w2", kind: vxlan),
+                .hostFirewall(node: "w1", from: "m1", kind: udp7946, reject: false),
+                .returnPathDrop(from: "m1", to: "w2", kind: tcp7946),
+            ])
+        let swarm = try DockerSwarmLab(nodes: scenario.nodes)
+        defer { swarm.destroy() }
+        let lab = swarm.lab
+
+        // The image, as a user builds it, on every engine: nothing is pulled.
+        let tag = "swarmprobe-agent:test-\(UInt32.random(in: 0...UInt32.max))"
+        for node in lab.nodes {
+            var env = ProcessInfo.processInfo.environment
+            env["DOCKER_HOST"] = swarm.dockerHost(node.name)
+            let built = try Program.capture(
+                ["bash", repositoryRoot() + "/scripts/image.sh", "--agent", builtBinary("swarmprobe-agent"), "--tag", tag], environment: env,
+                timeout: 300)
+            #expect(built.status == 0, "\(built.stderr)")
+            #expect(built.stdout.split(whereSeparator: \.isNewline).last.map(String.init) == tag)
+            #expect(built.stderr.contains("docker save"))
+        }
+
+        // Ground truth for the data path: containers on the overlay, before and after the fault.
+        try swarm.runContainer(node: "m1", name: "c0")
+        try swarm.runContainer(node: "w1", name: "c1")
+        try swarm.runContainer(node: "w2", name: "c2")
+        let ip1 = try swarm.containerIP("c1"), ip2 = try swarm.containerIP("c2")
+        #expect(swarm.ping(fromContainer: "c1", to: ip2), "overlay w1 -> w2 should work before the fault")
+        for f in scenario.faults { try lab.inject(f) }
+
+        let nameOf = Dictionary(uniqueKeysWithValues: lab.nodes.map { ($0.address, $0.name) })
+        let run = try runSwarmCheck(swarm, image: tag)
+        #expect(run.status == 1, "\(run.stderr)")
+        #expect(run.results.complete)
+        for node in run.results.nodes {
+            #expect(node.agent.isUp && node.taps.allSatisfy(\.active), "\(node.name): \(node.agent) \(node.taps)")
+        }
+        for c in run.results.checks {
+            let from = nameOf[run.results.nodes.first { $0.name == c.from }!.address]!
+            let to = nameOf[run.results.nodes.first { $0.name == c.to }!.address]!
+            var (v, w) = scenario.expected(from: from, to: to, kind: c.kindID, capture: true)
+            if c.kindID == tcp2377 && to != "m1" { (v, w) = (.closed, nil) }  // only managers listen on 2377
+            #expect(
+                c.verdict == v && c.location == w,
+                "\(from) -> \(to) \(c.kindID): expected \(v)/\(w?.rawValue ?? "-"), got \(c.verdict)/\(c.location?.rawValue ?? "-"): \(c.detail)")
+        }
+        #expect(!swarm.ping(fromContainer: "c1", to: ip2), "the 4789 drop must break w1 -> w2 on the overlay")
+        #expect(swarm.ping(fromContainer: "c0", to: ip1), "m1 -> w1 is untouched")
+        #expect(swarmLeftovers(swarm).isEmpty, "\(swarmLeftovers(swarm))")
+
+        // A node whose engine lacks the image: its task is rejected; Docker's reason, one line; the rest checked.
+        try swarm.docker("w2", ["rmi", tag])
+        let partial = try runSwarmCheck(swarm, image: tag)
+        let w2 = try #require(partial.results.nodes.first { nameOf[$0.address] == "w2" })
+        #expect(w2.agent.status == .down && (w2.agent.detail ?? "").contains("No such image"), "\(w2.agent)")
+        #expect(partial.stderr.contains("No such image"), "\(partial.stderr)")
+        #expect(partial.results.nodes.filter { $0.agent.isUp }.count == 2)
+        #expect(
+            partial.results.checks.contains { c in nameOf[partial.results.nodes.first { $0.name == c.from }!.address] == "m1" && c.verdict == .open })
+        #expect(swarmLeftovers(swarm).isEmpty, "\(swarmLeftovers(swarm))")
+    }
+
+    /// Runs `swarmprobe check --swarm` against the lab's manager from the switch namespace.
+    func runSwarmCheck(_ swarm: DockerSwarmLab, image: String) throws -> CheckRun {
+        let lab = swarm.lab
+        let json = lab.directory.appendingPathComponent("swarm-\(UUID().uuidString).json").path
+        let report = lab.directory.appendingPathComponent("swarm-\(UUID().uuidString).md").path
+        let r = try lab.runInSwitch(
+            binary: swarmprobeBinary(),
+            [
+                "check", "--swarm", "--docker-host", swarm.dockerHost("m1"), "--image", image, "--timeout", "1500ms",
+                "--json", json, "--report", report,
+            ])
+        guard let data = FileManager.default.contents(atPath: json) else {
+            throw ProgramError(command: ["swarmprobe", "check", "--swarm"], status: r.status, message: r.stderr)
+        }
+        let md = (try? String(contentsOfFile: report, encoding: .utf8)) ?? ""
+        return CheckRun(
+            status: r.status, stdout: r.stdout, stderr: r.stderr, results: try JSONDecoder().decode(Results.self, from: data), markdown: md)
+    }
+
+    /// Services, secrets and configs of swarmprobe left on the swarm, agent processes and tap tables on the nodes.
+    func swarmLeftovers(_ swarm: DockerSwarmLab) -> [String] {
+        var left: [String] = []
+        for kind in ["service", "secret", "config"] {
+            let names = (try? swarm.docker("m1", [kind, "ls", "--format", "{{.Name}}"])) ?? "cannot list \(kind)s"
+            left += names.split(whereSeparator: \.isNewline).filter { $0.contains("swarmprobe") }.map { "\(kind) \($0)" }
+        }
+        return left + RemoteLeftovers.find(in: swarm.lab, directoriesBefore: RemoteLeftovers.directories())
+    }
+}
+
+/// The repository's root, where scripts/ is.
+func repositoryRoot() -> String {
+    URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().path
+}
