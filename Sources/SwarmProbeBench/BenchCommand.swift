@@ -8,9 +8,9 @@ public struct SwarmProbeBench: AsyncParsableCommand {
     public static let configuration = CommandConfiguration(
         commandName: "swarmprobe-bench",
         abstract:
-            "Measure swarmprobe: full-mesh checks against nmap and nc, random loss, one agent probing many peers (root), the coordinator at 1,000 generated nodes.",
+            "Measure swarmprobe: full-mesh checks against nmap and nc, random loss, one agent probing many peers (root), the coordinator at 1,000 generated nodes, check --ssh from command to report (root).",
         version: SwarmProbeVersion.current,
-        subcommands: [MeshBenchCommand.self, LossBenchCommand.self, FanoutBenchCommand.self, ScaleBenchCommand.self],
+        subcommands: [MeshBenchCommand.self, LossBenchCommand.self, FanoutBenchCommand.self, ScaleBenchCommand.self, SSHBenchCommand.self],
         defaultSubcommand: MeshBenchCommand.self
     )
 

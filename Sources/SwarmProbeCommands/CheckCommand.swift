@@ -154,7 +154,11 @@ struct CheckCommand: AsyncParsableCommand {
         // Ctrl-C or SIGTERM: stop waiting, keep what was gathered, mark it incomplete; then, always, take
         // down what was deployed.
         let task = Task { () -> (Coordinator, Bool) in
+            let started = ContinuousClock.now
             let failed = await deployment?.start(progress: Self.deployProgress) ?? [:]
+            if deployment != nil {
+                progressLine("agents started on \(inv.nodes.count - failed.count) of \(inv.nodes.count) nodes in \(Self.seconds(since: started))")
+            }
             let coordinator = Coordinator(
                 inventory: inv, profile: prof, token: token, options: options,
                 unavailable: failed.mapValues { AgentHealth(.down, $0) }, progress: progress)
@@ -164,7 +168,9 @@ struct CheckCommand: AsyncParsableCommand {
         let (coordinator, complete) = await task.value
         if let deployment {
             progressLine("stopping the agents and cleaning up ...")
+            let stopping = ContinuousClock.now
             await deployment.stop(progress: Self.deployProgress)
+            progressLine("cleaned up in \(Self.seconds(since: stopping))")
         }
         signals.stop()
         // Agents of another version cannot be asked anything: say so once each, where the user looks first.
@@ -222,6 +228,12 @@ extension CheckCommand {
             case .collecting: progressLine("collecting what each agent received ...")
             }
         }
+    }
+
+    /// `1.25 s`: how long since `start`, for progress lines.
+    static func seconds(since start: ContinuousClock.Instant) -> String {
+        let d = ContinuousClock.now - start
+        return String(format: "%.2f s", Double(d.components.seconds) + Double(d.components.attoseconds) / 1e18)
     }
 
     /// One line per node and step of a deployment, on a terminal; a node that fails says why whatever stderr is.
