@@ -13,7 +13,9 @@ struct SwarmCheckTests {
     let udp7946 = KindID(proto: .udp, port: 7946)
     let vxlan = KindID(proto: .udp, port: 4789)
 
-    @Test("faults give the verdicts hand-started agents give; a node without the image is agent-down with Docker's reason; nothing is left")
+    @Test(
+        "faults give the verdicts hand-started agents give; a node without the image is agent-down with Docker's reason; nothing is left, Ctrl-C included"
+    )
     func swarmCheck() throws {
         let scenario = LabScenario(
             name: "swarm",
@@ -77,6 +79,23 @@ struct SwarmCheckTests {
         #expect(partial.results.nodes.filter { $0.agent.isUp }.count == 2)
         #expect(
             partial.results.checks.contains { c in nameOf[partial.results.nodes.first { $0.name == c.from }!.address] == "m1" && c.verdict == .open })
+        #expect(swarmLeftovers(swarm).isEmpty, "\(swarmLeftovers(swarm))")
+
+        // Ctrl-C while the agents probe: the check stops, and service and secret go all the same.
+        let json = lab.directory.appendingPathComponent("interrupted.json").path
+        let check = try ChildProcess(
+            [
+                "ip", "netns", "exec", lab.switchNamespace, swarmprobeBinary(), "check", "--swarm", "--docker-host", swarm.dockerHost("m1"),
+                "--image", tag, "--timeout", "10s", "--json", json, "--quiet",
+            ], stdout: .null, stderr: .file(lab.directory.appendingPathComponent("interrupted.err").path))
+        let deadline = Date().addingTimeInterval(60)
+        while Date() < deadline && RemoteLeftovers.agents(in: lab).count < 2 { usleep(200_000) }
+        #expect(RemoteLeftovers.agents(in: lab).count == 2, "the agents on m1 and w1 should have started")
+        usleep(1_500_000)
+        check.signal(SIGINT)
+        #expect(check.wait().status == 1)
+        let interrupted = try JSONDecoder().decode(Results.self, from: try #require(FileManager.default.contents(atPath: json)))
+        #expect(!interrupted.complete)
         #expect(swarmLeftovers(swarm).isEmpty, "\(swarmLeftovers(swarm))")
     }
 
