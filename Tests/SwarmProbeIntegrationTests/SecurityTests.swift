@@ -373,7 +373,7 @@ struct SecurityTests {
             lab, in: lab.switchNamespace, name: "flood-udp",
             [
                 "flood", "--dst", "\(agent.address)", "--src-claim", "\(lab.node("w1").address)", "--ports", "7946,4789",
-                "--packets", "400000", "--seconds", "\(seconds - 2)",
+                "--packets", "400000", "--seconds", "\(seconds - 2)", "--min-packets", "100000",
             ])
         let tcp = try SecAttacker(
             lab, in: lab.switchNamespace, name: "flood-tcp",

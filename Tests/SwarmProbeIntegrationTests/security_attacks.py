@@ -202,7 +202,7 @@ def cmd_flood(a):
     plist = ports(a.ports)
     i = 0
     while sent < a.packets:
-        if (i & 1023) == 0 and time.monotonic() > deadline:
+        if (i & 1023) == 0 and sent >= a.min_packets and time.monotonic() > deadline:
             break
         port = plist[i % len(plist)]
         payload = pool[port][(i >> 2) & 511]
@@ -491,6 +491,8 @@ def main():
     p.add_argument("--framed", default="4789")
     p.add_argument("--packets", type=int, default=300_000)
     p.add_argument("--seconds", type=float, default=10)
+    p.add_argument("--min-packets", type=int, default=0,
+                   help="keep sending past --seconds until this many went out (a loaded machine sends slower)")
     p.add_argument("--seed", type=int, default=2)
     p.set_defaults(fn=cmd_flood)
 
