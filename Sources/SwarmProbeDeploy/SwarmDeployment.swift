@@ -28,7 +28,7 @@ public final class SwarmDeployment: AgentDeployment, @unchecked Sendable {
     public init(
         endpoint: DockerDiscovery.Endpoint, discovery: DockerDiscovery.Discovery, image: String, profile: String?,
         dataPathPort: Int?, waitLimit: TimeInterval = 90
-    ) {
+    ) throws(InputError) {
         self.endpoint = endpoint
         self.discovery = discovery
         self.image = image
@@ -36,7 +36,7 @@ public final class SwarmDeployment: AgentDeployment, @unchecked Sendable {
         self.dataPathPort = dataPathPort
         self.waitLimit = waitLimit
         tokenLine = ClusterToken.generate()
-        token = try! ClusterToken.parse(tokenLine, source: "the run's token")
+        token = try ClusterToken.parse(tokenLine, source: "the run's token")
         run = "swarmprobe-" + String(UInt64.random(in: 0..<(1 << 40)), radix: 16)
     }
 
@@ -60,16 +60,15 @@ public final class SwarmDeployment: AgentDeployment, @unchecked Sendable {
     }
 
     public func start(progress: @escaping @Sendable (DeployEvent) -> Void) async -> [String: String] {
-        let nodes = discovery.nodes
-        let all = Dictionary(uniqueKeysWithValues: nodes.map { ($0.node.name, "") })
-        func failAll(_ why: String) -> [String: String] {
-            for n in nodes { progress(DeployEvent(n.node.name, .failed, why)) }
-            return all.mapValues { _ in why }
-        }
         do {
             try await createService()
         } catch {
-            return failAll(error.message)
+            var failed: [String: String] = [:]
+            for n in discovery.nodes {
+                progress(DeployEvent(n.node.name, .failed, error.message))
+                failed[n.node.name] = error.message
+            }
+            return failed
         }
         return await waitForTasks(progress: progress)
     }
