@@ -14,7 +14,8 @@ struct ControlReply: Sendable {
     var requestNonce: String?
 }
 
-/// The signed control API: hello, run (carry out a plan), log (what this agent received).
+/// The signed control API: hello, run (carry out a plan), stop (end a run early, keep what ended), log (what
+/// this agent received).
 final class ControlService: Sendable {
     let address: IPAddress
     /// `address:port` of the control endpoint, as a coordinator names it.
@@ -65,6 +66,8 @@ final class ControlService: Sendable {
         /// (`missed`) once its log is served, which a retried log request gets again.
         var silent: [SilentProbe] = []
         var missed: [MissedAnswer]?
+        /// Its probes as they end, for a stop request; kept for the latest run only, until its log is served.
+        var progress: RunProgress?
     }
     private let runStarts = NIOLockedValueBox<[String: RunRecord]>([:])
     /// When this agent last served a run's log.
@@ -137,20 +140,41 @@ final class ControlService: Sendable {
                 }
                 defer { running.withLockedValue { $0 = false } }
                 let started = Int64(nowMs())
+                let progress = RunProgress()
                 let lostBefore = taps?.lost() ?? 0
                 let servedBefore = logServedMs.withLockedValue { $0 }
                 runStarts.withLockedValue { starts in
                     if starts.count > 64 { starts = starts.filter { started - $0.value.timeMs < 600_000 } }
                     // Past the arrivals' minute nothing can match a silent probe any more.
                     for (id, r) in starts where !r.silent.isEmpty && started - r.timeMs > 60_000 { starts[id]?.silent = [] }
-                    starts[request.runID] = RunRecord(timeMs: started, lost: lostBefore, servedBefore: servedBefore)
+                    for id in starts.keys { starts[id]?.progress = nil }
+                    starts[request.runID] = RunRecord(timeMs: started, lost: lostBefore, servedBefore: servedBefore, progress: progress)
                 }
                 logger.info("control: run \(request.runID.prefix(8)): \(request.probes.count) probes, timeout \(request.timeoutMs) ms")
-                let (results, silent, pace) = await prober.run(request)
+                // On its own task, so that a stop request can cancel the probes in flight.
+                let probing = Task { [prober] in await prober.run(request, progress: progress) }
+                progress.whenStopped { probing.cancel() }
+                let (ran, ranSilent, pace) = await probing.value
+                // Stopped: what ended before the stop is the run's result (the stop request set its silent probes).
+                let stopped = progress.isStopped
+                let results = stopped ? progress.recorded.reports : ran
+                let silent = stopped ? [] : ranSilent
                 if !silent.isEmpty { runStarts.withLockedValue { $0[request.runID]?.silent = silent } }
                 logger.info(
                     "control: run \(request.runID.prefix(8)): \(request.probes.count) probes done in \(Int64(nowMs()) - started) ms (\(pace))")
                 return ok(RunResponse(runID: request.runID, results: results), nonce)
+            case ControlPath.stop:
+                let request = try WireCodec.decode(StopRequest.self, from: body, source: "stop request")
+                guard let progress = runStarts.withLockedValue({ $0[request.runID]?.progress }) else {
+                    return ControlReply(status: .notFound, body: errorBody("no such run on this agent"), requestNonce: nonce)
+                }
+                let (reports, silent) = progress.stop()
+                // The run's silent probes are those that ended before the stop: the log's missed answers match them.
+                runStarts.withLockedValue { starts in
+                    if starts[request.runID]?.missed == nil { starts[request.runID]?.silent = silent }
+                }
+                logger.info("control: run \(request.runID.prefix(8)): stopped by the coordinator; \(reports.count) probes had ended")
+                return ok(RunResponse(runID: request.runID, results: reports), nonce)
             case ControlPath.log:
                 let request = try WireCodec.decode(LogRequest.self, from: body, source: "log request")
                 let (entries, truncated) = responder.log(runID: request.runID)
@@ -189,6 +213,7 @@ final class ControlService: Sendable {
                     runStarts.withLockedValue { starts in
                         starts[request.runID]?.missed = missed
                         starts[request.runID]?.silent = []
+                        starts[request.runID]?.progress = nil
                     }
                 }
                 forgetLogs(servedRun: request.runID)

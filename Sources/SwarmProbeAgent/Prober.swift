@@ -31,8 +31,9 @@ final class Prober: Sendable {
     }
 
     /// Sends every probe of the plan; returns what each ended with, the probes that ended in silence, and
-    /// how the run was paced.
-    func run(_ request: RunRequest) async -> (reports: [ProbeReport], silent: [SilentProbe], pace: String) {
+    /// how the run was paced. Each probe that ends is also recorded in `progress`; once that is stopped no
+    /// further probe starts (the caller cancels the ones in flight).
+    func run(_ request: RunRequest, progress: RunProgress = RunProgress()) async -> (reports: [ProbeReport], silent: [SilentProbe], pace: String) {
         let runID = Hex.decode(request.runID) ?? [UInt8](repeating: 0, count: 16)
         let pacing = RunPacing(firstWave: request.probes.prefix(concurrency).count { $0.kind.proto != .esp })
         let (reports, silent) = await withTaskGroup(of: (ProbeReport, SilentProbe?).self) { group in
@@ -41,11 +42,13 @@ final class Prober: Sendable {
             results.reserveCapacity(request.probes.count)
             var pending = request.probes[...]
             func startNext() {
-                guard let order = pending.popFirst() else { return }
+                guard !progress.isStopped, let order = pending.popFirst() else { return }
                 group.addTask {
                     let timeout = TimeAmount.milliseconds(Int64(order.timeoutMs ?? request.timeoutMs))
                     let (evidence, silent) = await self.probe(order, runID: runID, timeout: timeout, attempts: request.attempts, pacing: pacing)
-                    return (ProbeReport(target: order.target, kind: order.kind, evidence: evidence), silent)
+                    let report = ProbeReport(target: order.target, kind: order.kind, evidence: evidence)
+                    progress.ended(report, silent: silent)
+                    return (report, silent)
                 }
             }
             for _ in 0..<min(concurrency, pending.count) { startNext() }
@@ -220,14 +223,29 @@ final class Prober: Sendable {
                             makePacket: makePacket, promise: promise))
                 }
             }
-        do {
-            let channel = try await bootstrap.bind(to: local).get()
-            let end = try await promise.futureResult.get()
-            try? await channel.close()
-            return end
-        } catch {
-            promise.succeed(ProbeEnd(outcome: .timeout, attemptsSent: 0))
-            return ProbeEnd(outcome: .sendFailed, detail: "\(error)", attemptsSent: 0)
+        // A stopped run ends its datagram probes at once: closing the socket settles the probe.
+        let socket = NIOLockedValueBox<(channel: (any Channel)?, cancelled: Bool)>((nil, false))
+        return await withTaskCancellationHandler {
+            do {
+                let channel = try await bootstrap.bind(to: local).get()
+                let cancelled = socket.withLockedValue { s in
+                    s.channel = channel
+                    return s.cancelled
+                }
+                if cancelled { channel.close(promise: nil) }
+                let end = try await promise.futureResult.get()
+                try? await channel.close()
+                return end
+            } catch {
+                promise.succeed(ProbeEnd(outcome: .timeout, attemptsSent: 0))
+                return ProbeEnd(outcome: .sendFailed, detail: "\(error)", attemptsSent: 0)
+            }
+        } onCancel: {
+            let channel = socket.withLockedValue { s in
+                s.cancelled = true
+                return s.channel
+            }
+            channel?.close(promise: nil)
         }
     }
 }

@@ -151,8 +151,10 @@ struct CheckCommand: AsyncParsableCommand {
         let options = CheckOptions(timeout: timeout.policy, attempts: attempts)
         let progress = Self.progress(options)
 
-        // Ctrl-C or SIGTERM: stop waiting, keep what was gathered, mark it incomplete; then, always, take
+        // Ctrl-C or SIGTERM: stop waiting, ask the agents for what they have so far (a few seconds at most),
+        // decide from that, mark the rest undecided; a second one stops asking at once. Then, always, take
         // down what was deployed.
+        let interrupt = CheckInterrupt()
         let task = Task { () -> (Coordinator, Bool) in
             let started = ContinuousClock.now
             let failed = await deployment?.start(progress: Self.deployProgress) ?? [:]
@@ -162,9 +164,10 @@ struct CheckCommand: AsyncParsableCommand {
             let coordinator = Coordinator(
                 inventory: inv, profile: prof, token: token, options: options,
                 unavailable: failed.mapValues { AgentHealth(.down, $0) }, progress: progress)
+            interrupt.watch(coordinator)
             return (coordinator, await coordinator.gather())
         }
-        let signals = SignalCancellation { task.cancel() }
+        let signals = SignalCancellation { interrupt.signal(task) }
         let (coordinator, complete) = await task.value
         if let deployment {
             progressLine("stopping the agents and cleaning up ...")
@@ -226,6 +229,8 @@ extension CheckCommand {
                 progressLine("probing \(paths) paths at once (\(policy) \(Double(ms) / 1000) s, \(options.attempts) tries) ...")
             case .probed: break
             case .collecting: progressLine("collecting what each agent received ...")
+            case let .salvaging(n):
+                progressLine("interrupted: asking \(n) agents for what they have so far (interrupt again to stop now) ...")
             }
         }
     }

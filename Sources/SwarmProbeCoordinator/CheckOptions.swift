@@ -55,4 +55,6 @@ public enum CheckProgress: Sendable {
     case probing(paths: Int, timeoutMs: Int)
     case probed(agent: String)
     case collecting
+    /// Interrupted: asking `agents` agents for what they have so far (`Coordinator.salvage`).
+    case salvaging(agents: Int)
 }

@@ -17,9 +17,11 @@ public final class Coordinator: Sendable {
     public let profile: Profile
     public let options: CheckOptions
     private let token: ClusterToken
-    private let logger: Logger
-    private let progress: @Sendable (CheckProgress) -> Void
-    private let gathered = NIOLockedValueBox(Gathered())
+    let logger: Logger
+    let progress: @Sendable (CheckProgress) -> Void
+    let gathered = NIOLockedValueBox(Gathered())
+    /// The gather after an interrupt, so a second interrupt can end it (`abort`).
+    let salvaging = NIOLockedValueBox<(aborted: Bool, task: Task<Void, Never>?)>((false, nil))
     private let started = Date()
 
     /// How long past the probe timeout an agent may take to hand back its plan's results: 3 s, plus
@@ -47,8 +49,8 @@ public final class Coordinator: Sendable {
         gathered.withLockedValue { $0.health = unavailable }
     }
 
-    /// Runs the whole check. If the task is cancelled (Ctrl-C), it stops waiting and
-    /// `results(complete:)` returns what was gathered, marked incomplete.
+    /// Runs the whole check. If the task is cancelled (Ctrl-C), it stops waiting, asks the agents for what
+    /// they have so far (`salvage`), and `results(complete:)` decides from that, marked incomplete.
     public func run() async -> Results {
         results(complete: await gather())
     }
@@ -195,7 +197,11 @@ public final class Coordinator: Sendable {
                 }
             }
         }
-        if Task.isCancelled { return false }
+        // Interrupted with the runs under way: ask the agents for what they have so far.
+        if Task.isCancelled {
+            await salvage(client, runID: runID, nodes: up)
+            return false
+        }
 
         // 3. Log: what each agent received, once every sender is done.
         progress(.collecting)
@@ -217,8 +223,12 @@ public final class Coordinator: Sendable {
                 }
             }
         }
+        if Task.isCancelled {
+            await salvage(client, runID: runID, nodes: up)
+            return false
+        }
         endPhase()
-        return !Task.isCancelled
+        return true
     }
 
     private func endPhase() {

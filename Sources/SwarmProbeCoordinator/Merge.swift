@@ -167,15 +167,6 @@ public enum Merge {
                         sent?.missedAnswerMs = missed[ProbeKey(target: toNode.address, kind: kindID)]
                     }
 
-                    if !complete && (from.sent == nil || to.log == nil) && (from.health?.isUp ?? true) && (to.health?.isUp ?? true) {
-                        try body(
-                            CheckResult(
-                                from: fromNode.name, to: toNode.name, kind: kind, required: required,
-                                decision: Decision(.inconclusive, nil, .interrupted),
-                                detail: "the check was interrupted before both ends of this path reported",
-                                sender: sent, receiver: nil))
-                        continue
-                    }
                     var receiver: ReceiverEvidence?
                     if let log = to.log {
                         let keys = row.map { from.sent!.nonceKeys($0) } ?? []
@@ -205,7 +196,12 @@ public enum Merge {
                         expectedSource: fromNode.address,
                         senderAgent: from.health ?? notContacted, receiverAgent: to.health ?? notContacted,
                         sender: sent, receiver: receiver)
-                    let decision = decide(input)
+                    var decision = decide(input)
+                    // Interrupted: what the evidence gathered settles stands; a path it does not settle only
+                    // because an end had not reported yet is undecided, not lost.
+                    if !complete && Merge.undecided(decision, senderContacted: from.health != nil, targetContacted: to.health != nil) {
+                        decision = Decision(.inconclusive, nil, .interrupted)
+                    }
                     // A pass that only counts and groups needs no sentence per healthy path.
                     let detail = decision.verdict == .open && !nonces ? "" : CheckDetail.sentence(decision, input)
                     try body(
@@ -214,6 +210,17 @@ public enum Merge {
                             decision: decision, detail: detail, sender: sent, receiver: receiver))
                 }
             }
+        }
+    }
+
+    /// Whether a check of an interrupted run is left undecided: `decide` found an end's report missing while
+    /// that end's agent was up (the interrupt came first), or an end was never contacted at all.
+    static func undecided(_ d: Decision, senderContacted: Bool, targetContacted: Bool) -> Bool {
+        if !senderContacted { return true }
+        switch d.reason {
+        case .senderReportLost, .targetReportLost: return true
+        case .targetAgentDown: return !targetContacted
+        default: return false
         }
     }
 

@@ -5,6 +5,9 @@ public enum ControlPath {
     public static let hello = "/v1/hello"
     public static let run = "/v1/run"
     public static let log = "/v1/log"
+    /// Stop a run and hand back what it has so far (a check interrupted mid-run). An agent from before it
+    /// answers 404; the coordinator then leaves that agent's probes undecided, so no version bump.
+    public static let stop = "/v1/stop"
 }
 
 /// The coordinator's greeting: which protocol it speaks.
@@ -160,6 +163,13 @@ public struct RunResponse: Sendable, Equatable {
 }
 
 public struct LogRequest: Sendable, Equatable {
+    public var runID: String
+    public init(runID: String) { self.runID = runID }
+}
+
+/// Asks an agent to start no more probes of a run, end those in flight, and answer with the probes that had
+/// ended (a `RunResponse`): what a check interrupted mid-run still knows.
+public struct StopRequest: Sendable, Equatable {
     public var runID: String
     public init(runID: String) { self.runID = runID }
 }

@@ -138,6 +138,10 @@ public struct Summary: Codable, Sendable, Equatable {
     public var inconclusive: Int
     /// Required checks whose verdict is not `open`: each is a finding.
     public var requiredNotOpen: Int
+    /// Checks an interrupt left undecided (reason `interrupted`), and how many of them are required; 0 in a
+    /// complete check. Absent from results written before they were counted (read as 0).
+    public var undecided: Int
+    public var requiredUndecided: Int
     /// `pass` (exit 0), `fail` (exit 1) or `incomplete` (interrupted; exit 1).
     public var status: String
     public var exitCode: Int32
@@ -151,10 +155,15 @@ public struct Summary: Codable, Sendable, Equatable {
     /// Counts checks one at a time, for results streamed rather than held.
     public struct Counter: Sendable, Equatable {
         public var checks = 0, open = 0, blocked = 0, closed = 0, agentDown = 0, inconclusive = 0, requiredNotOpen = 0
+        public var undecided = 0, requiredUndecided = 0
         public init() {}
-        public mutating func add(_ c: CheckResult) { add(verdict: c.verdict, required: c.required) }
-        public mutating func add(verdict: Verdict, required: Bool) {
+        public mutating func add(_ c: CheckResult) { add(verdict: c.verdict, required: c.required, undecided: c.reason == .interrupted) }
+        public mutating func add(verdict: Verdict, required: Bool, undecided: Bool = false) {
             checks += 1
+            if undecided {
+                self.undecided += 1
+                if required { requiredUndecided += 1 }
+            }
             switch verdict {
             case .open: open += 1
             case .blocked: blocked += 1
@@ -174,6 +183,8 @@ public struct Summary: Codable, Sendable, Equatable {
         agentDown = c.agentDown
         inconclusive = c.inconclusive
         requiredNotOpen = c.requiredNotOpen
+        undecided = c.undecided
+        requiredUndecided = c.requiredUndecided
         if !complete {
             status = "incomplete"
             exitCode = 1
@@ -188,7 +199,22 @@ public struct Summary: Codable, Sendable, Equatable {
 
     enum CodingKeys: String, CodingKey {
         case checks, open, blocked, closed, agentDown = "agent_down", inconclusive
-        case requiredNotOpen = "required_not_open", status, exitCode = "exit_code"
+        case requiredNotOpen = "required_not_open", undecided, requiredUndecided = "required_undecided", status, exitCode = "exit_code"
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        checks = try c.decode(Int.self, forKey: .checks)
+        open = try c.decode(Int.self, forKey: .open)
+        blocked = try c.decode(Int.self, forKey: .blocked)
+        closed = try c.decode(Int.self, forKey: .closed)
+        agentDown = try c.decode(Int.self, forKey: .agentDown)
+        inconclusive = try c.decode(Int.self, forKey: .inconclusive)
+        requiredNotOpen = try c.decode(Int.self, forKey: .requiredNotOpen)
+        undecided = try c.decodeIfPresent(Int.self, forKey: .undecided) ?? 0
+        requiredUndecided = try c.decodeIfPresent(Int.self, forKey: .requiredUndecided) ?? 0
+        status = try c.decode(String.self, forKey: .status)
+        exitCode = try c.decode(Int32.self, forKey: .exitCode)
     }
 }
 

@@ -40,7 +40,9 @@ public enum CheckDetail {
             let h = input.senderAgent.status == .incompatible ? input.senderAgent : input.receiverAgent
             return "\(h.detail ?? "an agent speaks another protocol version"); nothing is claimed about the path"
         case .interrupted:
-            return "the check was interrupted before both ends of this path reported"
+            // Undecided rather than lost: say which end had not reported yet.
+            guard sent != nil else { return "the check was interrupted before \(from)'s probe to \(to) ended; run it again to decide this path" }
+            return "the check was interrupted before \(to)'s agent reported what it received; run it again to decide this path"
         case .rejectedOnTheWay:
             return "a reset or ICMP port-unreachable came back, yet the probe never reached \(to)'s interface: something on the way rejects it"
         case .rejectedByTargetFirewall:

@@ -16,7 +16,7 @@ extension MarkdownReport {
         out.append("- Duration: \(formatDuration(ms: r.durationMs))")
         out.append("- swarmprobe: \(r.toolVersion)")
         if !r.complete {
-            out.append("- Interrupted: what is below is what ran before the interruption")
+            out.append("- Interrupted: each path is decided from what the agents had when it stopped; the rest are undecided (reason `interrupted`)")
         }
 
         // Node groups, and only the nodes that need a look.

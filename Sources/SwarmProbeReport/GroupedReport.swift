@@ -19,7 +19,7 @@ public enum GroupedReport {
         switch s.status {
         case "pass": return "PASS: all \(thousands(required)) required paths open"
         case "incomplete":
-            return "INCOMPLETE: interrupted after \(thousands(s.checks)) checks; \(thousands(s.requiredNotOpen)) required paths not open so far"
+            return IncompleteHeadline.line(s, count: thousands)
         default: return "FAIL: \(thousands(s.requiredNotOpen)) of \(thousands(required)) required paths not open"
         }
     }

@@ -22,7 +22,8 @@ public enum MarkdownReport {
         out.append("- Duration: \(formatDuration(ms: r.durationMs))")
         out.append("- swarmprobe: \(r.toolVersion)")
         if !r.complete {
-            out.append("- Interrupted: what is below is what ran before the interruption; checks that did not run are marked `.`")
+            out.append(
+                "- Interrupted: each path is decided from what the agents had when it stopped; the rest are undecided (`?`, reason `interrupted`)")
         }
 
         out += section("Nodes", nodes(m))
@@ -110,8 +111,8 @@ public enum MarkdownReport {
 
     private static func findings(_ m: ReportModel) -> [String] {
         var out: [String] = []
-        let required = m.results.summary.requiredNotOpen
-        if required == 0 && m.agentFindings.isEmpty && m.sourceFindings.isEmpty {
+        let required = m.requiredNotOpen
+        if required == 0 && m.agentFindings.isEmpty && m.sourceFindings.isEmpty && m.undecided.isEmpty {
             return [
                 m.status == .incomplete
                     ? "None so far: every required path that was checked is open."
@@ -149,6 +150,10 @@ public enum MarkdownReport {
         for s in m.sourceFindings {
             heading(Remedy.title(s, m))
             out.append(paragraph(Remedy.explain(s, m)))
+        }
+        if !m.undecided.isEmpty {
+            heading("Undecided: the check was interrupted before \(plural(m.undecided.count, "required path")) ended")
+            out.append(m.undecidedList + ". Run the check again to decide them.")
         }
         return out
     }

@@ -13,6 +13,10 @@ struct ReportModel {
     let kinds: [KindSection]
     let requiredChecks: Int
     let causeFindings: [CauseFinding]
+    /// Required checks an interrupt left undecided (reason `interrupted`): not findings, listed apart.
+    let undecided: [CheckResult]
+    /// Required checks found not open (undecided ones are not).
+    var requiredNotOpen: Int { results.summary.requiredNotOpen - results.summary.requiredUndecided }
     let agentFindings: [AgentFinding]
     let sourceFindings: [SourceFinding]
     let information: [InfoGroup]
@@ -60,7 +64,8 @@ struct ReportModel {
 
         // Required, not open, not agent-down: grouped by (verdict, where, kind), then by target.
         var causes: [CauseFinding] = []
-        for c in r.checks where c.required && c.verdict != .open && !c.blamesAnAgent {
+        undecided = r.checks.filter { $0.required && $0.reason == .interrupted }
+        for c in r.checks where c.required && c.verdict != .open && !c.blamesAnAgent && c.reason != .interrupted {
             let location = c.verdict == .blocked ? (c.location ?? .unknown) : nil
             let i: Int
             if let found = causes.firstIndex(where: { $0.verdict == c.verdict && $0.location == location && $0.kind == c.kindID }) {
@@ -207,8 +212,14 @@ struct ReportModel {
         case .fail:
             return "FAIL: \(s.requiredNotOpen) of \(plural(requiredChecks, "required path")) not open"
         case .incomplete:
-            return "INCOMPLETE: interrupted after \(plural(s.checks, "check")); \(plural(s.requiredNotOpen, "required path")) not open so far"
+            return IncompleteHeadline.line(s)
         }
+    }
+
+    /// `w1 -> w2 7946/tcp, ...`: the undecided required paths, the first 20 named.
+    var undecidedList: String {
+        let named = undecided.prefix(20).map { "\($0.from) -> \($0.to) \($0.kindID)" }.joined(separator: ", ")
+        return undecided.count > 20 ? named + " and \(undecided.count - 20) more" : named
     }
 
     /// `60 checks: 21 open, 9 blocked, ...`, zero counts left out.

@@ -77,9 +77,9 @@ public enum TerminalReport {
     // MARK: - Findings
 
     private static func findings(_ m: ReportModel, _ paint: Painter) -> [String] {
-        let count = m.results.summary.requiredNotOpen
+        let count = m.requiredNotOpen
         let heading = m.status == .incomplete ? "Findings so far" : "Findings"
-        guard count > 0 || !m.agentFindings.isEmpty else {
+        guard count > 0 || !m.agentFindings.isEmpty || !m.undecided.isEmpty else {
             return [paint.bold("\(heading): none") + ", every required path that was checked is open"]
         }
         var out = [paint.bold("\(heading): \(plural(count, "required path")) not open")]
@@ -104,6 +104,12 @@ public enum TerminalReport {
         for a in m.agentFindings {
             out.append(paint.yellow("  " + Remedy.title(a, m)))
             explanation(Remedy.explain(a, m), indent: "    ")
+        }
+        if !m.undecided.isEmpty {
+            out.append(
+                paint.forVerdict(.inconclusive, "  Undecided: the check was interrupted before \(plural(m.undecided.count, "required path")) ended"))
+            out += wrap(m.undecidedList, width: width, indent: "    ", firstIndent: "    ")
+            out += wrap("Run the check again to decide them.", width: width, indent: "    ")
         }
         return out
     }

@@ -320,6 +320,21 @@ struct ControlHTTPHandlerTests {
         _ = try await channel.finish(acceptAlreadyClosed: true)
     }
 
+    @Test("a signed stop for a run this agent never carried out: 404 in one line, signed; the connection stays")
+    func stopOfAnUnknownRun() async throws {
+        let loop = NIOAsyncTestingEventLoop()
+        let channel = try await connection(controlService(loop: loop), loop: loop)
+        let request = signed("POST", ControlPath.stop, body: WireCodec.encode(StopRequest(runID: String(repeating: "ab", count: 16))))
+        try await channel.writeInbound(request.bytes)
+        let response = try await response(channel)
+        #expect(response.status == 404)
+        expectErrorLine(response)
+        #expect(String(decoding: response.body, as: UTF8.self).contains("no such run on this agent"))
+        expectSigned(response, nonce: request.nonce)
+        #expect(await isOpen(channel))
+        _ = try await channel.finish(acceptAlreadyClosed: true)
+    }
+
     @Test("a content-length over 4 MiB: 413 at the head, and closed; exactly 4 MiB waits for its body")
     func tooLargeAnnounced() async throws {
         let loop = NIOAsyncTestingEventLoop()

@@ -81,7 +81,8 @@ struct WireCodecTests {
         [
             ("hello request", WireCodec.encode(HelloRequest())), ("hello", WireCodec.encode(hello)),
             ("plan", WireCodec.encode(runRequest(peers: 31))), ("results", WireCodec.encode(runResponse(count: 40))),
-            ("log request", WireCodec.encode(LogRequest(runID: "r"))), ("log", WireCodec.encode(logResponse(records: 40, entries: 20, seed: 3))),
+            ("log request", WireCodec.encode(LogRequest(runID: "r"))), ("stop request", WireCodec.encode(StopRequest(runID: "r"))),
+            ("log", WireCodec.encode(logResponse(records: 40, entries: 20, seed: 3))),
             ("error", WireCodec.encode(ErrorResponse(error: awkward))),
         ]
     }
@@ -98,6 +99,7 @@ struct WireCodecTests {
         for n in [0, 1, 31, 999] { #expect(try roundTrip(Self.runRequest(peers: n))) }
         for n in [0, 1, 2, 9, 124, 4000] { #expect(try roundTrip(Self.runResponse(count: n))) }
         #expect(try roundTrip(LogRequest(runID: Self.awkward)))
+        #expect(try roundTrip(StopRequest(runID: Self.awkward)))
         for (records, entries, seed) in [(0, 0, 1), (1, 0, 2), (0, 1, 3), (7, 5, 4), (600, 300, 5)] {
             #expect(try roundTrip(Self.logResponse(records: records, entries: entries, seed: seed)))
         }

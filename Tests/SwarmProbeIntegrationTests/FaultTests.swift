@@ -75,6 +75,47 @@ struct FaultTests {
         }
     }
 
+    @Test("Ctrl-C once the fast paths answered: they are decided open, only the silent one is undecided (interrupted)")
+    func interruptedKeepsWhatItKnows() throws {
+        let silent = KindID(proto: .tcp, port: 7946)
+        let scenario = LabScenario(
+            name: "keep", nodes: [("m1", .manager), ("w1", .worker), ("w2", .worker)],
+            faults: [.networkDrop(from: "w1", to: "w2", kind: silent)])
+        try withLab(scenario) { lab, token in
+            // A timeout far longer than the test: the dropped path is still out when the check is interrupted.
+            let (check, json, report) = try startCheck(lab, token: token, timeout: "60s", name: "keep")
+            defer { check.terminate(grace: 1) }
+            // Every agent has its plan; the paths that work answer within milliseconds of that.
+            while check.isRunning && !lab.nodes.allSatisfy({ lab.agentLog($0.name).contains("probes, timeout") }) { usleep(50_000) }
+            usleep(1_000_000)
+            check.signal(SIGINT)
+            let exit = check.wait()
+            #expect(exit.status == 1)
+            let r = try results(json)
+            #expect(!r.complete)
+            #expect(r.summary.status == "incomplete")
+            #expect(r.checks.count == 3 * 2 * 4, "every planned check is listed")
+            #expect(r.nodes.allSatisfy { $0.agent.isUp }, "\(r.nodes.map(\.agent))")
+            for c in r.checks {
+                if c.from == "w1" && c.to == "w2" && c.kindID == silent {
+                    #expect(c.verdict == .inconclusive && c.reason == .interrupted, "\(c.from) -> \(c.to) \(c.kindID): \(c.verdict) \(c.detail)")
+                } else {
+                    // Decided from what the agents handed over after the interrupt, as a complete check decides it.
+                    #expect(c.verdict == .open, "\(c.from) -> \(c.to) \(c.kindID): \(c.verdict) \(c.reason) \(c.detail)")
+                }
+            }
+            #expect(r.summary.undecided == 1 && r.summary.requiredUndecided == 1)
+            let headline = "INCOMPLETE: interrupted: 1 of 24 paths undecided; every decided required path open"
+            let md = try String(contentsOfFile: report, encoding: .utf8)
+            #expect(md.contains("**\(headline)**"), "\(md.prefix(600))")
+            // The agents were told to stop: the silent probe does not keep them busy for its minute.
+            #expect(lab.agentLog("w1").contains("stopped by the coordinator"), "\(lab.agentLog("w1"))")
+            let again = try runCheck(lab, token: token)
+            #expect(again.results.complete && again.results.nodes.allSatisfy { $0.agent.isUp }, "\(again.results.nodes.map(\.agent))")
+            expectMatches(again.results, scenario, capture: true)
+        }
+    }
+
     @Test("Ctrl-C during the check: partial JSON and report, marked incomplete, exit non-zero")
     func interrupted() throws {
         let scenario = LabScenario(

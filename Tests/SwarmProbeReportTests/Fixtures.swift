@@ -10,7 +10,7 @@ enum Fixture: String, CaseIterable, Sendable, CustomStringConvertible {
     /// Every cause at once: each blocked place, closed, agent down, auth failed,
     /// inconclusive, an unexpected source address, optional paths not open, clock skew.
     case failing
-    /// Interrupted half-way.
+    /// Interrupted with two probes still out: those two undecided, the rest decided.
     case incomplete
     /// 40 generated nodes in four groups with seeded faults (`SyntheticCluster`): the grouped reports.
     case grouped
@@ -63,6 +63,19 @@ struct RunBuilder {
             CheckResult(
                 from: from, to: to, kind: kind, required: kind.isRequired(from: a.role, to: b.role),
                 decision: decision, detail: CheckDetail.sentence(decision, input), sender: sender, receiver: receiver))
+    }
+
+    /// A check an interrupt left undecided: what `Merge` makes of a sender that had not reported the probe.
+    mutating func addUndecided(_ from: String, _ to: String, _ kind: TrafficKind) {
+        let a = node(from), b = node(to)
+        let input = VerdictInput(
+            kind: kind.kindID, fromName: from, toName: to, expectedSource: a.address,
+            senderAgent: agent(from), receiverAgent: agent(to), sender: nil, receiver: nil)
+        let decision = Decision(.inconclusive, nil, .interrupted)
+        checks.append(
+            CheckResult(
+                from: from, to: to, kind: kind, required: kind.isRequired(from: a.role, to: b.role),
+                decision: decision, detail: CheckDetail.sentence(decision, input), sender: nil, receiver: nil))
     }
 
     /// What an up target reports: its listener for the kind, and what it received.
@@ -223,6 +236,11 @@ enum Fixtures {
         }
         b.add("mgr-1", "wrk-1", t, answered(388, attempts: 2), b.seen("wrk-1", t, received: 2, answered: 2, from: "mgr-1"))
         b.add("mgr-1", "wrk-2", t, timedOut(), b.seen("wrk-2", t, capture: CaptureEvidence(seenAtInterface: false)))
+        b.add("wrk-1", "mgr-1", t, answered(401), b.seen("mgr-1", t, received: 1, answered: 1, from: "wrk-1"))
+        b.add("wrk-2", "mgr-1", t, answered(377), b.seen("mgr-1", t, received: 1, answered: 1, from: "wrk-2"))
+        // Interrupted while the workers' probes to each other were still out.
+        b.addUndecided("wrk-1", "wrk-2", t)
+        b.addUndecided("wrk-2", "wrk-1", t)
         return b.results(startedAt: "2025-06-02T11:30:00Z", durationMs: 1830, complete: false)
     }
 

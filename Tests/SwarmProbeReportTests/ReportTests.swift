@@ -9,7 +9,7 @@ struct MarkdownReportTests {
         let expectations: [(Fixture, String)] = [
             (.healthy, "**PASS: all 42 required paths open**"),
             (.failing, "**FAIL: "),
-            (.incomplete, "**INCOMPLETE: interrupted after 8 checks; 1 required path not open so far**"),
+            (.incomplete, "**INCOMPLETE: interrupted: 2 of 12 paths undecided; 1 required path not open**"),
         ]
         for (fixture, prefix) in expectations {
             let lines = MarkdownReport.render(fixture.results).split(separator: "\n").prefix(3)
@@ -85,6 +85,47 @@ struct MarkdownReportTests {
         let r = Fixtures.large(nodes: 150)
         #expect(MarkdownReport.render(r).contains("22,350 open checks (22,350 on 4789/udp), not listed here"))
         #expect(TerminalReport.render(r, color: true).contains("PASS: all 22,350 required paths open"))
+    }
+
+    /// An interrupted check's headline counts the paths it left undecided apart from those found not open,
+    /// in every report, grouped or not; the JSON summary counts them too.
+    @Test func interruptedHeadlineSaysUndecidedNotNotOpen() throws {
+        let r = Fixtures.incomplete()
+        /// The headline of each report (the markdown one adds the counts after it).
+        func headlines(_ checks: [CheckResult]) -> [String] {
+            let x = Results(
+                toolVersion: r.toolVersion, profile: r.profile, startedAt: r.startedAt, durationMs: r.durationMs, timeoutMs: r.timeoutMs,
+                complete: false, nodes: r.nodes, checks: checks)
+            let groups = CheckGroups(x)
+            let texts = [
+                MarkdownReport.render(x), TerminalReport.render(x, color: false),
+                MarkdownReport.render(head: x, groups: groups), TerminalReport.render(head: x, groups: groups, color: false),
+            ]
+            return texts.map { text in
+                String(text.split(separator: "\n").first { $0.contains("INCOMPLETE") } ?? "").replacingOccurrences(of: "**", with: "")
+            }
+        }
+        let all = r.checks.count
+        #expect(
+            headlines(r.checks).allSatisfy { $0.hasPrefix("INCOMPLETE: interrupted: 2 of \(all) paths undecided; 1 required path not open") },
+            "\(headlines(r.checks))")
+        let noneBlocked = r.checks.filter { $0.verdict != .blocked }
+        #expect(
+            headlines(noneBlocked).allSatisfy {
+                $0.hasPrefix("INCOMPLETE: interrupted: 2 of \(all - 1) paths undecided; every decided required path open")
+            }, "\(headlines(noneBlocked))")
+        let decided = r.checks.filter { $0.reason != .interrupted }
+        #expect(
+            headlines(decided).allSatisfy { $0.hasPrefix("INCOMPLETE: interrupted: every path decided; 1 required path not open") },
+            "\(headlines(decided))")
+        #expect(r.summary.undecided == 2 && r.summary.requiredUndecided == 2)
+        let json = JSONReport.render(r)
+        #expect(json.contains(#""undecided":2"#) && json.contains(#""required_undecided":2"#))
+        // Undecided paths are listed apart, not as findings of a cause.
+        let md = MarkdownReport.render(r)
+        #expect(md.contains("Undecided: the check was interrupted before 2 required paths ended"))
+        #expect(md.contains("wrk-1 -> wrk-2 4789/udp, wrk-2 -> wrk-1 4789/udp"))
+        #expect(!md.contains("Inconclusive: 4789/udp"))
     }
 
     @Test func tablesEscapePipes() {
