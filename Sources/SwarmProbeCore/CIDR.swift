@@ -1,5 +1,3 @@
-import SwarmProbeCore
-
 /// An IPv4 or IPv6 prefix (`10.0.1.0/24`, `::/0`), as EC2 rules and `agent --address` write it.
 public struct CIDR: Sendable, Hashable, CustomStringConvertible {
     public var address: IPAddress
