@@ -6,13 +6,19 @@ import Testing
 
 /// The built binary's behaviour on bad input: one line naming file/line/field, exit code 2.
 @Suite("command line", .enabled(if: FileManager.default.isExecutableFile(atPath: swarmprobeBinary()), "swarmprobe binary not built"))
-struct CLITests {
+final class CLITests {
+    /// This test's files, removed with it.
+    let directory = FileManager.default.temporaryDirectory.appendingPathComponent("sp-cli-\(UUID().uuidString)")
+
+    init() throws { try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true) }
+    deinit { try? FileManager.default.removeItem(at: directory) }
+
     func run(_ args: [String]) throws -> ProgramOutput {
         try Program.capture([swarmprobeBinary()] + args)
     }
 
     func tempFile(_ contents: String) throws -> String {
-        let path = FileManager.default.temporaryDirectory.appendingPathComponent("sp-cli-\(UUID().uuidString).yaml").path
+        let path = directory.appendingPathComponent("\(UUID().uuidString).yaml").path
         try contents.write(toFile: path, atomically: true, encoding: .utf8)
         return path
     }
