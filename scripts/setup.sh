@@ -3,7 +3,8 @@
 #   scripts/setup.sh           libpcap-dev, nftables, iproute2 (build, demo)
 #   scripts/setup.sh --tests   also docker.io and busybox-static (the real-swarm integration tests),
 #                              openssh-server and openssh-client (check --ssh on the lab),
-#                              nmap and netcat-openbsd (the bench mesh test), moto and awscli
+#                              nmap and netcat-openbsd (the bench mesh test), moto and awscli,
+#                              systemd (systemd-analyze) and strace (deploy/swarmprobe-agent.service's test)
 #   scripts/setup.sh --bench   also nmap and netcat-openbsd (`swarmprobe bench mesh` runs them as peers)
 # Options may be combined.
 set -euo pipefail
@@ -29,6 +30,10 @@ if [ $tests -eq 1 ]; then
   command -v busybox >/dev/null 2>&1 || need+=(busybox-static)
   [ -x /usr/sbin/sshd ] || need+=(openssh-server)
   command -v ssh >/dev/null 2>&1 || need+=(openssh-client)
+  # The unit's test: systemd-analyze verifies it offline (no systemd as PID 1 needed), strace records what the
+  # agent does under its sandbox; setpriv (util-linux) is always there.
+  command -v systemd-analyze >/dev/null 2>&1 || need+=(systemd)
+  command -v strace >/dev/null 2>&1 || need+=(strace)
 fi
 if [ ${#need[@]} -gt 0 ]; then
   SUDO=""
