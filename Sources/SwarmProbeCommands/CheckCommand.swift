@@ -141,7 +141,8 @@ struct CheckCommand: AsyncParsableCommand {
                 profile: profile, dataPathPort: dataPathPort)
         } else if swarm, let discovery {
             try await SwarmDeployment.checkEngine(discovery.endpoint)
-            let d = try SwarmDeployment(endpoint: discovery.endpoint, discovery: discovery, image: image, profile: profile, dataPathPort: dataPathPort)
+            let d = try SwarmDeployment(
+                endpoint: discovery.endpoint, discovery: discovery, image: image, profile: profile, dataPathPort: dataPathPort)
             progressLine("starting the agents as the global service \(d.run) (image \(image)) ...")
             deployment = d
         } else {

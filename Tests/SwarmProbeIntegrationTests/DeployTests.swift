@@ -8,7 +8,6 @@ import Testing
 /// `check --docker`, its restart policy tried, and removed with nothing left.
 @Suite("deploy: stack file", .serialized, .enabled(if: dockerLabUnavailable == nil, "\(dockerLabUnavailable ?? "")"))
 struct StackDeployTests {
-    let tcp2377 = KindID(proto: .tcp, port: 2377)
     let udp7946 = KindID(proto: .udp, port: 7946)
 
     @Test("docker stack deploy: an agent per node with its taps, every path open, a fault found, restarted when killed, removed by stack rm")
@@ -21,14 +20,7 @@ struct StackDeployTests {
         let stack = "sp" + String(UInt32.random(in: 0...UInt32.max), radix: 16)
 
         let tag = "swarmprobe-agent:stack-\(UInt32.random(in: 0...UInt32.max))"
-        for node in lab.nodes {
-            var env = ProcessInfo.processInfo.environment
-            env["DOCKER_HOST"] = swarm.dockerHost(node.name)
-            let built = try Program.capture(
-                ["bash", repositoryRoot() + "/scripts/image.sh", "--agent", builtBinary("swarmprobe-agent"), "--tag", tag], environment: env,
-                timeout: 300)
-            #expect(built.status == 0, "\(built.stderr)")
-        }
+        try buildAgentImage(swarm, tag: tag)
         let token = lab.directory.appendingPathComponent("swarmprobe.token").path
         try Program.run([swarmprobeBinary(), "token", "-o", token])
 
@@ -48,21 +40,12 @@ struct StackDeployTests {
         #expect(service.contains("CAP_NET_ADMIN") && service.contains("CAP_NET_RAW"), "cap_add did not reach the service: \(service)")
         try waitForAgents(swarm, stack: stack, count: 3)
 
-        let nameOf = Dictionary(uniqueKeysWithValues: lab.nodes.map { ($0.address, $0.name) })
         func expectVerdicts(_ run: CheckRun, _ scenario: LabScenario) {
             #expect(run.results.complete)
             for node in run.results.nodes {
                 #expect(node.agent.isUp && !node.taps.isEmpty && node.taps.allSatisfy(\.active), "\(node.name): \(node.agent) \(node.taps)")
             }
-            for c in run.results.checks {
-                let from = nameOf[run.results.nodes.first { $0.name == c.from }!.address]!
-                let to = nameOf[run.results.nodes.first { $0.name == c.to }!.address]!
-                var (v, w) = scenario.expected(from: from, to: to, kind: c.kindID, capture: true)
-                if c.kindID == tcp2377 && to != "m1" { (v, w) = (.closed, nil) }  // only managers listen on 2377
-                #expect(
-                    c.verdict == v && c.location == w,
-                    "\(from) -> \(to) \(c.kindID): expected \(v)/\(w?.rawValue ?? "-"), got \(c.verdict)/\(c.location?.rawValue ?? "-"): \(c.detail)")
-            }
+            expectSwarmVerdicts(run.results, scenario, lab)
         }
         let first = try runDockerCheck(swarm, token: token)
         #expect(first.status == 0, "\(first.stderr)")

@@ -75,15 +75,7 @@ struct LiveSwarmTests {
             }
         }
 
-        for c in results.checks {
-            let from = nameOf[results.nodes.first { $0.name == c.from }!.address]!
-            let to = nameOf[results.nodes.first { $0.name == c.to }!.address]!
-            var (v, w) = scenario.expected(from: from, to: to, kind: c.kindID, capture: true)
-            if c.kindID == tcp2377 && to != "m1" { (v, w) = (.closed, nil) }  // only managers listen on 2377
-            #expect(
-                c.verdict == v && c.location == w,
-                "\(from) -> \(to) \(c.kindID): expected \(v)/\(w?.rawValue ?? "-"), got \(c.verdict)/\(c.location?.rawValue ?? "-"): \(c.detail)")
-        }
+        expectSwarmVerdicts(results, scenario, lab)
 
         // Ground truth after: the cut pair's containers cannot reach each other, the others still can.
         #expect(!swarm.ping(fromContainer: "c1", to: ip2), "the 4789 drop must break w1 -> w2 on the overlay")

@@ -8,7 +8,6 @@ import Testing
 /// each engine, the agents as a global service that comes and goes with the check.
 @Suite("check --swarm", .serialized, .enabled(if: dockerLabUnavailable == nil, "\(dockerLabUnavailable ?? "")"))
 struct SwarmCheckTests {
-    let tcp2377 = KindID(proto: .tcp, port: 2377)
     let tcp7946 = KindID(proto: .tcp, port: 7946)
     let udp7946 = KindID(proto: .udp, port: 7946)
     let vxlan = KindID(proto: .udp, port: 4789)
@@ -31,13 +30,7 @@ struct SwarmCheckTests {
 
         // The image, as a user builds it, on every engine: nothing is pulled.
         let tag = "swarmprobe-agent:test-\(UInt32.random(in: 0...UInt32.max))"
-        for node in lab.nodes {
-            var env = ProcessInfo.processInfo.environment
-            env["DOCKER_HOST"] = swarm.dockerHost(node.name)
-            let built = try Program.capture(
-                ["bash", repositoryRoot() + "/scripts/image.sh", "--agent", builtBinary("swarmprobe-agent"), "--tag", tag], environment: env,
-                timeout: 300)
-            #expect(built.status == 0, "\(built.stderr)")
+        for built in try buildAgentImage(swarm, tag: tag) {
             #expect(built.stdout.split(whereSeparator: \.isNewline).last.map(String.init) == tag)
             #expect(built.stderr.contains("docker save"))
         }
@@ -57,15 +50,7 @@ struct SwarmCheckTests {
         for node in run.results.nodes {
             #expect(node.agent.isUp && node.taps.allSatisfy(\.active), "\(node.name): \(node.agent) \(node.taps)")
         }
-        for c in run.results.checks {
-            let from = nameOf[run.results.nodes.first { $0.name == c.from }!.address]!
-            let to = nameOf[run.results.nodes.first { $0.name == c.to }!.address]!
-            var (v, w) = scenario.expected(from: from, to: to, kind: c.kindID, capture: true)
-            if c.kindID == tcp2377 && to != "m1" { (v, w) = (.closed, nil) }  // only managers listen on 2377
-            #expect(
-                c.verdict == v && c.location == w,
-                "\(from) -> \(to) \(c.kindID): expected \(v)/\(w?.rawValue ?? "-"), got \(c.verdict)/\(c.location?.rawValue ?? "-"): \(c.detail)")
-        }
+        expectSwarmVerdicts(run.results, scenario, lab)
         #expect(!swarm.ping(fromContainer: "c1", to: ip2), "the 4789 drop must break w1 -> w2 on the overlay")
         #expect(swarm.ping(fromContainer: "c0", to: ip1), "m1 -> w1 is untouched")
         #expect(swarmLeftovers(swarm).isEmpty, "\(swarmLeftovers(swarm))")
@@ -127,9 +112,4 @@ struct SwarmCheckTests {
         }
         return left + RemoteLeftovers.find(in: swarm.lab, directoriesBefore: RemoteLeftovers.directories())
     }
-}
-
-/// The repository's root, where scripts/ is.
-func repositoryRoot() -> String {
-    URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().path
 }
