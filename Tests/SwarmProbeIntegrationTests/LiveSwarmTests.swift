@@ -11,23 +11,10 @@ import Testing
 @Suite("live swarm", .serialized, .enabled(if: dockerLabUnavailable == nil, "\(dockerLabUnavailable ?? "")"))
 struct LiveSwarmTests {
     let tcp2377 = KindID(proto: .tcp, port: 2377)
-    let tcp7946 = KindID(proto: .tcp, port: 7946)
-    let udp7946 = KindID(proto: .udp, port: 7946)
-    let vxlan = KindID(proto: .udp, port: 4789)
 
     @Test("agents beside dockerd: observed ports, a network drop, a host-firewall drop, a lost return path")
     func liveSwarm() throws {
-        let scenario = LabScenario(
-            name: "live",
-            nodes: [("m1", .manager), ("w1", .worker), ("w2", .worker)],
-            faults: [
-                // The data path between the workers, one way: breaks their containers' pings both ways.
-                .networkDrop(from: "w1", to: "w2", kind: vxlan),
-                // w1's firewall silently dropping gossip from the manager.
-                .hostFirewall(node: "w1", from: "m1", kind: udp7946, reject: false),
-                // dockerd on w2 answers m1's gossip connection, the SYN-ACK dies on the way back.
-                .returnPathDrop(from: "m1", to: "w2", kind: tcp7946),
-            ])
+        let scenario = liveSwarmScenario("live")
         let swarm = try DockerSwarmLab(nodes: scenario.nodes)
         defer { swarm.destroy() }
         let lab = swarm.lab

@@ -8,22 +8,11 @@ import Testing
 /// each engine, the agents as a global service that comes and goes with the check.
 @Suite("check --swarm", .serialized, .enabled(if: dockerLabUnavailable == nil, "\(dockerLabUnavailable ?? "")"))
 struct SwarmCheckTests {
-    let tcp7946 = KindID(proto: .tcp, port: 7946)
-    let udp7946 = KindID(proto: .udp, port: 7946)
-    let vxlan = KindID(proto: .udp, port: 4789)
-
     @Test(
         "faults give the verdicts hand-started agents give; a node without the image is agent-down with Docker's reason; nothing is left, Ctrl-C included"
     )
     func swarmCheck() throws {
-        let scenario = LabScenario(
-            name: "swarm",
-            nodes: [("m1", .manager), ("w1", .worker), ("w2", .worker)],
-            faults: [
-                .networkDrop(from: "w1", to: "w2", kind: vxlan),
-                .hostFirewall(node: "w1", from: "m1", kind: udp7946, reject: false),
-                .returnPathDrop(from: "m1", to: "w2", kind: tcp7946),
-            ])
+        let scenario = liveSwarmScenario("swarm")
         let swarm = try DockerSwarmLab(nodes: scenario.nodes)
         defer { swarm.destroy() }
         let lab = swarm.lab

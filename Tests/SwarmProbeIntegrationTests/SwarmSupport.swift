@@ -9,6 +9,21 @@ func repositoryRoot() -> String {
     URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().path
 }
 
+/// The faults the live-swarm tests inject, whichever way the agents got there: their verdicts must agree.
+func liveSwarmScenario(_ name: String) -> LabScenario {
+    LabScenario(
+        name: name,
+        nodes: [("m1", .manager), ("w1", .worker), ("w2", .worker)],
+        faults: [
+            // The data path between the workers, one way: breaks their containers' pings both ways.
+            .networkDrop(from: "w1", to: "w2", kind: KindID(proto: .udp, port: 4789)),
+            // w1's firewall silently dropping gossip from the manager.
+            .hostFirewall(node: "w1", from: "m1", kind: KindID(proto: .udp, port: 7946), reject: false),
+            // dockerd on w2 answers m1's gossip connection, the SYN-ACK dies on the way back.
+            .returnPathDrop(from: "m1", to: "w2", kind: KindID(proto: .tcp, port: 7946)),
+        ])
+}
+
 /// Builds the agent image with scripts/image.sh, from the debug agent, on every engine of the swarm lab.
 @discardableResult
 func buildAgentImage(_ swarm: DockerSwarmLab, tag: String) throws -> [ProgramOutput] {
