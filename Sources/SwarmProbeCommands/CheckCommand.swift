@@ -162,9 +162,15 @@ struct CheckCommand: AsyncParsableCommand {
             if deployment != nil {
                 progressLine("agents started on \(inv.nodes.count - failed.count) of \(inv.nodes.count) nodes in \(Self.seconds(since: started))")
             }
+            // With agents deployed, each node's line says when its agent probes too.
+            let deployed = deployment == nil ? [] : inv.nodes.map(\.name).filter { failed[$0] == nil }
             let coordinator = Coordinator(
                 inventory: inv, profile: prof, token: token, options: options,
-                unavailable: failed.mapValues { AgentHealth(.down, $0) }, progress: progress)
+                unavailable: failed.mapValues { AgentHealth(.down, $0) }
+            ) { event in
+                progress(event)
+                if case .probing = event { for name in deployed { Self.deployProgress(DeployEvent(name, .probing)) } }
+            }
             interrupt.watch(coordinator)
             return (coordinator, await coordinator.gather())
         }

@@ -15,7 +15,7 @@ public protocol AgentDeployment: Sendable {
 /// What happened to one node's agent, for a person watching.
 public struct DeployEvent: Sendable, CustomStringConvertible {
     public enum Step: String, Sendable {
-        case connecting, uploading, waiting, started, stopping, cleaned, failed
+        case connecting, uploading, waiting, started, probing, stopping, cleaned, failed
     }
     public var node: String
     public var step: Step
