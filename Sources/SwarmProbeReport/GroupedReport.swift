@@ -29,7 +29,9 @@ public enum GroupedReport {
         if s.blocked > 0 { parts.append("\(thousands(s.blocked)) blocked") }
         if s.closed > 0 { parts.append("\(thousands(s.closed)) closed") }
         if s.agentDown > 0 { parts.append("\(thousands(s.agentDown)) agent-down") }
-        if s.inconclusive > 0 { parts.append("\(thousands(s.inconclusive)) inconclusive") }
+        if s.inconclusive > 0 {
+            parts.append("\(thousands(s.inconclusive)) inconclusive" + (s.undecided > 0 ? " (\(thousands(s.undecided)) of them undecided)" : ""))
+        }
         return "\(thousands(s.checks)) checks: " + parts.joined(separator: ", ")
     }
 

@@ -229,7 +229,7 @@ struct ReportModel {
         if s.blocked > 0 { parts.append("\(s.blocked) blocked") }
         if s.closed > 0 { parts.append("\(s.closed) closed") }
         if s.agentDown > 0 { parts.append("\(s.agentDown) agent-down") }
-        if s.inconclusive > 0 { parts.append("\(s.inconclusive) inconclusive") }
+        if s.inconclusive > 0 { parts.append("\(s.inconclusive) inconclusive" + (s.undecided > 0 ? " (\(s.undecided) of them undecided)" : "")) }
         return "\(plural(s.checks, "check")): " + parts.joined(separator: ", ")
     }
 }
