@@ -52,7 +52,8 @@ struct ProtocolVersionTests {
     func coordinatorOfAnotherVersion(version: Int) async throws {
         let a = IPAddress.v4(127, 0, 0, 41), b = IPAddress.v4(127, 0, 0, 42)
         let results = try await Self.withAgents([a, b]) {
-            var options = CheckOptions(timeout: .fixed(ms: 300), controlTimeoutMs: 2000)
+            // A generous control timeout: the test is about the version refusal, and a loaded machine must not turn it into a timeout.
+            var options = CheckOptions(timeout: .fixed(ms: 300), controlTimeoutMs: 10_000)
             options.protocolVersion = version
             let coordinator = Coordinator(
                 inventory: Self.inventory([("m1", a), ("w1", b)]), profile: DefaultProfile.load(),
@@ -83,7 +84,7 @@ struct ProtocolVersionTests {
         let results = try await Self.withAgents([current]) {
             let coordinator = Coordinator(
                 inventory: Self.inventory([("m1", current), ("old", old.address)]), profile: DefaultProfile.load(),
-                token: Self.token, options: CheckOptions(timeout: .fixed(ms: 300), controlTimeoutMs: 2000))
+                token: Self.token, options: CheckOptions(timeout: .fixed(ms: 300), controlTimeoutMs: 10_000))
             return await coordinator.run()
         }
         try await old.stop()
