@@ -1,22 +1,6 @@
 // What an agent received, on the wire: the coordinator reads one log per agent per check, each with a few
 // hundred receive entries and capture records.
 
-extension LogRequest: WireMessage {
-    public func write(to w: inout JSONLine) {
-        w.raw("{\"run_id\":"); w.string(runID); w.raw("}")
-    }
-
-    public init(reading r: WireReader) throws(WireError) {
-        var runID: String?
-        try r.fields { key throws(WireError) in
-            guard key == "run_id" else { return false }
-            runID = try r.string()
-            return true
-        }
-        self.init(runID: try r.required(runID, "run_id"))
-    }
-}
-
 extension LogResponse: WireMessage {
     public func write(to w: inout JSONLine) {
         w.reserve(256 + capture.count * 170 + entries.count * 230)

@@ -1,6 +1,12 @@
-// A stop request on the wire: the run it names, as a log request names it.
+// Requests that only name a run (a log request, a stop request), on the wire: `{"run_id": ...}`.
 
-extension StopRequest: WireMessage {
+/// A request whose whole body is the run it names.
+public protocol RunNamingRequest: WireMessage {
+    var runID: String { get }
+    init(runID: String)
+}
+
+extension RunNamingRequest {
     public func write(to w: inout JSONLine) {
         w.raw("{\"run_id\":"); w.string(runID); w.raw("}")
     }
@@ -15,3 +21,6 @@ extension StopRequest: WireMessage {
         self.init(runID: try r.required(runID, "run_id"))
     }
 }
+
+extension LogRequest: RunNamingRequest {}
+extension StopRequest: RunNamingRequest {}
