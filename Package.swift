@@ -178,7 +178,7 @@ let package = Package(
         ),
         .testTarget(
             name: "SwarmProbeDeployTests",
-            dependencies: ["SwarmProbeDeploy", "SwarmProbeCore", "SwarmProbeProcess"]
+            dependencies: ["SwarmProbeDeploy", "SwarmProbeCoordinator", "SwarmProbeCore", "SwarmProbeProcess"]
         ),
         .testTarget(
             name: "SwarmProbeCaptureTests",

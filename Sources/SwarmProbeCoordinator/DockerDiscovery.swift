@@ -196,7 +196,8 @@ public enum DockerDiscovery {
         return InputError(source: endpoint.source, "\(endpoint): \(request) answered \(status): \(message.isEmpty ? "no detail" : message)")
     }
 
-    static func oneLine(_ s: String) -> String {
+    /// `s` on one line: its lines joined with spaces, trimmed.
+    public static func oneLine(_ s: String) -> String {
         s.split(whereSeparator: \.isNewline).joined(separator: " ").trimmingCharacters(in: .whitespaces)
     }
 

@@ -144,7 +144,6 @@ public final class SwarmDeployment: AgentDeployment, @unchecked Sendable {
     /// Until every node's task runs and its agent listens, or cannot, or `waitLimit` passes.
     private func waitForTasks(progress: @escaping @Sendable (DeployEvent) -> Void) async -> [String: String] {
         let nodes = discovery.nodes
-        let info = nodes.map { SwarmNodeInfo(id: $0.id, hostname: $0.hostname, state: $0.state, availability: $0.availability) }
         let filter = "{\"service\":[\"\(run)\"]}".addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? ""
         let deadline = Date().addingTimeInterval(waitLimit)
         var settled: [String: String?] = [:]  // node name -> nil (started) or why not
@@ -156,7 +155,7 @@ public final class SwarmDeployment: AgentDeployment, @unchecked Sendable {
             }
             var states: [String: SwarmTaskState] = [:]
             if let (status, body) = try? await DockerEngine.request(endpoint, "GET", "/v\(Self.apiVersion)/tasks?filters=\(filter)"), status == 200 {
-                states = (try? SwarmTaskState.of(tasks: body, nodes: info)) ?? [:]
+                states = (try? SwarmTaskState.of(tasks: body, nodes: nodes)) ?? [:]
             }
             let timedOut = Date() >= deadline
             for n in nodes where settled[n.node.name] == nil {

@@ -1,4 +1,5 @@
 import Foundation
+import SwarmProbeCoordinator
 
 /// Where a global service's task stands on each node, read from `GET /tasks` and `GET /nodes`: running,
 /// still on its way, or never going to run (with Docker's own reason).
@@ -9,7 +10,7 @@ public enum SwarmTaskState: Sendable, Equatable {
     case failed(String, task: String?)
 
     /// Per node ID. A node with no task yet is waiting, unless the swarm will never schedule one there.
-    public static func of(tasks body: [UInt8], nodes: [SwarmNodeInfo]) throws -> [String: SwarmTaskState] {
+    public static func of(tasks body: [UInt8], nodes: [DockerDiscovery.DiscoveredNode]) throws -> [String: SwarmTaskState] {
         struct Task: Decodable {
             struct Status: Decodable {
                 var State: String?
@@ -37,9 +38,9 @@ public enum SwarmTaskState: Sendable, Equatable {
                 switch state {
                 case "running": out[n.id] = .running
                 case "failed", "rejected", "complete", "shutdown", "orphaned", "remove":
-                    out[n.id] = .failed("the agent's task \(state): \(oneLine(why))", task: t.ID)
+                    out[n.id] = .failed("the agent's task \(state): \(DockerDiscovery.oneLine(why))", task: t.ID)
                 default:
-                    out[n.id] = .waiting(state == why ? state : "\(state): \(oneLine(why))")
+                    out[n.id] = .waiting(state == why ? state : "\(state): \(DockerDiscovery.oneLine(why))")
                 }
             } else if n.availability == "drain" || n.availability == "pause" {
                 out[n.id] = .failed(
@@ -66,25 +67,7 @@ public enum SwarmTaskState: Sendable, Equatable {
         }
         if i == 0 { text = body }  // a TTY's log is not framed
         return String(decoding: text, as: UTF8.self).split(whereSeparator: \.isNewline).last { !$0.allSatisfy(\.isWhitespace) }.map {
-            oneLine(String($0))
+            DockerDiscovery.oneLine(String($0))
         }
-    }
-
-    static func oneLine(_ s: String) -> String {
-        s.split(whereSeparator: \.isNewline).joined(separator: " ").trimmingCharacters(in: .whitespaces)
-    }
-}
-
-/// What `SwarmTaskState` needs of a node.
-public struct SwarmNodeInfo: Sendable {
-    public var id: String
-    public var hostname: String
-    public var state: String
-    public var availability: String
-    public init(id: String, hostname: String, state: String, availability: String) {
-        self.id = id
-        self.hostname = hostname
-        self.state = state
-        self.availability = availability
     }
 }

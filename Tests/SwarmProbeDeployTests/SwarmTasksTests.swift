@@ -1,17 +1,23 @@
+import SwarmProbeCore
 import Testing
 
+@testable import SwarmProbeCoordinator
 @testable import SwarmProbeDeploy
 
 @Suite("check --swarm: each node's task, as the manager lists it")
 struct SwarmTasksTests {
     let nodes = [
-        SwarmNodeInfo(id: "n1", hostname: "m1", state: "ready", availability: "active"),
-        SwarmNodeInfo(id: "n2", hostname: "w1", state: "ready", availability: "active"),
-        SwarmNodeInfo(id: "n3", hostname: "w2", state: "ready", availability: "drain"),
-        SwarmNodeInfo(id: "n4", hostname: "w3", state: "down", availability: "active"),
-        SwarmNodeInfo(id: "n5", hostname: "w4", state: "ready", availability: "active"),
-        SwarmNodeInfo(id: "n6", hostname: "w5", state: "ready", availability: "active"),
+        Self.node("n1", "m1", state: "ready", availability: "active"), Self.node("n2", "w1", state: "ready", availability: "active"),
+        Self.node("n3", "w2", state: "ready", availability: "drain"), Self.node("n4", "w3", state: "down", availability: "active"),
+        Self.node("n5", "w4", state: "ready", availability: "active"), Self.node("n6", "w5", state: "ready", availability: "active"),
     ]
+
+    /// A node as discovery describes it; only what the task states read matters.
+    static func node(_ id: String, _ hostname: String, state: String, availability: String) -> DockerDiscovery.DiscoveredNode {
+        DockerDiscovery.DiscoveredNode(
+            node: Node(name: hostname, address: .v4(198, 18, 1, 1), role: .worker), id: id, hostname: hostname, state: state,
+            availability: availability, leader: false, reachability: nil, engineVersion: nil)
+    }
 
     @Test("running, rejected with Docker's reason (the newest task speaks), drained, down, not yet scheduled, on its way")
     func states() throws {
