@@ -80,11 +80,13 @@ public final class Coordinator: Sendable {
         let controlTimeout = TimeAmount.milliseconds(Int64(options.controlTimeoutMs))
 
         // 1. Hello: who is up, what they hold, their clocks.
+        // Nodes known to have no agent (`unavailable`) are not contacted.
+        let contacting = gathered.withLockedValue { g in nodes.filter { g.health[$0.name] == nil } }
         progress(.contacting(agents: nodes.count))
         // At most `helloConcurrency` hellos in flight: each round trip then measures the network and the
         // agent, not this process working through a thousand requests at once (auto timeouts come from it).
         await withTaskGroup(of: Void.self) { group in
-            for (i, node) in nodes.enumerated() where gathered.withLockedValue({ $0.health[node.name] == nil }) {
+            for (i, node) in contacting.enumerated() {
                 if i >= Coordinator.helloConcurrency { await group.next() }
                 group.addTask { [self] in
                     let t0 = nowMs()
