@@ -312,6 +312,12 @@ public final class Lab: @unchecked Sendable {
         }
     }
 
+    /// The processes running in a network namespace (`ip netns pids`); none when it cannot be read.
+    public static func processes(in namespace: String) -> [Int32] {
+        let pids = (try? Program.run(["ip", "netns", "pids", namespace])) ?? ""
+        return pids.split(whereSeparator: \.isNewline).compactMap { Int32($0) }
+    }
+
     /// Takes a node's link down: "node down".
     public func takeDown(_ name: String) throws {
         try Program.run(["ip", "-n", node(name).namespace, "link", "set", "eth0", "down"])
@@ -334,8 +340,7 @@ public final class Lab: @unchecked Sendable {
         // Whatever still runs in the lab (an SSH session's agent, a server's session, a client's shared
         // connection): a namespace deleted under a process does not end it.
         for namespace in nodes.map(\.namespace) + [switchNamespace] {
-            let pids = (try? Program.run(["ip", "netns", "pids", namespace])) ?? ""
-            for pid in pids.split(whereSeparator: \.isNewline).compactMap({ Int32($0) }) { kill(pid, SIGKILL) }
+            for pid in Lab.processes(in: namespace) { kill(pid, SIGKILL) }
         }
         for n in nodes { Program.attempt(["ip", "netns", "delete", n.namespace]) }
         Program.attempt(["ip", "netns", "delete", switchNamespace])

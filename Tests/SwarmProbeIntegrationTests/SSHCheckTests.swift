@@ -160,8 +160,7 @@ enum RemoteLeftovers {
     /// Each node's running `swarmprobe-agent`, by node name.
     static func agents(in lab: Lab) -> [(String, Int32)] {
         lab.nodes.flatMap { node -> [(String, Int32)] in
-            let pids = (try? Program.run(["ip", "netns", "pids", node.namespace])) ?? ""
-            return pids.split(whereSeparator: \.isNewline).compactMap { Int32($0) }.filter { pid in
+            Lab.processes(in: node.namespace).filter { pid in
                 let comm = (try? String(contentsOfFile: "/proc/\(pid)/comm", encoding: .utf8)) ?? ""
                 return comm.hasPrefix("swarmprobe-agen")
             }.map { (node.name, $0) }
