@@ -34,3 +34,26 @@ public struct CIDR: Sendable, Hashable, CustomStringConvertible {
         return true
     }
 }
+
+extension CIDR: Codable {
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.singleValueContainer()
+        let text = try c.decode(String.self)
+        guard let cidr = CIDR(text) else {
+            throw DecodingError.dataCorruptedError(in: c, debugDescription: "not a prefix (ADDRESS/LENGTH): \(text)")
+        }
+        self = cidr
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.singleValueContainer()
+        try c.encode(description)
+    }
+
+    /// Whether the two prefixes share any address.
+    public func overlaps(_ other: CIDR) -> Bool {
+        let shorter = prefixLength <= other.prefixLength ? self : other
+        let longer = prefixLength <= other.prefixLength ? other : self
+        return shorter.contains(longer.address)
+    }
+}

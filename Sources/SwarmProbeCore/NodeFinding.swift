@@ -1,0 +1,21 @@
+/// A problem with one node rather than with a path: a host setting or route that breaks swarm traffic, or
+/// why a published port does not answer there. Results list them in `findings` beside the path findings.
+public struct NodeFinding: Codable, Sendable, Equatable, Hashable {
+    public var node: String
+    /// Stable kebab-case code (documented in docs/results.md) a script can match on.
+    public var code: String
+    /// One line naming the setting, route or path at fault.
+    public var detail: String
+    /// What to run or change, when there is one thing to do.
+    public var fix: String?
+    /// True: it breaks the swarm (exit code 1, like a required path not open); false: information.
+    public var required: Bool
+
+    public init(node: String, code: String, detail: String, fix: String? = nil, required: Bool) {
+        self.node = node
+        self.code = code
+        self.detail = detail
+        self.fix = fix
+        self.required = required
+    }
+}
