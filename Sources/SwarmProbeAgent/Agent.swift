@@ -67,6 +67,13 @@ public final class Agent: Service, Sendable {
 
         for kind in cfg.profile.enabledKinds {
             let id = kind.kindID
+            if kind.observeOnly {
+                states.append(
+                    taps?.interfaceActive == true
+                        ? ListenerState(kind: id, mode: .observing, detail: "a live service's published port: watched, never bound")
+                        : ListenerState(kind: id, mode: .unavailable, detail: "a live service's published port, and no capture tap to watch it"))
+                continue
+            }
             do {
                 switch kind.proto {
                 case .udp, .tcp:
@@ -98,7 +105,9 @@ public final class Agent: Service, Sendable {
         // ports are held is asked again at every hello (the kernel's VXLAN socket comes and goes).
         let live = states.contains { $0.mode == .observing || Agent.isInUseDetail($0.detail) }
         if live {
-            for (i, s) in states.enumerated() where s.mode == .listening {
+            // A published port is the exception: before its service exists the agent stands in for it.
+            let published = Set(cfg.profile.enabledKinds.filter(\.published).map(\.kindID))
+            for (i, s) in states.enumerated() where s.mode == .listening && !published.contains(s.kind) {
                 guard let ch = portChannels[s.kind] else { continue }
                 try? await ch.close()
                 channels.removeAll { $0 === ch }
@@ -108,11 +117,12 @@ public final class Agent: Service, Sendable {
         }
         listenerStates.withLockedValue { $0 = states }
         let canObserve = taps?.interfaceActive == true
+        let watchedOnly = Set(cfg.profile.enabledKinds.filter(\.observeOnly).map(\.kindID))
         let currentListeners: @Sendable () -> [ListenerState] = { [listenerStates] in
             let states = listenerStates.withLockedValue { $0 }
             guard live else { return states }
             return states.map { s in
-                guard s.mode != .listening, s.kind.proto != .esp else { return s }
+                guard s.mode != .listening, s.kind.proto != .esp, !watchedOnly.contains(s.kind) else { return s }
                 if PortOwners.isHeld(s.kind) {
                     return canObserve
                         ? ListenerState(kind: s.kind, mode: .observing, detail: "held by another program (dockerd? the kernel's VXLAN socket?)")

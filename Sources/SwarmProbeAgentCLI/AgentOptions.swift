@@ -36,6 +36,18 @@ public struct AgentOptions: ParsableArguments {
     @Option(help: ArgumentHelp("The VXLAN port the swarm was created with (`docker swarm init --data-path-port`).", valueName: "port"))
     var dataPathPort: Int?
 
+    @Option(
+        help: ArgumentHelp(
+            "Ports services will publish (`check --published`): listen on them too wherever nothing else holds them, and watch them in the capture taps.",
+            valueName: "port/proto,..."))
+    var published: String?
+
+    @Option(
+        help: ArgumentHelp(
+            "Ports live services publish (`check --swarm`): watched in the capture taps, never bound, so the agent cannot answer for a routing mesh that does not.",
+            valueName: "port/proto,..."))
+    var publishedLive: String?
+
     @Flag(help: "Do not open the capture taps (libpcap on the interface, nflog after the firewall); silent drops then get where: unknown.")
     var noCapture = false
 
@@ -50,6 +62,10 @@ public struct AgentOptions: ParsableArguments {
         guard (1...65535).contains(controlPort) else {
             throw ValidationError("--control-port: \(controlPort) is not a port number (1-65535)")
         }
+        for (flag, value) in [("--published", published), ("--published-live", publishedLive)] {
+            guard let value else { continue }
+            do { _ = try PublishedTarget.parsePorts(value, source: flag) } catch { throw ValidationError(error.description) }
+        }
         guard Logger.Level(rawValue: logLevel) != nil else {
             throw ValidationError("--log-level: \"\(logLevel)\" is not one of trace, debug, info, notice, warning, error")
         }
@@ -60,7 +76,10 @@ public struct AgentOptions: ParsableArguments {
         Heap.returnLargeBlocksAtOnce()  // before the agent allocates anything large
         let addr = try ListenAddress.resolve(address)
         let token = try tokenFile == "-" ? ClusterToken.parse(readLine() ?? "", source: "stdin") : ClusterToken.load(path: tokenFile)
-        let profile = try loadProfile(path: profile, dataPathPort: dataPathPort)
+        let base = try loadProfile(path: profile, dataPathPort: dataPathPort)
+        let profile = try base.withPublished(
+            published.map { try PublishedTarget.parsePorts($0, source: "--published") } ?? [],
+            live: publishedLive.map { try PublishedTarget.parsePorts($0, source: "--published-live") } ?? [])
         let level = Logger.Level(rawValue: logLevel) ?? .info
         LoggingSystem.bootstrap { label in
             var h = StreamLogHandler.standardError(label: label)

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import Logging
 import SwarmProbeAWS
+import SwarmProbeAgent
 import SwarmProbeAgentCLI
 import SwarmProbeCoordinator
 import SwarmProbeCore
@@ -66,6 +67,15 @@ struct CheckCommand: AsyncParsableCommand {
             "Tries per probe (UDP/ESP datagrams, TCP connections) spread over the timeout, stopping at the first answer (1-10).", valueName: "n"))
     var attempts: Int = ProbeTiming.defaultAttempts
 
+    @Option(
+        help: ArgumentHelp(
+            "Also probe published ports on every node from this host, standing for the clients and the load balancer: PORT/PROTO,... before the service exists (the agents listen on them: start them with the same --published), or `auto` for the live services' ports (read anyway with --docker or --swarm).",
+            valueName: "ports|auto"))
+    var published: String?
+
+    @Option(help: ArgumentHelp("How the reports name this host when it probes published ports (default: its host name).", valueName: "name"))
+    var clientName: String?
+
     @OptionGroup var output: OutputOptions
 
     @Flag(help: "Also audit the AWS security groups and network ACLs of the nodes, and put the rule behind each finding beside it.")
@@ -116,6 +126,16 @@ struct CheckCommand: AsyncParsableCommand {
         if !aws && (awsRegion != nil || awsProfile != nil || awsEndpointUrl != nil || awsFromDir != nil) {
             throw ValidationError("--aws-region, --aws-profile, --aws-endpoint-url and --aws-from-dir need --aws")
         }
+        if let published {
+            if published == "auto" {
+                if !(docker || dockerHost != nil || swarm) { throw ValidationError("--published auto reads the services from the Docker Engine API: add --docker or --swarm") }
+            } else {
+                do { _ = try PublishedTarget.parsePorts(published, source: "--published") } catch { throw ValidationError(error.description) }
+            }
+        }
+        if let clientName, !Inventory.isValidName(clientName) {
+            throw ValidationError("--client-name: \"\(clientName)\" must be 1-63 letters, digits, '-', '_' or '.'")
+        }
         try timeout.validate(flag: "--timeout")
         guard RunRequest.attemptsRange.contains(attempts) else {
             throw ValidationError(
@@ -134,21 +154,24 @@ struct CheckCommand: AsyncParsableCommand {
             inv = discovery!.inventory
         }
         let prof = try loadProfile(path: profile, dataPathPort: dataPathPort)
+        let targets = try await publishedTargets(discovery, profile: prof)
         let deployment: (any AgentDeployment)?
         if ssh {
             deployment = try SSHDeployment(
                 inventory: inv, agentBinary: agentBinary ?? SSHDeployment.defaultAgentBinary, sshOptions: sshOptions,
-                profile: profile, dataPathPort: dataPathPort)
+                profile: profile, dataPathPort: dataPathPort, published: targets)
         } else if swarm, let discovery {
             try await SwarmDeployment.checkEngine(discovery.endpoint)
             let d = try SwarmDeployment(
-                endpoint: discovery.endpoint, discovery: discovery, image: image, profile: profile, dataPathPort: dataPathPort)
+                endpoint: discovery.endpoint, discovery: discovery, image: image, profile: profile, dataPathPort: dataPathPort,
+                published: targets)
             progressLine("starting the agents as the global service \(d.run) (image \(image)) ...")
             deployment = d
         } else {
             deployment = nil
         }
         let token = try deployment?.token ?? ClusterToken.load(path: tokenFile ?? "")
+        let vantage = try targets.isEmpty ? nil : makeVantage(inv, token: token)
         let options = CheckOptions(timeout: timeout.policy, attempts: attempts)
         let progress = Self.progress(options)
 
@@ -166,7 +189,7 @@ struct CheckCommand: AsyncParsableCommand {
             let deployed = deployment == nil ? [] : inv.nodes.map(\.name).filter { failed[$0] == nil }
             let coordinator = Coordinator(
                 inventory: inv, profile: prof, token: token, options: options,
-                unavailable: failed.mapValues { AgentHealth(.down, $0) }
+                unavailable: failed.mapValues { AgentHealth(.down, $0) }, published: targets, vantage: vantage
             ) { event in
                 progress(event)
                 if case .probing = event { for name in deployed { Self.deployProgress(DeployEvent(name, .probing)) } }
@@ -197,6 +220,7 @@ struct CheckCommand: AsyncParsableCommand {
             return
         }
         var results = coordinator.results(complete: complete)
+        results.nodeFindings += RoutingMeshExplanation.findings(results, dataPath: prof.kinds.first(where: \.dataPath)?.kindID)
 
         // --aws: the configuration's view beside the packets' (verdicts stay the probes').
         var audit: AWSAuditResult?
@@ -225,6 +249,39 @@ struct CheckCommand: AsyncParsableCommand {
 }
 
 extension CheckCommand {
+    /// The published ports to probe: `--published`'s, and with the Engine API at hand the live services' (which
+    /// replace a `--published` port of the same number).
+    func publishedTargets(_ discovery: DockerDiscovery.Discovery?, profile: Profile) async throws -> [PublishedTarget] {
+        var targets: [PublishedTarget] = []
+        if let published, published != "auto" {
+            let ports = try PublishedTarget.parsePorts(published, source: "--published")
+            _ = try profile.withPublished(ports)  // a swarm port is not a published one: say so now
+            targets = ports.map { PublishedTarget(port: $0) }
+        }
+        if let discovery {
+            let live = try await PublishedServices.read(discovery.endpoint, nodes: discovery.nodes)
+            targets.removeAll { t in live.contains { $0.port == t.port } }
+            targets += live
+            if !live.isEmpty { progressLine("services publish \(live.map { "\($0.port) (\($0.service ?? "?"))" }.joined(separator: ", "))") }
+        }
+        return targets
+    }
+
+    /// This host as the published ports' prober: its source address toward the first node, and its name.
+    func makeVantage(_ inventory: Inventory, token: ClusterToken) throws -> Vantage {
+        guard let first = inventory.nodes.first, let address = SourceAddress.toward(first.address) else {
+            throw InputError(source: "--published", "this host has no route to \(inventory.nodes.first?.address.description ?? "the nodes") to probe from")
+        }
+        var name = clientName ?? ProcessInfo.processInfo.hostName.split(separator: ".").first.map(String.init) ?? "client"
+        if !Inventory.isValidName(name) { name = "client" }
+        if inventory.node(named: name) != nil {
+            if clientName != nil { throw InputError(source: "--client-name", "\"\(name)\" is also a node's name; pick another") }
+            name += "-client"
+        }
+        let prober = VantageProber(address: address, token: token)
+        return Vantage(name: name, address: address) { await prober.run($0) }
+    }
+
     /// The check's progress lines, on a terminal.
     static func progress(_ options: CheckOptions) -> @Sendable (CheckProgress) -> Void {
         { event in

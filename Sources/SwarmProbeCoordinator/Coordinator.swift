@@ -23,6 +23,8 @@ public final class Coordinator: Sendable {
     /// The gather after an interrupt, so a second interrupt can end it (`abort`).
     let salvaging = NIOLockedValueBox<(aborted: Bool, task: Task<Void, Never>?)>((false, nil))
     private let started = Date()
+    /// Probes the published ports from this host, when there are any.
+    let vantage: Vantage?
 
     /// How long past the probe timeout an agent may take to hand back its plan's results: 3 s, plus
     /// 1 ms per probe for a large plan on a slow node (4 s more for a thousand peers).
@@ -36,7 +38,7 @@ public final class Coordinator: Sendable {
     /// they are not contacted.
     public init(
         inventory: Inventory, profile: Profile, token: ClusterToken, options: CheckOptions,
-        unavailable: [String: AgentHealth] = [:],
+        unavailable: [String: AgentHealth] = [:], published: [PublishedTarget] = [], vantage: Vantage? = nil,
         logger: Logger = Logger(label: "swarmprobe.check"),
         progress: @escaping @Sendable (CheckProgress) -> Void = { _ in }
     ) {
@@ -46,7 +48,14 @@ public final class Coordinator: Sendable {
         self.options = options
         self.logger = logger
         self.progress = progress
-        gathered.withLockedValue { $0.health = unavailable }
+        self.vantage = published.isEmpty ? nil : vantage
+        gathered.withLockedValue {
+            $0.health = unavailable
+            if let vantage, !published.isEmpty {
+                $0.published = published
+                $0.vantage = VantageRef(name: vantage.name, address: vantage.address)
+            }
+        }
     }
 
     /// Runs the whole check. If the task is cancelled (Ctrl-C), it stops waiting, asks the agents for what
@@ -176,7 +185,20 @@ public final class Coordinator: Sendable {
             prepared[node.name] = p
             preparedBytes += p.body.count
         }
+        // The published ports, probed from this host while the agents probe each other.
+        let published = gathered.withLockedValue { $0.published }
+        let vantagePlan = vantage.map { v in
+            Vantage.plan(
+                runID: runID, targets: published, nodes: nodes, address: v.address, attempts: options.attempts,
+                timeoutMs: { options.timeoutMs(rttMicros: rtts[$0.name], nil) })
+        }
         await withTaskGroup(of: Void.self) { group in
+            if let vantage, let vantagePlan {
+                group.addTask { [self] in
+                    let response = await vantage.probe(vantagePlan)
+                    gathered.withLockedValue { $0.recordRun(vantage.name, response) }
+                }
+            }
             for node in up {
                 group.addTask { [self, prepared = prepared[node.name]] in
                     do throws(AgentCallError) {
@@ -277,6 +299,9 @@ public final class Coordinator: Sendable {
             durationMs: Int(Date().timeIntervalSince(started) * 1000), timeoutMs: g.longestTimeoutMs ?? options.nominalTimeoutMs,
             complete: complete, nodes: Merge.nodeResults(inventory: inventory, gathered: g), checks: [],
             timeoutPolicy: options.timeout == .auto ? "auto" : "fixed", attempts: options.attempts)
+        if let v = g.vantage {
+            r.routingMesh = RoutingMesh(client: v.name, clientAddress: v.address, ports: g.published.map(RoutingMesh.Port.init))
+        }
         if g.phaseEndsMs.count == 3 {
             r.phasesMs = PhaseTimes(hello: g.phaseEndsMs[0], probes: g.phaseEndsMs[1], logs: g.phaseEndsMs[2])
         }

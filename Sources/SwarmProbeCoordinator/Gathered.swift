@@ -17,6 +17,9 @@ public struct Gathered: Sendable {
     public var longestTimeoutMs: Int?
     /// When each phase ended, ms after the check began.
     public var phaseEndsMs: [Int] = []
+    /// Published ports and who probed them (`check --published`, or a live swarm's services); none: no vantage.
+    public var published: [PublishedTarget] = []
+    public var vantage: VantageRef?
     /// target name -> packets its capture taps lost during the run (only when some were)
     public var captureLost: [String: Int] = [:]
     /// sender name -> its probe reports (assign a `[ProbeKey: SenderEvidence]`; kept compact)
@@ -44,6 +47,13 @@ public struct Gathered: Sendable {
     }
 
     /// A sender's run results; probes of ESP are kept only when the profile has it enabled, as in `check`.
+    /// The vantage's run: every probe it sent is a published port's.
+    mutating func recordRun(_ vantage: String, _ response: RunResponse) {
+        var map: [ProbeKey: SenderEvidence] = [:]
+        for r in response.results { map[ProbeKey(target: r.target, kind: r.kind)] = r.evidence }
+        sent[vantage] = map
+    }
+
     public mutating func recordRun(_ node: Node, _ response: RunResponse, kinds: [TrafficKind]) {
         var map: [ProbeKey: SenderEvidence] = [:]
         map.reserveCapacity(response.results.count)

@@ -117,6 +117,13 @@ public enum Merge {
         let roleIndex: [Int]
         let complete: Bool
         let nonces: Bool
+        let published: [PublishedTarget]
+        let vantage: VantageRef?
+        /// The vantage's end (no health when interrupted before it reported); nil without published ports.
+        let vantageEnd: End?
+        /// Per published port, its index in the sent tables' kinds, and each node's listener for it.
+        let publishedKindIDs: [UInt32?]
+        let publishedListeners: [[ListenerState?]]
 
         init(inventory: Inventory, profile: Profile, gathered g: Gathered, complete: Bool, nonces: Bool) {
             let kinds = profile.enabledKinds
@@ -142,74 +149,118 @@ public enum Merge {
                 nodes.map { a in Role.allCases.map { kind.isRequired(from: a.role, to: $0) } }
             }
             roleIndex = nodes.map { Role.allCases.firstIndex(of: $0.role)! }
+            published = g.published
+            vantage = g.vantage
+            vantageEnd = g.vantage.map { v in
+                let table = g.sent.tables[v.name]
+                return End(
+                    health: table == nil ? nil : .up, sent: table, sentAddress: nil, log: nil, capture: nil, listeners: [],
+                    interfaceTap: false, nflogTap: false, captureLossy: false, missed: nil)
+            }
+            publishedKindIDs = g.published.map { t in g.sent.kinds.firstIndex(of: t.port).map { UInt32($0) } }
+            publishedListeners = g.published.map { t in
+                nodes.map { n in g.hello[n.name]?.listeners.first { $0.kind == t.port } }
+            }
         }
 
         /// Rows in the plan's order (Planner.checks): kind, then sender; each row is that sender's checks of
-        /// that kind to every target.
-        var rowCount: Int { kinds.count * nodes.count }
+        /// that kind to every target. Then one row per published port, from the vantage to every node.
+        var rowCount: Int { kinds.count * nodes.count + (vantageEnd == nil ? 0 : published.count) }
 
         /// Decides the checks of `rows`, in order; by index, so no PlannedCheck (two Nodes and a TrafficKind,
-        /// a dozen reference counts) is built per check.
+        /// a dozen reference counts) is built per check. Rows past the mesh's are the published ports'.
         func forEach(rows: Range<Int>, _ body: (CheckResult) throws -> Void) rethrows {
-            let nonces = self.nonces, complete = self.complete
+            let meshRows = kinds.count * nodes.count
             for r in rows {
+                if r >= meshRows {
+                    try forEachPublished(published[r - meshRows], index: r - meshRows, body)
+                    continue
+                }
                 let k = r / nodes.count, i = r % nodes.count
-                let kind = kinds[k], kindID = kind.kindID
+                let kind = kinds[k]
                 let fromNode = nodes[i]
-                let from = ends[i]
                 for j in nodes.indices where j != i && nodes[j].name != fromNode.name {
-                    let required = required[k][i][roleIndex[j]]
-                    let toNode = nodes[j], to = ends[j]
-                    var row: SentRow?
-                    if let t = from.sent, let target = to.sentAddress, let kind = kindIDs[k] { row = t.row(target: target, kind: kind) }
-                    var sent = row.map { from.sent!.evidence($0, nonces: nonces) }
-                    if let missed = from.missed, sent?.outcome == .timeout {
-                        sent?.missedAnswerMs = missed[ProbeKey(target: toNode.address, kind: kindID)]
-                    }
-
-                    var receiver: ReceiverEvidence?
-                    if let log = to.log {
-                        let keys = row.map { from.sent!.nonceKeys($0) } ?? []
-                        var received = 0, answered = 0
-                        var sources: [UInt32] = []
-                        for key in keys {
-                            guard let v = log.index[key] else { continue }
-                            received += 1
-                            if v & 1 != 0 { answered += 1 }
-                            if !sources.contains(v >> 1) { sources.append(v >> 1) }
-                        }
-                        let capture = to.capture.flatMap { c in
-                            sent == nil
-                                ? nil
-                                : c.evidence(
-                                    nonceKeys: keys, sourcePorts: row.map { from.sent!.sourcePorts($0) } ?? [],
-                                    from: fromNode.address, kind: kindID,
-                                    interface: to.interfaceTap, nflog: to.nflogTap, lossy: to.captureLossy)
-                        }
-                        receiver = ReceiverEvidence(
-                            listener: to.listeners[k], received: received, answered: answered,
-                            sourceAddresses: sources.map { sourceAddresses[Int($0)] }.sorted { $0.description < $1.description },
-                            capture: capture)
-                    }
-                    let input = VerdictInput(
-                        kind: kindID, fromName: fromNode.name, toName: toNode.name,
-                        expectedSource: fromNode.address,
-                        senderAgent: from.health ?? notContacted, receiverAgent: to.health ?? notContacted,
-                        sender: sent, receiver: receiver)
-                    var decision = decide(input)
-                    // Interrupted: what the evidence gathered settles stands; a path it does not settle only
-                    // because an end had not reported yet is undecided, not lost.
-                    if !complete && Merge.undecided(decision, senderContacted: from.health != nil, targetContacted: to.health != nil) {
-                        decision = Decision(.inconclusive, nil, .interrupted)
-                    }
-                    // A pass that only counts and groups needs no sentence per healthy path.
-                    let detail = decision.verdict == .open && !nonces ? "" : CheckDetail.sentence(decision, input)
                     try body(
-                        CheckResult(
-                            from: fromNode.name, to: toNode.name, kind: kind, required: required,
-                            decision: decision, detail: detail, sender: sent, receiver: receiver))
+                        check(
+                            from: ends[i], fromName: fromNode.name, fromAddress: fromNode.address, to: j, kind: kind, kindIndex: kindIDs[k],
+                            listener: ends[j].listeners[k], required: required[k][i][roleIndex[j]]))
                 }
             }
+        }
+
+        /// One published port from the vantage to every node expected to answer it.
+        private func forEachPublished(_ target: PublishedTarget, index p: Int, _ body: (CheckResult) throws -> Void) rethrows {
+            guard let vantage, let from = vantageEnd else { return }
+            let kind = target.kind
+            let info = PublishedCheck(service: target.service, mode: target.mode)
+            for j in nodes.indices where target.expects(nodes[j].name) {
+                var c = check(
+                    from: from, fromName: vantage.name, fromAddress: vantage.address, to: j, kind: kind,
+                    kindIndex: publishedKindIDs[p], listener: publishedListeners[p][j], required: true,
+                    forwarded: target.live, watched: publishedListeners[p][j] != nil)
+                c.published = info
+                try body(c)
+            }
+        }
+
+        /// Decides one check from the sender's end `from` to node `j`. `forwarded`: the target's firewall tap
+        /// cannot see it (a live service's port is forwarded into the ingress network, never delivered locally).
+        /// `watched`: false when the target's agent does not know the port (not started with `--published`), so
+        /// its taps never looked for it and "not seen" means nothing.
+        private func check(
+            from: End, fromName: String, fromAddress: IPAddress, to j: Int, kind: TrafficKind, kindIndex: UInt32?,
+            listener: ListenerState?, required: Bool, forwarded: Bool = false, watched: Bool = true
+        ) -> CheckResult {
+            let kindID = kind.kindID
+            let toNode = nodes[j], to = ends[j]
+            var row: SentRow?
+            if let t = from.sent, let target = to.sentAddress, let kindIndex { row = t.row(target: target, kind: kindIndex) }
+            var sent = row.map { from.sent!.evidence($0, nonces: nonces) }
+            if let missed = from.missed, sent?.outcome == .timeout {
+                sent?.missedAnswerMs = missed[ProbeKey(target: toNode.address, kind: kindID)]
+            }
+
+            var receiver: ReceiverEvidence?
+            if let log = to.log {
+                let keys = row.map { from.sent!.nonceKeys($0) } ?? []
+                var received = 0, answered = 0
+                var sources: [UInt32] = []
+                for key in keys {
+                    guard let v = log.index[key] else { continue }
+                    received += 1
+                    if v & 1 != 0 { answered += 1 }
+                    if !sources.contains(v >> 1) { sources.append(v >> 1) }
+                }
+                var capture = to.capture.flatMap { c in
+                    sent == nil || !watched
+                        ? nil
+                        : c.evidence(
+                            nonceKeys: keys, sourcePorts: row.map { from.sent!.sourcePorts($0) } ?? [],
+                            from: fromAddress, kind: kindID,
+                            interface: to.interfaceTap, nflog: to.nflogTap, lossy: to.captureLossy)
+                }
+                if forwarded { capture?.seenPastFirewall = nil }
+                receiver = ReceiverEvidence(
+                    listener: listener, received: received, answered: answered,
+                    sourceAddresses: sources.map { sourceAddresses[Int($0)] }.sorted { $0.description < $1.description },
+                    capture: capture)
+            }
+            let input = VerdictInput(
+                kind: kindID, fromName: fromName, toName: toNode.name,
+                expectedSource: fromAddress,
+                senderAgent: from.health ?? notContacted, receiverAgent: to.health ?? notContacted,
+                sender: sent, receiver: receiver)
+            var decision = decide(input)
+            // Interrupted: what the evidence gathered settles stands; a path it does not settle only
+            // because an end had not reported yet is undecided, not lost.
+            if !complete && Merge.undecided(decision, senderContacted: from.health != nil, targetContacted: to.health != nil) {
+                decision = Decision(.inconclusive, nil, .interrupted)
+            }
+            // A pass that only counts and groups needs no sentence per healthy path.
+            let detail = decision.verdict == .open && !nonces ? "" : CheckDetail.sentence(decision, input)
+            return CheckResult(
+                from: fromName, to: toNode.name, kind: kind, required: required,
+                decision: decision, detail: detail, sender: sent, receiver: receiver)
         }
     }
 

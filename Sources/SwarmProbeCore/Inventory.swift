@@ -165,7 +165,7 @@ public struct Inventory: Sendable, Equatable {
         return Inventory(nodes: nodes)
     }
 
-    static func isValidName(_ s: String) -> Bool {
+    public static func isValidName(_ s: String) -> Bool {
         (1...63).contains(s.count) && s.allSatisfy { $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "-" || $0 == "_" || $0 == ".") }
     }
 }

@@ -10,8 +10,11 @@ public struct NodeFinding: Codable, Sendable, Equatable, Hashable {
     public var fix: String?
     /// True: it breaks the swarm (exit code 1, like a required path not open); false: information.
     public var required: Bool
+    /// The published port the finding explains (`8080/tcp`); nil for a finding about the node itself.
+    public var port: KindID?
 
-    public init(node: String, code: String, detail: String, fix: String? = nil, required: Bool) {
+    public init(node: String, code: String, detail: String, fix: String? = nil, required: Bool, port: KindID? = nil) {
+        self.port = port
         self.node = node
         self.code = code
         self.detail = detail

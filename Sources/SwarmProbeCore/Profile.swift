@@ -33,6 +33,22 @@ public struct Profile: Sendable, Equatable {
         return copy
     }
 
+    /// The profile with `ports` added as published kinds (`--published`), for an agent to listen on them too, and
+    /// `live` ones (a live service's, `--published-live`) that it only watches.
+    public func withPublished(_ ports: [KindID], live: [KindID] = [], source: String = "--published") throws(InputError) -> Profile {
+        var copy = self
+        for (port, observe) in ports.map({ ($0, false) }) + live.map({ ($0, true) }) {
+            if let clash = kinds.first(where: { $0.kindID == port }) {
+                throw InputError(source: source, "\(port) is the profile's kind \"\(clash.name)\", a swarm port; a service cannot publish it")
+            }
+            if copy.kinds.contains(where: { $0.kindID == port }) { continue }
+            var kind = PublishedTarget(port: port).kind
+            kind.observeOnly = observe
+            copy.kinds.append(kind)
+        }
+        return copy
+    }
+
     public static func parse(_ text: String, source: String) throws(InputError) -> Profile {
         let root = try YAMLNode.load(text, source: source)
         let top = try root.mapping(what: "profile")

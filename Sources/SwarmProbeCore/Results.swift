@@ -17,11 +17,14 @@ public struct CheckResult: Codable, Sendable, Equatable {
     public var unexpectedSources: [IPAddress]
     public var sender: SenderEvidence?
     public var receiver: ReceiverEvidence?
+    /// Set on a published-port check (from the coordinator's vantage to a node); nil between nodes.
+    public var published: PublishedCheck?
 
     public init(
         from: String, to: String, kind: TrafficKind, required: Bool, decision: Decision, detail: String,
-        sender: SenderEvidence?, receiver: ReceiverEvidence?
+        sender: SenderEvidence?, receiver: ReceiverEvidence?, published: PublishedCheck? = nil
     ) {
+        self.published = published
         self.from = from
         self.to = to
         self.port = kind.port
@@ -41,7 +44,7 @@ public struct CheckResult: Codable, Sendable, Equatable {
 
     enum CodingKeys: String, CodingKey {
         case from, to, port, proto = "protocol", kind, required, verdict, location = "where", reason, detail
-        case unexpectedSources = "unexpected_sources", evidence
+        case unexpectedSources = "unexpected_sources", evidence, published
     }
     enum EvidenceKeys: String, CodingKey { case sender, receiver }
 
@@ -58,6 +61,7 @@ public struct CheckResult: Codable, Sendable, Equatable {
         try c.encode(reason, forKey: .reason)
         try c.encode(detail, forKey: .detail)
         if !unexpectedSources.isEmpty { try c.encode(unexpectedSources, forKey: .unexpectedSources) }
+        try c.encodeIfPresent(published, forKey: .published)
         var e = c.nestedContainer(keyedBy: EvidenceKeys.self, forKey: .evidence)
         try e.encode(sender, forKey: .sender)
         try e.encode(receiver, forKey: .receiver)
@@ -76,6 +80,7 @@ public struct CheckResult: Codable, Sendable, Equatable {
         reason = try c.decode(Reason.self, forKey: .reason)
         detail = try c.decode(String.self, forKey: .detail)
         unexpectedSources = try c.decodeIfPresent([IPAddress].self, forKey: .unexpectedSources) ?? []
+        published = try c.decodeIfPresent(PublishedCheck.self, forKey: .published)
         let e = try c.nestedContainer(keyedBy: EvidenceKeys.self, forKey: .evidence)
         sender = try e.decodeIfPresent(SenderEvidence.self, forKey: .sender)
         receiver = try e.decodeIfPresent(ReceiverEvidence.self, forKey: .receiver)
@@ -240,6 +245,10 @@ public struct Results: Codable, Sendable, Equatable {
     public var nodes: [NodeResult]
     public var checks: [CheckResult]
     public var summary: Summary
+    /// The published ports probed from the coordinator's vantage; nil when none were.
+    public var routingMesh: RoutingMesh?
+    /// Problems of one node rather than a path (a host setting, why a published port does not answer there).
+    public var nodeFindings: [NodeFinding] = []
 
     public init(
         toolVersion: String, profile: String, startedAt: String, durationMs: Int, timeoutMs: Int,
@@ -263,6 +272,7 @@ public struct Results: Codable, Sendable, Equatable {
     enum CodingKeys: String, CodingKey {
         case schema, toolVersion = "tool_version", profile, startedAt = "started_at", durationMs = "duration_ms"
         case timeoutMs = "timeout_ms", timeoutPolicy = "timeout_policy", attempts, complete, phasesMs = "phases_ms", nodes, checks, summary
+        case routingMesh = "routing_mesh"
     }
 }
 

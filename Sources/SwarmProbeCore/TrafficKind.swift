@@ -23,12 +23,18 @@ public struct TrafficKind: Codable, Sendable, Hashable {
     public var dataPath: Bool
     /// The source port real traffic uses (gossip is 7946 -> 7946).
     public var sourcePort: Int?
+    /// A port published to clients (`check --published`): probed only from the coordinator's vantage, never
+    /// node to node; an agent listens on it wherever nothing else holds it, on a live swarm node too.
+    public var published: Bool
+    /// A live service's published port: the agent only watches it in its capture taps and never binds it, so
+    /// that it cannot stand in for a routing mesh that does not answer.
+    public var observeOnly: Bool = false
     public var description: String
 
     public init(
         name: String, proto: TransportProtocol, port: Int?, from: Set<Role> = Set(Role.allCases),
         to: Set<Role> = Set(Role.allCases), required: Bool = true, enabled: Bool = true,
-        dataPath: Bool = false, sourcePort: Int? = nil, description: String = ""
+        dataPath: Bool = false, sourcePort: Int? = nil, published: Bool = false, description: String = ""
     ) {
         self.name = name
         self.proto = proto
@@ -39,6 +45,7 @@ public struct TrafficKind: Codable, Sendable, Hashable {
         self.enabled = enabled
         self.dataPath = dataPath
         self.sourcePort = sourcePort
+        self.published = published
         self.description = description
     }
 

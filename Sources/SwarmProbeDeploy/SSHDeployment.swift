@@ -32,12 +32,14 @@ public final class SSHDeployment: AgentDeployment, @unchecked Sendable {
         var log: String
     }
 
-    /// `agentBinary`: the `swarmprobe-agent` to run, of this swarmprobe's version. `profile` and `dataPathPort`:
-    /// the check's, which the agents must share.
+    /// `agentBinary`: the `swarmprobe-agent` to run, of this swarmprobe's version. `profile`, `dataPathPort` and
+    /// `published`: the check's, which the agents must share.
     /// The `swarmprobe-agent` beside the running program: what `--agent-binary` defaults to.
     public static var defaultAgentBinary: String { AgentBinary.besideThisProgram }
 
-    public init(inventory: Inventory, agentBinary: String, sshOptions: [String], profile: String?, dataPathPort: Int?) throws(InputError) {
+    public init(
+        inventory: Inventory, agentBinary: String, sshOptions: [String], profile: String?, dataPathPort: Int?, published: [PublishedTarget] = []
+    ) throws(InputError) {
         try AgentBinary.checkVersion(agentBinary)
         architecture = try AgentBinary.architecture(agentBinary)
         self.inventory = inventory
@@ -45,6 +47,7 @@ public final class SSHDeployment: AgentDeployment, @unchecked Sendable {
         self.profile = profile
         var args: [String] = []
         if let dataPathPort { args += ["--data-path-port", String(dataPathPort)] }
+        args += PublishedTarget.agentArguments(published)
         agentArguments = args
         tokenLine = ClusterToken.generate()
         token = try ClusterToken.parse(tokenLine, source: "the run's token")

@@ -15,6 +15,7 @@ public final class SwarmDeployment: AgentDeployment, @unchecked Sendable {
     private let image: String
     private let profile: String?
     private let dataPathPort: Int?
+    private let published: [PublishedTarget]
     private let waitLimit: TimeInterval
     /// `swarmprobe-<random>`: the service's name, and the prefix of the secret's and the profile's.
     public let run: String
@@ -27,8 +28,9 @@ public final class SwarmDeployment: AgentDeployment, @unchecked Sendable {
 
     public init(
         endpoint: DockerDiscovery.Endpoint, discovery: DockerDiscovery.Discovery, image: String, profile: String?,
-        dataPathPort: Int?, waitLimit: TimeInterval = 90
+        dataPathPort: Int?, published: [PublishedTarget] = [], waitLimit: TimeInterval = 90
     ) throws(InputError) {
+        self.published = published
         self.endpoint = endpoint
         self.discovery = discovery
         self.image = image
@@ -96,6 +98,7 @@ public final class SwarmDeployment: AgentDeployment, @unchecked Sendable {
             args += ["--profile", "/swarmprobe-profile.yaml"]
         }
         if let dataPathPort { args += ["--data-path-port", String(dataPathPort)] }
+        args += PublishedTarget.agentArguments(published)
         let (status, body) = try await DockerEngine.request(endpoint, "GET", "/v\(Self.apiVersion)/networks/host")
         struct Network: Decodable { var Id: String }
         guard status == 200, let host = try? JSONDecoder().decode(Network.self, from: Data(body)) else {

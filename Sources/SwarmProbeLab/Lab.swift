@@ -65,6 +65,8 @@ public final class Lab: @unchecked Sendable {
         // elements of sets, looked up once per packet: as one rule each, a 32-node lab's 331 drops were
         // walked by every packet crossing the switch (3.5 % of the machine's CPU during a check, all of it
         // taken from the agents, which share these cores), where a real security group costs the nodes nothing.
+        // The coordinator's own traffic (it runs here, on br0's address) leaves by the bridge's output hook and
+        // comes back by its input hook: the same sets drop it there, so faults can name `Lab.coordinator`.
         try nft(
             switchNamespace,
             """
@@ -77,6 +79,14 @@ public final class Lab: @unchecked Sendable {
                 ip saddr . ip daddr . meta l4proto . th dport @drops drop
                 ip saddr . ip daddr . meta l4proto . th sport @returnDrops drop
                 ip protocol esp ip saddr . ip daddr @espDrops drop
+              }
+              chain fromCoordinator {
+                type filter hook output priority 0; policy accept;
+                ip saddr . ip daddr . meta l4proto . th dport @drops drop
+              }
+              chain toCoordinator {
+                type filter hook input priority 0; policy accept;
+                ip saddr . ip daddr . meta l4proto . th sport @returnDrops drop
               }
             }
             """)
@@ -93,6 +103,14 @@ public final class Lab: @unchecked Sendable {
             try Program.run(["ip", "-n", switchNamespace, "link", "set", node.bridgePort, "master", "br0"])
             try Program.run(["ip", "-n", switchNamespace, "link", "set", node.bridgePort, "up"])
         }
+    }
+
+    /// The name faults use for the coordinator's end (the switch namespace, where checks run).
+    public static let coordinator = "coordinator"
+
+    /// A node's address, or the coordinator's for `Lab.coordinator`.
+    func address(_ name: String) -> IPAddress {
+        name == Lab.coordinator ? coordinatorAddress : node(name).address
     }
 
     public func node(_ name: String) -> LabNode {
@@ -138,7 +156,7 @@ public final class Lab: @unchecked Sendable {
 
     /// Takes a network drop out again (the path works from the next packet on).
     public func heal(networkDrop from: String, to: String, kind: KindID) throws {
-        let element = dropElement(set: "drops", from: node(from).address, to: node(to).address, kind)
+        let element = dropElement(set: "drops", from: address(from), to: address(to), kind)
         try nft(switchNamespace, element.replacingOccurrences(of: "add element", with: "delete element") + "\n")
         lock.withLock {
             faults.removeAll { if case let .networkDrop(f, t, k) = $0 { return f == from && t == to && k == kind } else { return false } }
@@ -190,9 +208,9 @@ public final class Lab: @unchecked Sendable {
     private func nftRule(_ fault: LabFault) -> (namespace: String, rule: String) {
         switch fault {
         case let .networkDrop(from, to, kind):
-            return (switchNamespace, dropElement(set: "drops", from: node(from).address, to: node(to).address, kind))
+            return (switchNamespace, dropElement(set: "drops", from: address(from), to: address(to), kind))
         case let .returnPathDrop(from, to, kind):
-            return (switchNamespace, dropElement(set: "returnDrops", from: node(to).address, to: node(from).address, kind))
+            return (switchNamespace, dropElement(set: "returnDrops", from: address(to), to: address(from), kind))
         case let .hostFirewall(name, from, kind, reject):
             let source = from.map { "ip saddr \(node($0).address) " } ?? ""
             let action = reject ? (kind.proto == .tcp ? "reject with tcp reset" : "reject") : "drop"

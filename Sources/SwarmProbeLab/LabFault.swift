@@ -16,6 +16,7 @@ public struct LabNode: Sendable {
 /// A fault injected into a lab, each at a known place.
 public enum LabFault: Sendable, CustomStringConvertible {
     /// The network (a security group, a NACL) drops `from -> to` on this kind; the answer way is fine.
+    /// Either end may be `Lab.coordinator` (a load balancer's or client's path to a published port).
     case networkDrop(from: String, to: String, kind: KindID)
     /// The answers `to -> from` for this kind are dropped on the way back (stateless ACL).
     case returnPathDrop(from: String, to: String, kind: KindID)

@@ -71,6 +71,8 @@ public struct CheckGroups: Sendable {
     /// [kind][from group][to group][symbol * 2 + required]
     private var cells: [Int] = []
     private var nodeIndex: [String: Int] = [:]
+    /// The published-port checks, whole.
+    public private(set) var published: [CheckResult] = []
     private var causeIndex: [Int: Int] = [:]
     private var infoIndex: [Int: Int] = [:]
     private var agentIndex: [Int: Int] = [:]
@@ -120,6 +122,11 @@ public struct CheckGroups: Sendable {
     public mutating func add(_ c: CheckResult) {
         counter.add(c)
         if c.required { requiredChecks += 1 }
+        // From the coordinator's vantage, not a node: a few per node, kept whole for the routing mesh section.
+        if c.published != nil {
+            published.append(c)
+            return
+        }
         let kindID = c.kindID
         var k = kinds.firstIndex { $0.id == kindID } ?? -1
         if k < 0 {

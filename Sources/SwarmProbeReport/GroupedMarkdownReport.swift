@@ -102,6 +102,9 @@ extension MarkdownReport {
                 out.append(GroupedReport.sourceText(s, g) + ".")
             }
         }
+        if let mesh = r.routingMesh {
+            out += ["", "## Routing mesh", ""] + RoutingMeshSection.markdown(mesh, checks: g.published, findings: r.nodeFindings)
+        }
         if g.lateAnswers.count > 0 {
             out += ["", "## Notes", "", "- " + g.lateAnswers.sentence(to: nil, timeoutMs: r.timeoutMs)]
         }

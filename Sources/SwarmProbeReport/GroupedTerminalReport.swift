@@ -81,6 +81,10 @@ extension TerminalReport {
                 "Clock: \(plural(skewed.count, "node")) more than 30 s off the coordinator's clock: \(GroupedReport.nameList(skewed.map(\.name))); "
                     + "2377/tcp mTLS fails with clock skew (moby#25112): sync them with NTP/chrony", width: width, indent: "    ", firstIndent: "  ")
         }
+        if let mesh = r.routingMesh {
+            out.append("")
+            out += RoutingMeshSection.terminal(mesh, checks: g.published, findings: r.nodeFindings, paint: paint)
+        }
         if !notes.isEmpty {
             out.append("")
             out.append(paint.bold("Notes"))

@@ -72,6 +72,7 @@ public enum JSONReport {
         out.write("  \"complete\" : \(head.complete),\n")
         if let p = head.phasesMs { out.write("  \"phases_ms\" : "); out.encoded(p); out.write(",\n") }
         out.write("  \"summary\" : "); out.encoded(summary); out.write(",\n")
+        if let mesh = head.routingMesh { out.write("  \"routing_mesh\" : "); out.encoded(mesh); out.write(",\n") }
         out.write("  \"nodes\" : [")
         for (i, n) in head.nodes.enumerated() {
             out.write(i == 0 ? "\n    " : ",\n    ")
@@ -138,6 +139,12 @@ public enum JSONReport {
         l.raw(",\"detail\":"); l.string(c.detail)
         if !c.unexpectedSources.isEmpty {
             l.raw(",\"unexpected_sources\":"); l.strings(c.unexpectedSources.map(\.description))
+        }
+        if let p = c.published {
+            l.raw(",\"published\":{\"service\":")
+            if let s = p.service { l.string(s) } else { l.raw("null") }
+            l.raw(",\"mode\":"); l.string(p.mode.rawValue)
+            l.raw("}")
         }
         l.raw(",\"evidence\":{\"sender\":")
         if let s = c.sender { s.write(to: &l) } else { l.raw("null") }

@@ -28,6 +28,9 @@ public enum MarkdownReport {
 
         out += section("Nodes", nodes(m))
         out += section("Matrices", matrices(m))
+        if let mesh = r.routingMesh {
+            out += section("Routing mesh", RoutingMeshSection.markdown(mesh, checks: m.published, findings: r.nodeFindings))
+        }
         out += section("Findings", findings(m))
         let info = information(m)
         if !info.isEmpty { out += section("Not required (information)", info) }

@@ -20,14 +20,19 @@ struct ReportModel {
     let agentFindings: [AgentFinding]
     let sourceFindings: [SourceFinding]
     let information: [InfoGroup]
+    /// The published-port checks, in results order.
+    let published: [CheckResult]
     /// Matrices label columns with node names when every name is short, numbers otherwise.
     let numberedColumns: Bool
 
     init(_ r: Results) {
         results = r
+        // Published-port checks come from the coordinator's vantage, not a node: the routing mesh section shows them.
+        let mesh = r.checks.filter { $0.published == nil }
+        published = r.checks.filter { $0.published != nil }
         var names = r.nodes.map(\.name)
         var seen = Set(names)
-        for c in r.checks {
+        for c in mesh {
             for n in [c.from, c.to] where !seen.contains(n) {
                 seen.insert(n)
                 names.append(n)
@@ -41,7 +46,7 @@ struct ReportModel {
 
         var sections: [KindSection] = []
         var sectionIndex: [KindID: Int] = [:]
-        for c in r.checks {
+        for c in mesh {
             let i: Int
             if let found = sectionIndex[c.kindID] {
                 i = found
@@ -65,7 +70,7 @@ struct ReportModel {
         // Required, not open, not agent-down: grouped by (verdict, where, kind), then by target.
         var causes: [CauseFinding] = []
         undecided = r.checks.filter { $0.required && $0.reason == .interrupted }
-        for c in r.checks where c.required && c.verdict != .open && !c.blamesAnAgent && c.reason != .interrupted {
+        for c in mesh where c.required && c.verdict != .open && !c.blamesAnAgent && c.reason != .interrupted {
             let location = c.verdict == .blocked ? (c.location ?? .unknown) : nil
             let i: Int
             if let found = causes.firstIndex(where: { $0.verdict == c.verdict && $0.location == location && $0.kind == c.kindID }) {
@@ -96,7 +101,7 @@ struct ReportModel {
 
         // An agent could not vouch: blamed on the sender when it reported nothing, else on the target.
         var agents: [String: AgentFinding] = [:]
-        for c in r.checks where c.required && c.blamesAnAgent {
+        for c in mesh where c.required && c.blamesAnAgent {
             let blamed = c.sender == nil ? c.from : c.to
             var f = agents[blamed] ?? AgentFinding(node: blamed, health: nodeMap[blamed]?.agent ?? AgentHealth(.down), checks: [], kinds: [])
             f.checks.append(c)
@@ -110,7 +115,7 @@ struct ReportModel {
         agentFindings = agents.values.sorted { byNode($0.node, $1.node) }
 
         var sources: [String: SourceFinding] = [:]
-        for c in r.checks where !c.unexpectedSources.isEmpty {
+        for c in mesh where !c.unexpectedSources.isEmpty {
             var f = sources[c.from] ?? SourceFinding(sender: c.from, addresses: [], targets: [], kinds: [])
             for a in c.unexpectedSources where !f.addresses.contains(a) { f.addresses.append(a) }
             if !f.targets.contains(c.to) { f.targets.append(c.to) }
@@ -125,7 +130,7 @@ struct ReportModel {
         }.sorted { byNode($0.sender, $1.sender) }
 
         var info: [InfoGroup] = []
-        for c in r.checks where !c.required && c.verdict != .open {
+        for c in mesh where !c.required && c.verdict != .open {
             let location = c.verdict == .blocked ? (c.location ?? .unknown) : nil
             if let i = info.firstIndex(where: { $0.verdict == c.verdict && $0.location == location && $0.kind == c.kindID }) {
                 info[i].checks.append(c)

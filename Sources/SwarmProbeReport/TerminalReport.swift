@@ -32,6 +32,11 @@ public enum TerminalReport {
             out += wrap(tokens: ["Legend:"] + entries, width: width, indent: "  ", firstIndent: "")
         }
 
+        if let mesh = r.routingMesh {
+            out.append("")
+            out += RoutingMeshSection.terminal(mesh, checks: m.published, findings: r.nodeFindings, paint: paint)
+        }
+
         out.append("")
         out += findings(m, paint)
 

@@ -1,0 +1,32 @@
+import Foundation
+import NIOCore
+import SwarmProbeCore
+
+/// The source address this host's kernel picks toward a destination: a UDP socket connected there (which
+/// sends nothing) and asked for its own address.
+public enum SourceAddress {
+    public static func toward(_ destination: IPAddress) -> IPAddress? {
+        guard let remote = try? destination.socketAddress(port: 9) else { return nil }
+        let family = destination.isIPv4 ? AF_INET : AF_INET6
+        let fd = socket(family, Int32(SOCK_DGRAM.rawValue), 0)
+        guard fd >= 0 else { return nil }
+        defer { close(fd) }
+        let connected = remote.withSockAddr { address, length in connect(fd, address, socklen_t(length)) }
+        guard connected == 0 else { return nil }
+        var storage = sockaddr_storage()
+        var length = socklen_t(MemoryLayout<sockaddr_storage>.size)
+        let named = withUnsafeMutablePointer(to: &storage) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) }
+        }
+        guard named == 0 else { return nil }
+        var host = [CChar](repeating: 0, count: Int(NI_MAXHOST))
+        let got = withUnsafePointer(to: &storage) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                getnameinfo($0, length, &host, socklen_t(host.count), nil, 0, NI_NUMERICHOST)
+            }
+        }
+        guard got == 0 else { return nil }
+        let text = host.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }
+        return IPAddress(String(decoding: text, as: UTF8.self))
+    }
+}
