@@ -241,7 +241,8 @@ public enum Merge {
                 }
                 if forwarded { capture?.seenPastFirewall = nil }
                 receiver = ReceiverEvidence(
-                    listener: listener, received: received, answered: answered,
+                    // A live service's port: the agent only watched it; what answers (or resets) is the mesh.
+                    listener: forwarded ? nil : listener, received: received, answered: answered,
                     sourceAddresses: sources.map { sourceAddresses[Int($0)] }.sorted { $0.description < $1.description },
                     capture: capture)
             }

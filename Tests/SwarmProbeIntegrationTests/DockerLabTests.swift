@@ -153,3 +153,48 @@ struct DockerDiscoveryMappingTests {
         }
     }
 }
+
+/// `GET /services` and `GET /tasks` answers mapped to published ports: no daemon needed.
+@Suite("published services mapping")
+struct PublishedServicesMappingTests {
+    let nodes = try! DockerDiscoveryMappingTests().parse([
+        DockerDiscoveryMappingTests().node("id1", "m1", "manager", addr: "198.18.1.11", manager: "198.18.1.11:2377"),
+        DockerDiscoveryMappingTests().node("id2", "w1", "worker", addr: "198.18.1.12"),
+        DockerDiscoveryMappingTests().node("id3", "w2", "worker", addr: "198.18.1.13"),
+    ]).nodes
+
+    func parse(_ services: String, _ tasks: String) throws(InputError) -> [PublishedTarget] {
+        try PublishedServices.parse(services: Array(services.utf8), tasks: Array(tasks.utf8), nodes: nodes, source: "--docker-host")
+    }
+
+    @Test("ingress and host ports, running tasks only, SCTP and unassigned ports left out")
+    func mapping() throws {
+        let services = #"""
+            [{"ID": "s1", "Spec": {"Name": "web"}, "Endpoint": {"Ports": [{"Protocol": "tcp", "TargetPort": 80, "PublishedPort": 8080, "PublishMode": "ingress"}, {"Protocol": "sctp", "TargetPort": 9, "PublishedPort": 9, "PublishMode": "ingress"}]}},
+             {"ID": "s2", "Spec": {"Name": "dns"}, "Endpoint": {"Ports": [{"Protocol": "udp", "TargetPort": 53, "PublishedPort": 9053, "PublishMode": "host"}]}},
+             {"ID": "s3", "Spec": {"Name": "quiet"}, "Endpoint": {}},
+             {"ID": "s4", "Spec": {"Name": "pending"}, "Endpoint": {"Ports": [{"Protocol": "tcp", "TargetPort": 80, "PublishMode": "ingress"}]}}]
+            """#
+        let tasks = #"""
+            [{"ServiceID": "s1", "NodeID": "id3", "Status": {"State": "running"}},
+             {"ServiceID": "s1", "NodeID": "id2", "Status": {"State": "running"}},
+             {"ServiceID": "s1", "NodeID": "id1", "Status": {"State": "starting"}},
+             {"ServiceID": "s2", "NodeID": "id1", "Status": {"State": "running"}},
+             {"ServiceID": "s2", "NodeID": "gone", "Status": {"State": "running"}}]
+            """#
+        let targets = try parse(services, tasks)
+        #expect(targets.count == 2)
+        #expect(targets[0] == PublishedTarget(port: KindID("8080/tcp")!, mode: .ingress, service: "web", nodes: nil, taskNodes: ["w1", "w2"]))
+        #expect(targets[1] == PublishedTarget(port: KindID("9053/udp")!, mode: .host, service: "dns", nodes: ["m1"], taskNodes: ["m1"]))
+    }
+
+    @Test("an answer that is not Docker's: one line naming the source")
+    func bad() {
+        do {
+            _ = try parse("{\"not\": \"a list\"}", "[]")
+            Issue.record("accepted")
+        } catch {
+            #expect(error.source == "--docker-host" && !error.description.contains("\n"), "\(error)")
+        }
+    }
+}
