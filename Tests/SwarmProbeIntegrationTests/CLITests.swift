@@ -47,6 +47,32 @@ final class CLITests {
         }
     }
 
+    @Test("published ports: each bad flag is one line naming it, exit 2")
+    func publishedFlags() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("swarmprobe-cli-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let inventory = dir.appendingPathComponent("nodes.yaml").path
+        try "nodes:\n  - {name: a, address: 198.18.0.10, role: manager}\n  - {name: b, address: 198.18.0.11, role: worker}\n"
+            .write(toFile: inventory, atomically: true, encoding: .utf8)
+        let token = dir.appendingPathComponent("token").path
+        _ = try Program.capture([swarmprobeBinary(), "token", "-o", token])
+        let check = [swarmprobeBinary(), "check", "--inventory", inventory, "--token-file", token]
+        for (args, mentions) in [
+            (["--published", "8080"], "--published: \"8080\" is not a published port"),
+            (["--published", "8080/tcp,8080/tcp"], "--published: 8080/tcp is listed twice"),
+            (["--published", "auto"], "--published auto reads the services from the Docker Engine API"),
+            (["--published", "7946/tcp"], "--published: 7946/tcp is the profile's kind"),
+            (["--published", "8080/tcp", "--client-name", "a b"], "--client-name"),
+            (["--published", "8080/tcp", "--client-name", "a"], "--client-name: \"a\" is also a node's name"),
+        ] {
+            let r = try Program.capture(check + args)
+            #expect(r.status == 2 && r.stderr.contains(mentions) && r.stderr.split(separator: "\n").count == 1, "\(args): \(r.stderr)")
+        }
+        let agent = try Program.capture([swarmprobeBinary(), "agent", "--address", "198.18.0.10", "--token-file", token, "--published-live", "x"])
+        #expect(agent.status == 2 && agent.stderr.contains("--published-live") && agent.stderr.split(separator: "\n").count == 1, "\(agent.stderr)")
+    }
+
     @Test("swarmprobe-agent: the agent's flags, the same one-line errors and exit 2")
     func leanAgentFlags() throws {
         let lean = URL(fileURLWithPath: swarmprobeBinary()).deletingLastPathComponent().appendingPathComponent("swarmprobe-agent").path
