@@ -73,8 +73,56 @@ struct SwarmCheckTests {
         #expect(swarmLeftovers(swarm).isEmpty, "\(swarmLeftovers(swarm))")
     }
 
+    @Test("the services' published ports: read with their task nodes, probed on the nodes expected to answer, each failure explained")
+    func publishedServices() throws {
+        let swarm = try DockerSwarmLab(nodes: [("m1", .manager), ("w1", .worker), ("w2", .worker)])
+        defer { swarm.destroy() }
+        let lab = swarm.lab
+        let tag = "swarmprobe-agent:test-\(UInt32.random(in: 0...UInt32.max))"
+        try buildAgentImage(swarm, tag: tag)
+        let sleep = [swarm.image, "sleep", "1000000000"]
+        try swarm.docker(
+            "m1", ["service", "create", "-d", "--name", "web", "--mode", "global", "--constraint", "node.role==worker", "--publish", "8080:80"] + sleep)
+        try swarm.docker(
+            "m1",
+            ["service", "create", "-d", "--name", "dns", "--constraint", "node.role==manager", "--publish", "published=9053,target=53,protocol=udp,mode=host"]
+                + sleep)
+        // Until the tasks run: a host-mode port is expected only where one does.
+        let deadline = Date().addingTimeInterval(90)
+        while Date() < deadline {
+            let running = (try? swarm.docker("m1", ["service", "ps", "-q", "--filter", "desired-state=running", "--filter", "state=running"])) ?? ""
+            if running.split(whereSeparator: \.isNewline).count == 3 { break }
+            usleep(300_000)
+        }
+
+        let run = try runSwarmCheck(swarm, image: tag, extra: ["--client-name", "lb"])
+        let r = run.results
+        let nameOf = Dictionary(uniqueKeysWithValues: r.nodes.map { n in (n.name, lab.nodes.first { $0.address == n.address }!.name) })
+        let mesh = try #require(r.routingMesh, "\(run.stderr)")
+        #expect(mesh.client == "lb")
+        let web = try #require(mesh.ports.first { $0.service == "web" })
+        #expect(web.kindID == KindID(proto: .tcp, port: 8080) && web.mode == .ingress)
+        #expect(Set(web.taskNodes.compactMap { nameOf[$0] }) == ["w1", "w2"])
+        let dns = try #require(mesh.ports.first { $0.service == "dns" })
+        #expect(dns.kindID == KindID(proto: .udp, port: 9053) && dns.mode == .host && dns.taskNodes.compactMap { nameOf[$0] } == ["m1"])
+
+        let published = r.checks.filter { $0.published != nil }
+        #expect(Set(published.filter { $0.port == 8080 }.compactMap { nameOf[$0.to] }) == ["m1", "w1", "w2"])
+        #expect(published.filter { $0.port == 9053 }.compactMap { nameOf[$0.to] } == ["m1"])
+        // This lab has no IPVS and its dockerd writes no iptables rules: nothing takes a published port in, so each
+        // node's own stack refuses it. What the tool must say is that nothing answers there, not that a firewall did.
+        for c in published {
+            #expect(c.verdict == .closed, "\(nameOf[c.to] ?? c.to) \(c.kindID): \(c.verdict) \(c.detail)")
+            #expect(c.published?.service == (c.port == 8080 ? "web" : "dns"))
+        }
+        #expect(run.status == 1)
+        #expect(r.nodeFindings.filter { $0.port != nil }.count == published.count, "\(r.nodeFindings)")
+        #expect(run.markdown.contains("## Routing mesh") && run.markdown.contains("service web, ingress mode"))
+        #expect(swarmLeftovers(swarm).isEmpty, "\(swarmLeftovers(swarm))")
+    }
+
     /// Runs `swarmprobe check --swarm` against the lab's manager from the switch namespace.
-    func runSwarmCheck(_ swarm: DockerSwarmLab, image: String) throws -> CheckRun {
+    func runSwarmCheck(_ swarm: DockerSwarmLab, image: String, extra: [String] = []) throws -> CheckRun {
         let lab = swarm.lab
         let json = lab.directory.appendingPathComponent("swarm-\(UUID().uuidString).json").path
         let report = lab.directory.appendingPathComponent("swarm-\(UUID().uuidString).md").path
@@ -83,7 +131,7 @@ struct SwarmCheckTests {
             [
                 "check", "--swarm", "--docker-host", swarm.dockerHost("m1"), "--image", image, "--timeout", "1500ms",
                 "--json", json, "--report", report,
-            ])
+            ] + extra)
         guard let data = FileManager.default.contents(atPath: json) else {
             throw ProgramError(command: ["swarmprobe", "check", "--swarm"], status: r.status, message: r.stderr)
         }
