@@ -11,8 +11,8 @@ struct DemoCommand: AsyncParsableCommand {
         abstract: "Build a lab of network namespaces with injected faults, run real agents and a real check, and report.",
         discussion: """
             As root: four nodes (two managers, two workers) on a bridge, with a one-way network drop of VXLAN, \
-            a host firewall rejecting gossip and swarm management, and a return path that loses answers; then a \
-            real check. Everything is removed on exit, Ctrl-C included. Without root: agents on 127.0.0.x and a \
+            a host firewall rejecting gossip and swarm management, a return path that loses answers, and a published \
+            port (8080/tcp) the load balancer cannot reach on two nodes; then a real check. Everything is removed on exit, Ctrl-C included. Without root: agents on 127.0.0.x and a \
             check of a healthy mesh. Exit code 0 when every verdict matches what the lab injected.
             """
     )
@@ -52,8 +52,11 @@ struct DemoCommand: AsyncParsableCommand {
     }
 
     /// `token`: the agents' token file; nil for an SSH check (which makes its own).
-    private func checkArguments(inventory: String, token: String?, dir: URL) -> [String] {
+    private func checkArguments(inventory: String, token: String?, dir: URL, published: [KindID] = []) -> [String] {
         var args = ["check", "--inventory", inventory] + (token.map { ["--token-file", $0] } ?? ["--ssh"])
+        if !published.isEmpty {
+            args += ["--published", published.map(\.description).joined(separator: ","), "--client-name", Lab.coordinator]
+        }
         args += ["--timeout", timeout.argument, "--json", dir.appendingPathComponent("results.json").path]
         args += ["--report", report.map { absolute($0) } ?? dir.appendingPathComponent("report.md").path]
         return args
@@ -84,14 +87,15 @@ struct DemoCommand: AsyncParsableCommand {
             let servers = try lab.startSSH()
             for n in lab.nodes { printError("  \(n.name) (\(n.role.rawValue)) \(n.address) in namespace \(n.namespace): sshd up, no agent") }
             let inventory = try lab.write("inventory.yaml", lab.inventoryYAML(sshUser: "root"))
-            arguments = checkArguments(inventory: inventory, token: nil, dir: lab.directory)
+            arguments = checkArguments(inventory: inventory, token: nil, dir: lab.directory, published: scenario.published)
             arguments += servers.sshOptions.flatMap { ["--ssh-option", $0] }
         } else {
             let inventory = try lab.write("inventory.yaml", lab.inventoryYAML())
             let token = try lab.write("token", ClusterToken.generate() + "\n")
-            try lab.startAgents(binary: binary, tokenFile: token)
+            try lab.startAgents(
+                binary: binary, tokenFile: token, extraArguments: PublishedTarget.agentArguments(scenario.published.map { PublishedTarget(port: $0) }))
             for n in lab.nodes { printError("  \(n.name) (\(n.role.rawValue)) \(n.address) in namespace \(n.namespace): agent up") }
-            arguments = checkArguments(inventory: inventory, token: token, dir: lab.directory)
+            arguments = checkArguments(inventory: inventory, token: token, dir: lab.directory, published: scenario.published)
         }
         printError("Injecting faults:")
         for f in scenario.faults {

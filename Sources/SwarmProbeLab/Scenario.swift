@@ -7,8 +7,13 @@ public struct LabScenario: Sendable {
     public var faults: [LabFault]
     /// Nodes whose agent is not started: every check from or to them must be `agent-down`.
     public var agentsDown: [String]
+    /// Ports to check as published (`check --published`), probed from the coordinator (`Lab.coordinator`).
+    public var published: [KindID]
 
-    public init(name: String, nodes: [(name: String, role: Role)], faults: [LabFault], agentsDown: [String] = []) {
+    public init(
+        name: String, nodes: [(name: String, role: Role)], faults: [LabFault], agentsDown: [String] = [], published: [KindID] = []
+    ) {
+        self.published = published
         self.name = name
         self.nodes = nodes
         self.faults = faults
@@ -41,7 +46,12 @@ public struct LabScenario: Sendable {
             // w1's own firewall dropping m1's answers on cluster management (no "established" accept before it):
             // w1's capture sees the SYN-ACKs arrive.
             .answersDroppedBySender(node: "w1", from: "m1", kind: KindID(proto: .tcp, port: 2377)),
-        ])
+            // The load balancer's security group admits the published port on every node but w2.
+            .networkDrop(from: Lab.coordinator, to: "w2", kind: KindID(proto: .tcp, port: 8080)),
+            // m1's firewall drops the published port: nobody opened it there.
+            .hostFirewall(node: "m1", from: nil, kind: KindID(proto: .tcp, port: 8080), reject: false),
+        ],
+        published: [KindID(proto: .tcp, port: 8080)])
 
     /// What a check must conclude for `from -> to` on `kind`, given the faults.
     /// `capture`: whether the target has capture taps (then silent drops get their layer).
