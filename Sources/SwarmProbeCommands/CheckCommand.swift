@@ -128,7 +128,9 @@ struct CheckCommand: AsyncParsableCommand {
         }
         if let published {
             if published == "auto" {
-                if !(docker || dockerHost != nil || swarm) { throw ValidationError("--published auto reads the services from the Docker Engine API: add --docker or --swarm") }
+                if !(docker || dockerHost != nil || swarm) {
+                    throw ValidationError("--published auto reads the services from the Docker Engine API: add --docker or --swarm")
+                }
             } else {
                 do { _ = try PublishedTarget.parsePorts(published, source: "--published") } catch { throw ValidationError(error.description) }
             }
@@ -270,7 +272,8 @@ extension CheckCommand {
     /// This host as the published ports' prober: its source address toward the first node, and its name.
     func makeVantage(_ inventory: Inventory, token: ClusterToken) throws -> Vantage {
         guard let first = inventory.nodes.first, let address = SourceAddress.toward(first.address) else {
-            throw InputError(source: "--published", "this host has no route to \(inventory.nodes.first?.address.description ?? "the nodes") to probe from")
+            throw InputError(
+                source: "--published", "this host has no route to \(inventory.nodes.first?.address.description ?? "the nodes") to probe from")
         }
         var name = clientName ?? ProcessInfo.processInfo.hostName.split(separator: ".").first.map(String.init) ?? "client"
         if !Inventory.isValidName(name) { name = "client" }
@@ -317,11 +320,16 @@ extension CheckCommand {
     /// The outputs of a check of many nodes: a first pass over the decided checks counts and groups
     /// them, a second streams them into the JSON; the reports are the grouped ones. Returns the exit code.
     func emitStreamed(_ coordinator: Coordinator, complete: Bool) throws -> Int32 {
-        let head = coordinator.resultsHead(complete: complete)
+        var head = coordinator.resultsHead(complete: complete)
         var groups = CheckGroups(nodes: head.nodes)
         // Both passes decide on every core; grouping and writing take the blocks in plan order.
         coordinator.forEachBlock(complete: complete, nonces: false, produce: Merge.keepChecks) { for c in $0 { groups.add(c) } }
         groups.finish()
+        // The published ports' checks are few (one per node and port) and kept whole: explain them from those.
+        // (Their data path to the tasks is not looked up at this size.)
+        var published = head
+        published.checks = groups.published
+        head.nodeFindings += RoutingMeshExplanation.findings(published, dataPath: nil)
         if let json = output.json {
             let fd = json == "-" ? STDOUT_FILENO : open(json, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
             guard fd >= 0 else {

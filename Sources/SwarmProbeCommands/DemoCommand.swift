@@ -93,7 +93,8 @@ struct DemoCommand: AsyncParsableCommand {
             let inventory = try lab.write("inventory.yaml", lab.inventoryYAML())
             let token = try lab.write("token", ClusterToken.generate() + "\n")
             try lab.startAgents(
-                binary: binary, tokenFile: token, extraArguments: PublishedTarget.agentArguments(scenario.published.map { PublishedTarget(port: $0) }))
+                binary: binary, tokenFile: token, extraArguments: PublishedTarget.agentArguments(scenario.published.map { PublishedTarget(port: $0) })
+            )
             for n in lab.nodes { printError("  \(n.name) (\(n.role.rawValue)) \(n.address) in namespace \(n.namespace): agent up") }
             arguments = checkArguments(inventory: inventory, token: token, dir: lab.directory, published: scenario.published)
         }

@@ -33,7 +33,9 @@ struct PublishedPortTests {
                 #expect(c.from == Lab.coordinator && c.required)
                 #expect(c.published == PublishedCheck(service: nil, mode: .ingress))
                 let (v, w) = scenario.expected(from: c.from, to: c.to, kind: c.kindID, capture: true)
-                #expect(c.verdict == v && c.location == w, "\(c.to) \(c.kindID): expected \(v)/\(w?.rawValue ?? "-"), got \(c.verdict)/\(c.location?.rawValue ?? "-"): \(c.detail)")
+                #expect(
+                    c.verdict == v && c.location == w,
+                    "\(c.to) \(c.kindID): expected \(v)/\(w?.rawValue ?? "-"), got \(c.verdict)/\(c.location?.rawValue ?? "-"): \(c.detail)")
             }
             // The node-to-node mesh is untouched by the clients' faults.
             #expect(r.checks.filter { $0.published == nil }.allSatisfy { $0.verdict == .open })

@@ -17,7 +17,8 @@ struct PublishedServicesTests {
         let sleep = [lab.image, "sleep", "1000000000"]
         // On both workers, published through the routing mesh.
         try lab.docker(
-            "m1", ["service", "create", "-d", "--name", "web", "--mode", "global", "--constraint", "node.role==worker", "--publish", "8080:80"] + sleep)
+            "m1",
+            ["service", "create", "-d", "--name", "web", "--mode", "global", "--constraint", "node.role==worker", "--publish", "8080:80"] + sleep)
         // Only on the manager, a UDP port published on the hosts running a task.
         try lab.docker(
             "m1",

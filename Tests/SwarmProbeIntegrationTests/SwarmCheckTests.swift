@@ -82,10 +82,14 @@ struct SwarmCheckTests {
         try buildAgentImage(swarm, tag: tag)
         let sleep = [swarm.image, "sleep", "1000000000"]
         try swarm.docker(
-            "m1", ["service", "create", "-d", "--name", "web", "--mode", "global", "--constraint", "node.role==worker", "--publish", "8080:80"] + sleep)
+            "m1",
+            ["service", "create", "-d", "--name", "web", "--mode", "global", "--constraint", "node.role==worker", "--publish", "8080:80"] + sleep)
         try swarm.docker(
             "m1",
-            ["service", "create", "-d", "--name", "dns", "--constraint", "node.role==manager", "--publish", "published=9053,target=53,protocol=udp,mode=host"]
+            [
+                "service", "create", "-d", "--name", "dns", "--constraint", "node.role==manager", "--publish",
+                "published=9053,target=53,protocol=udp,mode=host",
+            ]
                 + sleep)
         // Until the tasks run: a host-mode port is expected only where one does.
         let deadline = Date().addingTimeInterval(90)

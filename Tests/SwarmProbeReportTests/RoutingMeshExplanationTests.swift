@@ -38,7 +38,8 @@ struct RoutingMeshExplanationTests {
             code: "published-port-network", words: ["sg-node admits 8080/tcp only from sg-other", "authorize-security-group-ingress"]),
         Row(
             name: "rejected by the node's firewall, pre-flight", verdict: .blocked, location: .hostFirewall,
-            reason: .rejectedByTargetFirewall, code: "published-port-host-firewall", words: ["rejected", "nft insert rule inet filter input tcp dport 8080 accept"]),
+            reason: .rejectedByTargetFirewall, code: "published-port-host-firewall",
+            words: ["rejected", "nft insert rule inet filter input tcp dport 8080 accept"]),
         Row(
             name: "dropped by the node's firewall, live: the fix goes before Docker's forwarding rules", live: true, verdict: .blocked,
             location: .hostFirewall, reason: .droppedByTargetFirewall, code: "published-port-host-firewall", words: ["dropped", "DOCKER-USER"]),
@@ -73,7 +74,8 @@ struct RoutingMeshExplanationTests {
         Row(
             name: "live: Docker's own routes into the mesh are no conflict", live: true, verdict: .blocked, location: .unknown,
             reason: .silentUnknownLayer, seenAtInterface: true,
-            host: HostFacts(ipForward: true, routes: [HostRoute(destination: CIDR("172.18.0.0/16")!, device: "docker_gwbridge")], ingressPorts: [web]),
+            host: HostFacts(
+                ipForward: true, routes: [HostRoute(destination: CIDR("172.18.0.0/16")!, device: "docker_gwbridge")], ingressPorts: [web]),
             code: "published-port-unanswered", words: ["reaches n3"]),
         Row(
             name: "live: reached, but the data path to the tasks is blocked", live: true, verdict: .blocked, location: .unknown,
@@ -90,7 +92,8 @@ struct RoutingMeshExplanationTests {
         var port = RoutingMesh.Port(PublishedTarget(port: Self.web, service: row.live ? "web" : nil, taskNodes: row.live ? ["n1", "n2"] : []))
         port.mode = .ingress
         let kind = TrafficKind(name: "web 8080/tcp", proto: .tcp, port: 8080, published: true)
-        let outcome: ProbeOutcome = row.verdict == .closed || row.reason == .rejectedByTargetFirewall ? .refused : row.verdict == .open ? .connected : .timeout
+        let outcome: ProbeOutcome =
+            row.verdict == .closed || row.reason == .rejectedByTargetFirewall ? .refused : row.verdict == .open ? .connected : .timeout
         let receiver = ReceiverEvidence(
             listener: row.listener.map { ListenerState(kind: Self.web, mode: $0) },
             capture: row.seenAtInterface.map { CaptureEvidence(seenAtInterface: $0) })
