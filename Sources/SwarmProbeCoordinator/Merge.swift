@@ -231,7 +231,7 @@ public enum Merge {
                     if v & 1 != 0 { answered += 1 }
                     if !sources.contains(v >> 1) { sources.append(v >> 1) }
                 }
-                var capture = to.capture.flatMap { c in
+                let capture = to.capture.flatMap { c in
                     sent == nil || !watched
                         ? nil
                         : c.evidence(
@@ -239,10 +239,8 @@ public enum Merge {
                             from: fromAddress, kind: kindID,
                             interface: to.interfaceTap, nflog: to.nflogTap, lossy: to.captureLossy)
                 }
-                if forwarded { capture?.seenPastFirewall = nil }
                 receiver = ReceiverEvidence(
-                    // A live service's port: the agent only watched it; what answers (or resets) is the mesh.
-                    listener: forwarded ? nil : listener, received: received, answered: answered,
+                    listener: listener, received: received, answered: answered,
                     sourceAddresses: sources.map { sourceAddresses[Int($0)] }.sorted { $0.description < $1.description },
                     capture: capture)
             }
@@ -250,7 +248,7 @@ public enum Merge {
                 kind: kindID, fromName: fromName, toName: toNode.name,
                 expectedSource: fromAddress,
                 senderAgent: from.health ?? notContacted, receiverAgent: to.health ?? notContacted,
-                sender: sent, receiver: receiver)
+                sender: sent, receiver: receiver, forwarded: forwarded)
             var decision = decide(input)
             // Interrupted: what the evidence gathered settles stands; a path it does not settle only
             // because an end had not reported yet is undecided, not lost.

@@ -40,6 +40,10 @@ public enum Reason: String, Codable, Sendable, CaseIterable {
     case noListenerToConfirm = "no-listener-to-confirm"
     case silentUnknownLayer = "silent-unknown-layer"
 
+    // A live service's published port, forwarded into the routing mesh.
+    case arrivedAtNode = "arrived-at-node"
+    case arrivedNotAnswered = "arrived-not-answered"
+
     // `aws audit`: what the configuration says, without packets.
     case awsAllowed = "aws-allowed"
     case awsDenied = "aws-denied"

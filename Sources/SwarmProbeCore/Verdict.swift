@@ -34,12 +34,16 @@ public struct VerdictInput: Sendable, Equatable {
     public var sender: SenderEvidence?
     /// nil: the target's agent never reported what it received.
     public var receiver: ReceiverEvidence?
+    /// A live service's published port: the node forwards it into the routing mesh rather than delivering it to
+    /// a socket, and the target's agent only watches it at its interface.
+    public var forwarded: Bool
 
     public init(
         kind: KindID, fromName: String, toName: String, expectedSource: IPAddress,
         senderAgent: AgentHealth, receiverAgent: AgentHealth,
-        sender: SenderEvidence?, receiver: ReceiverEvidence?
+        sender: SenderEvidence?, receiver: ReceiverEvidence?, forwarded: Bool = false
     ) {
+        self.forwarded = forwarded
         self.kind = kind
         self.fromName = fromName
         self.toName = toName
@@ -107,6 +111,7 @@ public func decide(_ input: VerdictInput) -> Decision {
     guard let got = input.receiver else { return make(.agentDown, nil, .targetReportLost) }
     let mode = got.listener?.mode
     let capture = got.capture
+    if input.forwarded { return decideForwarded(input, sent.outcome, capture, make) }
 
     switch sent.outcome {
     case .refused:
@@ -143,6 +148,30 @@ public func decide(_ input: VerdictInput) -> Decision {
         }
         if mode != .listening && input.kind.proto != .tcp { return make(.inconclusive, nil, .noListenerToConfirm) }
         return make(.blocked, .unknown, .silentUnknownLayer)
+    }
+}
+
+/// A live service's published port, not answered: only the target's interface tap can say how far it got (its
+/// firewall tap does not see forwarded traffic, and the node's own listener is not what answers).
+private func decideForwarded(
+    _ input: VerdictInput, _ outcome: ProbeOutcome, _ capture: CaptureEvidence?, _ make: (Verdict, Where?, Reason) -> Decision
+) -> Decision {
+    if capture?.seenAtInterface == false {
+        return outcome == .refused ? make(.blocked, .network, .rejectedOnTheWay) : make(.blocked, .network, .silentBeforeTarget)
+    }
+    switch outcome {
+    case .refused:
+        // The node's own stack refused it: nothing took the port into the mesh.
+        return make(.closed, nil, .nothingListening)
+    case .unreachable:
+        return capture?.seenAtInterface == true
+            ? make(.blocked, .hostFirewall, .unreachableFromTarget) : make(.blocked, .unknown, .unreachableUnknownLayer)
+    default:
+        guard capture?.seenAtInterface == true else {
+            return input.kind.proto == .udp ? make(.inconclusive, nil, .observedNoEvidence) : make(.blocked, .unknown, .silentUnknownLayer)
+        }
+        // UDP: the service's answer, if any, is its own; arriving at the node is what the taps can vouch for.
+        return input.kind.proto == .udp ? make(.open, nil, .arrivedAtNode) : make(.blocked, .unknown, .arrivedNotAnswered)
     }
 }
 

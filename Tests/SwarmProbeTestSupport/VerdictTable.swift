@@ -17,13 +17,13 @@ public struct VerdictCase: Sendable {
 
     init(
         _ name: String, kind: KindID = .tcp7946, senderAgent: AgentHealth = .up, receiverAgent: AgentHealth = .up,
-        sent: SenderEvidence?, got: ReceiverEvidence?, _ verdict: Verdict, _ location: Where? = nil, why reason: Reason,
-        detail: [String] = []
+        sent: SenderEvidence?, got: ReceiverEvidence?, forwarded: Bool = false, _ verdict: Verdict, _ location: Where? = nil,
+        why reason: Reason, detail: [String] = []
     ) {
         self.name = name
         self.input = VerdictInput(
             kind: kind, fromName: "m1", toName: "w1", expectedSource: VerdictCase.sender,
-            senderAgent: senderAgent, receiverAgent: receiverAgent, sender: sent, receiver: got)
+            senderAgent: senderAgent, receiverAgent: receiverAgent, sender: sent, receiver: got, forwarded: forwarded)
         self.verdict = verdict
         self.location = location
         self.reason = reason
@@ -244,6 +244,37 @@ public let verdictTable: [VerdictCase] = [
         "timeout, tcp, listener unavailable", kind: .tcp2377, sent: sent(.timeout), got: got(.unavailable, kind: .tcp2377),
         .blocked, .unknown, why: .silentUnknownLayer),
     VerdictCase("timeout, tcp, no listener reported", sent: sent(.timeout), got: got(nil), .blocked, .unknown, why: .silentUnknownLayer),
+
+    // 5. A live service's published port: forwarded into the routing mesh, watched at the interface only.
+    VerdictCase(
+        "published, answered", kind: .tcp8080, sent: sent(.connected), got: got(.observing, kind: .tcp8080), forwarded: true, .open,
+        why: .handshakeOnly),
+    VerdictCase(
+        "published, refused by the node's own stack", kind: .tcp8080, sent: sent(.refused),
+        got: got(.observing, kind: .tcp8080, capture: cap(at: true)), forwarded: true, .closed, why: .nothingListening),
+    VerdictCase(
+        "published, never reached the node", kind: .tcp8080, sent: sent(.timeout),
+        got: got(.observing, kind: .tcp8080, capture: cap(at: false)), forwarded: true, .blocked, .network, why: .silentBeforeTarget),
+    VerdictCase(
+        "published, reset on the way", kind: .tcp8080, sent: sent(.refused),
+        got: got(.observing, kind: .tcp8080, capture: cap(at: false)), forwarded: true, .blocked, .network, why: .rejectedOnTheWay),
+    VerdictCase(
+        "published tcp, arrived and nothing answered (the firewall tap cannot see forwarded traffic)", kind: .tcp8080, sent: sent(.timeout),
+        got: got(.observing, kind: .tcp8080, capture: cap(at: true, past: false)), forwarded: true, .blocked, .unknown,
+        why: .arrivedNotAnswered, detail: ["arrived at w1's interface", "routing mesh"]),
+    VerdictCase(
+        "published udp, arrived at the node", kind: .udp9053, sent: sent(.timeout),
+        got: got(.observing, kind: .udp9053, capture: cap(at: true)), forwarded: true, .open, why: .arrivedAtNode,
+        detail: ["arrived at w1's interface"]),
+    VerdictCase(
+        "published udp, no tap", kind: .udp9053, sent: sent(.timeout), got: got(.unavailable, kind: .udp9053), forwarded: true,
+        .inconclusive, why: .observedNoEvidence),
+    VerdictCase(
+        "published tcp, no tap", kind: .tcp8080, sent: sent(.timeout), got: got(.unavailable, kind: .tcp8080), forwarded: true,
+        .blocked, .unknown, why: .silentUnknownLayer),
+    VerdictCase(
+        "published, ICMP unreachable from the node", kind: .udp9053, sent: sent(.unreachable),
+        got: got(.observing, kind: .udp9053, capture: cap(at: true)), forwarded: true, .blocked, .hostFirewall, why: .unreachableFromTarget),
 ]
 
 public func ip(_ text: String) -> IPAddress {
@@ -257,4 +288,6 @@ extension KindID {
     public static let udp7946 = KindID(proto: .udp, port: 7946)
     public static let udp4789 = KindID(proto: .udp, port: 4789)
     public static let esp = KindID(proto: .esp, port: nil)
+    public static let tcp8080 = KindID(proto: .tcp, port: 8080)
+    public static let udp9053 = KindID(proto: .udp, port: 9053)
 }
