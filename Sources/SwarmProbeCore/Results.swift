@@ -104,10 +104,13 @@ public struct NodeResult: Codable, Sendable, Equatable {
     /// Packets the agent's capture taps lost during the run (absent when none): its "not seen" evidence
     /// was then set aside, so silent drops to this node are `where: unknown` rather than guessed.
     public var captureLost: Int?
+    /// What the agent read of its host's forwarding, firewall and routes (absent when its agent did not say).
+    public var host: HostFacts?
 
     public init(
         node: Node, agent: AgentHealth, agentVersion: String? = nil, listeners: [ListenerState] = [],
-        taps: [TapState] = [], clockOffsetMs: Int? = nil, controlRTTMicros: Int? = nil, captureLost: Int? = nil
+        taps: [TapState] = [], clockOffsetMs: Int? = nil, controlRTTMicros: Int? = nil, captureLost: Int? = nil,
+        host: HostFacts? = nil
     ) {
         self.name = node.name
         self.address = node.address
@@ -121,11 +124,12 @@ public struct NodeResult: Codable, Sendable, Equatable {
         self.clockOffsetMs = clockOffsetMs
         self.controlRTTMicros = controlRTTMicros
         self.captureLost = captureLost
+        self.host = host
     }
 
     enum CodingKeys: String, CodingKey {
         case name, address, role, group, control, agent, agentVersion = "agent_version", listeners, taps, clockOffsetMs = "clock_offset_ms"
-        case controlRTTMicros = "control_rtt_micros", captureLost = "capture_lost"
+        case controlRTTMicros = "control_rtt_micros", captureLost = "capture_lost", host
     }
 }
 
@@ -142,14 +146,18 @@ public struct Summary: Codable, Sendable, Equatable {
     /// complete check. Absent from results written before they were counted (read as 0).
     public var undecided: Int
     public var requiredUndecided: Int
+    /// Node findings (host problems: `findings` entries with a `node`), and how many of them break the swarm;
+    /// a required one fails the check like a required path not open. Absent from older results (read as 0).
+    public var nodeFindings: Int
+    public var requiredNodeFindings: Int
     /// `pass` (exit 0), `fail` (exit 1) or `incomplete` (interrupted; exit 1).
     public var status: String
     public var exitCode: Int32
 
-    public init(checks: [CheckResult], complete: Bool) {
+    public init(checks: [CheckResult], complete: Bool, nodeFindings: [NodeFinding] = []) {
         var counter = Counter()
         for c in checks { counter.add(c) }
-        self.init(counter, complete: complete)
+        self.init(counter, complete: complete, nodeFindings: nodeFindings)
     }
 
     /// Counts checks one at a time, for results streamed rather than held.
@@ -175,7 +183,7 @@ public struct Summary: Codable, Sendable, Equatable {
         }
     }
 
-    public init(_ c: Counter, complete: Bool) {
+    public init(_ c: Counter, complete: Bool, nodeFindings: [NodeFinding] = []) {
         checks = c.checks
         open = c.open
         blocked = c.blocked
@@ -185,10 +193,12 @@ public struct Summary: Codable, Sendable, Equatable {
         requiredNotOpen = c.requiredNotOpen
         undecided = c.undecided
         requiredUndecided = c.requiredUndecided
+        self.nodeFindings = nodeFindings.count
+        requiredNodeFindings = nodeFindings.count { $0.required }
         if !complete {
             status = "incomplete"
             exitCode = 1
-        } else if requiredNotOpen == 0 {
+        } else if requiredNotOpen == 0 && requiredNodeFindings == 0 {
             status = "pass"
             exitCode = 0
         } else {
@@ -199,7 +209,8 @@ public struct Summary: Codable, Sendable, Equatable {
 
     enum CodingKeys: String, CodingKey {
         case checks, open, blocked, closed, agentDown = "agent_down", inconclusive
-        case requiredNotOpen = "required_not_open", undecided, requiredUndecided = "required_undecided", status, exitCode = "exit_code"
+        case requiredNotOpen = "required_not_open", undecided, requiredUndecided = "required_undecided"
+        case nodeFindings = "node_findings", requiredNodeFindings = "required_node_findings", status, exitCode = "exit_code"
     }
 
     public init(from decoder: any Decoder) throws {
@@ -213,6 +224,8 @@ public struct Summary: Codable, Sendable, Equatable {
         requiredNotOpen = try c.decode(Int.self, forKey: .requiredNotOpen)
         undecided = try c.decodeIfPresent(Int.self, forKey: .undecided) ?? 0
         requiredUndecided = try c.decodeIfPresent(Int.self, forKey: .requiredUndecided) ?? 0
+        nodeFindings = try c.decodeIfPresent(Int.self, forKey: .nodeFindings) ?? 0
+        requiredNodeFindings = try c.decodeIfPresent(Int.self, forKey: .requiredNodeFindings) ?? 0
         status = try c.decode(String.self, forKey: .status)
         exitCode = try c.decode(Int32.self, forKey: .exitCode)
     }
@@ -239,11 +252,15 @@ public struct Results: Codable, Sendable, Equatable {
     public var phasesMs: PhaseTimes?
     public var nodes: [NodeResult]
     public var checks: [CheckResult]
+    /// Problems with one node rather than a path (a host setting or route), in node order. The document
+    /// lists them in `findings` after the path findings; `summary` counts them.
+    public var nodeFindings: [NodeFinding]
     public var summary: Summary
 
     public init(
         toolVersion: String, profile: String, startedAt: String, durationMs: Int, timeoutMs: Int,
-        complete: Bool, nodes: [NodeResult], checks: [CheckResult], timeoutPolicy: String? = nil, attempts: Int? = nil
+        complete: Bool, nodes: [NodeResult], checks: [CheckResult], timeoutPolicy: String? = nil, attempts: Int? = nil,
+        nodeFindings: [NodeFinding] = []
     ) {
         self.toolVersion = toolVersion
         self.timeoutPolicy = timeoutPolicy
@@ -255,7 +272,8 @@ public struct Results: Codable, Sendable, Equatable {
         self.complete = complete
         self.nodes = nodes
         self.checks = checks
-        self.summary = Summary(checks: checks, complete: complete)
+        self.nodeFindings = nodeFindings
+        self.summary = Summary(checks: checks, complete: complete, nodeFindings: nodeFindings)
     }
 
     public var exitCode: Int32 { summary.exitCode }
@@ -263,6 +281,36 @@ public struct Results: Codable, Sendable, Equatable {
     enum CodingKeys: String, CodingKey {
         case schema, toolVersion = "tool_version", profile, startedAt = "started_at", durationMs = "duration_ms"
         case timeoutMs = "timeout_ms", timeoutPolicy = "timeout_policy", attempts, complete, phasesMs = "phases_ms", nodes, checks, summary
+        case nodeFindings = "findings"
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        schema = try c.decode(String.self, forKey: .schema)
+        toolVersion = try c.decode(String.self, forKey: .toolVersion)
+        profile = try c.decode(String.self, forKey: .profile)
+        startedAt = try c.decode(String.self, forKey: .startedAt)
+        durationMs = try c.decode(Int.self, forKey: .durationMs)
+        timeoutMs = try c.decode(Int.self, forKey: .timeoutMs)
+        timeoutPolicy = try c.decodeIfPresent(String.self, forKey: .timeoutPolicy)
+        attempts = try c.decodeIfPresent(Int.self, forKey: .attempts)
+        complete = try c.decode(Bool.self, forKey: .complete)
+        phasesMs = try c.decodeIfPresent(PhaseTimes.self, forKey: .phasesMs)
+        nodes = try c.decode([NodeResult].self, forKey: .nodes)
+        checks = try c.decode([CheckResult].self, forKey: .checks)
+        summary = try c.decode(Summary.self, forKey: .summary)
+        // `findings` holds path findings (grouped checks, rebuilt from `checks`) and node findings: keep the latter.
+        nodeFindings = try c.decodeIfPresent([FindingEntry].self, forKey: .nodeFindings)?.compactMap(\.node) ?? []
+    }
+
+    /// One entry of `findings`: a node finding when it names a `node`, else a path finding (skipped).
+    private struct FindingEntry: Decodable {
+        var node: NodeFinding?
+        enum Keys: String, CodingKey { case node }
+        init(from decoder: any Decoder) throws {
+            let c = try decoder.container(keyedBy: Keys.self)
+            node = c.contains(.node) ? try NodeFinding(from: decoder) : nil
+        }
     }
 }
 
