@@ -102,6 +102,7 @@ extension MarkdownReport {
                 out.append(GroupedReport.sourceText(s, g) + ".")
             }
         }
+        out += NodeFindingLines.markdown(g.nodeFindings, nodes: g.nodes)
         if g.lateAnswers.count > 0 {
             out += ["", "## Notes", "", "- " + g.lateAnswers.sentence(to: nil, timeoutMs: r.timeoutMs)]
         }

@@ -29,6 +29,7 @@ public enum MarkdownReport {
         out += section("Nodes", nodes(m))
         out += section("Matrices", matrices(m))
         out += section("Findings", findings(m))
+        out += NodeFindingLines.markdown(r.nodeFindings, nodes: r.nodes)
         let info = information(m)
         if !info.isEmpty { out += section("Not required (information)", info) }
         let notes = notes(m)
