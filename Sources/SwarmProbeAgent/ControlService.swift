@@ -27,6 +27,8 @@ final class ControlService: Sendable {
     let responder: Responder
     let prober: Prober
     let logger: Logger
+    /// Reads the host's routing-mesh facts for a hello (`HostFactsReader`); nil: none to report.
+    let hostFacts: @Sendable () async -> HostFacts?
     private let replay = NIOLockedValueBox(ReplayGuard(windowMs: 60_000, capacity: 65_536))
     /// Bytes of request bodies buffered across all connections; past the budget new bodies are refused.
     private let buffered = NIOLockedValueBox(0)
@@ -77,8 +79,10 @@ final class ControlService: Sendable {
 
     init(
         address: IPAddress, controlPort: Int, profile: Profile, token: ClusterToken, listeners: @escaping @Sendable () -> [ListenerState],
-        taps: CaptureTaps?, responder: Responder, prober: Prober, logger: Logger
+        taps: CaptureTaps?, responder: Responder, prober: Prober, logger: Logger,
+        hostFacts: @escaping @Sendable () async -> HostFacts? = { nil }
     ) {
+        self.hostFacts = hostFacts
         self.address = address
         self.endpoint = address.isIPv4 ? "\(address):\(controlPort)" : "[\(address)]:\(controlPort)"
         self.profile = profile
@@ -120,13 +124,17 @@ final class ControlService: Sendable {
                     logger.warning("control: \(why)")
                     return ControlReply(status: .conflict, body: errorBody(why), requestNonce: nonce)
                 }
+                let reading = ContinuousClock.now
+                let host = await hostFacts()
+                let micros = (ContinuousClock.now - reading).components
                 let hello = HelloResponse(
                     agentVersion: SwarmProbeVersion.current, address: address, timeMs: Int64(nowMs()),
                     profile: profile.name, listeners: listeners(),
                     taps: taps?.states ?? [
                         TapState(tap: .interface, active: false, detail: "capture is off (--no-capture)"),
                         TapState(tap: .nflog, active: false, detail: "capture is off (--no-capture)"),
-                    ])
+                    ], host: host,
+                    hostFactsMicros: host == nil ? nil : Int(micros.seconds) * 1_000_000 + Int(micros.attoseconds / 1_000_000_000_000))
                 return ok(hello, nonce)
             case ControlPath.run:
                 let request = try WireCodec.decode(RunRequest.self, from: body, source: "run request")

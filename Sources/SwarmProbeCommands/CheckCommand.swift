@@ -321,7 +321,7 @@ extension CheckCommand {
     /// them, a second streams them into the JSON; the reports are the grouped ones. Returns the exit code.
     func emitStreamed(_ coordinator: Coordinator, complete: Bool) throws -> Int32 {
         var head = coordinator.resultsHead(complete: complete)
-        var groups = CheckGroups(nodes: head.nodes)
+        var groups = CheckGroups(nodes: head.nodes, nodeFindings: head.nodeFindings)
         // Both passes decide on every core; grouping and writing take the blocks in plan order.
         coordinator.forEachBlock(complete: complete, nonces: false, produce: Merge.keepChecks) { for c in $0 { groups.add(c) } }
         groups.finish()

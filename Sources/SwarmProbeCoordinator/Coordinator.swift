@@ -16,6 +16,9 @@ public final class Coordinator: Sendable {
     public let inventory: Inventory
     public let profile: Profile
     public let options: CheckOptions
+    /// The subnets the routing mesh uses, for the node findings on routes (Docker's defaults unless the live
+    /// swarm's are known).
+    public let meshSubnets: MeshSubnets
     private let token: ClusterToken
     let logger: Logger
     let progress: @Sendable (CheckProgress) -> Void
@@ -38,7 +41,8 @@ public final class Coordinator: Sendable {
     /// they are not contacted.
     public init(
         inventory: Inventory, profile: Profile, token: ClusterToken, options: CheckOptions,
-        unavailable: [String: AgentHealth] = [:], published: [PublishedTarget] = [], vantage: Vantage? = nil,
+        unavailable: [String: AgentHealth] = [:], meshSubnets: MeshSubnets = .docker, published: [PublishedTarget] = [],
+        vantage: Vantage? = nil,
         logger: Logger = Logger(label: "swarmprobe.check"),
         progress: @escaping @Sendable (CheckProgress) -> Void = { _ in }
     ) {
@@ -46,6 +50,7 @@ public final class Coordinator: Sendable {
         self.profile = profile
         self.token = token
         self.options = options
+        self.meshSubnets = meshSubnets
         self.logger = logger
         self.progress = progress
         self.vantage = published.isEmpty ? nil : vantage
@@ -102,7 +107,8 @@ public final class Coordinator: Sendable {
                     let m0 = NIODeadline.now()
                     do throws(AgentCallError) {
                         let hello = try await client.hello(node, timeout: controlTimeout)
-                        let rtt = Int((NIODeadline.now() - m0).nanoseconds / 1000)
+                        // Less the time the agent spent reading its host facts (nft): the network's round trip.
+                        let rtt = max(0, Int((NIODeadline.now() - m0).nanoseconds / 1000) - (hello.hostFactsMicros ?? 0))
                         let t1 = nowMs()
                         var health = AgentHealth.up
                         if hello.address != node.address {
@@ -268,7 +274,7 @@ public final class Coordinator: Sendable {
         forEachResult(complete: complete) { checks.append($0) }
         var r = resultsHead(complete: complete)
         r.checks = checks
-        r.summary = Summary(checks: checks, complete: complete)
+        r.summary = Summary(checks: checks, complete: complete, nodeFindings: r.nodeFindings)
         return r
     }
 
@@ -290,7 +296,7 @@ public final class Coordinator: Sendable {
             produce: produce, consume: consume)
     }
 
-    /// Everything but the checks: run facts and nodes (`checks` empty, `summary` of none).
+    /// Everything but the checks: run facts, nodes and node findings (`checks` empty, `summary` of none).
     public func resultsHead(complete: Bool) -> Results {
         let g = gathered.withLockedValue { $0 }
         let iso = ISO8601DateFormatter()
@@ -298,7 +304,8 @@ public final class Coordinator: Sendable {
             toolVersion: SwarmProbeVersion.current, profile: profile.name, startedAt: iso.string(from: started),
             durationMs: Int(Date().timeIntervalSince(started) * 1000), timeoutMs: g.longestTimeoutMs ?? options.nominalTimeoutMs,
             complete: complete, nodes: Merge.nodeResults(inventory: inventory, gathered: g), checks: [],
-            timeoutPolicy: options.timeout == .auto ? "auto" : "fixed", attempts: options.attempts)
+            timeoutPolicy: options.timeout == .auto ? "auto" : "fixed", attempts: options.attempts,
+            nodeFindings: Merge.nodeFindings(inventory: inventory, gathered: g, subnets: meshSubnets))
         if let v = g.vantage {
             r.routingMesh = RoutingMesh(client: v.name, clientAddress: v.address, ports: g.published.map(RoutingMesh.Port.init))
         }

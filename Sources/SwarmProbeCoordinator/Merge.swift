@@ -284,7 +284,23 @@ public enum Merge {
                 taps: g.hello[node.name]?.taps ?? [],
                 clockOffsetMs: g.clockOffsetMs[node.name],
                 controlRTTMicros: g.controlRTTMicros[node.name],
-                captureLost: g.captureLost[node.name])
+                captureLost: g.captureLost[node.name],
+                host: g.hello[node.name]?.host)
         }
     }
+
+    /// What each node's host facts mean for the routing mesh (`HostFindings`), in inventory order, for every
+    /// node whose agent answered the hello with them from the node's own address (another address: perhaps
+    /// another machine's agent). Not for nodes on loopback addresses: those are agents side by side on one
+    /// machine (the loopback demo), not swarm nodes, and its settings are not theirs.
+    public static func nodeFindings(inventory: Inventory, gathered g: Gathered, subnets: MeshSubnets = .docker) -> [NodeFinding] {
+        inventory.nodes.flatMap { node -> [NodeFinding] in
+            guard let hello = g.hello[node.name], let facts = hello.host, hello.address == node.address,
+                !loopback.contains(where: { $0.contains(node.address) })
+            else { return [] }
+            return HostFindings.findings(node: node.name, facts: facts, subnets: subnets)
+        }
+    }
+
+    static let loopback = [CIDR("127.0.0.0/8")!, CIDR("::1/128")!]
 }

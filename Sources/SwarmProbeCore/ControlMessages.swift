@@ -31,10 +31,15 @@ public struct HelloResponse: Sendable, Equatable {
     public var profile: String
     public var listeners: [ListenerState]
     public var taps: [TapState]
+    /// What the agent read of its host for the routing mesh (absent from agents before it: no version bump).
+    public var host: HostFacts?
+    /// How long reading `host` took, microseconds: the coordinator takes it off the hello's round trip, which
+    /// sizes probe timeouts and should measure the network, not nft.
+    public var hostFactsMicros: Int?
 
     public init(
         protocolVersion: Int = ControlProtocol.version, agentVersion: String, address: IPAddress, timeMs: Int64,
-        profile: String, listeners: [ListenerState], taps: [TapState] = []
+        profile: String, listeners: [ListenerState], taps: [TapState] = [], host: HostFacts? = nil, hostFactsMicros: Int? = nil
     ) {
         self.protocolVersion = protocolVersion
         self.agentVersion = agentVersion
@@ -43,6 +48,8 @@ public struct HelloResponse: Sendable, Equatable {
         self.profile = profile
         self.listeners = listeners
         self.taps = taps
+        self.host = host
+        self.hostFactsMicros = hostFactsMicros
     }
 }
 

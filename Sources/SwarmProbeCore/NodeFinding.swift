@@ -21,4 +21,16 @@ public struct NodeFinding: Codable, Sendable, Equatable, Hashable {
         self.fix = fix
         self.required = required
     }
+
+    enum CodingKeys: String, CodingKey { case node, code, detail, fix, required }
+
+    /// `fix` is written as null when there is none, as the results document writes it.
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(node, forKey: .node)
+        try c.encode(code, forKey: .code)
+        try c.encode(detail, forKey: .detail)
+        try c.encode(fix, forKey: .fix)
+        try c.encode(required, forKey: .required)
+    }
 }

@@ -109,10 +109,13 @@ public struct NodeResult: Codable, Sendable, Equatable {
     /// Packets the agent's capture taps lost during the run (absent when none): its "not seen" evidence
     /// was then set aside, so silent drops to this node are `where: unknown` rather than guessed.
     public var captureLost: Int?
+    /// What the agent read of its host's forwarding, firewall and routes (absent when its agent did not say).
+    public var host: HostFacts?
 
     public init(
         node: Node, agent: AgentHealth, agentVersion: String? = nil, listeners: [ListenerState] = [],
-        taps: [TapState] = [], clockOffsetMs: Int? = nil, controlRTTMicros: Int? = nil, captureLost: Int? = nil
+        taps: [TapState] = [], clockOffsetMs: Int? = nil, controlRTTMicros: Int? = nil, captureLost: Int? = nil,
+        host: HostFacts? = nil
     ) {
         self.name = node.name
         self.address = node.address
@@ -126,11 +129,12 @@ public struct NodeResult: Codable, Sendable, Equatable {
         self.clockOffsetMs = clockOffsetMs
         self.controlRTTMicros = controlRTTMicros
         self.captureLost = captureLost
+        self.host = host
     }
 
     enum CodingKeys: String, CodingKey {
         case name, address, role, group, control, agent, agentVersion = "agent_version", listeners, taps, clockOffsetMs = "clock_offset_ms"
-        case controlRTTMicros = "control_rtt_micros", captureLost = "capture_lost"
+        case controlRTTMicros = "control_rtt_micros", captureLost = "capture_lost", host
     }
 }
 
@@ -147,14 +151,18 @@ public struct Summary: Codable, Sendable, Equatable {
     /// complete check. Absent from results written before they were counted (read as 0).
     public var undecided: Int
     public var requiredUndecided: Int
+    /// Node findings (host problems: `findings` entries with a `node`), and how many of them break the swarm;
+    /// a required one fails the check like a required path not open. Absent from older results (read as 0).
+    public var nodeFindings: Int
+    public var requiredNodeFindings: Int
     /// `pass` (exit 0), `fail` (exit 1) or `incomplete` (interrupted; exit 1).
     public var status: String
     public var exitCode: Int32
 
-    public init(checks: [CheckResult], complete: Bool) {
+    public init(checks: [CheckResult], complete: Bool, nodeFindings: [NodeFinding] = []) {
         var counter = Counter()
         for c in checks { counter.add(c) }
-        self.init(counter, complete: complete)
+        self.init(counter, complete: complete, nodeFindings: nodeFindings)
     }
 
     /// Counts checks one at a time, for results streamed rather than held.
@@ -180,7 +188,7 @@ public struct Summary: Codable, Sendable, Equatable {
         }
     }
 
-    public init(_ c: Counter, complete: Bool) {
+    public init(_ c: Counter, complete: Bool, nodeFindings: [NodeFinding] = []) {
         checks = c.checks
         open = c.open
         blocked = c.blocked
@@ -190,10 +198,12 @@ public struct Summary: Codable, Sendable, Equatable {
         requiredNotOpen = c.requiredNotOpen
         undecided = c.undecided
         requiredUndecided = c.requiredUndecided
+        self.nodeFindings = nodeFindings.count
+        requiredNodeFindings = nodeFindings.count { $0.required }
         if !complete {
             status = "incomplete"
             exitCode = 1
-        } else if requiredNotOpen == 0 {
+        } else if requiredNotOpen == 0 && requiredNodeFindings == 0 {
             status = "pass"
             exitCode = 0
         } else {
@@ -204,7 +214,8 @@ public struct Summary: Codable, Sendable, Equatable {
 
     enum CodingKeys: String, CodingKey {
         case checks, open, blocked, closed, agentDown = "agent_down", inconclusive
-        case requiredNotOpen = "required_not_open", undecided, requiredUndecided = "required_undecided", status, exitCode = "exit_code"
+        case requiredNotOpen = "required_not_open", undecided, requiredUndecided = "required_undecided"
+        case nodeFindings = "node_findings", requiredNodeFindings = "required_node_findings", status, exitCode = "exit_code"
     }
 
     public init(from decoder: any Decoder) throws {
@@ -218,6 +229,8 @@ public struct Summary: Codable, Sendable, Equatable {
         requiredNotOpen = try c.decode(Int.self, forKey: .requiredNotOpen)
         undecided = try c.decodeIfPresent(Int.self, forKey: .undecided) ?? 0
         requiredUndecided = try c.decodeIfPresent(Int.self, forKey: .requiredUndecided) ?? 0
+        nodeFindings = try c.decodeIfPresent(Int.self, forKey: .nodeFindings) ?? 0
+        requiredNodeFindings = try c.decodeIfPresent(Int.self, forKey: .requiredNodeFindings) ?? 0
         status = try c.decode(String.self, forKey: .status)
         exitCode = try c.decode(Int32.self, forKey: .exitCode)
     }
@@ -244,15 +257,17 @@ public struct Results: Codable, Sendable, Equatable {
     public var phasesMs: PhaseTimes?
     public var nodes: [NodeResult]
     public var checks: [CheckResult]
+    /// Problems with one node rather than a path (a host setting or route), in node order. The document
+    /// lists them in `findings` after the path findings; `summary` counts them.
+    public var nodeFindings: [NodeFinding]
     public var summary: Summary
     /// The published ports probed from the coordinator's vantage; nil when none were.
     public var routingMesh: RoutingMesh?
-    /// Problems of one node rather than a path (a host setting, why a published port does not answer there).
-    public var nodeFindings: [NodeFinding] = []
 
     public init(
         toolVersion: String, profile: String, startedAt: String, durationMs: Int, timeoutMs: Int,
-        complete: Bool, nodes: [NodeResult], checks: [CheckResult], timeoutPolicy: String? = nil, attempts: Int? = nil
+        complete: Bool, nodes: [NodeResult], checks: [CheckResult], timeoutPolicy: String? = nil, attempts: Int? = nil,
+        nodeFindings: [NodeFinding] = []
     ) {
         self.toolVersion = toolVersion
         self.timeoutPolicy = timeoutPolicy
@@ -264,7 +279,8 @@ public struct Results: Codable, Sendable, Equatable {
         self.complete = complete
         self.nodes = nodes
         self.checks = checks
-        self.summary = Summary(checks: checks, complete: complete)
+        self.nodeFindings = nodeFindings
+        self.summary = Summary(checks: checks, complete: complete, nodeFindings: nodeFindings)
     }
 
     public var exitCode: Int32 { summary.exitCode }
@@ -272,7 +288,37 @@ public struct Results: Codable, Sendable, Equatable {
     enum CodingKeys: String, CodingKey {
         case schema, toolVersion = "tool_version", profile, startedAt = "started_at", durationMs = "duration_ms"
         case timeoutMs = "timeout_ms", timeoutPolicy = "timeout_policy", attempts, complete, phasesMs = "phases_ms", nodes, checks, summary
-        case routingMesh = "routing_mesh"
+        case nodeFindings = "findings", routingMesh = "routing_mesh"
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        schema = try c.decode(String.self, forKey: .schema)
+        toolVersion = try c.decode(String.self, forKey: .toolVersion)
+        profile = try c.decode(String.self, forKey: .profile)
+        startedAt = try c.decode(String.self, forKey: .startedAt)
+        durationMs = try c.decode(Int.self, forKey: .durationMs)
+        timeoutMs = try c.decode(Int.self, forKey: .timeoutMs)
+        timeoutPolicy = try c.decodeIfPresent(String.self, forKey: .timeoutPolicy)
+        attempts = try c.decodeIfPresent(Int.self, forKey: .attempts)
+        complete = try c.decode(Bool.self, forKey: .complete)
+        phasesMs = try c.decodeIfPresent(PhaseTimes.self, forKey: .phasesMs)
+        nodes = try c.decode([NodeResult].self, forKey: .nodes)
+        checks = try c.decode([CheckResult].self, forKey: .checks)
+        summary = try c.decode(Summary.self, forKey: .summary)
+        routingMesh = try c.decodeIfPresent(RoutingMesh.self, forKey: .routingMesh)
+        // `findings` holds path findings (grouped checks, rebuilt from `checks`) and node findings: keep the latter.
+        nodeFindings = try c.decodeIfPresent([FindingEntry].self, forKey: .nodeFindings)?.compactMap(\.node) ?? []
+    }
+
+    /// One entry of `findings`: a node finding when it names a `node`, else a path finding (skipped).
+    private struct FindingEntry: Decodable {
+        var node: NodeFinding?
+        enum Keys: String, CodingKey { case node }
+        init(from decoder: any Decoder) throws {
+            let c = try decoder.container(keyedBy: Keys.self)
+            node = c.contains(.node) ? try NodeFinding(from: decoder) : nil
+        }
     }
 }
 

@@ -39,12 +39,18 @@ extension HelloResponse: WireMessage {
             if i > 0 { w.raw(",") }
             t.write(to: &w)
         }
-        w.raw("]}")
+        w.raw("]")
+        if let h = host {
+            w.raw(",\"host\":")
+            h.write(to: &w)
+        }
+        if let m = hostFactsMicros { w.raw(",\"host_facts_micros\":"); w.int(m) }
+        w.raw("}")
     }
 
     public init(reading r: WireReader) throws(WireError) {
         var version: Int?, agentVersion: String?, address: IPAddress?, time: Int64?, profile: String?
-        var listeners: [ListenerState]?, taps: [TapState] = []
+        var listeners: [ListenerState]?, taps: [TapState] = [], host: HostFacts?, hostMicros: Int?
         try r.fields { key throws(WireError) in
             switch key {
             case "protocol": version = try r.int(in: 0...Int(Int32.max))
@@ -54,6 +60,8 @@ extension HelloResponse: WireMessage {
             case "profile": profile = try r.string()
             case "listeners": listeners = try r.list { () throws(WireError) in try ListenerState(reading: r) }
             case "taps": taps = try r.list { () throws(WireError) in try TapState(reading: r) }
+            case "host": host = try r.isNull() ? nil : try HostFacts(reading: r)
+            case "host_facts_micros": hostMicros = try r.isNull() ? nil : try r.int(in: 0...Int(Int32.max))
             default: return false
             }
             return true
@@ -61,7 +69,8 @@ extension HelloResponse: WireMessage {
         self.init(
             protocolVersion: try r.required(version, "protocol"), agentVersion: try r.required(agentVersion, "agent_version"),
             address: try r.required(address, "address"), timeMs: try r.required(time, "time_ms"),
-            profile: try r.required(profile, "profile"), listeners: try r.required(listeners, "listeners"), taps: taps)
+            profile: try r.required(profile, "profile"), listeners: try r.required(listeners, "listeners"), taps: taps,
+            host: host, hostFactsMicros: hostMicros)
     }
 
     /// The protocol and tool version an agent's hello names, whatever else it holds: an agent from before
@@ -130,6 +139,109 @@ extension TapState: WireMessage {
             return true
         }
         self.init(tap: try r.required(tap, "tap"), active: try r.required(active, "active"), device: device, detail: detail)
+    }
+}
+
+extension HostFacts: WireMessage {
+    public func write(to w: inout JSONLine) {
+        w.raw("{\"routes\":[")
+        for (i, route) in routes.enumerated() {
+            w.raw(i == 0 ? "{\"destination\":" : ",{\"destination\":")
+            w.string(route.destination.description)
+            w.raw(",\"device\":"); w.string(route.device)
+            w.raw("}")
+        }
+        w.raw("]")
+        if let f = ipForward { w.raw(f ? ",\"ip_forward\":true" : ",\"ip_forward\":false") }
+        if let p = forwardPolicy { w.raw(",\"forward_policy\":"); w.string(p) }
+        if let ports = ingressPorts { w.raw(",\"ingress_ports\":"); w.strings(ports.map(\.description)) }
+        if let chains = forwardChains {
+            w.raw(",\"forward_chains\":[")
+            for (i, c) in chains.enumerated() {
+                if i > 0 { w.raw(",") }
+                w.raw("{\"family\":"); w.string(c.family)
+                w.raw(",\"table\":"); w.string(c.table)
+                w.raw(",\"chain\":"); w.string(c.chain)
+                w.raw(",\"policy\":"); w.string(c.policy)
+                w.raw(",\"jumps\":"); w.strings(c.jumps)
+                w.raw(c.acceptsPublished ? ",\"accepts_published\":true" : ",\"accepts_published\":false")
+                w.raw(c.endsInDrop ? ",\"ends_in_drop\":true}" : ",\"ends_in_drop\":false}")
+            }
+            w.raw("]")
+        }
+        w.raw("}")
+    }
+
+    /// Every key but `routes` may be absent or null: a fact the agent could not read.
+    public init(reading r: WireReader) throws(WireError) {
+        var facts = HostFacts()
+        var routes: [HostRoute]?
+        try r.fields { key throws(WireError) in
+            switch key {
+            case "routes":
+                routes = try r.list { () throws(WireError) in
+                    var destination: CIDR?, device: String?
+                    try r.fields { key throws(WireError) in
+                        switch key {
+                        case "destination": destination = try r.prefix()
+                        case "device": device = try r.string()
+                        default: return false
+                        }
+                        return true
+                    }
+                    return HostRoute(destination: try r.required(destination, "destination"), device: try r.required(device, "device"))
+                }
+            case "ip_forward": facts.ipForward = try r.isNull() ? nil : try r.bool()
+            case "forward_policy": facts.forwardPolicy = try r.isNull() ? nil : try r.policy()
+            case "ingress_ports": facts.ingressPorts = try r.isNull() ? nil : try r.list { () throws(WireError) in try r.kind() }
+            case "forward_chains":
+                facts.forwardChains = try r.isNull() ? nil : try r.list { () throws(WireError) in try ForwardChain(reading: r) }
+            default: return false
+            }
+            return true
+        }
+        facts.routes = try r.required(routes, "routes")
+        self = facts
+    }
+}
+
+extension ForwardChain {
+    init(reading r: WireReader) throws(WireError) {
+        var family: String?, table: String?, chain: String?, policy: String?, jumps: [String] = []
+        var accepts: Bool?, endsInDrop: Bool?
+        try r.fields { key throws(WireError) in
+            switch key {
+            case "family": family = try r.string()
+            case "table": table = try r.string()
+            case "chain": chain = try r.string()
+            case "policy": policy = try r.policy()
+            case "jumps": jumps = try r.list { () throws(WireError) in try r.string() }
+            case "accepts_published": accepts = try r.bool()
+            case "ends_in_drop": endsInDrop = try r.bool()
+            default: return false
+            }
+            return true
+        }
+        self.init(
+            family: try r.required(family, "family"), table: try r.required(table, "table"), chain: try r.required(chain, "chain"),
+            policy: try r.required(policy, "policy"), jumps: jumps, acceptsPublished: try r.required(accepts, "accepts_published"),
+            endsInDrop: try r.required(endsInDrop, "ends_in_drop"))
+    }
+}
+
+extension WireReader {
+    /// `10.255.0.0/16`.
+    fileprivate func prefix() throws(WireError) -> CIDR {
+        let text = try string()
+        guard let c = CIDR(text) else { throw invalid("not a prefix (ADDRESS/LENGTH): \(InputError.escaped(text))") }
+        return c
+    }
+
+    /// A chain policy: `accept` or `drop`.
+    fileprivate func policy() throws(WireError) -> String {
+        let text = try string()
+        guard text == "accept" || text == "drop" else { throw invalid("not a chain policy (accept or drop): \(InputError.escaped(text))") }
+        return text
     }
 }
 

@@ -102,6 +102,9 @@ public final class Lab: @unchecked Sendable {
             try Program.run(["ip", "-n", node.namespace, "link", "set", "lo", "up"])
             try Program.run(["ip", "-n", switchNamespace, "link", "set", node.bridgePort, "master", "br0"])
             try Program.run(["ip", "-n", switchNamespace, "link", "set", node.bridgePort, "up"])
+            // As on a node where dockerd runs (it turns forwarding on): a new namespace has it off, and the
+            // agents report that as a host problem (`ip-forward-off`).
+            try setIPForward(node.name, true)
         }
     }
 
@@ -111,6 +114,16 @@ public final class Lab: @unchecked Sendable {
     /// A node's address, or the coordinator's for `Lab.coordinator`.
     func address(_ name: String) -> IPAddress {
         name == Lab.coordinator ? coordinatorAddress : node(name).address
+    }
+
+    /// Sets `net.ipv4.ip_forward` in a node's namespace (each namespace has its own).
+    public func setIPForward(_ name: String, _ on: Bool) throws {
+        try Program.run(["ip", "netns", "exec", node(name).namespace, "tee", "/proc/sys/net/ipv4/ip_forward"], input: on ? "1\n" : "0\n")
+    }
+
+    /// Adds a route through the node's lab interface (eth0): a site's route, for the host checks.
+    public func addRoute(_ name: String, _ prefix: CIDR) throws {
+        try Program.run(["ip", "-n", node(name).namespace, "route", "add", prefix.description, "dev", "eth0"])
     }
 
     public func node(_ name: String) -> LabNode {

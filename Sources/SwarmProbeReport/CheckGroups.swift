@@ -52,6 +52,8 @@ public struct SourceGroup: Sendable {
 /// sample check each. Its size depends on the nodes and the causes, not on the number of checks.
 public struct CheckGroups: Sendable {
     public let nodes: [NodeResult]
+    /// The results' node findings (host problems), counted in `summary`.
+    public let nodeFindings: [NodeFinding]
     public let groups: NodeGroups
     public private(set) var counter = Summary.Counter()
     /// Kinds in order of first appearance, with the profile's name.
@@ -80,15 +82,16 @@ public struct CheckGroups: Sendable {
     /// Names of nodes only the checks mention (not in the node list): grouped as `other`.
     private var strangers: [String] = []
 
-    public init(nodes: [NodeResult]) {
+    public init(nodes: [NodeResult], nodeFindings: [NodeFinding] = []) {
         self.nodes = nodes
+        self.nodeFindings = nodeFindings
         groups = NodeGroups(nodes: nodes)
         for (i, n) in nodes.enumerated() where nodeIndex[n.name] == nil { nodeIndex[n.name] = i }
     }
 
     /// Every check of `r`, grouped and finished.
     public init(_ r: Results) {
-        self.init(nodes: r.nodes)
+        self.init(nodes: r.nodes, nodeFindings: r.nodeFindings)
         for c in r.checks { add(c) }
         finish()
     }
@@ -250,7 +253,7 @@ public struct CheckGroups: Sendable {
 
     // MARK: Reading
 
-    public func summary(complete: Bool) -> Summary { Summary(counter, complete: complete) }
+    public func summary(complete: Bool) -> Summary { Summary(counter, complete: complete, nodeFindings: nodeFindings) }
 
     /// The checks of one kind from one group to another, per matrix symbol (`Cell.legend` order) and required.
     func cell(kind: Int, from: Int, to: Int) -> ArraySlice<Int> {

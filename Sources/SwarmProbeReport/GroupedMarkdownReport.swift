@@ -105,6 +105,7 @@ extension MarkdownReport {
         if let mesh = r.routingMesh {
             out += ["", "## Routing mesh", ""] + RoutingMeshSection.markdown(mesh, checks: g.published, findings: r.nodeFindings)
         }
+        out += NodeFindingLines.markdown(g.nodeFindings, nodes: g.nodes)
         if g.lateAnswers.count > 0 {
             out += ["", "## Notes", "", "- " + g.lateAnswers.sentence(to: nil, timeoutMs: r.timeoutMs)]
         }

@@ -19,8 +19,13 @@ public enum GroupedReport {
         switch s.status {
         case "pass": return "PASS: all \(thousands(required)) required paths open"
         case "incomplete":
-            return IncompleteHeadline.line(s, count: thousands)
-        default: return "FAIL: \(thousands(s.requiredNotOpen)) of \(thousands(required)) required paths not open"
+            return IncompleteHeadline.line(s, count: thousands) + NodeFindingLines.verdictPart(s)
+        default:
+            let paths =
+                s.requiredNotOpen == 0
+                ? "all \(thousands(required)) required paths open"
+                : "\(thousands(s.requiredNotOpen)) of \(thousands(required)) required paths not open"
+            return "FAIL: " + paths + NodeFindingLines.verdictPart(s)
         }
     }
 

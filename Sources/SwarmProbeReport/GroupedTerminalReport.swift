@@ -55,6 +55,7 @@ extension TerminalReport {
             }
             if let more = GroupedReport.moreAgents(g) { out += wrap(more, width: width, indent: "    ", firstIndent: "  ").map(paint.yellow) }
         }
+        out += NodeFindingLines.terminal(g.nodeFindings, nodes: g.nodes, paint: paint, width: width)
 
         var notes: [String] = []
         if !g.information.isEmpty {

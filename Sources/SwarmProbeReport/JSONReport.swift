@@ -4,7 +4,8 @@ import SwarmProbeCore
 /// The `swarmprobe.results/v1` document, as scripts and CI gates consume it.
 ///
 /// It is written as a stream, small parts first: the run facts, `summary`, `nodes` (one per line),
-/// `node_groups` and `findings` (the checks that are not open, grouped by cause and node group), and
+/// `node_groups` and `findings` (the checks that are not open, grouped by cause and node group, then the
+/// node findings: host problems, each with a `node`), and
 /// last the big `checks` array with one check per line. A reader that wants the verdict stops after
 /// `summary`; a line-oriented tool reads the checks one line at a time (each line between
 /// `"checks" : [` and `]` is one JSON object, followed by a comma except the last).
@@ -98,6 +99,16 @@ public enum JSONReport {
                 first = false
                 finding(c, p, groups, out)
             }
+        }
+        // Node findings after the path findings; a script tells them apart by their `node` key.
+        for f in groups.nodeFindings {
+            out.write(first ? "\n    " : ",\n    ")
+            first = false
+            out.write("{\"node\":"); out.string(f.node)
+            out.write(",\"code\":"); out.string(f.code)
+            out.write(",\"detail\":"); out.string(f.detail)
+            out.write(",\"fix\":"); if let fix = f.fix { out.string(fix) } else { out.write("null") }
+            out.write(",\"required\":\(f.required)}")
         }
         out.write(first ? "],\n" : "\n  ],\n")
         out.write("  \"checks\" : [")

@@ -32,6 +32,7 @@ public enum MarkdownReport {
             out += section("Routing mesh", RoutingMeshSection.markdown(mesh, checks: m.published, findings: r.nodeFindings))
         }
         out += section("Findings", findings(m))
+        out += NodeFindingLines.markdown(r.nodeFindings, nodes: r.nodes)
         let info = information(m)
         if !info.isEmpty { out += section("Not required (information)", info) }
         let notes = notes(m)

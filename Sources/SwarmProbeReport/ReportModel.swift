@@ -215,9 +215,13 @@ struct ReportModel {
         case .pass:
             return "PASS: all \(plural(requiredChecks, "required path")) open"
         case .fail:
-            return "FAIL: \(s.requiredNotOpen) of \(plural(requiredChecks, "required path")) not open"
+            let paths =
+                s.requiredNotOpen == 0
+                ? "all \(plural(requiredChecks, "required path")) open"
+                : "\(s.requiredNotOpen) of \(plural(requiredChecks, "required path")) not open"
+            return "FAIL: " + paths + NodeFindingLines.verdictPart(s)
         case .incomplete:
-            return IncompleteHeadline.line(s)
+            return IncompleteHeadline.line(s) + NodeFindingLines.verdictPart(s)
         }
     }
 

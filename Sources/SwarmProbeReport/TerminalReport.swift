@@ -39,6 +39,7 @@ public enum TerminalReport {
 
         out.append("")
         out += findings(m, paint)
+        out += NodeFindingLines.terminal(r.nodeFindings, nodes: r.nodes, paint: paint, width: width)
 
         let notes = notes(m)
         if !notes.isEmpty {

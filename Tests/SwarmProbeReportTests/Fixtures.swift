@@ -14,6 +14,9 @@ enum Fixture: String, CaseIterable, Sendable, CustomStringConvertible {
     case incomplete
     /// 40 generated nodes in four groups with seeded faults (`SyntheticCluster`): the grouped reports.
     case grouped
+    /// Every path open, but one node's host breaks the routing mesh (ip_forward off, a route inside the
+    /// ingress network, a forward chain that drops published ports) and another's has information.
+    case host
 
     var description: String { rawValue }
 
@@ -23,6 +26,7 @@ enum Fixture: String, CaseIterable, Sendable, CustomStringConvertible {
         case .failing: return Fixtures.failing()
         case .incomplete: return Fixtures.incomplete()
         case .grouped: return Fixtures.grouped()
+        case .host: return Fixtures.host()
         }
     }
 }
@@ -124,9 +128,62 @@ enum Fixtures {
         cluster.gather(into: &g)
         var checks: [CheckResult] = []
         Merge.forEachResult(inventory: cluster.inventory, profile: cluster.profile, gathered: g, complete: true) { checks.append($0) }
+        // Two nodes whose hosts need a look: the grouped reports list node findings as they are.
+        let nodeFindings = [
+            HostFindings.findings(node: cluster.inventory.nodes[3].name, facts: HostFacts(ipForward: false)),
+            HostFindings.findings(
+                node: cluster.inventory.nodes[17].name,
+                facts: HostFacts(routes: [HostRoute(destination: CIDR("10.0.0.0/16")!, device: "eth0")])),
+        ].flatMap { $0 }
         return Results(
             toolVersion: "0.1.0", profile: cluster.profile.name, startedAt: "2025-06-02T09:14:07Z", durationMs: 2480,
-            timeoutMs: 2000, complete: true, nodes: Merge.nodeResults(inventory: cluster.inventory, gathered: g), checks: checks)
+            timeoutMs: 2000, complete: true, nodes: Merge.nodeResults(inventory: cluster.inventory, gathered: g), checks: checks,
+            nodeFindings: nodeFindings)
+    }
+
+    /// Three nodes, every path open; the hosts' facts as their agents read them, findings as the coordinator
+    /// attaches them (`HostFindings`).
+    static func host() -> Results {
+        var b = RunBuilder([
+            ("mgr-1", "198.18.1.11", .manager),
+            ("wrk-1", "198.18.1.13", .worker),
+            ("wrk-2", "198.18.1.14", .worker),
+        ])
+        let kinds = [Kinds.management, Kinds.overlay]
+        for n in b.nodes { b.listeners[n.name] = kinds.map { ListenerState(kind: $0.kindID, mode: .listening) } }
+        var rtt = 350
+        for k in kinds {
+            for a in b.nodes {
+                for t in b.nodes where t.name != a.name {
+                    rtt += 23
+                    b.add(a.name, t.name, k, answered(rtt), b.seen(t.name, k, received: 1, answered: 1, from: a.name))
+                }
+            }
+        }
+        let dockerForward = ForwardChain(
+            family: "ip", table: "filter", chain: "FORWARD", policy: "drop",
+            jumps: ["DOCKER-USER", "DOCKER-INGRESS", "DOCKER-ISOLATION-STAGE-1", "DOCKER"], acceptsPublished: true)
+        let published = [KindID(proto: .tcp, port: 8080)]
+        let own = [
+            HostRoute(destination: CIDR("198.18.0.0/16")!, device: "eth0"), HostRoute(destination: CIDR("172.18.0.0/16")!, device: "docker_gwbridge"),
+        ]
+        let facts: [String: HostFacts] = [
+            "mgr-1": HostFacts(
+                ipForward: true, forwardPolicy: "drop", routes: [HostRoute(destination: CIDR("0.0.0.0/0")!, device: "eth0")] + own,
+                ingressPorts: published, forwardChains: [dockerForward]),
+            "wrk-1": HostFacts(
+                ipForward: false, forwardPolicy: "drop", routes: own + [HostRoute(destination: CIDR("10.255.7.0/24")!, device: "tun0")],
+                ingressPorts: published,
+                forwardChains: [ForwardChain(family: "inet", table: "filter", chain: "forward", policy: "drop"), dockerForward]),
+            "wrk-2": HostFacts(
+                ipForward: true, forwardPolicy: "drop", routes: own + [HostRoute(destination: CIDR("10.0.1.0/24")!, device: "eth1")],
+                ingressPorts: published, forwardChains: [dockerForward]),
+        ]
+        var r = b.results(startedAt: "2025-06-02T13:20:00Z", durationMs: 1120)
+        for i in r.nodes.indices { r.nodes[i].host = facts[r.nodes[i].name] }
+        r.nodeFindings = r.nodes.flatMap { n in n.host.map { HostFindings.findings(node: n.name, facts: $0) } ?? [] }
+        r.summary = Summary(checks: r.checks, complete: true, nodeFindings: r.nodeFindings)
+        return r
     }
 
     static func healthy() -> Results {

@@ -1,0 +1,137 @@
+import SwarmProbeCore
+
+/// What one node's host facts mean for the routing mesh, as node findings with stable codes (docs/results.md).
+///
+/// - `ip-forward-off` (required): the kernel forwards nothing, so published ports never reach the ingress network.
+/// - `forward-drops-published-ports` (required): this node publishes ingress ports and a forward chain drops
+///   by default with nothing in it (or in what it jumps to) that lets them through.
+/// - `forward-drop-policy` (information): such a chain with no port published here yet. Docker sets
+///   `ip filter FORWARD` to drop itself and adds its accept rules, so a drop policy with Docker's chains in
+///   it is normal and no finding at all.
+/// - `route-overlaps-ingress`, `route-overlaps-gateway-bridge` (required when the route lies inside that
+///   subnet: its hosts exist and are shadowed; information when the route only covers it),
+///   `route-overlaps-address-pool` (information: an overlay breaks only when given an overlapping /24).
+///   Routes through Docker's own interfaces are Docker's and left out; one finding per route, the most
+///   serious.
+public enum HostFindings {
+    /// Every code a node finding about a host may carry; docs/results.md lists each.
+    public enum Code: String, CaseIterable, Sendable {
+        case ipForwardOff = "ip-forward-off"
+        case forwardDropsPublishedPorts = "forward-drops-published-ports"
+        case forwardDropPolicy = "forward-drop-policy"
+        case routeOverlapsIngress = "route-overlaps-ingress"
+        case routeOverlapsGatewayBridge = "route-overlaps-gateway-bridge"
+        case routeOverlapsAddressPool = "route-overlaps-address-pool"
+    }
+
+    public static func findings(node: String, facts: HostFacts, subnets: MeshSubnets = .docker) -> [NodeFinding] {
+        var out: [NodeFinding] = []
+        if facts.ipForward == false {
+            out.append(
+                NodeFinding(
+                    node: node, code: Code.ipForwardOff.rawValue,
+                    detail: "net.ipv4.ip_forward is 0: the kernel forwards nothing, so the routing mesh cannot pass published ports "
+                        + "into the ingress network, and containers cannot reach past this node",
+                    fix: "`sysctl -w net.ipv4.ip_forward=1`, and keep it on at boot (`echo net.ipv4.ip_forward=1 > /etc/sysctl.d/90-swarm.conf`); "
+                        + "then look for what turned it off (a sysctl file, systemd-networkd's `IPForward=no`)",
+                    required: true))
+        }
+        out += forwardFindings(node: node, facts: facts)
+        for route in facts.routes {
+            if let f = routeFinding(node: node, route: route, subnets: subnets) { out.append(f) }
+        }
+        return out
+    }
+
+    static func forwardFindings(node: String, facts: HostFacts) -> [NodeFinding] {
+        let ports = facts.ingressPorts ?? []
+        var out: [NodeFinding] = []
+        for chain in facts.forwardChains ?? [] where chain.blocksByDefault && !chain.acceptsPublished {
+            let blocks = chain.policy == "drop" ? "has policy drop" : "ends in a rule that drops everything"
+            let letThrough =
+                chain.isDockers
+                ? "Restart dockerd (`systemctl restart docker`) so it writes its DOCKER-INGRESS rules and the jump to them again, "
+                    + "then find what removed them (a firewall script, `iptables -F`, a firewall reload)"
+                : "Let Docker's forwarded traffic through in \(chain.name): `nft insert rule \(chain.family) \(chain.table) \(chain.chain) "
+                    + "ct status dnat accept` and `nft insert rule \(chain.family) \(chain.table) \(chain.chain) iifname \"docker_gwbridge\" accept`"
+            if !ports.isEmpty {
+                let list = ports.map(\.description).joined(separator: ", ")
+                let dropped = ports.count == 1 ? "published port \(list) is dropped" : "published ports \(list) are dropped"
+                out.append(
+                    NodeFinding(
+                        node: node, code: Code.forwardDropsPublishedPorts.rawValue,
+                        detail: "\(chain.name) \(blocks) and nothing in it lets the routing mesh's traffic through (no jump to "
+                            + "DOCKER-INGRESS, no `ct status dnat accept`): \(dropped) here on the way into the ingress network "
+                            + "(docker/cli#2274, libnetwork#1526)",
+                        fix: letThrough, required: true))
+            } else if chain.isDockers {
+                // Docker's chain: with Docker's rules in it a drop policy is Docker's own and normal.
+                guard !chain.jumpsToDocker else { continue }
+                out.append(
+                    NodeFinding(
+                        node: node, code: Code.forwardDropPolicy.rawValue,
+                        detail: "\(chain.name) \(blocks) and none of Docker's chains: dockerd is not running here or runs with "
+                            + "--iptables=false. Docker adds its accept rules to this chain when it starts; without them published "
+                            + "ports and containers' traffic through docker_gwbridge are dropped (libnetwork#1526)",
+                        fix: "Nothing, if dockerd manages iptables (the default); with `--iptables=false`, accept forwarded traffic to and "
+                            + "from docker_gwbridge yourself, or `iptables -P FORWARD ACCEPT`",
+                        required: false))
+            } else {
+                out.append(
+                    NodeFinding(
+                        node: node, code: Code.forwardDropPolicy.rawValue,
+                        detail: "\(chain.name) \(blocks) and accepts none of Docker's forwarded traffic; Docker never writes to it, "
+                            + "so containers' traffic through docker_gwbridge is dropped, and published ports would be (no port is "
+                            + "published through the ingress network here yet)",
+                        fix: letThrough, required: false))
+            }
+        }
+        return out
+    }
+
+    static func routeFinding(node: String, route: HostRoute, subnets: MeshSubnets) -> NodeFinding? {
+        let d = route.destination
+        guard !route.isDockers, d.address.isIPv4, d.prefixLength > 0 else { return nil }
+        enum Subnet { case ingress, gateway, pool }
+        let candidates: [(Subnet, CIDR)] =
+            [(.ingress, subnets.ingress), (.gateway, subnets.gatewayBridge)] + subnets.addressPools.map { (.pool, $0) }
+        let matches = candidates.filter { d.overlaps($0.1) }.map { c in
+            (kind: c.0, subnet: c.1, required: c.0 != .pool && d.prefixLength >= c.1.prefixLength && c.1.contains(d.address))
+        }
+        guard let match = matches.first(where: { $0.required }) ?? matches.first else { return nil }
+        let (kind, subnet, required) = (match.kind, match.subnet, match.required)
+        let position = required ? "lies inside" : "covers"
+        let text = "route \(d) dev \(route.device)"
+        switch kind {
+        case .ingress:
+            return NodeFinding(
+                node: node, code: Code.routeOverlapsIngress.rawValue,
+                detail: "\(text) \(position) the ingress network's \(subnet): "
+                    + (required ? "clients there" : "a host in \(subnet) reached by it")
+                    + " cannot use published ports (their answers go into the ingress network instead), nor can containers on "
+                    + "ingress reach them (moby#24220)",
+                fix: "Give the ingress network a subnet no route uses, while no service publishes a port: `docker network rm ingress`, "
+                    + "then `docker network create --driver overlay --ingress --subnet 10.11.0.0/16 --gateway 10.11.0.1 ingress`",
+                required: required)
+        case .gateway:
+            return NodeFinding(
+                node: node, code: Code.routeOverlapsGatewayBridge.rawValue,
+                detail: "\(text) \(position) docker_gwbridge's \(subnet): "
+                    + (required ? "hosts there" : "a host in \(subnet) reached by it")
+                    + " are on-link for every container and the ingress sandbox, so they cannot use published ports nor be "
+                    + "reached from containers (moby#27890, docker/for-linux#1422)",
+                fix: "Before the node joins (or after `docker swarm leave`), create docker_gwbridge on another subnet: `docker network "
+                    + "create --subnet 10.12.0.0/16 --opt com.docker.network.bridge.name=docker_gwbridge --opt "
+                    + "com.docker.network.bridge.enable_icc=false --opt com.docker.network.bridge.enable_ip_masquerade=true docker_gwbridge`",
+                required: required)
+        case .pool:
+            return NodeFinding(
+                node: node, code: Code.routeOverlapsAddressPool.rawValue,
+                detail: "\(text) overlaps the overlay address pool \(subnet): an overlay network given a /24 inside it would "
+                    + "shadow this route for its containers (only then does anything break)",
+                fix: "Create overlay networks with an explicit `--subnet` outside \(d), or give the swarm another pool at init "
+                    + "(`docker swarm init --default-addr-pool 10.20.0.0/16`)",
+                required: false)
+        }
+    }
+}

@@ -1,0 +1,298 @@
+import Foundation
+import Testing
+
+@testable import SwarmProbeCore
+
+/// The agent's host facts: parsed from saved outputs of /proc and `nft list ruleset`, carried in the hello,
+/// counted in the summary.
+@Suite("Host facts")
+struct HostFactsTests {
+    static func text(_ name: String) throws -> String { try Fixture.text("hostfacts", name) }
+
+    // MARK: ip_forward
+
+    @Test(arguments: [("1\n", true), ("0\n", false), ("1", true), (" 0 \n", false)])
+    func ipForward(_ text: String, _ on: Bool) {
+        #expect(HostFactsParser.ipForward(text) == on)
+    }
+
+    @Test("anything but 0 or 1 is unknown, not a guess", arguments: ["", "2\n", "yes", "1\n1\n"])
+    func ipForwardUnreadable(_ text: String) {
+        #expect(HostFactsParser.ipForward(text) == nil)
+    }
+
+    // MARK: /proc/net/route
+
+    struct RouteCase: Sendable, CustomStringConvertible {
+        var file: String
+        var routes: [String]
+        var description: String { file }
+    }
+
+    static let routeCases = [
+        RouteCase(
+            file: "route-swarm-node.txt",
+            routes: ["0.0.0.0/0 ens5", "172.31.32.0/20 ens5", "172.31.32.1/32 ens5", "172.17.0.0/16 docker0", "172.18.0.0/16 docker_gwbridge"]),
+        // The blackhole route (device `*`) is left out.
+        RouteCase(
+            file: "route-site-overlaps.txt",
+            routes: [
+                "0.0.0.0/0 eth0", "10.0.1.0/24 eth0", "10.255.7.0/24 tun0", "172.16.0.0/12 wg0", "172.18.0.0/16 docker_gwbridge",
+                "172.19.0.0/16 br-3f2a9c1d7e6b",
+            ]),
+        // A namespace with no address prints nothing at all, not even the header.
+        RouteCase(file: "route-empty.txt", routes: []),
+    ]
+
+    @Test(arguments: routeCases)
+    func routes(_ c: RouteCase) throws {
+        let routes = try #require(HostFactsParser.routes(try Self.text(c.file)))
+        #expect(routes.map { "\($0.destination) \($0.device)" } == c.routes)
+    }
+
+    @Test(
+        "text that is not the route table is unreadable",
+        arguments: [
+            "Iface\tDestination\nfoo", "eth0\tZZZZ\t00000000\t0001\t0\t0\t0\t00FFFFFF",
+            // a mask with a hole in it
+            "eth0\t0001000A\t00000000\t0001\t0\t0\t0\t00FF00FF\t0\t0\t0",
+        ])
+    func routesUnreadable(_ text: String) {
+        #expect(HostFactsParser.routes(text) == nil)
+    }
+
+    @Test("Docker's own interfaces are told from a site's")
+    func dockersRoutes() {
+        let dockers = ["docker_gwbridge", "docker0", "br-3f2a9c1d7e6b", "veth12ab34c", "vx-001001-abcde", "ov-001001-abcde"]
+        let site = ["eth0", "ens5", "tun0", "wg0", "bond0", "docker1", "brq123"]
+        for d in dockers { #expect(HostRoute(destination: CIDR("10.0.0.0/8")!, device: d).isDockers, "\(d)") }
+        for d in site { #expect(!HostRoute(destination: CIDR("10.0.0.0/8")!, device: d).isDockers, "\(d)") }
+    }
+
+    // MARK: nft list ruleset
+
+    struct RulesetCase: Sendable, CustomStringConvertible {
+        var file: String
+        var policy: String?
+        var ingress: [String]?
+        /// `family table chain policy accepts-published ends-in-drop`, one per forward base chain.
+        var chains: [String]
+        var jumpsToIngress: Bool?
+        var dockerChains: Bool
+        var description: String { file }
+    }
+
+    static let rulesetCases = [
+        // Docker 20.10 on iptables-nft, one service published through the ingress network: policy drop, and
+        // Docker's own accept path (the jump to DOCKER-INGRESS).
+        RulesetCase(
+            file: "nft-docker-20.10-ingress.txt", policy: "drop", ingress: ["8080/tcp"],
+            chains: ["ip filter FORWARD drop accepts ends-open"], jumpsToIngress: true, dockerChains: true),
+        // docker/cli#2274: the filter rules are gone, nat still redirects.
+        RulesetCase(
+            file: "nft-docker-lost-ingress-rules.txt", policy: "drop", ingress: ["8080/tcp", "3000/udp"],
+            chains: ["ip filter FORWARD drop blocks ends-open"], jumpsToIngress: false, dockerChains: true),
+        // ufw on iptables-nft without Docker: DEFAULT_FORWARD_POLICY="DROP" and nothing of Docker's.
+        RulesetCase(
+            file: "nft-ufw.txt", policy: "drop", ingress: nil, chains: ["ip filter FORWARD drop blocks ends-open"],
+            jumpsToIngress: false, dockerChains: false),
+        // firewalld: policy accept, a last rule that rejects, and `ct status dnat accept` before it. (Its long
+        // anonymous set is split over lines here, as some nft versions print it.)
+        RulesetCase(
+            file: "nft-firewalld.txt", policy: "accept", ingress: nil, chains: ["inet firewalld filter_FORWARD accept accepts ends-in-drop"],
+            jumpsToIngress: nil, dockerChains: false),
+        // A native nft firewall that drops forwarding, beside Docker's tables.
+        RulesetCase(
+            file: "nft-native-forward-drop.txt", policy: "drop", ingress: ["8080/tcp"],
+            chains: ["inet filter forward drop blocks ends-open", "ip filter FORWARD drop accepts ends-open"], jumpsToIngress: true,
+            dockerChains: true),
+        // No nft tables at all.
+        RulesetCase(file: "nft-empty.txt", policy: nil, ingress: nil, chains: [], jumpsToIngress: nil, dockerChains: false),
+    ]
+
+    @Test(arguments: rulesetCases)
+    func ruleset(_ c: RulesetCase) throws {
+        let r = HostFactsParser.ruleset(try Self.text(c.file))
+        #expect(r.forwardPolicy == c.policy)
+        #expect(r.ingressPorts?.map(\.description) == c.ingress)
+        let chains = r.forwardChains.map { f in
+            "\(f.family) \(f.table) \(f.chain) \(f.policy) \(f.acceptsPublished ? "accepts" : "blocks") \(f.endsInDrop ? "ends-in-drop" : "ends-open")"
+        }
+        #expect(chains == c.chains)
+        let facts = HostFacts(forwardPolicy: r.forwardPolicy, ingressPorts: r.ingressPorts, forwardChains: r.forwardChains)
+        #expect(facts.forwardJumpsToIngress == c.jumpsToIngress)
+        #expect(facts.dockerChainsPresent == c.dockerChains)
+    }
+
+    @Test("Docker's FORWARD chain: its jumps in order, counters left out of the rules")
+    func dockerJumps() throws {
+        let r = HostFactsParser.ruleset(try Self.text("nft-docker-20.10-ingress.txt"))
+        let forward = try #require(r.forwardChains.first)
+        #expect(forward.jumps == ["DOCKER-USER", "DOCKER-INGRESS", "DOCKER-ISOLATION-STAGE-1", "DOCKER"])
+        #expect(NftText.Rule("counter packets 26 bytes 2102 jump DOCKER-USER").words == ["jump", "DOCKER-USER"])
+        #expect(NftText.Rule("tcp dport 8080 counter dnat to 172.18.0.2:8080").words == ["tcp", "dport", "8080", "dnat", "to", "172.18.0.2:8080"])
+    }
+
+    @Test("what lets published ports through, rule by rule")
+    func acceptRules() {
+        let accepts = [
+            "accept", "counter packets 1 bytes 60 accept", "ct status dnat accept", "oifname \"docker_gwbridge\" accept",
+            "oifname \"docker_gwbridge\" counter packets 0 bytes 0 accept",
+        ]
+        let others = [
+            "oifname \"docker_gwbridge\" ct state established,related accept", "iifname \"docker_gwbridge\" oifname != \"docker_gwbridge\" accept",
+            "oifname != \"docker_gwbridge\" accept", "tcp dport 22 accept", "ct status dnat drop", "jump DOCKER-USER",
+        ]
+        for r in accepts { #expect(NftText.Rule(r).acceptsPublished, "\(r)") }
+        for r in others { #expect(!NftText.Rule(r).acceptsPublished, "\(r)") }
+        #expect(NftText.Rule("reject with icmpx admin-prohibited").dropsEverything)
+        #expect(NftText.Rule("counter packets 0 bytes 0 drop").dropsEverything)
+        #expect(!NftText.Rule("ct state invalid drop").dropsEverything)
+    }
+
+    @Test("a base chain hooked on forward in a table of its own, and chains of other families, are read as such")
+    func families() {
+        let text = """
+            table ip6 filter {
+            \tchain FORWARD {
+            \t\ttype filter hook forward priority filter; policy drop;
+            \t}
+            }
+            table bridge spnet {
+            \tchain filt {
+            \t\ttype filter hook forward priority 0; policy drop;
+            \t}
+            }
+            table ip mine {
+            \tset blocked {
+            \t\ttype ipv4_addr
+            \t\telements = { 10.0.0.1, 10.0.0.2,
+            \t\t\t     10.0.0.3 }
+            \t}
+
+            \tchain "fwd-chain" {
+            \t\ttype filter hook forward priority 10; policy accept;
+            \t\tip saddr @blocked drop comment "no { here }"
+            \t\tdrop
+            \t}
+            }
+            """
+        let r = HostFactsParser.ruleset(text)
+        #expect(r.forwardChains == [ForwardChain(family: "ip", table: "mine", chain: "fwd-chain", policy: "accept", endsInDrop: true)])
+        #expect(r.forwardPolicy == "accept")
+    }
+
+    // MARK: The hello
+
+    static let facts = HostFacts(
+        ipForward: false, forwardPolicy: "drop",
+        routes: [HostRoute(destination: CIDR("10.255.7.0/24")!, device: "tun \"0\""), HostRoute(destination: CIDR("0.0.0.0/0")!, device: "eth0")],
+        ingressPorts: [KindID(proto: .tcp, port: 8080), KindID(proto: .udp, port: 3000)],
+        forwardChains: [
+            ForwardChain(
+                family: "ip", table: "filter", chain: "FORWARD", policy: "drop", jumps: ["DOCKER-USER", "DOCKER-INGRESS"], acceptsPublished: true),
+            ForwardChain(family: "inet", table: "firewalld", chain: "filter_FORWARD", policy: "accept", endsInDrop: true),
+        ])
+
+    static func hello(_ host: HostFacts?, micros: Int? = nil) -> HelloResponse {
+        HelloResponse(
+            agentVersion: "1.2.3", address: .v4(198, 18, 1, 11), timeMs: 1_790_000_000_000, profile: "swarm",
+            listeners: [ListenerState(kind: KindID(proto: .udp, port: 4789), mode: .listening)], host: host, hostFactsMicros: micros)
+    }
+
+    @Test(
+        "the hello carries the facts and reads them back; facts not read stay absent",
+        arguments: [facts, HostFacts(), HostFacts(ipForward: true, forwardChains: []), HostFacts(ingressPorts: [])])
+    func helloRoundTrip(_ host: HostFacts) throws {
+        let hello = Self.hello(host, micros: 12_345)
+        let bytes = WireCodec.encode(hello)
+        #expect(try WireCodec.decode(HelloResponse.self, from: bytes, source: "hello") == hello)
+        #expect(!bytes.contains(0x0A))
+        let text = String(decoding: bytes, as: UTF8.self)
+        #expect(text.contains("\"ip_forward\"") == (host.ipForward != nil))
+        #expect(text.contains("\"forward_chains\"") == (host.forwardChains != nil))
+    }
+
+    @Test("an agent from before host facts says nothing of them: nil, not an error")
+    func helloWithoutFacts() throws {
+        let hello = Self.hello(nil)
+        let text = String(decoding: WireCodec.encode(hello), as: UTF8.self)
+        #expect(!text.contains("host"))
+        let back = try WireCodec.decode(HelloResponse.self, from: Array(text.utf8), source: "hello")
+        #expect(back.host == nil && back.hostFactsMicros == nil)
+        let nulls = text.dropLast() + ",\"host\":null,\"host_facts_micros\":null}"
+        #expect(try WireCodec.decode(HelloResponse.self, from: Array(nulls.utf8), source: "hello").host == nil)
+    }
+
+    @Test(
+        "bad facts are refused in one line naming the field",
+        arguments: [
+            (#""host":{"routes":[{"destination":"10.0.0.0/33","device":"eth0"}]}"#, "hello: field `host.routes[0].destination`: not a prefix"),
+            (#""host":{"routes":[],"forward_policy":"reject"}"#, "hello: field `host.forward_policy`: not a chain policy"),
+            (#""host":{"ip_forward":1,"routes":[]}"#, "hello: field `host.ip_forward`: expected true or false"),
+            (#""host":{"ip_forward":true}"#, "hello: field `host.routes` is missing"),
+            (#""host":{"routes":[{"device":"eth0"}]}"#, "hello: field `host.routes[0].destination` is missing"),
+            (#""host":{"routes":[],"ingress_ports":["8080/xdp"]}"#, "hello: field `host.ingress_ports[0]`: not a traffic kind"),
+            (#""host":{"routes":[],"forward_chains":[{"family":"ip"}]}"#, "hello: field `host.forward_chains[0].table` is missing"),
+            (#""host":[]"#, "hello: field `host`: expected an object"),
+            (#""host_facts_micros":-1"#, "hello: field `host_facts_micros`: -1 is outside"),
+        ])
+    func badFacts(_ member: String, _ message: String) throws {
+        let good = String(decoding: WireCodec.encode(Self.hello(nil)), as: UTF8.self)
+        let text = good.dropLast() + "," + member + "}"
+        do {
+            _ = try WireCodec.decode(HelloResponse.self, from: Array(text.utf8), source: "hello")
+            Issue.record("accepted \(member)")
+        } catch {
+            #expect(error.description.hasPrefix(message), "\(error.description)")
+            #expect(!error.description.contains("\n"))
+        }
+    }
+
+    @Test("the results' copy of the facts: snake_case keys, read back whole")
+    func resultsJSON() throws {
+        let data = try JSONDocument.encoder().encode(Self.facts)
+        let text = String(decoding: data, as: UTF8.self)
+        for key in ["ip_forward", "forward_policy", "routes", "ingress_ports", "forward_chains", "accepts_published", "ends_in_drop"] {
+            #expect(text.contains("\"\(key)\""), "\(key)")
+        }
+        #expect(try JSONDecoder().decode(HostFacts.self, from: data) == Self.facts)
+    }
+
+    // MARK: Summary
+
+    static let openCheck = CheckResult(
+        from: "m1", to: "w1", kind: DefaultProfile.load().kinds[1], required: true, decision: Decision(.open, nil, .answered),
+        detail: "answered", sender: nil, receiver: nil)
+
+    @Test("a required node finding fails a check whose every path is open; information does not")
+    func summary() {
+        let required = NodeFinding(node: "w1", code: "ip-forward-off", detail: "d", fix: "f", required: true)
+        let info = NodeFinding(node: "w1", code: "route-overlaps-address-pool", detail: "d", required: false)
+        let failing = Summary(checks: [Self.openCheck], complete: true, nodeFindings: [info, required])
+        #expect(failing.status == "fail" && failing.exitCode == 1)
+        #expect(failing.nodeFindings == 2 && failing.requiredNodeFindings == 1 && failing.requiredNotOpen == 0)
+        let passing = Summary(checks: [Self.openCheck], complete: true, nodeFindings: [info])
+        #expect(passing.status == "pass" && passing.exitCode == 0 && passing.nodeFindings == 1)
+        let interrupted = Summary(checks: [Self.openCheck], complete: false, nodeFindings: [required])
+        #expect(interrupted.status == "incomplete" && interrupted.exitCode == 1)
+    }
+
+    @Test("results from before node findings read back with none")
+    func olderSummary() throws {
+        var r = Results(
+            toolVersion: "0.1.0", profile: "swarm", startedAt: "2025-06-02T09:14:07Z", durationMs: 1, timeoutMs: 500, complete: true,
+            nodes: [], checks: [Self.openCheck])
+        var object = try #require(try JSONSerialization.jsonObject(with: try JSONDocument.encoder().encode(r)) as? [String: Any])
+        var summary = try #require(object["summary"] as? [String: Any])
+        summary["node_findings"] = nil
+        summary["required_node_findings"] = nil
+        object["summary"] = summary
+        object["findings"] = nil
+        let back = try JSONDecoder().decode(Results.self, from: try JSONSerialization.data(withJSONObject: object))
+        #expect(back.nodeFindings.isEmpty && back.summary.nodeFindings == 0 && back.summary.requiredNodeFindings == 0)
+        r.nodeFindings = [NodeFinding(node: "w1", code: "ip-forward-off", detail: "d", required: true)]
+        let again = try JSONDecoder().decode(Results.self, from: try JSONDocument.encoder().encode(r))
+        #expect(again.nodeFindings == r.nodeFindings)
+    }
+}

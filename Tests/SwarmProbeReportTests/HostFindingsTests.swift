@@ -1,0 +1,206 @@
+import Foundation
+import SwarmProbeCore
+import SwarmProbeReport
+import Testing
+
+/// One node's host facts -> node findings, and how the reports and the results carry them.
+@Suite("Host findings")
+struct HostFindingsTests {
+    /// The saved outputs the Core tests parse (read by path: they are that suite's resources).
+    static func saved(_ name: String) throws -> String {
+        let dir = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .appendingPathComponent("SwarmProbeCoreTests/Fixtures/hostfacts")
+        return try String(contentsOf: dir.appendingPathComponent(name), encoding: .utf8)
+    }
+
+    /// Facts as the agent reads them from saved outputs.
+    static func facts(ipForward: Bool? = true, nft: String? = nil, routes: String? = nil) throws -> HostFacts {
+        var f = HostFacts(ipForward: ipForward)
+        if let nft {
+            let r = HostFactsParser.ruleset(try saved(nft))
+            f.forwardPolicy = r.forwardPolicy
+            f.forwardChains = r.forwardChains
+            f.ingressPorts = r.ingressPorts
+        }
+        if let routes { f.routes = HostFactsParser.routes(try saved(routes)) ?? [] }
+        return f
+    }
+
+    static func route(_ prefix: String, _ device: String = "eth0") -> HostFacts {
+        HostFacts(routes: [HostRoute(destination: CIDR(prefix)!, device: device)])
+    }
+
+    struct Case: Sendable, CustomStringConvertible {
+        var name: String
+        var facts: @Sendable () throws -> HostFacts
+        var subnets: MeshSubnets = .docker
+        /// `code` for a required finding, `(code)` for information, in order.
+        var expected: [String]
+        var description: String { name }
+    }
+
+    static let cases: [Case] = [
+        Case(
+            name: "a Docker 20.10 node publishing through ingress: Docker's own drop policy is normal",
+            facts: { try Self.facts(nft: "nft-docker-20.10-ingress.txt", routes: "route-swarm-node.txt") }, expected: []),
+        Case(name: "ip_forward off", facts: { try Self.facts(ipForward: false, nft: "nft-docker-20.10-ingress.txt") }, expected: ["ip-forward-off"]),
+        Case(name: "nothing read: nothing claimed", facts: { HostFacts() }, expected: []),
+        Case(
+            name: "Docker's DOCKER-INGRESS rules lost while ports are published", facts: { try Self.facts(nft: "nft-docker-lost-ingress-rules.txt") },
+            expected: ["forward-drops-published-ports"]),
+        Case(
+            name: "ufw's drop policy before Docker runs: information", facts: { try Self.facts(nft: "nft-ufw.txt") },
+            expected: ["(forward-drop-policy)"]),
+        Case(name: "firewalld accepts what Docker DNATs", facts: { try Self.facts(nft: "nft-firewalld.txt") }, expected: []),
+        Case(name: "no nft tables", facts: { try Self.facts(nft: "nft-empty.txt", routes: "route-empty.txt") }, expected: []),
+        Case(
+            name: "a native forward chain that drops, with ports published", facts: { try Self.facts(nft: "nft-native-forward-drop.txt") },
+            expected: ["forward-drops-published-ports"]),
+        Case(
+            name: "a native forward chain that drops, nothing published yet",
+            facts: {
+                var f = try Self.facts(nft: "nft-native-forward-drop.txt")
+                f.ingressPorts = nil
+                return f
+            }, expected: ["(forward-drop-policy)"]),
+        Case(
+            name: "Docker's chain with Docker's rules and no port published",
+            facts: {
+                HostFacts(forwardChains: [
+                    ForwardChain(family: "ip", table: "filter", chain: "FORWARD", policy: "drop", jumps: ["DOCKER-USER", "DOCKER-ISOLATION-STAGE-1"])
+                ])
+            }, expected: []),
+        Case(
+            name: "a site's routes: each the most serious overlap once, Docker's own and the default left out",
+            facts: { try Self.facts(routes: "route-site-overlaps.txt") },
+            expected: ["(route-overlaps-address-pool)", "route-overlaps-ingress", "(route-overlaps-gateway-bridge)"]),
+        Case(name: "the ingress subnet itself", facts: { Self.route("10.255.0.0/16") }, expected: ["route-overlaps-ingress"]),
+        Case(name: "a VPN's 10.0.0.0/8 covers ingress", facts: { Self.route("10.0.0.0/8", "tun0") }, expected: ["(route-overlaps-ingress)"]),
+        Case(name: "inside docker_gwbridge", facts: { Self.route("172.18.5.0/24") }, expected: ["route-overlaps-gateway-bridge"]),
+        Case(name: "a host route in the pool", facts: { Self.route("10.20.30.40/32") }, expected: ["(route-overlaps-address-pool)"]),
+        Case(name: "clear of the mesh", facts: { Self.route("192.168.10.0/24") }, expected: []),
+        Case(name: "through Docker's own bridge", facts: { Self.route("10.255.0.0/16", "br-0a1b2c3d4e5f") }, expected: []),
+        Case(
+            name: "the live swarm's subnets, not Docker's defaults", facts: { Self.route("10.255.7.0/24") },
+            subnets: MeshSubnets(ingress: CIDR("10.11.0.0/16")!, gatewayBridge: CIDR("192.168.200.0/24")!, addressPools: [CIDR("10.20.0.0/16")!]),
+            expected: []),
+        Case(
+            name: "inside the live swarm's ingress", facts: { Self.route("10.11.3.0/24") },
+            subnets: MeshSubnets(ingress: CIDR("10.11.0.0/16")!, gatewayBridge: CIDR("192.168.200.0/24")!, addressPools: [CIDR("10.20.0.0/16")!]),
+            expected: ["route-overlaps-ingress"]),
+    ]
+
+    @Test(arguments: cases)
+    func findings(_ c: Case) throws {
+        let found = HostFindings.findings(node: "w1", facts: try c.facts(), subnets: c.subnets)
+        #expect(found.map { $0.required ? $0.code : "(\($0.code))" } == c.expected)
+        for f in found {
+            #expect(f.node == "w1")
+            #expect(HostFindings.Code(rawValue: f.code) != nil, "\(f.code)")
+            #expect(!f.detail.isEmpty && !(f.fix ?? "").isEmpty && !f.detail.contains("\n"))
+            #expect(f.code.allSatisfy { $0.isLowercase || $0 == "-" })
+        }
+    }
+
+    @Test("the details name the setting, chain, ports or route; the fixes say what to run")
+    func wording() throws {
+        let off = try #require(HostFindings.findings(node: "w1", facts: HostFacts(ipForward: false)).first)
+        #expect(off.detail.contains("net.ipv4.ip_forward is 0") && off.fix?.contains("`sysctl -w net.ipv4.ip_forward=1`") == true)
+
+        let lost = try #require(HostFindings.findings(node: "w1", facts: try Self.facts(nft: "nft-docker-lost-ingress-rules.txt")).first)
+        #expect(lost.detail.contains("table ip filter chain FORWARD has policy drop") && lost.detail.contains("8080/tcp, 3000/udp"))
+        #expect(lost.fix?.contains("systemctl restart docker") == true)
+
+        let native = try #require(HostFindings.findings(node: "w1", facts: try Self.facts(nft: "nft-native-forward-drop.txt")).first)
+        #expect(native.detail.contains("table inet filter chain forward"))
+        #expect(native.fix?.contains("`nft insert rule inet filter forward ct status dnat accept`") == true)
+
+        let routes = HostFindings.findings(node: "w1", facts: try Self.facts(routes: "route-site-overlaps.txt"))
+        #expect(routes.map(\.detail).contains { $0.hasPrefix("route 10.255.7.0/24 dev tun0 lies inside the ingress network's 10.255.0.0/16") })
+        #expect(routes.map(\.detail).contains { $0.hasPrefix("route 172.16.0.0/12 dev wg0 covers docker_gwbridge's 172.18.0.0/16") })
+    }
+
+    @Test("docs/results.md lists every node finding code, and no other")
+    func codesDocumented() throws {
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        let doc = try String(contentsOf: root.appendingPathComponent("docs/results.md"), encoding: .utf8)
+        let section = try #require(doc.components(separatedBy: "\n## Node findings\n").dropFirst().first?.components(separatedBy: "\n## ").first)
+        let listed = section.split(separator: "\n").compactMap { line -> String? in
+            guard line.hasPrefix("| `"), let end = line.dropFirst(3).firstIndex(of: "`") else { return nil }
+            let code = String(line.dropFirst(3)[..<end])
+            return code.contains("-") ? code : nil  // the key table's rows (`node`, `code`, ...) are single words
+        }
+        #expect(listed.count == Set(listed).count, "listed twice: \(listed)")
+        #expect(Set(listed) == Set(HostFindings.Code.allCases.map(\.rawValue)))
+    }
+
+    // MARK: In the results and the reports
+
+    @Test("every path open and a required node finding: FAIL, exit code 1, the section lists it with its fix")
+    func reports() throws {
+        let r = Fixtures.host()
+        #expect(r.checks.allSatisfy { $0.verdict == .open })
+        #expect(r.summary.status == "fail" && r.exitCode == 1)
+        #expect(r.summary.nodeFindings == 4 && r.summary.requiredNodeFindings == 3)
+        let verdict = "FAIL: all \(r.checks.count { $0.required }) required paths open; 3 node findings break the swarm"
+
+        let text = TerminalReport.render(r, color: false)
+        #expect(text.hasSuffix(verdict + "\n"), "\(text)")
+        let lines = text.split(separator: "\n").map(String.init)
+        let heading = try #require(lines.firstIndex(of: "Node findings: 3 break the swarm, 1 information"))
+        let entries = lines[(heading + 1)...].filter { $0.hasPrefix("  ") && !$0.hasPrefix("   ") }
+        #expect(
+            entries.prefix(4).map { $0.split(separator: ":").first.map(String.init) ?? "" } == [
+                "  wrk-1 (198.18.1.13) ip-forward-off", "  wrk-1 (198.18.1.13) forward-drops-published-ports",
+                "  wrk-1 (198.18.1.13) route-overlaps-ingress", "  wrk-2 (198.18.1.14) route-overlaps-address-pool (information)",
+            ])
+
+        let md = MarkdownReport.render(r)
+        #expect(md.contains("**\(verdict)**"))
+        let section = try #require(md.components(separatedBy: "## Node findings\n").last)
+        #expect(section.contains("- **wrk-1 (198.18.1.13)** `ip-forward-off` (breaks the swarm): net.ipv4.ip_forward is 0"))
+        #expect(section.contains("**Fix:** `sysctl -w net.ipv4.ip_forward=1`"))
+        let required = try #require(section.range(of: "`route-overlaps-ingress`")), info = try #require(section.range(of: "(information)"))
+        #expect(required.lowerBound < info.lowerBound, "required first")
+    }
+
+    @Test("the JSON appends node findings to `findings` (told apart by `node`) and reads them back")
+    func json() throws {
+        let r = Fixtures.host()
+        let text = JSONReport.render(r)
+        let doc = try #require(try JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any])
+        let findings = try #require(doc["findings"] as? [[String: Any]])
+        let nodes = findings.filter { $0["node"] != nil }
+        #expect(nodes.count == 4 && findings.count == 4, "no path is not open")
+        #expect(nodes.allSatisfy { Set($0.keys) == ["node", "code", "detail", "fix", "required"] })
+        #expect(nodes.first?["code"] as? String == "ip-forward-off" && nodes.first?["required"] as? Bool == true)
+        let summary = try #require(doc["summary"] as? [String: Any])
+        #expect(summary["node_findings"] as? Int == 4 && summary["required_node_findings"] as? Int == 3)
+        #expect(summary["status"] as? String == "fail" && summary["exit_code"] as? Int == 1)
+        let host = try #require((doc["nodes"] as? [[String: Any]])?.first?["host"] as? [String: Any])
+        #expect(host["ip_forward"] as? Bool == true && host["ingress_ports"] as? [String] == ["8080/tcp"])
+
+        let back = try JSONDecoder().decode(Results.self, from: Data(text.utf8))
+        #expect(back.nodeFindings == r.nodeFindings)
+        #expect(back.summary == r.summary)
+        #expect(back.nodes.map(\.host) == r.nodes.map(\.host))
+        // Path findings beside them are skipped, not misread.
+        let failing = try JSONDecoder().decode(Results.self, from: Data(JSONReport.render(Fixtures.failing()).utf8))
+        #expect(failing.nodeFindings.isEmpty)
+    }
+
+    @Test("the grouped reports list node findings and count them in the verdict")
+    func grouped() {
+        let r = Fixtures.grouped()
+        let groups = CheckGroups(r)
+        #expect(groups.summary(complete: true).requiredNodeFindings == 1)
+        let text = TerminalReport.render(head: r, groups: groups, color: false)
+        #expect(text.contains("Node findings: 1 breaks the swarm, 1 information"))
+        #expect(text.hasSuffix("; 1 node finding breaks the swarm\n"))
+        let md = MarkdownReport.render(head: r, groups: groups)
+        #expect(md.contains("## Node findings") && md.contains("`route-overlaps-address-pool` (information)"))
+        // A head without checks and groups that were not told of them: neither counts nor lists any.
+        let bare = CheckGroups(nodes: r.nodes)
+        #expect(bare.summary(complete: true).nodeFindings == 0)
+    }
+}
