@@ -24,8 +24,9 @@ public struct AWSCLI: Sendable {
     }
 
     /// Instances holding the inventory's addresses, their security groups, the prefix lists those reference,
-    /// their subnets, and the network ACLs of their VPCs.
-    public func snapshot(addresses: [IPAddress]) throws(InputError) -> Fetched {
+    /// their subnets, and the network ACLs of their VPCs. With `clientGroups` (`--clients sg-...`): those groups
+    /// too, their network interfaces, the subnets those are in, and the VPCs (for their CIDRs).
+    public func snapshot(addresses: [IPAddress], clientGroups: [String] = []) throws(InputError) -> Fetched {
         var docs: [String: Data] = [:]
         var s = AWSSnapshot()
         let ips = addresses.map(\.description).joined(separator: ",")
@@ -34,7 +35,8 @@ public struct AWSCLI: Sendable {
         s.instances = try AWSSnapshot.decode(DescribeInstancesOutput.self, instData, source: instCmd).reservations.flatMap(\.instances)
 
         let groups = orderedUnique(
-            s.instances.flatMap { i in i.securityGroups.map(\.groupId) + i.networkInterfaces.flatMap { $0.groups.map(\.groupId) } })
+            s.instances.flatMap { i in i.securityGroups.map(\.groupId) + i.networkInterfaces.flatMap { $0.groups.map(\.groupId) } }
+                + clientGroups)
         if groups.isEmpty {
             docs[AWSSnapshot.FileName.securityGroups] = Data(#"{"SecurityGroups": []}"#.utf8)
         } else {
@@ -48,7 +50,14 @@ public struct AWSCLI: Sendable {
             s.prefixLists[id] = try AWSSnapshot.decode(PrefixListEntriesOutput.self, d, source: cmd).entries
         }
 
-        let subnets = orderedUnique(s.instances.flatMap { i in [i.subnetId].compactMap { $0 } + i.networkInterfaces.compactMap(\.subnetId) })
+        if !clientGroups.isEmpty {
+            let (d, cmd) = try run(["describe-network-interfaces", "--filters", "Name=group-id,Values=\(clientGroups.joined(separator: ","))"])
+            docs[AWSSnapshot.FileName.networkInterfaces] = d
+            s.networkInterfaces = try AWSSnapshot.decode(DescribeNetworkInterfacesOutput.self, d, source: cmd).networkInterfaces
+        }
+        let subnets = orderedUnique(
+            s.instances.flatMap { i in [i.subnetId].compactMap { $0 } + i.networkInterfaces.compactMap(\.subnetId) }
+                + s.networkInterfaces.compactMap(\.subnetId))
         if subnets.isEmpty {
             docs[AWSSnapshot.FileName.subnets] = Data(#"{"Subnets": []}"#.utf8)
         } else {
@@ -57,7 +66,13 @@ public struct AWSCLI: Sendable {
             s.subnets = try AWSSnapshot.decode(DescribeSubnetsOutput.self, d, source: cmd).subnets
         }
         let vpcs = orderedUnique(
-            s.instances.flatMap { i in [i.vpcId].compactMap { $0 } + i.networkInterfaces.compactMap(\.vpcId) } + s.subnets.compactMap(\.vpcId))
+            s.instances.flatMap { i in [i.vpcId].compactMap { $0 } + i.networkInterfaces.compactMap(\.vpcId) } + s.subnets.compactMap(\.vpcId)
+                + s.securityGroups.filter { clientGroups.contains($0.groupId) }.compactMap(\.vpcId))
+        if !clientGroups.isEmpty && !vpcs.isEmpty {
+            let (d, cmd) = try run(["describe-vpcs", "--vpc-ids"] + vpcs)
+            docs[AWSSnapshot.FileName.vpcs] = d
+            s.vpcs = try AWSSnapshot.decode(DescribeVpcsOutput.self, d, source: cmd).vpcs
+        }
         if vpcs.isEmpty {
             docs[AWSSnapshot.FileName.networkAcls] = Data(#"{"NetworkAcls": []}"#.utf8)
         } else {

@@ -33,8 +33,10 @@ public enum AWSAudit {
     /// The ephemeral ports TCP answers go to (the range AWS documents for network ACLs).
     public static let ephemeralPorts = PortSpan(1024, 65535)
 
+    /// `published` and `clients` (`--published`, `--clients`): every port from every client to every node, beside
+    /// the paths between nodes (see `publishedPort(_:on:from:snapshot:cluster:style:)`).
     public static func evaluate(
-        inventory: Inventory, profile: Profile, snapshot: AWSSnapshot,
+        inventory: Inventory, profile: Profile, snapshot: AWSSnapshot, published: [PublishedPort] = [], clients: [AWSClients] = [],
         style: AWSCommandStyle = AWSCommandStyle()
     ) -> AWSAuditResult {
         let resolved = inventory.nodes.map { resolve($0, snapshot) }
@@ -50,11 +52,24 @@ public enum AWSAudit {
             // Only what swarm needs: a path the roles do not require is information, never opened.
             fixes.append(p.verdict == .blocked && p.required ? fixesFor(p, s, t, cluster: cluster) : [])
         }
+        let clientAddresses = clients.map { Self.addresses(of: $0, snapshot: snapshot, nodeVPCs: resolved.compactMap(\.match.vpcId)) }
+        var publishedPaths: [AWSPathDecision] = []
+        for port in published {
+            for c in clientAddresses {
+                for t in resolved {
+                    let (p, f) = evaluatePublished(t, port: port, clients: c, snapshot: snapshot, cluster: cluster)
+                    publishedPaths.append(p)
+                    fixes.append(f)
+                }
+            }
+        }
+        // One numbering of new ACL entries over both, so no two commands take the same rule number.
         let rendered = render(fixes, snapshot: snapshot, style: style)
         for i in paths.indices { paths[i].remediation = rendered.perPath[i] }
+        for i in publishedPaths.indices { publishedPaths[i].remediation = rendered.perPath[paths.count + i] }
         return AWSAuditResult(
             profile: profile.name, nodes: resolved.map(\.match), paths: paths,
-            remediation: rendered.all, inventory: inventory.nodes)
+            remediation: rendered.all, inventory: inventory.nodes, published: publishedPaths, clients: clientAddresses)
     }
 
     // MARK: - Nodes
@@ -241,6 +256,8 @@ public enum AWSAudit {
         case securityGroup(group: String, egress: Bool, proto: TransportProtocol, port: Int?, peerGroup: String?, peerCIDR: CIDR?)
         /// A network ACL allow entry, numbered below `below` (the deny that matched), or anywhere when nil.
         case acl(acl: String, egress: Bool, proto: Int, ports: PortSpan?, cidr: CIDR, below: Int?)
+        /// An ingress rule for a published port, from the client group or CIDR (always `--ip-permissions`).
+        case publishedIngress(group: String, proto: TransportProtocol, port: Int, peerGroup: String?, peerCIDR: CIDR?)
     }
 
     static func fixesFor(_ p: AWSPathDecision, _ s: Resolved, _ t: Resolved, cluster: String?) -> [Fix] {
@@ -269,26 +286,28 @@ public enum AWSAudit {
                 let egress = layer == .sourceNACL || layer == .returnTargetNACL
                 let remote = onSource ? t : s
                 let host = onSource ? s : t
-                guard let a = host.acl else { continue }
+                guard var a = host.acl else { continue }
+                a.networkAclId = aclID
                 let traffic = layer.isReturn ? Traffic(proto: IPProto.tcp, ports: ephemeralPorts) : Traffic(kind: p.kindID)
-                let spans = evaluateACL(a, egress: egress, traffic: traffic, remote: remote.address).filter { !$0.allow }
-                // Ports no entry matched: one entry over all of them (overlapping allowed ports is harmless).
-                let implicit = spans.filter { $0.ruleNumber == nil || $0.ruleNumber == 32767 }
-                if let first = implicit.first {
-                    let ports = first.ports.map { PortSpan($0.from, implicit.last!.ports!.to) }
-                    out.append(
-                        .acl(
-                            acl: aclID, egress: egress, proto: traffic.proto, ports: ports,
-                            cidr: CIDR(host: remote.address), below: nil))
-                }
-                // Ports an explicit deny matched: an allow numbered below that deny, for exactly those ports.
-                for span in spans where !implicit.contains(span) {
-                    out.append(
-                        .acl(
-                            acl: aclID, egress: egress, proto: traffic.proto, ports: span.ports,
-                            cidr: CIDR(host: remote.address), below: span.ruleNumber))
-                }
+                out += aclFixes(a, egress: egress, traffic: traffic, remote: CIDR(host: remote.address))
             }
+        }
+        return out
+    }
+
+    /// The allow entries that let `traffic` through `acl` for every address of `remote`.
+    static func aclFixes(_ a: NetworkAcl, egress: Bool, traffic: Traffic, remote: CIDR) -> [Fix] {
+        var out: [Fix] = []
+        let spans = evaluateACL(a, egress: egress, traffic: traffic, remote: remote).filter { !$0.allow }
+        // Ports no entry matched: one entry over all of them (overlapping allowed ports is harmless).
+        let implicit = spans.filter { $0.ruleNumber == nil || $0.ruleNumber == 32767 }
+        if let first = implicit.first {
+            let ports = first.ports.map { PortSpan($0.from, implicit.last!.ports!.to) }
+            out.append(.acl(acl: a.networkAclId, egress: egress, proto: traffic.proto, ports: ports, cidr: remote, below: nil))
+        }
+        // Ports an explicit deny matched: an allow numbered below that deny, for exactly those ports.
+        for span in spans where !implicit.contains(span) {
+            out.append(.acl(acl: a.networkAclId, egress: egress, proto: traffic.proto, ports: span.ports, cidr: remote, below: span.ruleNumber))
         }
         return out
     }
@@ -316,6 +335,11 @@ public enum AWSAudit {
                         let number = freeRuleNumber(used[key, default: []], below: below)
                         if let number { used[key, default: []].insert(number) }
                         command = aclCommand(acl: acl, egress: egress, proto: proto, ports: ports, cidr: cidr, number: number) + style.suffix
+                    case let .publishedIngress(group, proto, port, peerGroup, peerCIDR):
+                        command =
+                            sgCommand(
+                                group: group, egress: false, proto: proto, port: port, peerGroup: peerGroup, peerCIDR: peerCIDR,
+                                shorthand: false) + style.suffix
                     }
                     text[f] = command
                     if !all.contains(command) { all.append(command) }
@@ -336,10 +360,13 @@ public enum AWSAudit {
             ?? (1..<32767).first { !used.contains($0) }
     }
 
-    static func sgCommand(group: String, egress: Bool, proto: TransportProtocol, port: Int?, peerGroup: String?, peerCIDR: CIDR?) -> String {
+    /// `shorthand`: an IPv4 ingress rule for one port as `--protocol --port --cidr`; else `--ip-permissions`.
+    static func sgCommand(
+        group: String, egress: Bool, proto: TransportProtocol, port: Int?, peerGroup: String?, peerCIDR: CIDR?, shorthand: Bool = true
+    ) -> String {
         let verb = egress ? "authorize-security-group-egress" : "authorize-security-group-ingress"
         let head = "aws ec2 \(verb) --group-id \(group)"
-        if !egress, let cidr = peerCIDR, cidr.address.isIPv4, let port, proto != .esp {
+        if shorthand, !egress, let cidr = peerCIDR, cidr.address.isIPv4, let port, proto != .esp {
             return "\(head) --protocol \(proto.rawValue) --port \(port) --cidr \(cidr)"
         }
         let protoPorts: String

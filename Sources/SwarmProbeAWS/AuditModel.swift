@@ -122,11 +122,12 @@ public struct PortSpan: Codable, Sendable, Hashable, CustomStringConvertible, Co
     }
 }
 
-/// What the audit decides for one ordered pair and one traffic kind.
+/// What the audit decides for one ordered pair and one traffic kind, or for one published port on one node
+/// (`from` the `--clients` as given, `sg-...` or a CIDR; `kind` `published`).
 public struct AWSPathDecision: Codable, Sendable, Equatable {
     public var from: String
     public var to: String
-    /// The profile's name for the kind (`overlay-data`).
+    /// The profile's name for the kind (`overlay-data`); `published` for a published port.
     public var kind: String
     public var kindID: KindID
     public var required: Bool
@@ -138,11 +139,16 @@ public struct AWSPathDecision: Codable, Sendable, Equatable {
     public var layers: [AWSLayerDecision]
     /// The commands that would open this path (also in `AWSAuditResult.remediation`, once each).
     public var remediation: [String]
+    /// Published ports only: why the node does not admit it, one code per blocking rule (empty when admitted);
+    /// nil for paths between nodes.
+    public var causes: [AWSPublishedCause]?
 
     public init(
         from: String, to: String, kind: String, kindID: KindID, required: Bool, verdict: Verdict,
-        location: Where?, detail: String, layers: [AWSLayerDecision], remediation: [String] = []
+        location: Where?, detail: String, layers: [AWSLayerDecision], remediation: [String] = [],
+        causes: [AWSPublishedCause]? = nil
     ) {
+        self.causes = causes
         self.from = from
         self.to = to
         self.kind = kind
@@ -170,8 +176,11 @@ public struct AWSPathDecision: Codable, Sendable, Equatable {
     /// The layers that block the path (the decisive denies).
     public var blockers: [AWSLayerDecision] { layers.filter { $0.decisive && $0.outcome == .deny } }
 
+    /// Whether AWS's configuration lets the traffic through both ways (for a published port: the node admits it).
+    public var admitted: Bool { verdict == .open }
+
     enum CodingKeys: String, CodingKey {
-        case from, to, kind, kindID = "kind_id", required, verdict, location = "where", detail, layers, remediation
+        case from, to, kind, kindID = "kind_id", required, verdict, location = "where", detail, layers, remediation, causes
     }
 }
 
@@ -181,21 +190,30 @@ public struct AWSAuditResult: Codable, Sendable, Equatable {
     public var nodes: [AWSNodeMatch]
     /// Planner order: by kind (profile order), then sender, then target (inventory order).
     public var paths: [AWSPathDecision]
-    /// Every suggested command once, in the order of the paths they open.
+    /// Every suggested command once, in the order of the paths (then the published ports) they open.
     public var remediation: [String]
     /// Nodes, kinds and profile as the audit used them, for `results`.
     public var inventory: [Node]
+    /// `--published` from `--clients`: one decision per port, client and node (in that order), beside `paths`.
+    public var published: [AWSPathDecision]
+    /// The `--clients` as the published-port decisions used them (the CIDRs assumed for a group).
+    public var clients: [AWSClientAddresses]
 
-    public init(profile: String, nodes: [AWSNodeMatch], paths: [AWSPathDecision], remediation: [String], inventory: [Node]) {
+    public init(
+        profile: String, nodes: [AWSNodeMatch], paths: [AWSPathDecision], remediation: [String], inventory: [Node],
+        published: [AWSPathDecision] = [], clients: [AWSClientAddresses] = []
+    ) {
         self.profile = profile
         self.nodes = nodes
         self.paths = paths
         self.remediation = remediation
         self.inventory = inventory
+        self.published = published
+        self.clients = clients
     }
 
     enum CodingKeys: String, CodingKey {
-        case profile, nodes, paths, remediation
+        case profile, nodes, paths, remediation, published, clients
     }
 
     public init(from decoder: any Decoder) throws {
@@ -204,6 +222,8 @@ public struct AWSAuditResult: Codable, Sendable, Equatable {
         nodes = try c.decode([AWSNodeMatch].self, forKey: .nodes)
         paths = try c.decode([AWSPathDecision].self, forKey: .paths)
         remediation = try c.decode([String].self, forKey: .remediation)
+        published = try c.decodeIfPresent([AWSPathDecision].self, forKey: .published) ?? []
+        clients = try c.decodeIfPresent([AWSClientAddresses].self, forKey: .clients) ?? []
         inventory = []
     }
 
@@ -212,8 +232,20 @@ public struct AWSAuditResult: Codable, Sendable, Equatable {
         try c.encode(profile, forKey: .profile)
         try c.encode(nodes, forKey: .nodes)
         try c.encode(paths, forKey: .paths)
+        if !clients.isEmpty || !published.isEmpty {
+            try c.encode(clients, forKey: .clients)
+            try c.encode(published, forKey: .published)
+        }
         try c.encode(remediation, forKey: .remediation)
     }
+
+    /// The decision for one published port on one node from one `--clients` value.
+    public func published(_ port: PublishedPort, on node: String, from clients: String) -> AWSPathDecision? {
+        published.first { $0.kindID == port && $0.to == node && $0.from == clients }
+    }
+
+    /// Whether any path or published port is blocked.
+    var anyBlocked: Bool { (paths + published).contains { $0.verdict == .blocked } }
 
     /// The decision for one check, e.g. to combine it with what probes saw.
     public func path(from: String, to: String, kind: KindID) -> AWSPathDecision? {
@@ -225,8 +257,12 @@ public struct AWSAuditResult: Codable, Sendable, Equatable {
     /// Nodes no instance could be found for (each a finding of its own).
     public var unmatchedNodes: [AWSNodeMatch] { nodes.filter { $0.instanceId == nil } }
 
-    /// The audit as a `swarmprobe.results/v1` document: the same schema as `check`, no evidence.
-    public func results(startedAt: String, durationMs: Int, toolVersion: String = SwarmProbeVersion.current) -> Results {
+    /// The audit as a `swarmprobe.results/v1` document: the same schema as `check`, no evidence. Published ports
+    /// are checks like the others (`from` the clients as given, `to` the node, kind `published`), counted in the
+    /// summary and the exit code; `includingPublished` false leaves them out (for the node-by-node matrices).
+    public func results(
+        startedAt: String, durationMs: Int, toolVersion: String = SwarmProbeVersion.current, includingPublished: Bool = true
+    ) -> Results {
         let nodeResults = inventory.map { n -> NodeResult in
             let m = node(n.name)
             let what: String
@@ -239,7 +275,7 @@ public struct AWSAuditResult: Codable, Sendable, Equatable {
             // Core has no status for "no agent involved"; `up` keeps the renderers from reporting a dead agent.
             return NodeResult(node: n, agent: AgentHealth(.notContacted, "aws audit: \(what)"))
         }
-        let checks = paths.map { p -> CheckResult in
+        let checks = (includingPublished ? paths + published : paths).map { p -> CheckResult in
             let k = TrafficKind(name: p.kind, proto: p.kindID.proto, port: p.kindID.port)
             return CheckResult(
                 from: p.from, to: p.to, kind: k, required: p.required, decision: p.decision, detail: p.detail,

@@ -10,6 +10,10 @@ public enum AWSAuditReport {
         for n in a.nodes {
             out.append("  \(n.node) (\(n.address)): " + describe(n))
         }
+        if !a.published.isEmpty || !a.clients.isEmpty {
+            out.append("")
+            out += publishedLines(a)
+        }
         out.append("")
         out += remediationLines(a, indent: "  ", code: false)
         return out.joined(separator: "\n") + "\n"
@@ -32,15 +36,20 @@ public enum AWSAuditReport {
             out.append("")
             for n in unmatched { out.append("- **\(n.node)**: \(n.problem ?? "not matched")") }
         }
+        if !a.published.isEmpty || !a.clients.isEmpty {
+            out += ["", "## Published ports", ""]
+            out += publishedMarkdown(a)
+        }
         out += ["", "## Remediation", ""]
         if a.remediation.isEmpty {
             out.append(
-                a.paths.contains { $0.verdict == .blocked }
+                a.anyBlocked
                     ? "No command can be suggested: the blocked paths' security groups or ACLs are unknown."
                     : "Nothing to change: no path is blocked by a security group or network ACL.")
         } else {
+            let published = a.published.contains { $0.verdict == .blocked } ? ", and admit every published port from the clients' group or CIDR" : ""
             out.append(
-                "These commands open every blocked path, least-privilege (the cluster's security group, or the nodes' own addresses). "
+                "These commands open every blocked path, least-privilege (the cluster's security group, or the nodes' own addresses)\(published). "
                     + "swarmprobe changed nothing in the account; review, then run them:")
             out += ["", "```sh"] + a.remediation + ["```"]
         }
@@ -50,13 +59,74 @@ public enum AWSAuditReport {
     static func remediationLines(_ a: AWSAuditResult, indent: String, code: Bool) -> [String] {
         guard !a.remediation.isEmpty else {
             return [
-                a.paths.contains { $0.verdict == .blocked }
+                a.anyBlocked
                     ? "Remediation: none can be suggested (the blocking groups or ACLs are unknown)"
                     : "Remediation: nothing to change"
             ]
         }
         return ["Remediation (nothing was changed in the account; these commands open every blocked path):"]
             + a.remediation.map { indent + $0 }
+    }
+
+    /// `Published ports`: per client, the CIDRs assumed; per port and client, one line per node.
+    static func publishedLines(_ a: AWSAuditResult) -> [String] {
+        var out = ["Published ports (security groups and network ACLs between the clients and each node)"]
+        for c in a.clients {
+            out.append("  \(c.group ?? c.clients): " + assumption(c))
+        }
+        for (port, from, decisions) in publishedGroups(a) {
+            let admitted = decisions.count { $0.admitted }
+            out.append("  \(port) from \(from): admitted by \(admitted) of \(decisions.count) nodes")
+            for p in decisions {
+                let address = a.node(p.to).map { " (\($0.address))" } ?? ""
+                out.append("    \(p.to)\(address): \(verdictWord(p)): \(p.detail)")
+            }
+        }
+        return out
+    }
+
+    static func publishedMarkdown(_ a: AWSAuditResult) -> [String] {
+        var out: [String] = []
+        for c in a.clients {
+            out.append("- Clients \(c.group ?? c.clients): " + assumption(c))
+        }
+        out += ["", "| Port | From | Node | Admitted | Why |", "|---|---|---|---|---|"]
+        for (port, from, decisions) in publishedGroups(a) {
+            for p in decisions {
+                let address = a.node(p.to).map { " (\($0.address))" } ?? ""
+                let causes = (p.causes ?? []).isEmpty ? "" : " (`" + p.causes!.map(\.rawValue).joined(separator: "`, `") + "`)"
+                out.append(
+                    "| \(port) | \(from) | \(p.to)\(address) | \(verdictWord(p))\(causes) | \(p.detail.replacingOccurrences(of: "|", with: "\\|")) |")
+            }
+        }
+        return out
+    }
+
+    /// Which CIDRs the network ACL rules were evaluated for, and why those.
+    static func assumption(_ c: AWSClientAddresses) -> String {
+        c.source == .unknown ? "network ACLs not evaluated: \(c.detail)" : "network ACLs evaluated for \(c.detail)"
+    }
+
+    /// Published decisions by port and client, in the audit's order.
+    static func publishedGroups(_ a: AWSAuditResult) -> [(PublishedPort, String, [AWSPathDecision])] {
+        var groups: [(PublishedPort, String, [AWSPathDecision])] = []
+        for p in a.published {
+            if let i = groups.firstIndex(where: { $0.0 == p.kindID && $0.1 == p.from }) {
+                groups[i].2.append(p)
+            } else {
+                groups.append((p.kindID, p.from, [p]))
+            }
+        }
+        return groups
+    }
+
+    static func verdictWord(_ p: AWSPathDecision) -> String {
+        switch (p.verdict, p.location) {
+        case (.open, _): return "admitted"
+        case (.blocked, .returnPath?): return "NOT ADMITTED (no return path)"
+        case (.blocked, _): return "NOT ADMITTED"
+        default: return "unknown"
+        }
     }
 
     static func describe(_ n: AWSNodeMatch) -> String {

@@ -334,6 +334,57 @@ public struct Subnet: Codable, Sendable, Equatable {
     enum CodingKeys: String, CodingKey { case subnetId = "SubnetId", vpcId = "VpcId", cidrBlock = "CidrBlock" }
 }
 
+/// `aws ec2 describe-network-interfaces` (for `--clients sg-...`: where the clients' group has interfaces).
+public struct DescribeNetworkInterfacesOutput: Codable, Sendable, Equatable {
+    public var networkInterfaces: [EC2Instance.NetworkInterface]
+    public init(networkInterfaces: [EC2Instance.NetworkInterface]) { self.networkInterfaces = networkInterfaces }
+    enum CodingKeys: String, CodingKey { case networkInterfaces = "NetworkInterfaces" }
+}
+
+/// `aws ec2 describe-vpcs` (for `--clients sg-...`: the VPC's CIDR when the group has no interface).
+public struct DescribeVpcsOutput: Codable, Sendable, Equatable {
+    public var vpcs: [Vpc]
+    public init(vpcs: [Vpc]) { self.vpcs = vpcs }
+    enum CodingKeys: String, CodingKey { case vpcs = "Vpcs" }
+}
+
+public struct Vpc: Codable, Sendable, Equatable {
+    public var vpcId: String
+    /// The primary IPv4 CIDR, then any other associated one.
+    public var cidrBlocks: [String]
+
+    public init(vpcId: String, cidrBlocks: [String]) {
+        self.vpcId = vpcId
+        self.cidrBlocks = cidrBlocks
+    }
+
+    enum CodingKeys: String, CodingKey { case vpcId = "VpcId", cidrBlock = "CidrBlock", associations = "CidrBlockAssociationSet" }
+    struct Association: Codable {
+        var CidrBlock: String?
+        var CidrBlockState: State?
+        struct State: Codable { var State: String? }
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        vpcId = try c.decode(String.self, forKey: .vpcId)
+        var blocks = [try c.decodeIfPresent(String.self, forKey: .cidrBlock)].compactMap { $0 }
+        for a in try c.decodeIfPresent([Association].self, forKey: .associations) ?? [] {
+            guard let b = a.CidrBlock, !blocks.contains(b), (a.CidrBlockState?.State ?? "associated") == "associated" else { continue }
+            blocks.append(b)
+        }
+        cidrBlocks = blocks
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(vpcId, forKey: .vpcId)
+        try c.encodeIfPresent(cidrBlocks.first, forKey: .cidrBlock)
+        try c.encode(
+            cidrBlocks.map { Association(CidrBlock: $0, CidrBlockState: Association.State(State: "associated")) }, forKey: .associations)
+    }
+}
+
 /// `aws ec2 get-managed-prefix-list-entries --prefix-list-id pl-...`.
 public struct PrefixListEntriesOutput: Codable, Sendable, Equatable {
     public var entries: [String]
@@ -358,16 +409,23 @@ public struct AWSSnapshot: Sendable, Equatable {
     public var subnets: [Subnet]
     /// Managed prefix list id -> its CIDRs. A list referenced by a rule but absent here is unknown.
     public var prefixLists: [String: [String]]
+    /// Network interfaces of the `--clients` security groups (a load balancer's), for the CIDRs they send from.
+    public var networkInterfaces: [EC2Instance.NetworkInterface]
+    /// The VPCs of the nodes and of the `--clients` groups, for their CIDRs.
+    public var vpcs: [Vpc]
 
     public init(
         instances: [EC2Instance] = [], securityGroups: [SecurityGroup] = [], networkAcls: [NetworkAcl] = [],
-        subnets: [Subnet] = [], prefixLists: [String: [String]] = [:]
+        subnets: [Subnet] = [], prefixLists: [String: [String]] = [:], networkInterfaces: [EC2Instance.NetworkInterface] = [],
+        vpcs: [Vpc] = []
     ) {
         self.instances = instances
         self.securityGroups = securityGroups
         self.networkAcls = networkAcls
         self.subnets = subnets
         self.prefixLists = prefixLists
+        self.networkInterfaces = networkInterfaces
+        self.vpcs = vpcs
     }
 
     /// Decodes one `aws ec2 ...` JSON document; errors name `source` and the field.
@@ -383,9 +441,13 @@ public struct AWSSnapshot: Sendable, Equatable {
         public static let subnets = "describe-subnets.json"
         /// Optional, one per managed prefix list a rule references.
         public static func prefixList(_ id: String) -> String { "get-managed-prefix-list-entries-\(id).json" }
+        /// Optional: the interfaces of the `--clients` security groups.
+        public static let networkInterfaces = "describe-network-interfaces.json"
+        /// Optional: the VPCs, for the `--clients` group's CIDR when it has no interface.
+        public static let vpcs = "describe-vpcs.json"
     }
 
-    /// Reads the saved `describe-*` files of `directory`. Prefix list files are optional.
+    /// Reads the saved `describe-*` files of `directory`. Prefix list, network interface and VPC files are optional.
     public static func load(directory: String) throws(InputError) -> AWSSnapshot {
         func read<T: Decodable>(_ name: String, _ type: T.Type, optional: Bool = false) throws(InputError) -> T? {
             let path = (directory as NSString).appendingPathComponent(name)
@@ -410,6 +472,9 @@ public struct AWSSnapshot: Sendable, Equatable {
                 s.prefixLists[id] = out.entries
             }
         }
+        s.networkInterfaces =
+            try read(FileName.networkInterfaces, DescribeNetworkInterfacesOutput.self, optional: true)?.networkInterfaces ?? []
+        s.vpcs = try read(FileName.vpcs, DescribeVpcsOutput.self, optional: true)?.vpcs ?? []
         return s
     }
 

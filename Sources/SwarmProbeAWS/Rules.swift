@@ -219,11 +219,13 @@ struct ACLSpan: Equatable {
 
 extension NetworkAclEntry {
     /// The ports the entry covers for `traffic`, or nil when it does not match its protocol or `remote`.
-    func covers(_ traffic: Traffic, remote: IPAddress) -> PortSpan?? {
+    /// `remote` is one address (a /32) or a range of clients: an allow must hold every address of it, while a
+    /// deny that holds any of them matches (some of the clients are denied), so a verdict of allow is for all.
+    func covers(_ traffic: Traffic, remote: CIDR) -> PortSpan?? {
         guard let p = IPProto.number(proto) else { return nil }
         guard p == IPProto.all || p == traffic.proto else { return nil }
-        let block = remote.isIPv4 ? cidrBlock : ipv6CidrBlock
-        guard let block, let cidr = CIDR(block), cidr.contains(remote) else { return nil }
+        let block = remote.address.isIPv4 ? cidrBlock : ipv6CidrBlock
+        guard let block, let cidr = CIDR(block), isAllow ? cidr.holds(remote) : cidr.overlaps(remote) else { return nil }
         if p != IPProto.all, IPProto.hasPorts(p), let r = portRange, let from = r.from, let to = r.to {
             return .some(PortSpan(from, to))
         }
@@ -235,6 +237,11 @@ extension NetworkAclEntry {
 
 /// Rule-number order, first match wins, per port: the result partitions `traffic.ports` (or is one span for ESP).
 func evaluateACL(_ acl: NetworkAcl, egress: Bool, traffic: Traffic, remote: IPAddress) -> [ACLSpan] {
+    evaluateACL(acl, egress: egress, traffic: traffic, remote: CIDR(host: remote))
+}
+
+/// The same for a range of remote addresses (a published port's clients).
+func evaluateACL(_ acl: NetworkAcl, egress: Bool, traffic: Traffic, remote: CIDR) -> [ACLSpan] {
     let entries = acl.entries.filter { $0.egress == egress }.sorted { $0.ruleNumber < $1.ruleNumber }
     guard let wanted = traffic.ports else {
         for e in entries where e.covers(traffic, remote: remote) != nil {
@@ -280,10 +287,20 @@ func aclDecision(
     _ acl: NetworkAcl, subnetText: String, egress: Bool, traffic: Traffic, remote: IPAddress, remoteName: String,
     layer: AWSLayerDecision.Layer, decisive: Bool = true, purpose: String = ""
 ) -> AWSLayerDecision {
+    aclDecision(
+        acl, subnetText: subnetText, egress: egress, traffic: traffic, remote: CIDR(host: remote),
+        remoteText: "\(remote) (\(remoteName))", layer: layer, decisive: decisive, purpose: purpose)
+}
+
+/// The same for a range of remote addresses, named by `remoteText` (`10.0.3.0/24 (the subnet of sg-lb's ...)`).
+func aclDecision(
+    _ acl: NetworkAcl, subnetText: String, egress: Bool, traffic: Traffic, remote: CIDR, remoteText: String,
+    layer: AWSLayerDecision.Layer, decisive: Bool = true, purpose: String = ""
+) -> AWSLayerDecision {
     let spans = evaluateACL(acl, egress: egress, traffic: traffic, remote: remote)
     let direction = egress ? "outbound" : "inbound"
     let fromTo = egress ? "to" : "from"
-    let what = "\(traffic.text) \(fromTo) \(remote) (\(remoteName))\(purpose)"
+    let what = "\(traffic.text) \(fromTo) \(remoteText)\(purpose)"
     let aclText = "\(acl.networkAclId) (\(subnetText))"
     let denied = spans.filter { !$0.allow }
     if denied.isEmpty {
@@ -297,7 +314,7 @@ func aclDecision(
     let firstDeny = denied[0]
     let rule = firstDeny.ruleText
     var detail: String
-    if traffic.ports == nil || (spans.count == 1 && traffic.ports!.from == traffic.ports!.to) {
+    if traffic.ports == nil || spans.count == 1 {
         detail =
             firstDeny.ruleNumber == nil || firstDeny.ruleNumber == 32767
             ? "\(aclText) has no \(direction) rule allowing \(what): the final rule * denies it"
@@ -313,7 +330,7 @@ func aclDecision(
         }
         let parts = byRule.map { "\($0.ports.joined(separator: ", ")) by rule \($0.rule)" }.joined(separator: "; ")
         detail =
-            "\(aclText) \(direction) \(fromTo) \(remote) (\(remoteName)) denies \(IPProto.name(traffic.proto)) ports \(parts) "
+            "\(aclText) \(direction) \(fromTo) \(remoteText) denies \(IPProto.name(traffic.proto)) ports \(parts) "
             + "of \(traffic.ports!)\(purpose)"
         let allowed = spans.filter(\.allow)
         if !allowed.isEmpty {
@@ -323,4 +340,156 @@ func aclDecision(
     return AWSLayerDecision(
         layer: layer, outcome: .deny, resource: acl.networkAclId, rule: rule,
         deniedPorts: traffic.ports == nil ? [] : deniedPorts, decisive: decisive, detail: detail)
+}
+
+// MARK: - Published ports: the clients as rules see them
+
+extension CIDR {
+    /// Whether every address of `other` is inside this prefix (same family).
+    func holds(_ other: CIDR) -> Bool {
+        prefixLength <= other.prefixLength && contains(other.address)
+    }
+
+    /// The prefix with its host bits cleared (`10.0.3.5/24` -> `10.0.3.0/24`).
+    var network: CIDR {
+        var bytes = address.bytes16
+        let offset = address.isIPv4 ? 96 : 0
+        for bit in (offset + prefixLength)..<128 { bytes[bit / 8] &= ~(UInt8(0x80) >> UInt8(bit % 8)) }
+        var c = self
+        c.address = IPAddress(bytes16: bytes) ?? address
+        return c
+    }
+}
+
+/// Who reaches a published port, as a node's security group rules see them: a group (a load balancer's), whose
+/// addresses are `cidrs` as far as they are known, or addresses alone.
+struct ClientPeer {
+    var group: String?
+    var cidrs: [CIDR]
+    /// `the client group sg-1 (lb)`, `the clients 203.0.113.0/24`.
+    var text: String
+}
+
+extension IpPermission {
+    /// Whether the rule's peers admit every client: the clients' group, or CIDRs or a prefix list holding all of
+    /// their addresses.
+    func matchesClients(_ c: ClientPeer, prefixLists: [String: [String]]) -> PeerMatch {
+        if let g = c.group, groupPairs.contains(g) { return .yes(g) }
+        guard !c.cidrs.isEmpty else { return .no }
+        let ranges = (ipRanges + ipv6Ranges).compactMap { r in CIDR(r).map { (r, $0) } }
+        func held(_ prefixes: [CIDR]) -> Bool { c.cidrs.allSatisfy { client in prefixes.contains { $0.holds(client) } } }
+        if held(ranges.map(\.1)) {
+            return .yes(ranges.first { r in c.cidrs.contains { r.1.holds($0) } }!.0)
+        }
+        var unknown: String?
+        for id in prefixListIds {
+            guard let entries = prefixLists[id] else {
+                unknown = id
+                continue
+            }
+            if held(entries.compactMap(CIDR.init)) { return .yes(id) }
+        }
+        if let unknown { return .unknown(unknown) }
+        return .no
+    }
+}
+
+/// Why a node does not admit a published port, as a stable code (`causes` of a published-port path).
+public enum AWSPublishedCause: String, Codable, Sendable, CaseIterable {
+    /// No inbound rule of the node's security groups opens the port to anyone.
+    case portNotInSecurityGroups = "port-not-in-security-groups"
+    /// The port is open in the node's security groups, but only from other groups or CIDRs than the clients.
+    case allowedFromOtherSource = "allowed-from-other-source"
+    /// The network ACL of the node's subnet denies the port inbound from the clients.
+    case naclInboundDenied = "nacl-inbound-denied"
+    /// The network ACL of the node's subnet lets the requests in but not the answers out (stateless).
+    case naclReturnDenied = "nacl-return-denied"
+    /// The clients' own security group has no outbound rule to the node on the port.
+    case clientEgressDenied = "client-egress-denied"
+}
+
+/// A node's security groups, inbound, for a published port from `clients`: which rule admits them, or why none does.
+func evaluatePublishedSecurityGroups(
+    _ groupIds: [String], node: String, traffic: Traffic, clients: ClientPeer, snapshot: AWSSnapshot
+) -> (AWSLayerDecision, AWSPublishedCause?) {
+    let layer = AWSLayerDecision.Layer.targetSecurityGroup
+    if groupIds.isEmpty {
+        return (
+            AWSLayerDecision(
+                layer: layer, outcome: .unknown,
+                detail: "\(node)'s network interface lists no security group, so its inbound rules are unknown"), nil
+        )
+    }
+    func label(_ id: String) -> String { snapshot.securityGroups.first { $0.groupId == id }?.label ?? id }
+    var missing: [String] = []
+    var unknownLists: [String] = []
+    var otherSources: [(group: String, peers: [String])] = []
+    var nearMiss: [String] = []
+    var labels: [String] = []
+    for id in groupIds {
+        guard let g = snapshot.securityGroups.first(where: { $0.groupId == id }) else {
+            missing.append(id)
+            labels.append(id)
+            continue
+        }
+        labels.append(g.label)
+        for p in g.ipPermissions {
+            let match = p.matchesClients(clients, prefixLists: snapshot.prefixLists)
+            let proto = p.matchesProtocol(traffic), ports = p.matchesPorts(traffic)
+            switch match {
+            case let .yes(via):
+                if proto && ports {
+                    let rule = "\(p.trafficText) from \(via)"
+                    return (
+                        AWSLayerDecision(
+                            layer: layer, outcome: .allow, resource: g.groupId, rule: rule, detail: "\(g.label) allows inbound \(rule)"), nil
+                    )
+                }
+                // The clients are let in, on another port or protocol: worth naming (a target group on the wrong port).
+                nearMiss.append("\(g.groupId) lets them in on \(p.trafficText) only")
+            case let .unknown(list):
+                if proto && ports { unknownLists.append("\(g.groupId) allows \(p.trafficText) from prefix list \(list), whose entries are unknown") }
+            case .no:
+                guard proto && ports else { continue }
+                var peers = p.groupPairs.map(label)
+                for r in p.ipRanges + p.ipv6Ranges {
+                    let part = CIDR(r).flatMap { cidr in clients.cidrs.first { cidr.overlaps($0) } }
+                    peers.append(part.map { "\(r) (only part of \($0))" } ?? r)
+                }
+                peers += p.prefixListIds
+                if let i = otherSources.firstIndex(where: { $0.group == g.label }) {
+                    let known = otherSources[i].peers
+                    otherSources[i].peers += peers.filter { !known.contains($0) }
+                } else {
+                    otherSources.append((g.label, peers.isEmpty ? ["nowhere"] : peers))
+                }
+            }
+        }
+    }
+    if !missing.isEmpty || !unknownLists.isEmpty {
+        var why: [String] = []
+        if !missing.isEmpty { why.append("security group \(missing.joined(separator: ", ")) is not in the describe-security-groups data") }
+        why += unknownLists
+        return (
+            AWSLayerDecision(
+                layer: layer, outcome: .unknown, resource: missing.first,
+                detail: "cannot tell whether \(node)'s security groups admit \(traffic.text) from \(clients.text): " + why.joined(separator: "; ")),
+            nil
+        )
+    }
+    let cause: AWSPublishedCause
+    var detail: String
+    if otherSources.isEmpty {
+        cause = .portNotInSecurityGroups
+        detail =
+            "\(traffic.text) is not open at all in \(node)'s security groups \(labels.joined(separator: ", ")): "
+            + "no inbound rule allows it from any source, so \(clients.text) cannot reach the published port"
+    } else {
+        cause = .allowedFromOtherSource
+        let allowed = otherSources.map { "\($0.group) allows \(traffic.text) only from \($0.peers.joined(separator: ", "))" }
+        let not = clients.group != nil ? "is not one of them" : "are not within them"
+        detail = "\(allowed.joined(separator: "; ")): \(clients.text) \(not)"
+    }
+    if !nearMiss.isEmpty { detail += " (\(nearMiss.joined(separator: "; ")))" }
+    return (AWSLayerDecision(layer: layer, outcome: .deny, resource: groupIds.first, detail: detail), cause)
 }

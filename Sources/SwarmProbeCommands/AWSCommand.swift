@@ -32,7 +32,16 @@ struct AWSAuditCommand: AsyncParsableCommand {
               DIR/describe-network-acls.json     (describe-network-acls)
               DIR/describe-subnets.json          (describe-subnets)
               DIR/get-managed-prefix-list-entries-<pl-id>.json   (optional, one per prefix list a rule references)
+              DIR/describe-network-interfaces.json  (optional; with --clients sg-...: the group's interfaces)
+              DIR/describe-vpcs.json              (optional; with --clients sg-...: the VPC CIDR fallback)
             --save-dir DIR writes exactly these files from a live run.
+
+            Published ports (the routing mesh): --published 8080/tcp[,PORT/PROTO...] --clients CIDR|sg-ID[,...] also \
+            checks that every node admits each port from the clients (a load balancer's security group, or CIDRs): the \
+            node's security groups inbound, the network ACL of its subnet inbound on the port and outbound to the \
+            clients' ephemeral ports 1024-65535 (ACLs are stateless), and a client group's own outbound rules. ACL \
+            rules are CIDRs: for a group, the subnets of its network interfaces (else its VPC's CIDR) are assumed, \
+            and the output says which.
 
             The results JSON (--json) is swarmprobe.results/v1 like `check`, plus a top-level field `aws`: nodes \
             (instance, subnet, groups, ACL per node), paths (per check: every layer's decision and the deciding group \
@@ -67,6 +76,17 @@ struct AWSAuditCommand: AsyncParsableCommand {
     @Option(help: ArgumentHelp("The VXLAN port the swarm was created with (`docker swarm init --data-path-port`).", valueName: "port"))
     var dataPathPort: Int?
 
+    @Option(
+        help: ArgumentHelp(
+            "Published ports to check on every node from --clients: 8080/tcp[,443/tcp,...] (repeatable).", valueName: "port/proto,..."))
+    var published: [String] = []
+
+    @Option(
+        help: ArgumentHelp(
+            "Who reaches the published ports: the load balancer's security group (sg-...) or CIDRs, comma-separated (repeatable).",
+            valueName: "cidr|sg-id,..."))
+    var clients: [String] = []
+
     /// `--json` here also carries the top-level `aws` field.
     @OptionGroup var output: OutputOptions
 
@@ -78,7 +98,7 @@ struct AWSAuditCommand: AsyncParsableCommand {
 
     /// The account's configuration for the inventory: saved files, or the user's own AWS CLI.
     static func snapshot(
-        _ inv: Inventory, fromDir: String?, region: String?, profile: String?, endpointURL: String?,
+        _ inv: Inventory, fromDir: String?, region: String?, profile: String?, endpointURL: String?, clientGroups: [String] = [],
         saving: ([String: Data]) throws -> Void = { _ in }
     ) async throws -> AWSSnapshot {
         if let fromDir { return try AWSSnapshot.load(directory: fromDir) }
@@ -86,29 +106,52 @@ struct AWSAuditCommand: AsyncParsableCommand {
         let cli = AWSCLI(region: region, profile: profile, endpointURL: endpointURL)
         let addresses = inv.nodes.map(\.address)
         let fetched = try await Task.detached { () throws(InputError) -> AWSCLI.Fetched in
-            try cli.snapshot(addresses: addresses)
+            try cli.snapshot(addresses: addresses, clientGroups: clientGroups)
         }.value
         try saving(fetched.documents)
         return fetched.snapshot
     }
 
+    /// `--published` and `--clients`, each value checked; one needs the other.
+    func publishedPorts() throws(InputError) -> (ports: [PublishedPort], clients: [AWSClients]) {
+        if published.isEmpty && clients.isEmpty { return ([], []) }
+        if published.isEmpty {
+            throw InputError(source: "--clients", "needs --published PORT/PROTO (the published ports the clients reach, 8080/tcp)")
+        }
+        let ports = try AWSAudit.parsePublished(published)
+        if clients.isEmpty {
+            throw InputError(source: "--published", "needs --clients CIDR|sg-ID (who reaches the published ports: a load balancer's group or CIDRs)")
+        }
+        return (ports, try AWSClients.parse(clients))
+    }
+
     func run() async throws {
         let started = Date()
+        let (ports, clientList) = try publishedPorts()
         let inv = try Inventory.parse(try readInputFile(inventory, what: "inventory"), source: inventory)
         let prof = try loadProfile(path: swarmProfile, dataPathPort: dataPathPort)
-        let snapshot = try await Self.snapshot(inv, fromDir: fromDir, region: region, profile: profile, endpointURL: endpointURL) { documents in
+        let clientGroups = clientList.compactMap { c -> String? in
+            if case let .group(g) = c { return g }
+            return nil
+        }
+        let snapshot = try await Self.snapshot(
+            inv, fromDir: fromDir, region: region, profile: profile, endpointURL: endpointURL, clientGroups: clientGroups
+        ) { documents in
             if let saveDir { try save(documents, to: saveDir) }
         }
         let audit = AWSAudit.evaluate(
-            inventory: inv, profile: prof, snapshot: snapshot,
+            inventory: inv, profile: prof, snapshot: snapshot, published: ports, clients: clientList,
             style: AWSCommandStyle(region: region, profile: profile))
         let startedAt = ISO8601DateFormatter().string(from: started)
-        let results = audit.results(startedAt: startedAt, durationMs: Int(Date().timeIntervalSince(started) * 1000))
+        let durationMs = Int(Date().timeIntervalSince(started) * 1000)
+        // Published ports count in the summary and the exit code; the matrices stay node by node.
+        let results = audit.results(startedAt: startedAt, durationMs: durationMs)
+        let matrices = audit.results(startedAt: startedAt, durationMs: durationMs, includingPublished: false)
 
         try output.emit(
             json: AWSAuditReport.json(results: JSONReport.render(results), audit: audit),
-            report: markdown(results, audit)
-        ) { color in terminal(results, audit, color: color) }
+            report: markdown(matrices, results, audit)
+        ) { color in terminal(matrices, results, audit, color: color) }
         if results.exitCode != 0 { throw ExitCode(results.exitCode) }
     }
 
@@ -120,28 +163,44 @@ struct AWSAuditCommand: AsyncParsableCommand {
         return s
     }
 
-    /// `check`'s terminal report with the audit's header, then the AWS resources and remediation before the verdict line.
-    private func terminal(_ r: Results, _ a: AWSAuditResult, color: Bool) -> String {
-        var lines = TerminalReport.render(r, color: color).split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
-        if lines.last == "" { lines.removeLast() }
-        let verdict = lines.popLast() ?? ""
-        if !lines.isEmpty {
-            lines[0] =
-                "swarmprobe \(r.toolVersion) aws audit: profile \(r.profile), \(a.nodes.count) nodes, \(r.checks.count) checks "
+    /// `check`'s terminal report (of the paths between nodes) with the audit's header, then the AWS resources, the
+    /// published ports and remediation, then the verdict line of every check, published ports included.
+    private func terminal(_ r: Results, _ all: Results, _ a: AWSAuditResult, color: Bool) -> String {
+        func lines(_ r: Results) -> [String] {
+            var lines = TerminalReport.render(r, color: color).split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
+            if lines.last == "" { lines.removeLast() }
+            return lines
+        }
+        var body = lines(r)
+        if !body.isEmpty { body.removeLast() }
+        let verdict = lines(all).last ?? ""
+        if !body.isEmpty {
+            let published = a.published.isEmpty ? "" : " and \(a.published.count) published-port checks"
+            body[0] =
+                "swarmprobe \(r.toolVersion) aws audit: profile \(r.profile), \(a.nodes.count) nodes, \(r.checks.count) checks\(published) "
                 + "from the security groups and network ACLs (\(source()); no packet sent)"
         }
-        return (lines + AWSAuditReport.terminal(a).split(separator: "\n", omittingEmptySubsequences: false).map(String.init) + [verdict])
+        return (body + AWSAuditReport.terminal(a).split(separator: "\n", omittingEmptySubsequences: false).map(String.init) + [verdict])
             .joined(separator: "\n") + "\n"
     }
 
-    private func markdown(_ r: Results, _ a: AWSAuditResult) -> String {
+    /// The markdown report of the paths between nodes, its headline that of every check (published ports included).
+    private func markdown(_ r: Results, _ all: Results, _ a: AWSAuditResult) -> String {
         var text = MarkdownReport.render(r)
+        if !a.published.isEmpty, let mine = headline(text), let theirs = headline(MarkdownReport.render(all)) {
+            text = text.replacingOccurrences(of: mine, with: theirs)
+        }
         text = text.replacingOccurrences(of: "# swarmprobe connectivity report\n", with: "# swarmprobe AWS audit report\n")
         let sourceLine = "- Source: security groups and network ACLs read from \(source()); no packet was sent"
         text = text.split(separator: "\n", omittingEmptySubsequences: false)
             .map { $0.hasPrefix("- Probe timeout: ") ? sourceLine : String($0) }
             .joined(separator: "\n")
         return text + AWSAuditReport.markdown(a)
+    }
+
+    /// The report's first bold line: the verdict and the counts.
+    private func headline(_ markdown: String) -> String? {
+        markdown.split(separator: "\n").first { $0.hasPrefix("**") }.map { String($0) + "\n" }
     }
 
     private func save(_ documents: [String: Data], to dir: String) throws(InputError) {

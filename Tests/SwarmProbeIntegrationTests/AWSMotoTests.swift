@@ -225,6 +225,16 @@ struct MotoCluster {
     }
 }
 
+extension MotoCluster {
+    /// A load balancer's security group (EC2's default: every outbound allowed, nothing inbound) with a network
+    /// interface in `subnet`, as an NLB or ALB has in each of its subnets; the group and the subnet's id.
+    func loadBalancer(_ moto: MotoServer, subnet: Int, name: String) throws -> (group: String, subnet: String) {
+        let sg = try moto.ec2("create-security-group", "--group-name", name, "--description", "load balancer", "--vpc-id", vpc)["GroupId"] as! String
+        try moto.ec2("create-network-interface", "--subnet-id", subnets[subnet], "--groups", sg, "--description", "ELB \(name)")
+        return (sg, subnets[subnet])
+    }
+}
+
 struct AuditRun {
     var status: Int32
     var stdout: String
@@ -232,6 +242,11 @@ struct AuditRun {
     var results: Results
     var remediation: [String]
     var markdown: String
+    /// `aws.published`: one object per port, client and node.
+    var published: [[String: Any]] = []
+
+    /// The published-port checks (`kind` `published`) of the results.
+    var publishedChecks: [CheckResult] { results.checks.filter { $0.kind == "published" } }
 }
 
 func audit(_ moto: MotoServer, _ cluster: MotoCluster, extra: [String] = [], live: Bool = true) throws -> AuditRun {
@@ -248,7 +263,8 @@ func audit(_ moto: MotoServer, _ cluster: MotoCluster, extra: [String] = [], liv
     let remediation = (top["aws"] as! [String: Any])["remediation"] as! [String]
     return AuditRun(
         status: r.status, stdout: r.stdout, stderr: r.stderr, results: results, remediation: remediation,
-        markdown: (try? String(contentsOfFile: report, encoding: .utf8)) ?? "")
+        markdown: (try? String(contentsOfFile: report, encoding: .utf8)) ?? "",
+        published: (top["aws"] as! [String: Any])["published"] as? [[String: Any]] ?? [])
 }
 
 /// Every check against `expected(from, to, kind)`: verdict, where, and a piece of the detail when given.
@@ -510,6 +526,147 @@ struct AWSMotoTests {
         #expect(r.status == 2)
         #expect(r.stderr.hasPrefix("swarmprobe: aws ec2 describe-instances: failed (exit "))
         #expect(r.stderr.split(separator: "\n").count == 1, "\(r.stderr)")
+    }
+
+    // MARK: - Published ports (`--published`, `--clients`)
+
+    /// A published port the nodes' security group does not open at all: every node refuses the load balancer.
+    @Test func publishedPortMissingFromTheSecurityGroup() throws {
+        let moto = try MotoServer()
+        defer { moto.stop() }
+        let c = try MotoCluster.make(moto, net: 21, subnets: 2, nodes: threeNodes(21)) { MotoCluster.swarmRules($0) }
+        let (lb, lbSubnet) = try c.loadBalancer(moto, subnet: 1, name: "lb-21")
+        let saved = moto.directory.appendingPathComponent("saved-21").path
+        let run = try audit(moto, c, extra: ["--published", "8080/tcp", "--clients", lb, "--save-dir", saved])
+        #expect(run.status == 1, "\(run.stderr)")
+        expectEvery(run, count: 27) { _, _, k in
+            k == KindID(proto: .tcp, port: 8080)
+                ? (.blocked, .network, "TCP 8080 is not open at all in ") : (.open, nil, nil)
+        }
+        for ch in run.publishedChecks {
+            #expect(ch.from == lb && ch.reason == .awsDenied)
+            #expect(
+                ch.detail
+                    == "\(ch.to) does not admit 8080/tcp from \(lb): TCP 8080 is not open at all in \(ch.to)'s security groups \(c.group) (swarm-21): no inbound rule allows it from any source, so the client group \(lb) (lb-21) cannot reach the published port"
+            )
+        }
+        #expect(run.published.map { $0["causes"] as? [String] } == Array(repeating: ["port-not-in-security-groups"], count: 3))
+        let fix =
+            "aws ec2 authorize-security-group-ingress --group-id \(c.group) --ip-permissions 'IpProtocol=tcp,FromPort=8080,ToPort=8080,UserIdGroupPairs=[{GroupId=\(lb)}]' --region us-east-1"
+        #expect(run.remediation == [fix])
+        #expect(
+            run.stdout.contains(
+                "  \(lb) (lb-21): network ACLs evaluated for 10.21.2.0/24, the subnet of \(lb)'s network interfaces (\(lbSubnet))\n"
+                    + "  8080/tcp from \(lb): admitted by 0 of 3 nodes\n    m1 (10.21.1.11): NOT ADMITTED: m1 does not admit 8080/tcp"),
+            "\(run.stdout)")
+        #expect(run.stdout.hasSuffix("FAIL: 3 of 23 required paths not open\n"), "\(run.stdout)")
+        #expect(run.markdown.contains("**FAIL: 3 of 23 required paths not open**"))
+        #expect(run.markdown.contains("| 8080/tcp | \(lb) | w2 (10.21.1.22) | NOT ADMITTED (`port-not-in-security-groups`) |"))
+
+        // The files --save-dir wrote (the group's interfaces and the VPC included) give the same checks.
+        let fromDir = try audit(moto, c, extra: ["--published", "8080/tcp", "--clients", lb, "--from-dir", saved], live: false)
+        #expect(fromDir.results.checks == run.results.checks)
+
+        for command in run.remediation { try moto.apply(command) }
+        let fixed = try audit(moto, c, extra: ["--published", "8080/tcp", "--clients", lb])
+        #expect(fixed.status == 0, "\(fixed.stdout)")
+        expectEvery(fixed, count: 27) { _, _, _ in (.open, nil, nil) }
+        #expect(fixed.publishedChecks.allSatisfy { $0.detail.contains("\(c.group) inbound TCP 8080 from \(lb)") })
+        #expect(fixed.remediation.isEmpty)
+    }
+
+    /// The port is open, but from an admin group, not from the load balancer's. (The admin group is named by its
+    /// id: the audit describes the nodes' and the clients' groups only.)
+    @Test func publishedPortAllowedOnlyFromTheWrongGroup() throws {
+        let moto = try MotoServer()
+        defer { moto.stop() }
+        let c = try MotoCluster.make(moto, net: 22, subnets: 2, nodes: threeNodes(22)) { MotoCluster.swarmRules($0) }
+        let (lb, _) = try c.loadBalancer(moto, subnet: 1, name: "lb-22")
+        let admin =
+            try moto.ec2("create-security-group", "--group-name", "admin-22", "--description", "admins", "--vpc-id", c.vpc)["GroupId"] as! String
+        try moto.ec2(
+            "authorize-security-group-ingress", "--group-id", c.group, "--ip-permissions",
+            "IpProtocol=tcp,FromPort=8080,ToPort=8080,UserIdGroupPairs=[{GroupId=\(admin)}]")
+        let run = try audit(moto, c, extra: ["--published", "8080/tcp", "--clients", lb])
+        #expect(run.status == 1)
+        #expect(run.publishedChecks.count == 3)
+        for ch in run.publishedChecks {
+            #expect(ch.verdict == .blocked && ch.location == .network)
+            #expect(
+                ch.detail
+                    == "\(ch.to) does not admit 8080/tcp from \(lb): \(c.group) (swarm-22) allows TCP 8080 only from \(admin): the client group \(lb) (lb-22) is not one of them"
+            )
+        }
+        #expect(run.published.map { $0["causes"] as? [String] } == Array(repeating: ["allowed-from-other-source"], count: 3))
+        let fix =
+            "aws ec2 authorize-security-group-ingress --group-id \(c.group) --ip-permissions 'IpProtocol=tcp,FromPort=8080,ToPort=8080,UserIdGroupPairs=[{GroupId=\(lb)}]' --region us-east-1"
+        #expect(run.remediation == [fix])
+
+        for command in run.remediation { try moto.apply(command) }
+        let fixed = try audit(moto, c, extra: ["--published", "8080/tcp", "--clients", lb])
+        #expect(fixed.status == 0)
+        #expect(fixed.publishedChecks.count == 3 && fixed.publishedChecks.allSatisfy { $0.verdict == .open })
+    }
+
+    /// The nodes' subnet ACL lets 8080 in and mirrors it outbound, but not the answers to the ephemeral ports.
+    @Test func publishedPortWithoutTheNACLReturnPath() throws {
+        let moto = try MotoServer()
+        defer { moto.stop() }
+        let c = try MotoCluster.make(moto, net: 23, subnets: 2, nodes: threeNodes(23)) { MotoCluster.swarmRules($0) }
+        let (lb, _) = try c.loadBalancer(moto, subnet: 1, name: "lb-23")
+        try moto.ec2(
+            "authorize-security-group-ingress", "--group-id", c.group, "--ip-permissions",
+            "IpProtocol=tcp,FromPort=8080,ToPort=8080,UserIdGroupPairs=[{GroupId=\(lb)}]")
+        let acl = try c.customACL(
+            moto, subnet: 0,
+            entries: [
+                ["--ingress", "--rule-number", "100", "--protocol", "-1", "--cidr-block", "10.23.0.0/16", "--rule-action", "allow"],
+                [
+                    "--egress", "--rule-number", "100", "--protocol", "tcp", "--port-range", "From=8080,To=8080", "--cidr-block", "10.23.0.0/16",
+                    "--rule-action", "allow",
+                ],
+            ])
+        let run = try audit(moto, c, extra: ["--published", "8080/tcp", "--clients", lb])
+        #expect(run.status == 1)
+        #expect(run.publishedChecks.count == 3)
+        for ch in run.publishedChecks {
+            #expect(ch.verdict == .blocked && ch.location == .returnPath && ch.reason == .awsReturnDenied)
+            #expect(
+                ch.detail
+                    == "\(ch.to) gets 8080/tcp from \(lb), but its answers are dropped (network ACLs are stateless): \(acl) (\(c.subnets[0]) of \(ch.to)) outbound to 10.23.2.0/24 (assumed for \(lb): a subnet of its network interfaces) denies TCP ports 1024-8079, 8081-65535 by rule * of 1024-65535, the answers to the clients' ephemeral ports (allowed: 8080 by rule 100)"
+            )
+        }
+        #expect(run.published.map { $0["causes"] as? [String] } == Array(repeating: ["nacl-return-denied"], count: 3))
+        #expect(
+            run.remediation == [
+                "aws ec2 create-network-acl-entry --network-acl-id \(acl) --egress --rule-number 110 --protocol tcp --port-range From=1024,To=65535 --cidr-block 10.23.2.0/24 --rule-action allow --region us-east-1"
+            ])
+
+        for command in run.remediation { try moto.apply(command) }
+        let fixed = try audit(moto, c, extra: ["--published", "8080/tcp", "--clients", lb])
+        #expect(fixed.status == 0, "\(fixed.stdout)")
+        #expect(fixed.publishedChecks.count == 3 && fixed.publishedChecks.allSatisfy { $0.verdict == .open })
+        #expect(fixed.publishedChecks.allSatisfy { $0.detail.contains("answers: \(acl) outbound rule 100, 110") })
+    }
+
+    /// Bad `--published`/`--clients` values: one line naming the flag, exit 2, before anything is read.
+    @Test(arguments: [
+        (["--published", "8080"], "swarmprobe: --published: `8080` is not PORT/PROTO: a port 1-65535 and tcp or udp (8080/tcp)"),
+        (
+            ["--published", "8080/tcp", "--clients", "nonsense"],
+            "swarmprobe: --clients: `nonsense` is neither a CIDR (203.0.113.0/24) nor a security group id (sg-0123abcd)"
+        ),
+        (["--clients", "sg-0abc"], "swarmprobe: --clients: needs --published PORT/PROTO (the published ports the clients reach, 8080/tcp)"),
+        (
+            ["--published", "8080/tcp"],
+            "swarmprobe: --published: needs --clients CIDR|sg-ID (who reaches the published ports: a load balancer's group or CIDRs)"
+        ),
+    ])
+    func publishedFlagErrors(_ args: [String], _ message: String) throws {
+        let r = try Program.capture([swarmprobeBinary(), "aws", "audit", "--inventory", "/nonexistent/inventory.yaml"] + args)
+        #expect(r.status == 2)
+        #expect(r.stderr == message + "\n")
+        #expect(r.stdout.isEmpty)
     }
 
     /// `check --aws`: probes in a namespace lab next to moto's configuration of the same addresses.
