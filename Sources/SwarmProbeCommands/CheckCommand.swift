@@ -92,6 +92,12 @@ struct CheckCommand: AsyncParsableCommand {
 
     @Option(
         help: ArgumentHelp(
+            "With --aws and published ports: whom the rules must admit them from, CIDR or sg-ID (the load balancer's group; default: this host's address).",
+            valueName: "cidr|sg-id,..."))
+    var clients: String?
+
+    @Option(
+        help: ArgumentHelp(
             "With --aws: read saved `aws ec2 describe-*` JSON from here instead (see `swarmprobe aws audit --help`).", valueName: "dir"))
     var awsFromDir: String?
 
@@ -123,8 +129,12 @@ struct CheckCommand: AsyncParsableCommand {
         for o in sshOptions where !(o.contains("=") || o.contains(" ")) || o.hasPrefix("-") || o.contains(where: \.isNewline) {
             throw ValidationError("--ssh-option: \"\(o)\" must be Name=value or \"Name value\", as ssh -o takes it")
         }
-        if !aws && (awsRegion != nil || awsProfile != nil || awsEndpointUrl != nil || awsFromDir != nil) {
-            throw ValidationError("--aws-region, --aws-profile, --aws-endpoint-url and --aws-from-dir need --aws")
+        if !aws && (awsRegion != nil || awsProfile != nil || awsEndpointUrl != nil || awsFromDir != nil || clients != nil) {
+            throw ValidationError("--aws-region, --aws-profile, --aws-endpoint-url, --aws-from-dir and --clients need --aws")
+        }
+        if let clients {
+            if published == nil && !(docker || dockerHost != nil || swarm) { throw ValidationError("--clients: there are no published ports to check (add --published)") }
+            do { _ = try AWSClients.parse([clients]) } catch { throw ValidationError(error.description) }
         }
         if let published {
             if published == "auto" {
@@ -222,22 +232,35 @@ struct CheckCommand: AsyncParsableCommand {
             return
         }
         var results = coordinator.results(complete: complete)
-        results.nodeFindings += RoutingMeshExplanation.findings(results, dataPath: prof.kinds.first(where: \.dataPath)?.kindID)
 
         // --aws: the configuration's view beside the packets' (verdicts stay the probes').
         var audit: AWSAuditResult?
+        var publishedRule: (_ node: String, _ port: KindID) -> (reason: String, remedy: String)? = { _, _ in nil }
         if aws {
             let snapshot = try await AWSAuditCommand.snapshot(
                 inv, fromDir: awsFromDir, region: awsRegion, profile: awsProfile,
                 endpointURL: awsEndpointUrl)
-            let a = AWSAudit.evaluate(
-                inventory: inv, profile: prof, snapshot: snapshot,
-                style: AWSCommandStyle(region: awsRegion, profile: awsProfile))
+            let style = AWSCommandStyle(region: awsRegion, profile: awsProfile)
+            let a = AWSAudit.evaluate(inventory: inv, profile: prof, snapshot: snapshot, style: style)
             let s = AWSCombine.annotate(&results, with: a)
             progressLine(
                 "aws: \(s.explained) blocked paths explained by a rule, \(s.outsideAWS) blocked outside AWS, \(s.contradictions) contradictions")
             audit = a
+            // A published port that never reached a node: the rule that keeps it out, for the clients given or this host.
+            if let mesh = results.routingMesh {
+                let from = try clients.map { try AWSClients.parse([$0]) } ?? [.cidr(CIDR(host: mesh.clientAddress))]
+                publishedRule = { node, port in
+                    guard let n = inv.node(named: node) else { return nil }
+                    for c in from {
+                        let d = AWSAudit.publishedPort(port, on: n, from: c, snapshot: snapshot, cluster: inv.nodes, style: style)
+                        if d.verdict == .blocked { return (d.detail, d.remediation.joined(separator: "; ")) }
+                    }
+                    return nil
+                }
+            }
         }
+        results.nodeFindings += RoutingMeshExplanation.findings(
+            results, dataPath: prof.kinds.first(where: \.dataPath)?.kindID, aws: publishedRule)
 
         try output.emit(
             json: audit.map { AWSAuditReport.json(results: JSONReport.render(results), audit: $0) } ?? JSONReport.render(results),
@@ -329,7 +352,9 @@ extension CheckCommand {
         // (Their data path to the tasks is not looked up at this size.)
         var published = head
         published.checks = groups.published
-        head.nodeFindings += RoutingMeshExplanation.findings(published, dataPath: nil)
+        let explained = RoutingMeshExplanation.findings(published, dataPath: nil)
+        head.nodeFindings += explained
+        groups.nodeFindings += explained
         if let json = output.json {
             let fd = json == "-" ? STDOUT_FILENO : open(json, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
             guard fd >= 0 else {

@@ -22,7 +22,7 @@ public struct NodeFinding: Codable, Sendable, Equatable, Hashable {
         self.required = required
     }
 
-    enum CodingKeys: String, CodingKey { case node, code, detail, fix, required }
+    enum CodingKeys: String, CodingKey { case node, code, detail, fix, required, port }
 
     /// `fix` is written as null when there is none, as the results document writes it.
     public func encode(to encoder: any Encoder) throws {
@@ -32,5 +32,6 @@ public struct NodeFinding: Codable, Sendable, Equatable, Hashable {
         try c.encode(detail, forKey: .detail)
         try c.encode(fix, forKey: .fix)
         try c.encode(required, forKey: .required)
+        try c.encodeIfPresent(port, forKey: .port)
     }
 }

@@ -198,8 +198,10 @@ public struct Summary: Codable, Sendable, Equatable {
         requiredNotOpen = c.requiredNotOpen
         undecided = c.undecided
         requiredUndecided = c.requiredUndecided
-        self.nodeFindings = nodeFindings.count
-        requiredNodeFindings = nodeFindings.count { $0.required }
+        // A published port's finding explains a check already counted: only the host's own findings count here.
+        let hostFindings = nodeFindings.filter { $0.port == nil }
+        self.nodeFindings = hostFindings.count
+        requiredNodeFindings = hostFindings.count { $0.required }
         if !complete {
             status = "incomplete"
             exitCode = 1

@@ -53,7 +53,8 @@ public struct SourceGroup: Sendable {
 public struct CheckGroups: Sendable {
     public let nodes: [NodeResult]
     /// The results' node findings (host problems), counted in `summary`.
-    public let nodeFindings: [NodeFinding]
+    /// The host's findings and, added once the checks are in, the published ports' explanations.
+    public var nodeFindings: [NodeFinding]
     public let groups: NodeGroups
     public private(set) var counter = Summary.Counter()
     /// Kinds in order of first appearance, with the profile's name.

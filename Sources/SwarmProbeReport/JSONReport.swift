@@ -108,7 +108,9 @@ public enum JSONReport {
             out.write(",\"code\":"); out.string(f.code)
             out.write(",\"detail\":"); out.string(f.detail)
             out.write(",\"fix\":"); if let fix = f.fix { out.string(fix) } else { out.write("null") }
-            out.write(",\"required\":\(f.required)}")
+            out.write(",\"required\":\(f.required)")
+            if let port = f.port { out.write(",\"port\":"); out.string(port.description) }
+            out.write("}")
         }
         out.write(first ? "],\n" : "\n  ],\n")
         out.write("  \"checks\" : [")

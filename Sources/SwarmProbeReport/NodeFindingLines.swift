@@ -23,7 +23,11 @@ enum NodeFindingLines {
     }
 
     /// Nothing when there are none.
-    static func terminal(_ findings: [NodeFinding], nodes: [NodeResult], paint: Painter, width: Int) -> [String] {
+    /// A published port's finding is shown under its port in the routing mesh section, not here.
+    static func hostOnly(_ findings: [NodeFinding]) -> [NodeFinding] { findings.filter { $0.port == nil } }
+
+    static func terminal(_ all: [NodeFinding], nodes: [NodeResult], paint: Painter, width: Int) -> [String] {
+        let findings = hostOnly(all)
         guard !findings.isEmpty else { return [] }
         var out = ["", paint.bold("Node findings: \(counts(findings))")]
         for f in ordered(findings) {
@@ -36,7 +40,8 @@ enum NodeFindingLines {
     }
 
     /// The section with its heading; nothing when there are none.
-    static func markdown(_ findings: [NodeFinding], nodes: [NodeResult]) -> [String] {
+    static func markdown(_ all: [NodeFinding], nodes: [NodeResult]) -> [String] {
+        let findings = hostOnly(all)
         guard !findings.isEmpty else { return [] }
         var out = ["", "## Node findings", ""]
         out.append("Problems with one node's host rather than a path (\(counts(findings))); each with what fixes it.")

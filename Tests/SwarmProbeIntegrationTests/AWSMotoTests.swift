@@ -716,4 +716,42 @@ struct AWSMotoTests {
         #expect(run.markdown.contains("aws ec2 authorize-security-group-ingress --group-id \(cluster.group)"), "\(run.markdown)")
         #expect(run.markdown.contains("IpProtocol=udp,FromPort=4789,ToPort=4789"))
     }
+
+    /// `check --aws --published`: the probes find 8080/tcp never reaching w1; the security groups, which admit it
+    /// from nowhere, name the missing rule for the node's finding, with the command that admits it from the
+    /// host the check ran on.
+    @Test(.enabled(if: labUnavailable == nil, Comment(rawValue: labUnavailable ?? "")))
+    func checkWithAWSPublished() throws {
+        let moto = try MotoServer()
+        defer { moto.stop() }
+        let names: [(String, Role)] = [("m1", .manager), ("w1", .worker)]
+        let lab = try Lab(nodes: names.map { (name: $0.0, role: $0.1) })
+        defer { lab.destroy() }
+        let nodes = lab.nodes.map { MotoNode(name: $0.name, role: $0.role, subnet: 0, address: $0.address.description) }
+        let cluster = try MotoCluster.make(moto, net: 0, subnets: 1, nodes: nodes, prefix: "198.18") { MotoCluster.swarmRules($0) }
+        let saved = moto.directory.appendingPathComponent("saved").path
+        let save = try moto.run(
+            swarmprobeBinary(),
+            ["aws", "audit", "--inventory", cluster.inventory, "--endpoint-url", moto.endpoint, "--region", "us-east-1", "--save-dir", saved, "--quiet"])
+        #expect(save.status == 0, "\(save.stderr)")
+
+        let token = try lab.write("token", ClusterToken.generate() + "\n")
+        try lab.startAgents(binary: swarmprobeBinary(), tokenFile: token, extraArguments: ["--published", "8080/tcp"])
+        let web = KindID(proto: .tcp, port: 8080)
+        try lab.inject(.networkDrop(from: Lab.coordinator, to: "w1", kind: web))
+
+        let run = try runCheck(
+            lab, token: token, extra: ["--aws", "--aws-from-dir", saved, "--published", "8080/tcp", "--client-name", Lab.coordinator])
+        #expect(run.status == 1, "\(run.stderr)")
+        let w1 = run.results.checks.first { $0.published != nil && $0.to == "w1" }
+        #expect(w1?.verdict == .blocked && w1?.location == .network, "\(String(describing: w1))")
+        let finding = try #require(run.results.nodeFindings.first { $0.node == "w1" && $0.port == web }, "\(run.results.nodeFindings)")
+        #expect(finding.code == "published-port-network")
+        #expect(finding.detail.contains(cluster.group), "\(finding.detail)")
+        #expect(
+            finding.fix?.contains(
+                "aws ec2 authorize-security-group-ingress --group-id \(cluster.group) --ip-permissions 'IpProtocol=tcp,FromPort=8080,ToPort=8080,IpRanges=[{CidrIp=198.18.0.1/32}]'"
+            ) == true, "\(finding.fix ?? "no fix")")
+    }
+
 }
