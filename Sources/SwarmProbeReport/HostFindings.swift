@@ -2,7 +2,9 @@ import SwarmProbeCore
 
 /// What one node's host facts mean for the routing mesh, as node findings with stable codes (docs/results.md).
 ///
-/// - `ip-forward-off` (required): the kernel forwards nothing, so published ports never reach the ingress network.
+/// - `ip-forward-off` (required where dockerd runs, information before): the kernel forwards nothing, so published
+///   ports never reach the ingress network. dockerd turns it on as it starts, so on a host without Docker yet
+///   (pre-flight) it is what a fresh host has.
 /// - `forward-drops-published-ports` (required): this node publishes ingress ports and a forward chain drops
 ///   by default with nothing in it (or in what it jumps to) that lets them through.
 /// - `forward-drop-policy` (information): such a chain with no port published here yet. Docker sets
@@ -27,14 +29,19 @@ public enum HostFindings {
     public static func findings(node: String, facts: HostFacts, subnets: MeshSubnets = .docker) -> [NodeFinding] {
         var out: [NodeFinding] = []
         if facts.ipForward == false {
+            // dockerd turns forwarding on as it starts: before Docker runs here (pre-flight) 0 is what a fresh host has.
+            let docker = facts.dockerChainsPresent
             out.append(
                 NodeFinding(
                     node: node, code: Code.ipForwardOff.rawValue,
-                    detail: "net.ipv4.ip_forward is 0: the kernel forwards nothing, so the routing mesh cannot pass published ports "
-                        + "into the ingress network, and containers cannot reach past this node",
+                    detail: docker
+                        ? "net.ipv4.ip_forward is 0: the kernel forwards nothing, so the routing mesh cannot pass published ports "
+                            + "into the ingress network, and containers cannot reach past this node"
+                        : "net.ipv4.ip_forward is 0; dockerd turns it on when it starts (unless run with --ip-forward=false), and "
+                            + "the routing mesh needs it on from then on",
                     fix: "`sysctl -w net.ipv4.ip_forward=1`, and keep it on at boot (`echo net.ipv4.ip_forward=1 > /etc/sysctl.d/90-swarm.conf`); "
                         + "then look for what turned it off (a sysctl file, systemd-networkd's `IPForward=no`)",
-                    required: true))
+                    required: docker))
         }
         out += forwardFindings(node: node, facts: facts)
         for route in facts.routes {

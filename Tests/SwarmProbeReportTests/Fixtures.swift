@@ -130,7 +130,11 @@ enum Fixtures {
         Merge.forEachResult(inventory: cluster.inventory, profile: cluster.profile, gathered: g, complete: true) { checks.append($0) }
         // Two nodes whose hosts need a look: the grouped reports list node findings as they are.
         let nodeFindings = [
-            HostFindings.findings(node: cluster.inventory.nodes[3].name, facts: HostFacts(ipForward: false)),
+            HostFindings.findings(
+                node: cluster.inventory.nodes[3].name,
+                facts: HostFacts(
+                    ipForward: false,
+                    forwardChains: [ForwardChain(family: "ip", table: "filter", chain: "FORWARD", policy: "drop", jumps: ["DOCKER-USER", "DOCKER-INGRESS"])])),
             HostFindings.findings(
                 node: cluster.inventory.nodes[17].name,
                 facts: HostFacts(routes: [HostRoute(destination: CIDR("10.0.0.0/16")!, device: "eth0")])),

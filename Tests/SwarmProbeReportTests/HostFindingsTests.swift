@@ -44,6 +44,9 @@ struct HostFindingsTests {
             name: "a Docker 20.10 node publishing through ingress: Docker's own drop policy is normal",
             facts: { try Self.facts(nft: "nft-docker-20.10-ingress.txt", routes: "route-swarm-node.txt") }, expected: []),
         Case(name: "ip_forward off", facts: { try Self.facts(ipForward: false, nft: "nft-docker-20.10-ingress.txt") }, expected: ["ip-forward-off"]),
+        Case(
+            name: "ip_forward off before Docker runs (pre-flight): dockerd turns it on, information",
+            facts: { try Self.facts(ipForward: false, nft: "nft-ufw.txt") }, expected: ["(ip-forward-off)", "(forward-drop-policy)"]),
         Case(name: "nothing read: nothing claimed", facts: { HostFacts() }, expected: []),
         Case(
             name: "Docker's DOCKER-INGRESS rules lost while ports are published", facts: { try Self.facts(nft: "nft-docker-lost-ingress-rules.txt") },
