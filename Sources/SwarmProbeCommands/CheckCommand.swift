@@ -133,7 +133,9 @@ struct CheckCommand: AsyncParsableCommand {
             throw ValidationError("--aws-region, --aws-profile, --aws-endpoint-url, --aws-from-dir and --clients need --aws")
         }
         if let clients {
-            if published == nil && !(docker || dockerHost != nil || swarm) { throw ValidationError("--clients: there are no published ports to check (add --published)") }
+            if published == nil && !(docker || dockerHost != nil || swarm) {
+                throw ValidationError("--clients: there are no published ports to check (add --published)")
+            }
             do { _ = try AWSClients.parse([clients]) } catch { throw ValidationError(error.description) }
         }
         if let published {
@@ -167,6 +169,9 @@ struct CheckCommand: AsyncParsableCommand {
         }
         let prof = try loadProfile(path: profile, dataPathPort: dataPathPort)
         let targets = try await publishedTargets(discovery, profile: prof)
+        // A live swarm's own ranges, for the routes that would overlap them.
+        let subnets: MeshSubnets
+        if let discovery { subnets = try await SwarmSubnets.read(discovery.endpoint) } else { subnets = .docker }
         let deployment: (any AgentDeployment)?
         if ssh {
             deployment = try SSHDeployment(
@@ -201,7 +206,7 @@ struct CheckCommand: AsyncParsableCommand {
             let deployed = deployment == nil ? [] : inv.nodes.map(\.name).filter { failed[$0] == nil }
             let coordinator = Coordinator(
                 inventory: inv, profile: prof, token: token, options: options,
-                unavailable: failed.mapValues { AgentHealth(.down, $0) }, published: targets, vantage: vantage
+                unavailable: failed.mapValues { AgentHealth(.down, $0) }, meshSubnets: subnets, published: targets, vantage: vantage
             ) { event in
                 progress(event)
                 if case .probing = event { for name in deployed { Self.deployProgress(DeployEvent(name, .probing)) } }
@@ -260,7 +265,7 @@ struct CheckCommand: AsyncParsableCommand {
             }
         }
         results.nodeFindings += RoutingMeshExplanation.findings(
-            results, dataPath: prof.kinds.first(where: \.dataPath)?.kindID, aws: publishedRule)
+            results, dataPath: prof.kinds.first(where: \.dataPath)?.kindID, meshSubnets: subnets, aws: publishedRule)
 
         try output.emit(
             json: audit.map { AWSAuditReport.json(results: JSONReport.render(results), audit: $0) } ?? JSONReport.render(results),

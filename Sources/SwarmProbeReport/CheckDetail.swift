@@ -78,9 +78,11 @@ public enum CheckDetail {
             return
                 "the probe reached \(to)'s interface but never \(to)'s agent listening on \(kind): \(to)'s own firewall (or reverse-path filter) drops it"
         case .arrivedAtNode:
-            return "the probe arrived at \(to)'s interface, which forwards \(kind) into the routing mesh (the service's own answer is not the tool's to see)"
+            return
+                "the probe arrived at \(to)'s interface, which forwards \(kind) into the routing mesh (the service's own answer is not the tool's to see)"
         case .arrivedNotAnswered:
-            return "the probe arrived at \(to)'s interface and nothing answered: the routing mesh did not take \(kind) in or pass it on (the node finding says why)"
+            return
+                "the probe arrived at \(to)'s interface and nothing answered: the routing mesh did not take \(kind) in or pass it on (the node finding says why)"
         case .observedArrival:
             return "the probe arrived at \(to) past its firewall (observed: another program holds \(kind) and does not answer probes)"
         case .observedNoEvidence:

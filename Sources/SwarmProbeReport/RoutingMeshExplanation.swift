@@ -15,14 +15,14 @@ public enum RoutingMeshExplanation {
         public var host: HostFacts?
         /// This node's checks on the data-path port to each node running the service's tasks.
         public var dataPath: [CheckResult]
-        /// The ingress network's, docker_gwbridge's and the overlays' address ranges.
-        public var meshSubnets: [CIDR]
+        /// The ingress network's and docker_gwbridge's address ranges (the live swarm's, or Docker's defaults).
+        public var meshSubnets: MeshSubnets
         /// With `--aws`: the rule that keeps the port out, and the command that lets it in.
         public var aws: (reason: String, remedy: String)?
 
         public init(
             port: RoutingMesh.Port, client: String, check: CheckResult, host: HostFacts? = nil, dataPath: [CheckResult] = [],
-            meshSubnets: [CIDR] = RoutingMeshExplanation.defaultSubnets, aws: (reason: String, remedy: String)? = nil
+            meshSubnets: MeshSubnets = .docker, aws: (reason: String, remedy: String)? = nil
         ) {
             self.port = port
             self.client = client
@@ -33,11 +33,6 @@ public enum RoutingMeshExplanation {
             self.aws = aws
         }
     }
-
-    /// Docker's defaults: the ingress network, docker_gwbridge.
-    public static let defaultSubnets = [CIDR("10.255.0.0/16")!, CIDR("172.18.0.0/16")!]
-    /// Interfaces Docker makes itself; their routes are the mesh's own, not a conflict with it.
-    static let dockerDevices = ["docker_gwbridge", "docker0", "br-", "veth", "vx-", "ov-"]
 
     /// nil when the port answered, or when the node's agent could not say anything (its own finding covers that).
     public static func finding(_ c: Case) -> NodeFinding? {
@@ -127,8 +122,10 @@ public enum RoutingMeshExplanation {
                     "on \(node): `iptables -I DOCKER-USER -p \(c.port.proto.rawValue) --dport \(c.port.port) -j ACCEPT`, or let dockerd manage iptables"
                 )
             }
-            for route in host.routes where !dockerDevices.contains(where: { route.device.hasPrefix($0) }) {
-                guard let subnet = c.meshSubnets.first(where: { $0.overlaps(route.destination) }) else { continue }
+            // Routes through Docker's own interfaces are the mesh's own, not a conflict with it.
+            for route in host.routes where !route.isDockers {
+                let mesh = [c.meshSubnets.ingress, c.meshSubnets.gatewayBridge]
+                guard let subnet = mesh.first(where: { $0.overlaps(route.destination) }) else { continue }
                 return (
                     "subnet-overlap",
                     "\(node) routes \(route.destination) via \(route.device), which overlaps the routing mesh's \(subnet): answers meant for it leave the wrong way",
@@ -156,7 +153,7 @@ extension RoutingMeshExplanation {
     /// The finding for every published port that does not answer on a node, in the routing mesh's order.
     /// `dataPath`: the profile's VXLAN kind; `host`: a node's facts; `aws`: the audit's rule and remedy for a port.
     public static func findings(
-        _ r: Results, dataPath: KindID?, meshSubnets: [CIDR] = defaultSubnets,
+        _ r: Results, dataPath: KindID?, meshSubnets: MeshSubnets = .docker,
         host: (String) -> HostFacts? = { _ in nil },
         aws: (_ node: String, _ port: KindID) -> (reason: String, remedy: String)? = { _, _ in nil }
     ) -> [NodeFinding] {

@@ -732,7 +732,10 @@ struct AWSMotoTests {
         let saved = moto.directory.appendingPathComponent("saved").path
         let save = try moto.run(
             swarmprobeBinary(),
-            ["aws", "audit", "--inventory", cluster.inventory, "--endpoint-url", moto.endpoint, "--region", "us-east-1", "--save-dir", saved, "--quiet"])
+            [
+                "aws", "audit", "--inventory", cluster.inventory, "--endpoint-url", moto.endpoint, "--region", "us-east-1", "--save-dir", saved,
+                "--quiet",
+            ])
         #expect(save.status == 0, "\(save.stderr)")
 
         let token = try lab.write("token", ClusterToken.generate() + "\n")

@@ -198,3 +198,19 @@ struct PublishedServicesMappingTests {
         }
     }
 }
+
+/// `GET /networks` and `GET /swarm` answers mapped to the swarm's own address ranges: no daemon needed.
+@Suite("swarm subnets mapping")
+struct SwarmSubnetsMappingTests {
+    @Test("the ingress network's, docker_gwbridge's and the pools' ranges; Docker's defaults for what is missing")
+    func mapping() {
+        let networks = #"""
+            [{"Name": "ingress", "Ingress": true, "IPAM": {"Config": [{"Subnet": "10.11.0.0/16", "Gateway": "10.11.0.1"}]}},
+             {"Name": "docker_gwbridge", "IPAM": {"Config": [{"Subnet": "192.168.200.0/24"}]}},
+             {"Name": "bridge", "IPAM": {"Config": [{"Subnet": "172.17.0.0/16"}]}}]
+            """#
+        let s = SwarmSubnets.parse(networks: Array(networks.utf8), swarm: Array(#"{"DefaultAddrPool": ["10.20.0.0/16"]}"#.utf8))
+        #expect(s == MeshSubnets(ingress: CIDR("10.11.0.0/16")!, gatewayBridge: CIDR("192.168.200.0/24")!, addressPools: [CIDR("10.20.0.0/16")!]))
+        #expect(SwarmSubnets.parse(networks: Array("[]".utf8), swarm: Array("not json".utf8)) == .docker)
+    }
+}

@@ -22,7 +22,9 @@ struct HostFactsLabTests {
             // No dockerd on the lab: forwarding off is what a host has before Docker turns it on (information).
             #expect(run.results.summary.nodeFindings == 2 && run.results.summary.requiredNodeFindings == 1)
             let found = run.results.nodeFindings.map { "\($0.node) \($0.code)\($0.required ? "" : " (information)")" }
-            #expect(found == ["w1 route-overlaps-ingress", "w1 ip-forward-off (information)"] || found == ["w1 ip-forward-off (information)", "w1 route-overlaps-ingress"])
+            #expect(
+                found == ["w1 route-overlaps-ingress", "w1 ip-forward-off (information)"]
+                    || found == ["w1 ip-forward-off (information)", "w1 route-overlaps-ingress"])
             #expect(run.results.nodeFindings.last?.detail.hasPrefix("route 10.255.7.0/24 dev eth0") == true)
 
             let hosts = Dictionary(uniqueKeysWithValues: run.results.nodes.map { ($0.name, $0.host) })

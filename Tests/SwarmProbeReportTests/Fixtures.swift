@@ -134,7 +134,9 @@ enum Fixtures {
                 node: cluster.inventory.nodes[3].name,
                 facts: HostFacts(
                     ipForward: false,
-                    forwardChains: [ForwardChain(family: "ip", table: "filter", chain: "FORWARD", policy: "drop", jumps: ["DOCKER-USER", "DOCKER-INGRESS"])])),
+                    forwardChains: [
+                        ForwardChain(family: "ip", table: "filter", chain: "FORWARD", policy: "drop", jumps: ["DOCKER-USER", "DOCKER-INGRESS"])
+                    ])),
             HostFindings.findings(
                 node: cluster.inventory.nodes[17].name,
                 facts: HostFacts(routes: [HostRoute(destination: CIDR("10.0.0.0/16")!, device: "eth0")])),
