@@ -25,13 +25,17 @@ struct SSHCheckTests {
                 .hostFirewall(node: "w2", from: "m1", kind: udp7946, reject: false),
                 .hostFirewall(node: "w3", from: nil, kind: tcp2377, reject: true),
                 .returnPathDrop(from: "m1", to: "w1", kind: udp7946),
+                // The load balancer cannot reach a published port on w3: the SSH deploy starts the agents with it.
+                .networkDrop(from: Lab.coordinator, to: "w3", kind: KindID(proto: .tcp, port: 8080)),
             ])
         try withLab(scenario, startAgents: false) { lab, _ in
             let ssh = try lab.startSSH()
             let before = RemoteLeftovers.directories()
-            let run = try runSSHCheck(lab, ssh)
+            let run = try runSSHCheck(lab, ssh, extra: ["--published", "8080/tcp", "--client-name", Lab.coordinator])
             #expect(run.status == 1, "\(run.stderr)")
             #expect(run.results.complete)
+            #expect(run.results.checks.filter { $0.published != nil }.map(\.to) == ["m1", "w1", "w2", "w3"])
+            #expect(run.results.nodeFindings.filter { $0.port != nil }.map { "\($0.node) \($0.code)" } == ["w3 published-port-network"])
             #expect(run.results.nodes.allSatisfy { $0.agent.isUp && $0.taps.allSatisfy(\.active) }, "\(run.results.nodes.map(\.agent))")
             expectMatches(run.results, scenario, capture: true)
             #expect(RemoteLeftovers.find(in: lab, directoriesBefore: before).isEmpty)
@@ -180,8 +184,8 @@ enum RemoteLeftovers {
 }
 
 /// Runs `swarmprobe check --ssh` in the lab's switch namespace and parses what it wrote.
-func runSSHCheck(_ lab: Lab, _ ssh: LabSSH, timeout: String = "1000ms") throws -> CheckRun {
-    let (check, files) = try startSSHCheck(lab, ssh, timeout: timeout)
+func runSSHCheck(_ lab: Lab, _ ssh: LabSSH, timeout: String = "1000ms", extra: [String] = []) throws -> CheckRun {
+    let (check, files) = try startSSHCheck(lab, ssh, timeout: timeout, extra: extra)
     let exit = check.wait()
     let stderr = (try? String(contentsOfFile: files.stderr, encoding: .utf8)) ?? ""
     guard let data = FileManager.default.contents(atPath: files.json) else {
@@ -193,7 +197,9 @@ func runSSHCheck(_ lab: Lab, _ ssh: LabSSH, timeout: String = "1000ms") throws -
 }
 
 /// Starts `swarmprobe check --ssh` in the lab's switch namespace without waiting for it.
-func startSSHCheck(_ lab: Lab, _ ssh: LabSSH, timeout: String) throws -> (ChildProcess, (json: String, report: String, stderr: String)) {
+func startSSHCheck(
+    _ lab: Lab, _ ssh: LabSSH, timeout: String, extra: [String] = []
+) throws -> (ChildProcess, (json: String, report: String, stderr: String)) {
     let inventory = try lab.write("inventory-ssh.yaml", lab.inventoryYAML(sshUser: "root"))
     let name = UUID().uuidString
     let files = (
@@ -204,6 +210,6 @@ func startSSHCheck(_ lab: Lab, _ ssh: LabSSH, timeout: String) throws -> (ChildP
         [
             "ip", "netns", "exec", lab.switchNamespace, swarmprobeBinary(), "check", "--ssh", "--inventory", inventory,
             "--timeout", timeout, "--json", files.json, "--report", files.report, "--quiet",
-        ] + ssh.sshOptions.flatMap { ["--ssh-option", $0] }, stdout: .null, stderr: .file(files.stderr))
+        ] + ssh.sshOptions.flatMap { ["--ssh-option", $0] } + extra, stdout: .null, stderr: .file(files.stderr))
     return (check, files)
 }
