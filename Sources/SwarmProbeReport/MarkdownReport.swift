@@ -117,6 +117,7 @@ public enum MarkdownReport {
         var out: [String] = []
         let required = m.requiredNotOpen
         if required == 0 && m.agentFindings.isEmpty && m.sourceFindings.isEmpty && m.undecided.isEmpty {
+            if m.publishedNotOpen > 0 { return ["None between the nodes; the published ports not answered are in the routing mesh section above."] }
             return [
                 m.status == .incomplete
                     ? "None so far: every required path that was checked is open."

@@ -16,7 +16,10 @@ struct ReportModel {
     /// Required checks an interrupt left undecided (reason `interrupted`): not findings, listed apart.
     let undecided: [CheckResult]
     /// Required checks found not open (undecided ones are not).
-    var requiredNotOpen: Int { results.summary.requiredNotOpen - results.summary.requiredUndecided }
+    /// Between nodes only: the published ports' have the routing mesh section.
+    var requiredNotOpen: Int { results.summary.requiredNotOpen - results.summary.requiredUndecided - publishedNotOpen }
+    /// Published ports not answered where they must be (the routing mesh section lists them).
+    var publishedNotOpen: Int { published.count { $0.required && $0.verdict != .open && $0.reason != .interrupted } }
     let agentFindings: [AgentFinding]
     let sourceFindings: [SourceFinding]
     let information: [InfoGroup]

@@ -109,17 +109,29 @@ public enum RoutingMeshExplanation {
                     "on \(node): `sysctl -w net.ipv4.ip_forward=1`, and set it in /etc/sysctl.d/ so it stays"
                 )
             }
-            if c.port.service != nil, c.port.mode == .ingress, let ports = host.ingressPorts, !ports.contains(c.port.kindID) {
-                return (
-                    "no-ingress-rule", "\(node)'s DOCKER-INGRESS chain has no rule for \(id): its dockerd has not set up the routing mesh for it",
-                    "restart dockerd on \(node), or `docker service update --force \(c.port.service ?? "SERVICE")`"
-                )
+            // The firewall facts exist only when the agent could read the ruleset.
+            if c.port.service != nil, c.port.mode == .ingress, host.forwardChains != nil {
+                if let ports = host.ingressPorts {
+                    if !ports.contains(c.port.kindID) {
+                        return (
+                            "no-ingress-rule",
+                            "\(node)'s DOCKER-INGRESS chain has no rule for \(id): its dockerd has not set up the routing mesh for it",
+                            "restart dockerd on \(node), or `docker service update --force \(c.port.service ?? "SERVICE")`"
+                        )
+                    }
+                } else {
+                    return (
+                        "no-ingress-rule",
+                        "\(node) has no DOCKER-INGRESS chain, so nothing takes \(id) into the routing mesh: its dockerd runs with --iptables=false, or something flushed its rules",
+                        "let dockerd manage iptables on \(node) (no `--iptables=false`), then restart it so it writes its rules again"
+                    )
+                }
             }
-            if host.forwardPolicy == "drop", host.ingressPorts == nil {
+            if let chain = host.forwardChains?.first(where: { $0.blocksByDefault && !$0.acceptsPublished }) {
                 return (
                     "forward-drop",
-                    "\(node)'s FORWARD chain drops by policy and nothing accepts the routing mesh's traffic (no DOCKER-INGRESS chain)",
-                    "on \(node): `iptables -I DOCKER-USER -p \(c.port.proto.rawValue) --dport \(c.port.port) -j ACCEPT`, or let dockerd manage iptables"
+                    "\(node)'s \(chain.name) drops by default and nothing in it lets the routing mesh's traffic through",
+                    "on \(node): `iptables -I DOCKER-USER -p \(c.port.proto.rawValue) --dport \(c.port.port) -j ACCEPT`, or restart dockerd so it writes its rules again"
                 )
             }
             // Routes through Docker's own interfaces are the mesh's own, not a conflict with it.

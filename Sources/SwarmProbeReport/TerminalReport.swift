@@ -86,6 +86,9 @@ public enum TerminalReport {
         let count = m.requiredNotOpen
         let heading = m.status == .incomplete ? "Findings so far" : "Findings"
         guard count > 0 || !m.agentFindings.isEmpty || !m.undecided.isEmpty else {
+            if m.publishedNotOpen > 0 {
+                return [paint.bold("\(heading): none between the nodes") + "; the published ports not answered are in the routing mesh section"]
+            }
             return [paint.bold("\(heading): none") + ", every required path that was checked is open"]
         }
         var out = [paint.bold("\(heading): \(plural(count, "required path")) not open")]

@@ -55,12 +55,32 @@ struct RoutingMeshExplanationTests {
             words: ["net.ipv4.ip_forward is 0", "sysctl -w net.ipv4.ip_forward=1"]),
         Row(
             name: "live: refused, DOCKER-INGRESS has other ports only", live: true, verdict: .closed, reason: .nothingListening,
-            host: HostFacts(ipForward: true, ingressPorts: [KindID(proto: .tcp, port: 9000)]), code: "published-port-no-ingress-rule",
+            host: HostFacts(ipForward: true, ingressPorts: [KindID(proto: .tcp, port: 9000)], forwardChains: []),
+            code: "published-port-no-ingress-rule",
             words: ["DOCKER-INGRESS", "docker service update --force web"]),
         Row(
-            name: "live: FORWARD drops and nothing of Docker's accepts", live: true, verdict: .blocked, location: .unknown,
-            reason: .silentUnknownLayer, seenAtInterface: true, host: HostFacts(ipForward: true, forwardPolicy: "drop"),
-            code: "published-port-forward-drop", words: ["FORWARD", "DOCKER-USER"]),
+            name: "live: a forward chain drops and nothing in it accepts the mesh's traffic", live: true, verdict: .blocked,
+            location: .unknown, reason: .silentUnknownLayer, seenAtInterface: true,
+            host: HostFacts(
+                ipForward: true, forwardPolicy: "drop", ingressPorts: [web],
+                forwardChains: [
+                    ForwardChain(family: "ip", table: "filter", chain: "FORWARD", policy: "drop", jumps: ["DOCKER-INGRESS"], acceptsPublished: true),
+                    ForwardChain(family: "inet", table: "filter", chain: "forward", policy: "drop"),
+                ]),
+            code: "published-port-forward-drop", words: ["table inet filter chain forward", "DOCKER-USER"]),
+        Row(
+            name: "live: Docker's drop policy with its accept path is normal", live: true, verdict: .blocked, location: .unknown,
+            reason: .arrivedNotAnswered, seenAtInterface: true,
+            host: HostFacts(
+                ipForward: true, forwardPolicy: "drop", ingressPorts: [web],
+                forwardChains: [
+                    ForwardChain(family: "ip", table: "filter", chain: "FORWARD", policy: "drop", jumps: ["DOCKER-INGRESS"], acceptsPublished: true)
+                ]),
+            code: "published-port-unanswered", words: ["reaches n3"]),
+        Row(
+            name: "live: no DOCKER-INGRESS chain at all (dockerd with --iptables=false)", live: true, verdict: .closed,
+            reason: .nothingListening, host: HostFacts(ipForward: true, forwardChains: []), code: "published-port-no-ingress-rule",
+            words: ["no DOCKER-INGRESS chain", "--iptables=false"]),
         Row(
             name: "live: a route inside the ingress network", live: true, verdict: .blocked, location: .unknown, reason: .silentUnknownLayer,
             seenAtInterface: true,
