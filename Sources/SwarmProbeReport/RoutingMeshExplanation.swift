@@ -162,14 +162,15 @@ public enum RoutingMeshExplanation {
 }
 
 extension RoutingMeshExplanation {
-    /// The finding for every published port that does not answer on a node, in the routing mesh's order.
-    /// `dataPath`: the profile's VXLAN kind; `host`: a node's facts; `aws`: the audit's rule and remedy for a port.
+    /// The finding for every published port that does not answer on a node, in the routing mesh's order, from
+    /// the results' checks and each node's host facts. `dataPath`: the profile's VXLAN kind; `aws`: the audit's
+    /// rule and remedy for a port on a node.
     public static func findings(
         _ r: Results, dataPath: KindID?, meshSubnets: MeshSubnets = .docker,
-        host: (String) -> HostFacts? = { _ in nil },
         aws: (_ node: String, _ port: KindID) -> (reason: String, remedy: String)? = { _, _ in nil }
     ) -> [NodeFinding] {
         guard let mesh = r.routingMesh else { return [] }
+        let facts = Dictionary(r.nodes.compactMap { n in n.host.map { (n.name, $0) } }, uniquingKeysWith: { a, _ in a })
         var out: [NodeFinding] = []
         for port in mesh.ports {
             for check in r.checks where check.published != nil && check.from == mesh.client && check.kindID == port.kindID {
@@ -178,7 +179,7 @@ extension RoutingMeshExplanation {
                     c.published == nil && c.kindID == dataPath && c.from == node && port.taskNodes.contains(c.to)
                 }
                 let c = Case(
-                    port: port, client: mesh.client, check: check, host: host(node), dataPath: dataPathChecks,
+                    port: port, client: mesh.client, check: check, host: facts[node], dataPath: dataPathChecks,
                     meshSubnets: meshSubnets, aws: aws(node, port.kindID))
                 if let f = finding(c) { out.append(f) }
             }

@@ -155,5 +155,13 @@ struct RoutingMeshExplanationTests {
         r.routingMesh = RoutingMesh(client: "laptop", clientAddress: IPAddress("198.18.0.1")!, ports: [.init(PublishedTarget(port: Self.web))])
         let found = RoutingMeshExplanation.findings(r, dataPath: nil)
         #expect(found.map(\.node) == ["n2"] && found.map(\.code) == ["published-port-network"])
+
+        // Silent where no tap could tell: the node's own facts, from its entry in the results, say why.
+        r.checks[1] = check("n2", .blocked, .unknown)
+        #expect(RoutingMeshExplanation.findings(r, dataPath: nil).map(\.code) == ["published-port-unknown"])
+        var n2 = NodeResult(node: Node(name: "n2", address: IPAddress("198.18.1.12")!, role: .worker), agent: .up)
+        n2.host = HostFacts(ipForward: false)
+        r.nodes = [n2]
+        #expect(RoutingMeshExplanation.findings(r, dataPath: nil).map(\.code) == ["published-port-forwarding-off"])
     }
 }
