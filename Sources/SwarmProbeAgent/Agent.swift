@@ -140,7 +140,8 @@ public final class Agent: Service, Sendable {
         let service = ControlService(
             address: cfg.address, controlPort: cfg.controlPort, profile: cfg.profile, token: cfg.token,
             listeners: currentListeners,
-            taps: taps, responder: responder, prober: prober, logger: logger, hostFacts: { await HostFactsReader.readOffThread() })
+            taps: taps, responder: responder, prober: prober, logger: logger, hostFacts: { await HostFactsReader.readOffThread(address: cfg.address) }
+        )
         let control: any Channel
         let connections = ControlConnections(limit: 128)
         do {

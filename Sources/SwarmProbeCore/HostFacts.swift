@@ -14,11 +14,14 @@ public struct HostFacts: Codable, Sendable, Equatable, Hashable {
     public var ingressPorts: [PublishedPort]?
     /// Every IPv4 base chain (families `ip` and `inet`) hooked on forward; nil: nft could not be read.
     public var forwardChains: [ForwardChain]?
+    /// The interface holding the agent's address: what VXLAN leaves by.
+    public var interface: InterfaceFacts?
 
     public init(
         ipForward: Bool? = nil, forwardPolicy: String? = nil, routes: [HostRoute] = [], ingressPorts: [PublishedPort]? = nil,
-        forwardChains: [ForwardChain]? = nil
+        forwardChains: [ForwardChain]? = nil, interface: InterfaceFacts? = nil
     ) {
+        self.interface = interface
         self.ipForward = ipForward
         self.forwardPolicy = forwardPolicy
         self.routes = routes
@@ -28,7 +31,7 @@ public struct HostFacts: Codable, Sendable, Equatable, Hashable {
 
     enum CodingKeys: String, CodingKey {
         case ipForward = "ip_forward", forwardPolicy = "forward_policy", routes, ingressPorts = "ingress_ports"
-        case forwardChains = "forward_chains"
+        case forwardChains = "forward_chains", interface
     }
 
     /// iptables-nft's `ip filter FORWARD`, the chain Docker writes its rules into; nil when it is not there.
@@ -130,4 +133,28 @@ public struct MeshSubnets: Sendable, Equatable, Hashable {
     /// 10.0.0.0/8 (a /24 per overlay).
     public static let docker = MeshSubnets(
         ingress: CIDR("10.255.0.0/16")!, gatewayBridge: CIDR("172.18.0.0/16")!, addressPools: [CIDR("10.0.0.0/8")!])
+}
+
+/// The interface the agent's address is on: its MTU, its driver, and its transmit checksum offloads (from
+/// `ethtool -k`), which some drivers get wrong for VXLAN. nil fields: not readable (no ethtool, a virtual device).
+public struct InterfaceFacts: Codable, Sendable, Equatable, Hashable {
+    public var name: String
+    public var mtu: Int?
+    /// The kernel driver (`vmxnet3`, `ena`, `virtio_net`); nil for a device without one (veth, bridge).
+    public var driver: String?
+    /// `tx-checksumming`, and its `tx-checksum-ip-generic` part: the NIC fills in checksums, VXLAN's inner ones too.
+    public var txChecksumming: Bool?
+    public var txChecksumIPGeneric: Bool?
+
+    public init(name: String, mtu: Int? = nil, driver: String? = nil, txChecksumming: Bool? = nil, txChecksumIPGeneric: Bool? = nil) {
+        self.name = name
+        self.mtu = mtu
+        self.driver = driver
+        self.txChecksumming = txChecksumming
+        self.txChecksumIPGeneric = txChecksumIPGeneric
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case name, mtu, driver, txChecksumming = "tx_checksumming", txChecksumIPGeneric = "tx_checksum_ip_generic"
+    }
 }

@@ -1,6 +1,20 @@
 /// Reads the host facts out of what the kernel and nft print. Pure: the agent hands in the text, so every
 /// parser is tested on saved outputs. Whatever cannot be read is nil, never an error.
 public enum HostFactsParser {
+    /// `ethtool -k IF` (`feature: on|off [fixed]` per line, after a `Features for IF:` header): each feature's state.
+    public static func ethtoolFeatures(_ text: String) -> [String: Bool] {
+        var out: [String: Bool] = [:]
+        for line in text.split(separator: "\n") {
+            let parts = line.split(separator: ":", maxSplits: 1)
+            guard parts.count == 2 else { continue }
+            let name = String(parts[0].drop { $0 == " " || $0 == "\t" })
+            let value = parts[1].split(separator: " ").first.map(String.init)
+            guard !name.isEmpty, !name.contains(" "), let value, value == "on" || value == "off" else { continue }
+            out[name] = value == "on"
+        }
+        return out
+    }
+
     /// `/proc/sys/net/ipv4/ip_forward`: `1` or `0`.
     public static func ipForward(_ text: String) -> Bool? {
         switch text.trimmingWhitespace {

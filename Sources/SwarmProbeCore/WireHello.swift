@@ -169,6 +169,14 @@ extension HostFacts: WireMessage {
             }
             w.raw("]")
         }
+        if let i = interface {
+            w.raw(",\"interface\":{\"name\":"); w.string(i.name)
+            if let mtu = i.mtu { w.raw(",\"mtu\":"); w.int(mtu) }
+            if let d = i.driver { w.raw(",\"driver\":"); w.string(d) }
+            if let c = i.txChecksumming { w.raw(c ? ",\"tx_checksumming\":true" : ",\"tx_checksumming\":false") }
+            if let c = i.txChecksumIPGeneric { w.raw(c ? ",\"tx_checksum_ip_generic\":true" : ",\"tx_checksum_ip_generic\":false") }
+            w.raw("}")
+        }
         w.raw("}")
     }
 
@@ -196,12 +204,31 @@ extension HostFacts: WireMessage {
             case "ingress_ports": facts.ingressPorts = try r.isNull() ? nil : try r.list { () throws(WireError) in try r.kind() }
             case "forward_chains":
                 facts.forwardChains = try r.isNull() ? nil : try r.list { () throws(WireError) in try ForwardChain(reading: r) }
+            case "interface": facts.interface = try r.isNull() ? nil : try InterfaceFacts(reading: r)
             default: return false
             }
             return true
         }
         facts.routes = try r.required(routes, "routes")
         self = facts
+    }
+}
+
+extension InterfaceFacts {
+    init(reading r: WireReader) throws(WireError) {
+        var name: String?, mtu: Int?, driver: String?, checksumming: Bool?, generic: Bool?
+        try r.fields { key throws(WireError) in
+            switch key {
+            case "name": name = try r.string()
+            case "mtu": mtu = try r.isNull() ? nil : try r.int(in: 68...65535)
+            case "driver": driver = try r.isNull() ? nil : try r.string()
+            case "tx_checksumming": checksumming = try r.isNull() ? nil : try r.bool()
+            case "tx_checksum_ip_generic": generic = try r.isNull() ? nil : try r.bool()
+            default: return false
+            }
+            return true
+        }
+        self.init(name: try r.required(name, "name"), mtu: mtu, driver: driver, txChecksumming: checksumming, txChecksumIPGeneric: generic)
     }
 }
 

@@ -10,6 +10,8 @@ import SwarmProbeCore
 /// - `forward-drop-policy` (information): such a chain with no port published here yet. Docker sets
 ///   `ip filter FORWARD` to drop itself and adds its accept rules, so a drop policy with Docker's chains in
 ///   it is normal and no finding at all.
+/// - `checksum-offload-vxlan` (required): the interface's driver is one known to corrupt VXLAN checksums and its
+///   transmit checksum offload is on.
 /// - `route-overlaps-ingress`, `route-overlaps-gateway-bridge` (required when the route lies inside that
 ///   subnet: its hosts exist and are shadowed; information when the route only covers it),
 ///   `route-overlaps-address-pool` (information: an overlay breaks only when given an overlapping /24).
@@ -24,6 +26,7 @@ public enum HostFindings {
         case routeOverlapsIngress = "route-overlaps-ingress"
         case routeOverlapsGatewayBridge = "route-overlaps-gateway-bridge"
         case routeOverlapsAddressPool = "route-overlaps-address-pool"
+        case checksumOffloadVxlan = "checksum-offload-vxlan"
     }
 
     public static func findings(node: String, facts: HostFacts, subnets: MeshSubnets = .docker) -> [NodeFinding] {
@@ -43,11 +46,30 @@ public enum HostFindings {
                         + "then look for what turned it off (a sysctl file, systemd-networkd's `IPForward=no`)",
                     required: docker))
         }
+        if let f = offloadFinding(node: node, facts.interface) { out.append(f) }
         out += forwardFindings(node: node, facts: facts)
         for route in facts.routes {
             if let f = routeFinding(node: node, route: route, subnets: subnets) { out.append(f) }
         }
         return out
+    }
+
+    /// Drivers whose transmit checksum offload is known to corrupt VXLAN-encapsulated packets: the overlay's traffic
+    /// between containers dies while ping and the swarm's own ports work (vmxnet3: moby#41775, #43386,
+    /// calico#9433, fedora-coreos-tracker#1372).
+    static let vxlanChecksumBreakers: Set<String> = ["vmxnet3"]
+
+    static func offloadFinding(node: String, _ i: InterfaceFacts?) -> NodeFinding? {
+        guard let i, let driver = i.driver, vxlanChecksumBreakers.contains(driver),
+            i.txChecksumIPGeneric == true || (i.txChecksumIPGeneric == nil && i.txChecksumming == true)
+        else { return nil }
+        return NodeFinding(
+            node: node, code: Code.checksumOffloadVxlan.rawValue,
+            detail: "\(i.name) (driver \(driver)) computes transmit checksums itself, and \(driver) gets VXLAN's wrong: overlay "
+                + "traffic between containers is dropped while ping and the swarm's own ports work (moby#41775, #43386)",
+            fix: "`ethtool -K \(i.name) tx-checksum-ip-generic off` on \(node), and keep it at boot (a udev rule or NetworkManager's "
+                + "`ethtool.feature-tx-checksum-ip-generic off`)",
+            required: true)
     }
 
     static func forwardFindings(node: String, facts: HostFacts) -> [NodeFinding] {

@@ -192,7 +192,29 @@ struct HostFactsTests {
             ForwardChain(
                 family: "ip", table: "filter", chain: "FORWARD", policy: "drop", jumps: ["DOCKER-USER", "DOCKER-INGRESS"], acceptsPublished: true),
             ForwardChain(family: "inet", table: "firewalld", chain: "filter_FORWARD", policy: "accept", endsInDrop: true),
+        ],
+        interface: InterfaceFacts(name: "ens192", mtu: 1500, driver: "vmxnet3", txChecksumming: true, txChecksumIPGeneric: true))
+
+    @Test(
+        "ethtool -k: the transmit checksum offloads of vmxnet3, ena and virtio, as saved",
+        arguments: [
+            ("ethtool-vmxnet3.txt", true, true), ("ethtool-vmxnet3-fixed.txt", false, false), ("ethtool-ena.txt", true, false),
+            ("ethtool-virtio.txt", true, true),
         ])
+    func ethtool(_ file: String, _ checksumming: Bool, _ generic: Bool) throws {
+        let features = HostFactsParser.ethtoolFeatures(try Self.text(file))
+        #expect(features["tx-checksumming"] == checksumming)
+        #expect(features["tx-checksum-ip-generic"] == generic)
+        // `[fixed]` is read as the state it holds; headers and blank lines are no features.
+        #expect(features["highdma"] ?? true)
+        #expect(features.keys.allSatisfy { !$0.hasPrefix("Features") && !$0.isEmpty })
+    }
+
+    @Test("ethtool output that is not ethtool's: no features, no error")
+    func ethtoolJunk() {
+        #expect(HostFactsParser.ethtoolFeatures("").isEmpty)
+        #expect(HostFactsParser.ethtoolFeatures("Cannot get device features: Operation not supported\nx: maybe\n").isEmpty)
+    }
 
     static func hello(_ host: HostFacts?, micros: Int? = nil) -> HelloResponse {
         HelloResponse(
@@ -235,6 +257,8 @@ struct HostFactsTests {
             (#""host":{"routes":[],"ingress_ports":["8080/xdp"]}"#, "hello: field `host.ingress_ports[0]`: not a traffic kind"),
             (#""host":{"routes":[],"forward_chains":[{"family":"ip"}]}"#, "hello: field `host.forward_chains[0].table` is missing"),
             (#""host":[]"#, "hello: field `host`: expected an object"),
+            (#""host":{"routes":[],"interface":{"mtu":1500}}"#, "hello: field `host.interface.name` is missing"),
+            (#""host":{"routes":[],"interface":{"name":"eth0","mtu":9}}"#, "hello: field `host.interface.mtu`: 9 is outside"),
             (#""host_facts_micros":-1"#, "hello: field `host_facts_micros`: -1 is outside"),
         ])
     func badFacts(_ member: String, _ message: String) throws {
@@ -253,7 +277,10 @@ struct HostFactsTests {
     func resultsJSON() throws {
         let data = try JSONDocument.encoder().encode(Self.facts)
         let text = String(decoding: data, as: UTF8.self)
-        for key in ["ip_forward", "forward_policy", "routes", "ingress_ports", "forward_chains", "accepts_published", "ends_in_drop"] {
+        for key in [
+            "ip_forward", "forward_policy", "routes", "ingress_ports", "forward_chains", "accepts_published", "ends_in_drop", "interface",
+            "tx_checksum_ip_generic",
+        ] {
             #expect(text.contains("\"\(key)\""), "\(key)")
         }
         #expect(try JSONDecoder().decode(HostFacts.self, from: data) == Self.facts)

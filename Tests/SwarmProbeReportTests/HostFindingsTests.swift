@@ -26,6 +26,16 @@ struct HostFindingsTests {
         return f
     }
 
+    /// A node whose interface has `driver` and the offloads of a saved `ethtool -k`.
+    static func offload(_ driver: String?, _ ethtool: String) throws -> HostFacts {
+        let features = HostFactsParser.ethtoolFeatures(try saved(ethtool))
+        return HostFacts(
+            ipForward: true,
+            interface: InterfaceFacts(
+                name: "ens192", mtu: 1500, driver: driver, txChecksumming: features["tx-checksumming"],
+                txChecksumIPGeneric: features["tx-checksum-ip-generic"]))
+    }
+
     static func route(_ prefix: String, _ device: String = "eth0") -> HostFacts {
         HostFacts(routes: [HostRoute(destination: CIDR(prefix)!, device: device)])
     }
@@ -48,6 +58,18 @@ struct HostFindingsTests {
             name: "ip_forward off before Docker runs (pre-flight): dockerd turns it on, information",
             facts: { try Self.facts(ipForward: false, nft: "nft-ufw.txt") }, expected: ["(ip-forward-off)", "(forward-drop-policy)"]),
         Case(name: "nothing read: nothing claimed", facts: { HostFacts() }, expected: []),
+        Case(
+            name: "vmxnet3 with transmit checksum offload on: VXLAN breaks", facts: { try Self.offload("vmxnet3", "ethtool-vmxnet3.txt") },
+            expected: ["checksum-offload-vxlan"]),
+        Case(
+            name: "vmxnet3 with the offload turned off: the fix holds", facts: { try Self.offload("vmxnet3", "ethtool-vmxnet3-fixed.txt") },
+            expected: []),
+        Case(name: "ena: not a known breaker", facts: { try Self.offload("ena", "ethtool-ena.txt") }, expected: []),
+        Case(name: "virtio_net: not a known breaker", facts: { try Self.offload("virtio_net", "ethtool-virtio.txt") }, expected: []),
+        Case(
+            name: "vmxnet3 without ethtool: nothing claimed",
+            facts: { HostFacts(ipForward: true, interface: InterfaceFacts(name: "ens192", mtu: 1500, driver: "vmxnet3")) }, expected: []),
+        Case(name: "a veth (no driver): nothing claimed", facts: { try Self.offload(nil, "ethtool-virtio.txt") }, expected: []),
         Case(
             name: "Docker's DOCKER-INGRESS rules lost while ports are published", facts: { try Self.facts(nft: "nft-docker-lost-ingress-rules.txt") },
             expected: ["forward-drops-published-ports"]),
