@@ -197,7 +197,8 @@ public enum Merge {
                 var c = check(
                     from: from, fromName: vantage.name, fromAddress: vantage.address, to: j, kind: kind,
                     kindIndex: publishedKindIDs[p], listener: publishedListeners[p][j], required: true,
-                    forwarded: target.live, watched: publishedListeners[p][j] != nil)
+                    // From the node itself (the check runs there), the probe never crosses its interface: its taps cannot judge.
+                    forwarded: target.live, watched: publishedListeners[p][j] != nil && nodes[j].address != vantage.address)
                 c.published = info
                 try body(c)
             }

@@ -80,6 +80,24 @@ struct PublishedMergeTests {
         #expect(plan.nodes.contains { $0.address == IPAddress("10.9.0.100")! })
     }
 
+    @Test("probed from a node itself: its taps cannot judge a probe that never crosses its interface")
+    func fromTheNodeItself() {
+        var g = gathered()
+        g.vantage = VantageRef(name: "lb", address: nodes[2].address)
+        // w2's interface tap is up and saw nothing: from w2 itself that is no evidence of a network drop.
+        let listeners = (profile.enabledKinds.map(\.kindID) + [web]).map { ListenerState(kind: $0, mode: .listening) }
+        let taps = [TapState(tap: .interface, active: true), TapState(tap: .nflog, active: true)]
+        g.recordHello(
+            nodes[2], HelloResponse(agentVersion: "t", address: nodes[2].address, timeMs: 0, profile: "swarm", listeners: listeners, taps: taps),
+            clockOffsetMs: 0)
+        let w2 = decided(g).first { $0.published != nil && $0.to == "w2" }
+        #expect(w2?.receiver?.capture == nil && w2?.location != .network, "\(String(describing: w2))")
+        // The same from elsewhere: the tap's silence says the network dropped it.
+        g.vantage = VantageRef(name: "lb", address: IPAddress("10.9.0.100")!)
+        let remote = decided(g).first { $0.published != nil && $0.to == "w2" }
+        #expect(remote?.location == .network, "\(String(describing: remote))")
+    }
+
     @Test("interrupted before the vantage reported: its checks are undecided, not blocked")
     func interrupted() {
         let published = decided(gathered(vantageReported: false), complete: false).filter { $0.published != nil }
