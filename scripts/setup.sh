@@ -4,7 +4,8 @@
 #   scripts/setup.sh --tests   also docker.io and busybox-static (the real-swarm integration tests),
 #                              openssh-server and openssh-client (check --ssh on the lab),
 #                              nmap and netcat-openbsd (the bench mesh test), moto and awscli,
-#                              systemd (systemd-analyze) and strace (deploy/swarmprobe-agent.service's test)
+#                              systemd (systemd-analyze) and strace (deploy/swarmprobe-agent.service's test),
+#                              faketime (an agent whose clock is off)
 #   scripts/setup.sh --bench   also nmap and netcat-openbsd (`swarmprobe bench mesh` runs them as peers)
 # Options may be combined.
 set -euo pipefail
@@ -34,6 +35,8 @@ if [ $tests -eq 1 ]; then
   # agent does under its sandbox; setpriv (util-linux) is always there.
   command -v systemd-analyze >/dev/null 2>&1 || need+=(systemd)
   command -v strace >/dev/null 2>&1 || need+=(strace)
+  # The clock tests run an agent whose clock is set ahead with libfaketime.
+  command -v faketime >/dev/null 2>&1 || need+=(faketime)
 fi
 if [ ${#need[@]} -gt 0 ]; then
   SUDO=""

@@ -66,7 +66,10 @@ final class ControlHTTPHandler: ChannelInboundHandler {
                 refuse(context, Self.reply(.payloadTooLarge, "request body over 4 MiB"))
             } else if let failure = service.precheck(authorization: h.headers.first(name: "authorization")) {
                 // Nothing of a request that cannot authenticate is read further: answer now and close.
-                refuse(context, Self.reply(failure == .busy ? .serviceUnavailable : .unauthorized, failure.description))
+                refuse(
+                    context,
+                    ControlReply(
+                        status: failure == .busy ? .serviceUnavailable : .unauthorized, body: WireCodec.encode(ErrorResponse.refusal(failure))))
             }
         case .body(var chunk):
             guard refusal == nil else { return }

@@ -105,7 +105,7 @@ final class ControlService: Sendable {
         case .failure(let failure):
             logger.notice("control: refused \(method.rawValue) \(path): \(failure)")
             let status: HTTPResponseStatus = failure == .busy ? .serviceUnavailable : .unauthorized
-            return ControlReply(status: status, body: errorBody(failure.description))
+            return ControlReply(status: status, body: WireCodec.encode(ErrorResponse.refusal(failure)))
         case .success(let n):
             nonce = n
         }

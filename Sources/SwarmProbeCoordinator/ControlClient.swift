@@ -7,7 +7,17 @@ import SwarmProbeCore
 /// Why an agent could not be used, in words for the report.
 public struct AgentCallError: Error, Sendable, CustomStringConvertible {
     public var health: AgentHealth
+    /// The agent's clock minus this host's, when it refused the request for its time; and the least it can be
+    /// (`ClockOffset.sure`).
+    public var clockOffsetMs: Int?
+    public var clockOffsetSureMs: Int?
     public var description: String { health.detail ?? health.status.rawValue }
+
+    init(health: AgentHealth, clockOffsetMs: Int? = nil, clockOffsetSureMs: Int? = nil) {
+        self.health = health
+        self.clockOffsetMs = clockOffsetMs
+        self.clockOffsetSureMs = clockOffsetSureMs
+    }
 }
 
 /// Calls one agent's signed control API and checks the signature on its answers.
@@ -89,7 +99,8 @@ struct ControlClient: Sendable {
     private func send(_ prepared: Prepared, timeout: TimeAmount) async throws(AgentCallError) -> Answer {
         let path = prepared.path, body = prepared.body
         let endpoint = "\(prepared.node.control)"
-        let signed = ControlAuth.sign(key: token.controlKey, method: "POST", path: path, body: body, timeMs: nowMs())
+        let sentMs = nowMs()
+        let signed = ControlAuth.sign(key: token.controlKey, method: "POST", path: path, body: body, timeMs: sentMs)
         var req = HTTPClientRequest(url: "http://\(endpoint)\(path)")
         req.method = .POST
         req.headers.add(name: "authorization", value: signed.header)
@@ -107,8 +118,19 @@ struct ControlClient: Sendable {
         }
         let status = Int(response.status.code)
         if status == 401 {
-            let reason = (try? WireCodec.decode(ErrorResponse.self, from: bytes, source: ""))?.error ?? "no reason given"
-            throw AgentCallError(health: AgentHealth(.authFailed, "\(reason) (at \(endpoint))"))
+            let refusal = try? WireCodec.decode(ErrorResponse.self, from: bytes, source: "")
+            // Refused for its time: the agent's clock came with the refusal, so say by how much the clocks differ.
+            if let agentMs = refusal?.timeMs {
+                let receivedMs = nowMs()
+                let offset = Int(agentMs) - Int((sentMs + receivedMs) / 2)
+                throw AgentCallError(
+                    health: AgentHealth(
+                        .authFailed,
+                        "its clock is \(ClockOffset.words(offset)) this host's, outside the 60 s a signed request may be off by (at \(endpoint)); sync both with NTP (chrony)"
+                    ), clockOffsetMs: offset,
+                    clockOffsetSureMs: ClockOffset.sure(agentMs: Int(agentMs), sentMs: Int(sentMs), receivedMs: Int(receivedMs)))
+            }
+            throw AgentCallError(health: AgentHealth(.authFailed, "\(refusal?.error ?? "no reason given") (at \(endpoint))"))
         }
         guard
             ControlAuth.verifyResponse(

@@ -122,12 +122,19 @@ public final class Coordinator: Sendable {
                             $0.health[node.name] = health
                             $0.hello[node.name] = hello
                             $0.clockOffsetMs[node.name] = offset
+                            $0.clockOffsetSureMs[node.name] = ClockOffset.sure(agentMs: Int(hello.timeMs), sentMs: Int(t0), receivedMs: Int(t1))
                             $0.controlRTTMicros[node.name] = rtt
                         }
                     } catch {
                         guard !Task.isCancelled else { return }
                         logger.debug("hello \(node.name): \(error)")
-                        gathered.withLockedValue { $0.health[node.name] = error.health }
+                        gathered.withLockedValue {
+                            $0.health[node.name] = error.health
+                            if let offset = error.clockOffsetMs {
+                                $0.clockOffsetMs[node.name] = offset
+                                $0.clockOffsetSureMs[node.name] = error.clockOffsetSureMs
+                            }
+                        }
                     }
                 }
             }

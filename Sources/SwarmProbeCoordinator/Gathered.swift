@@ -11,6 +11,8 @@ public struct Gathered: Sendable {
     public var health: [String: AgentHealth] = [:]
     public var hello: [String: HelloResponse] = [:]
     public var clockOffsetMs: [String: Int] = [:]
+    /// The least each clock offset can be, whatever the round trip hid (`ClockOffset.sure`): what findings judge by.
+    public var clockOffsetSureMs: [String: Int] = [:]
     /// Hello round trips, microseconds.
     public var controlRTTMicros: [String: Int] = [:]
     /// The longest probe timeout any path got.

@@ -294,12 +294,20 @@ public enum Merge {
     /// node whose agent answered the hello with them from the node's own address (another address: perhaps
     /// another machine's agent). Not for nodes on loopback addresses: those are agents side by side on one
     /// machine (the loopback demo), not swarm nodes, and its settings are not theirs.
+    /// And a node whose clock is off this host's by more than swarm tolerates, measured at the hello (or told by
+    /// an agent that refused the hello for its time).
     public static func nodeFindings(inventory: Inventory, gathered g: Gathered, subnets: MeshSubnets = .docker) -> [NodeFinding] {
         inventory.nodes.flatMap { node -> [NodeFinding] in
+            var out: [NodeFinding] = []
+            if let sure = g.clockOffsetSureMs[node.name], let offset = g.clockOffsetMs[node.name],
+                let f = HostFindings.clockFinding(node: node.name, offsetMs: offset, sureMs: sure)
+            {
+                out.append(f)
+            }
             guard let hello = g.hello[node.name], let facts = hello.host, hello.address == node.address,
                 !loopback.contains(where: { $0.contains(node.address) })
-            else { return [] }
-            return HostFindings.findings(node: node.name, facts: facts, subnets: subnets)
+            else { return out }
+            return out + HostFindings.findings(node: node.name, facts: facts, subnets: subnets)
         }
     }
 

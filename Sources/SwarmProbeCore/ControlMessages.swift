@@ -241,9 +241,19 @@ public struct LogResponse: Sendable, Equatable {
 public struct ErrorResponse: Sendable, Equatable {
     public var error: String
     public var protocolVersion: Int?
+    /// The agent's clock (ms since 1970) when it refused a request for its time (too old, or from the future):
+    /// what lets the coordinator say by how much the clocks differ rather than only that authentication failed.
+    public var timeMs: Int64?
 
-    public init(error: String, protocolVersion: Int? = ControlProtocol.version) {
+    public init(error: String, protocolVersion: Int? = ControlProtocol.version, timeMs: Int64? = nil) {
         self.error = error
         self.protocolVersion = protocolVersion
+        self.timeMs = timeMs
+    }
+
+    /// The refusal of a request that fails authentication; the agent's clock with it when the request's time was
+    /// the reason (the clock is no secret: any TCP timestamp or HTTP Date gives it away).
+    public static func refusal(_ failure: ControlAuth.Failure) -> ErrorResponse {
+        ErrorResponse(error: failure.description, timeMs: failure == .stale || failure == .future ? Int64(nowMs()) : nil)
     }
 }

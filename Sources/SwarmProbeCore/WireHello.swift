@@ -276,19 +276,21 @@ extension ErrorResponse: WireMessage {
     public func write(to w: inout JSONLine) {
         w.raw("{\"error\":"); w.string(error)
         if let p = protocolVersion { w.raw(",\"protocol\":"); w.int(p) }
+        if let t = timeMs { w.raw(",\"time_ms\":"); w.int(Int(t)) }
         w.raw("}")
     }
 
     public init(reading r: WireReader) throws(WireError) {
-        var error: String?, version: Int?
+        var error: String?, version: Int?, time: Int?
         try r.fields { key throws(WireError) in
             switch key {
             case "error": error = try r.string()
             case "protocol": version = try r.optionalInt()
+            case "time_ms": time = try r.isNull() ? nil : try r.int(in: 0...Int(Int64.max / 2))
             default: return false
             }
             return true
         }
-        self.init(error: try r.required(error, "error"), protocolVersion: version)
+        self.init(error: try r.required(error, "error"), protocolVersion: version, timeMs: time.map(Int64.init))
     }
 }

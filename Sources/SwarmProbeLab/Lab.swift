@@ -313,15 +313,18 @@ public final class Lab: @unchecked Sendable {
     /// Starts `binary agent` in each node's namespace; returns when all are ready.
     /// `user`: run the agents as this unprivileged user (`runuser`), to see them without capture privileges.
     /// `leanBinary`: run the agent-only `swarmprobe-agent` at that path instead of `binary agent`.
+    /// `clockAhead`: seconds a node's agent sees its wall clock ahead (negative: behind), through libfaketime.
     public func startAgents(
         binary: String, tokenFile: String, extraArguments: [String] = [], only: [String]? = nil,
-        user: String? = nil, leanBinary: String? = nil
+        user: String? = nil, leanBinary: String? = nil, clockAhead: [String: Int] = [:]
     ) throws {
         let asUser = user.map { ["runuser", "-u", $0, "--"] } ?? []
         let command = leanBinary.map { [$0] } ?? [binary, "agent"]
         let specs = nodes.filter { only?.contains($0.name) ?? true }.map { node in
-            AgentSupervisor.Spec(
-                name: node.name, launcher: ["ip", "netns", "exec", node.namespace] + asUser,
+            // Only the wall clock: the agent's timers run on the monotonic one, which stays true.
+            let faked = clockAhead[node.name].map { ["env", "FAKETIME_DONT_FAKE_MONOTONIC=1", "faketime", "-f", String(format: "%+ds", $0)] } ?? []
+            return AgentSupervisor.Spec(
+                name: node.name, launcher: ["ip", "netns", "exec", node.namespace] + asUser + faked,
                 arguments: command + ["--address", node.address.description, "--token-file", tokenFile] + extraArguments)
         }
         try agents.start(specs)

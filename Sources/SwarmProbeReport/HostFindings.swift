@@ -10,6 +10,7 @@ import SwarmProbeCore
 /// - `forward-drop-policy` (information): such a chain with no port published here yet. Docker sets
 ///   `ip filter FORWARD` to drop itself and adds its accept rules, so a drop policy with Docker's chains in
 ///   it is normal and no finding at all.
+/// - `clock-offset` (required): the node's clock is more than 1 s off the coordinator's.
 /// - `checksum-offload-vxlan` (required): the interface's driver is one known to corrupt VXLAN checksums and its
 ///   transmit checksum offload is on.
 /// - `route-overlaps-ingress`, `route-overlaps-gateway-bridge` (required when the route lies inside that
@@ -27,6 +28,21 @@ public enum HostFindings {
         case routeOverlapsGatewayBridge = "route-overlaps-gateway-bridge"
         case routeOverlapsAddressPool = "route-overlaps-address-pool"
         case checksumOffloadVxlan = "checksum-offload-vxlan"
+        case clockOffset = "clock-offset"
+    }
+
+    /// A clock surely more than `ClockOffset.toleranceMs` off this host's (`sureMs`: the least the offset can be,
+    /// whatever a slow round trip hid); worded with the best estimate, `offsetMs`. Required: swarm's raft and TLS
+    /// do not tolerate it.
+    public static func clockFinding(node: String, offsetMs: Int, sureMs: Int) -> NodeFinding? {
+        guard abs(sureMs) > ClockOffset.toleranceMs else { return nil }
+        return NodeFinding(
+            node: node, code: Code.clockOffset.rawValue,
+            detail: "its clock is \(ClockOffset.words(offsetMs)) this host's; swarm's raft and mutual TLS want clocks within "
+                + "1 s (a join fails with a certificate \"not yet valid\": moby#24078, #25112)",
+            fix: "run NTP on \(node) and on this host (`apt-get install chrony`, or `timedatectl set-ntp true`); `chronyc makestep` "
+                + "steps a clock that is far off at once",
+            required: true)
     }
 
     public static func findings(node: String, facts: HostFacts, subnets: MeshSubnets = .docker) -> [NodeFinding] {

@@ -323,3 +323,31 @@ struct HostFactsTests {
         #expect(again.nodeFindings == r.nodeFindings)
     }
 }
+
+/// Clock offsets: the least an offset can be, and how it is said.
+struct ClockOffsetTests {
+    @Test(
+        "the least an offset can be, whatever the round trip hid",
+        arguments: [(5_000, 1_000, 2_000, 3_000), (1_500, 1_000, 2_000, 0), (400, 1_000, 2_000, -600), (2_000, 1_000, 2_000, 0)])
+    func sure(_ agent: Int, _ sent: Int, _ received: Int, _ least: Int) {
+        #expect(ClockOffset.sure(agentMs: agent, sentMs: sent, receivedMs: received) == least)
+    }
+
+    @Test(
+        "in words",
+        arguments: [
+            (1_234, "1.2 s ahead of"), (-9_960, "10 s behind"), (59_600, "1 min ahead of"), (-119_600, "2 min behind"),
+            (125_000, "2 min 5 s ahead of"), (7_260_000, "2 h 1 min ahead of"), (0, "0.0 s ahead of"),
+        ])
+    func words(_ ms: Int, _ text: String) {
+        #expect(ClockOffset.words(ms) == text)
+    }
+
+    @Test("the agent's refusal carries its clock only when the request's time was the reason")
+    func refusal() throws {
+        #expect(ErrorResponse.refusal(.stale).timeMs != nil && ErrorResponse.refusal(.future).timeMs != nil)
+        #expect(ErrorResponse.refusal(.badMAC).timeMs == nil && ErrorResponse.refusal(.replayed).timeMs == nil)
+        let e = ErrorResponse(error: "too old", timeMs: 1_790_000_000_123)
+        #expect(try WireCodec.decode(ErrorResponse.self, from: WireCodec.encode(e), source: "refusal") == e)
+    }
+}

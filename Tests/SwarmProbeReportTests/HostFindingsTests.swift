@@ -115,6 +115,14 @@ struct HostFindingsTests {
             expected: ["route-overlaps-ingress"]),
     ]
 
+    @Test(
+        "a clock finding only when the offset is surely past 1 s, worded with the best estimate",
+        arguments: [(1_400, 900, nil), (1_400, 1_100, "1.4 s ahead of"), (-90_000, -89_000, "1 min 30 s behind"), (200, 0, nil)])
+    func clock(_ offset: Int, _ sure: Int, _ words: String?) {
+        let f = HostFindings.clockFinding(node: "w1", offsetMs: offset, sureMs: sure)
+        #expect(f.map { $0.code == "clock-offset" && $0.required && $0.detail.contains(words ?? "-") } ?? (words == nil), "\(String(describing: f))")
+    }
+
     @Test(arguments: cases)
     func findings(_ c: Case) throws {
         let found = HostFindings.findings(node: "w1", facts: try c.facts(), subnets: c.subnets)
