@@ -35,9 +35,7 @@ enum HostFactsReader {
     static func interface(_ name: String) -> InterfaceFacts {
         var facts = InterfaceFacts(name: name)
         let sys = "/sys/class/net/\(name)"
-        if let text = try? String(contentsOfFile: sys + "/mtu", encoding: .utf8) {
-            facts.mtu = Int(text.trimmingCharacters(in: .whitespacesAndNewlines))
-        }
+        facts.mtu = mtu(name)
         if let target = try? FileManager.default.destinationOfSymbolicLink(atPath: sys + "/device/driver") {
             facts.driver = URL(fileURLWithPath: target).lastPathComponent
         }
@@ -49,6 +47,12 @@ enum HostFactsReader {
             facts.txChecksumIPGeneric = features["tx-checksum-ip-generic"]
         }
         return facts
+    }
+
+    /// The interface's MTU from sysfs.
+    static func mtu(_ name: String) -> Int? {
+        guard let text = try? String(contentsOfFile: "/sys/class/net/\(name)/mtu", encoding: .utf8) else { return nil }
+        return Int(text.trimmingCharacters(in: .whitespacesAndNewlines))
     }
 
     /// `read(address:)` on a thread of its own (it waits on nft), not on one of the few that run every task.

@@ -13,7 +13,10 @@ public enum ProbeListener {
         let id = kind.kindID
         switch kind.proto {
         case .udp:
+            // The data path's listener takes path MTU probes of up to a jumbo frame (NIO reads 2 KiB by default).
+            let largest = kind.dataPath ? ProbePacket.maximumSize + VXLANFrame.headerSize : 2048
             return try await DatagramBootstrap(group: group)
+                .channelOption(.recvAllocator, value: FixedSizeRecvByteBufferAllocator(capacity: largest))
                 .channelInitializer { channel in
                     channel.eventLoop.makeCompletedFuture {
                         try channel.pipeline.syncOperations.addHandler(DatagramProbeHandler(responder: responder, kind: id, framed: kind.dataPath))

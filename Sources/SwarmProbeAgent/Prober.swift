@@ -2,6 +2,7 @@ import Foundation
 import NIOConcurrencyHelpers
 import NIOCore
 import NIOPosix
+import SwarmProbeCapture
 import SwarmProbeCore
 
 /// Sends the probes of a plan and reports what came back.
@@ -17,6 +18,8 @@ final class Prober: Sendable {
     /// answered probes free their slot within a round trip. Each holds a socket (TCP: one per try), so
     /// the agent raises its open-file limit to match (`Agent.raiseOpenFileLimit`).
     let concurrency: Int
+    /// The MTU of the interface holding `address` (the path MTU ladder's top); 1500 when it cannot be read.
+    let interfaceMTU: Int
 
     init(
         group: any EventLoopGroup, address: IPAddress, token: ClusterToken, esp: ESPSocket?, framedKinds: Set<KindID>,
@@ -28,6 +31,7 @@ final class Prober: Sendable {
         self.esp = esp
         self.framedKinds = framedKinds
         self.concurrency = concurrency
+        self.interfaceMTU = NetworkInterfaces.device(for: address).flatMap(HostFactsReader.mtu) ?? 1500
     }
 
     /// Sends every probe of the plan; returns what each ended with, the probes that ended in silence, and
@@ -45,7 +49,9 @@ final class Prober: Sendable {
                 guard !progress.isStopped, let order = pending.popFirst() else { return }
                 group.addTask {
                     let timeout = TimeAmount.milliseconds(Int64(order.timeoutMs ?? request.timeoutMs))
-                    let (evidence, silent) = await self.probe(order, runID: runID, timeout: timeout, attempts: request.attempts, pacing: pacing)
+                    let (evidence, silent) = await self.probe(
+                        order, runID: runID, timeout: timeout, attempts: request.attempts, pacing: pacing,
+                        pathMTUNeeded: request.pathMTUNeeded)
                     let report = ProbeReport(target: order.target, kind: order.kind, evidence: evidence)
                     progress.ended(report, silent: silent)
                     return (report, silent)
@@ -62,8 +68,10 @@ final class Prober: Sendable {
         return (reports, silent, pacing.summary)
     }
 
+    /// `pathMTUNeeded`: on the data path, follow the probe with the path MTU ladder (`MTULadderClient`): once it
+    /// answered, or alongside it where the target only observes the port (nothing answers there).
     func probe(
-        _ order: ProbeOrder, runID: [UInt8], timeout: TimeAmount, attempts: Int, pacing: RunPacing
+        _ order: ProbeOrder, runID: [UInt8], timeout: TimeAmount, attempts: Int, pacing: RunPacing, pathMTUNeeded: Int? = nil
     ) async
         -> (SenderEvidence, SilentProbe?)
     {
@@ -73,15 +81,23 @@ final class Prober: Sendable {
         let pool = randomBytes(16 * count)  // one system call for every try's nonce
         let nonces = (0..<count).map { Array(pool[($0 * 16)..<($0 * 16 + 16)]) }
         let end: ProbeEnd
+        var mtu: MTULadder?
         let began = NIODeadline.now()  // before its socket: errs on the side of late
         let beganMs = Int64(nowMs())
         switch order.kind.proto {
         case .tcp:
             end = await probeTCP(order, nonces: nonces, runID: runID, timeout: timeout, pacing: pacing)
         case .udp:
-            end = await probeDatagram(
-                order, nonces: nonces, runID: runID, timeout: timeout, framed: framedKinds.contains(order.kind),
-                pacing: pacing)
+            let framed = framedKinds.contains(order.kind)
+            let ladder = framed && pathMTUNeeded != nil
+            if ladder && order.observed {
+                async let alongside = mtuLadder(order, runID: runID, timeout: timeout, needed: pathMTUNeeded)
+                end = await probeDatagram(order, nonces: nonces, runID: runID, timeout: timeout, framed: framed, pacing: pacing)
+                mtu = await alongside
+            } else {
+                end = await probeDatagram(order, nonces: nonces, runID: runID, timeout: timeout, framed: framed, pacing: pacing)
+                if ladder && end.outcome == .answered { mtu = await mtuLadder(order, runID: runID, timeout: timeout, needed: pathMTUNeeded) }
+            }
         case .esp:
             if let esp {
                 end = await esp.probe(order, nonces: nonces, runID: runID, timeout: timeout, auth: auth, from: address)
@@ -104,7 +120,7 @@ final class Prober: Sendable {
         let evidence = SenderEvidence(
             outcome: end.outcome, attempts: end.attemptsSent, rttMicros: end.rttMicros,
             detail: end.detail, nonces: used.map { Hex.encode($0) },
-            sourcePorts: end.sourcePorts)
+            sourcePorts: end.sourcePorts, mtu: mtu)
         guard end.outcome == .timeout, end.attemptsSent > 0 else { return (evidence, nil) }
         return (
             evidence,
@@ -114,12 +130,60 @@ final class Prober: Sendable {
         )
     }
 
-    private func packet(_ order: ProbeOrder, nonce: [UInt8], runID: [UInt8], replyPort: Int) -> [UInt8] {
+    private func packet(_ order: ProbeOrder, nonce: [UInt8], runID: [UInt8], replyPort: Int, padding: Int = 0) -> [UInt8] {
         ProbePacket(
             type: .probe, proto: order.kind.proto, targetPort: UInt16(order.kind.port ?? 0),
             replyPort: UInt16(replyPort), timeMs: nowMs(), nonce: nonce, runID: runID,
-            sender: address, target: order.target
+            sender: address, target: order.target, padding: padding, shortEcho: padding > 0
         ).encode(auth: auth)
+    }
+
+    // MARK: Path MTU
+
+    /// The ladder to `order.target` on its own socket; nil when the socket could not be opened.
+    private func mtuLadder(_ order: ProbeOrder, runID: [UInt8], timeout: TimeAmount, needed: Int?) async -> MTULadder? {
+        let remote: SocketAddress, local: SocketAddress
+        do {
+            remote = try order.target.socketAddress(port: order.kind.port ?? 0)
+            local = try address.socketAddress(port: 0)
+        } catch {
+            return nil
+        }
+        let sizes = PathMTU.ladder(interfaceMTU: interfaceMTU, needed: needed)
+        let pool = randomBytes(16 * sizes.count)
+        let headers = PathMTU.headers(toward: order.target) + ProbePacket.minimumSize
+        let loop = group.next()
+        let promise = loop.makePromise(of: MTULadder.self)
+        let auth = self.auth, observed = order.observed
+        let makePacket: @Sendable (_ nonce: [UInt8], _ size: Int, _ replyPort: Int) -> [UInt8] = { [self] nonce, size, port in
+            VXLANFrame.wrap(packet(order, nonce: nonce, runID: runID, replyPort: port, padding: max(1, size - headers)))
+        }
+        let bootstrap = DatagramBootstrap(group: loop)
+            .channelOption(.ipOption(.init(rawValue: 10)), value: 3)  // IP_MTU_DISCOVER = IP_PMTUDISC_PROBE
+            .channelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    let rungs = sizes.enumerated().map { i, size in
+                        MTULadderClient.Rung(size: size, nonce: Array(pool[(i * 16)..<(i * 16 + 16)]))
+                    }
+                    try channel.pipeline.syncOperations.addHandler(
+                        MTULadderClient(
+                            auth: auth, remote: remote, rungs: rungs, timeout: timeout, observed: observed, makePacket: makePacket,
+                            promise: promise))
+                }
+            }
+        do {
+            let channel = try await bootstrap.bind(to: local).get()
+            let ladder = await withTaskCancellationHandler {
+                try? await promise.futureResult.get()
+            } onCancel: {
+                channel.close(promise: nil)
+            }
+            try? await channel.close()
+            return ladder
+        } catch {
+            promise.succeed(MTULadder(rungs: []))
+            return nil
+        }
     }
 
     // MARK: TCP

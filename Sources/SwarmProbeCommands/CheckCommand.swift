@@ -76,6 +76,12 @@ struct CheckCommand: AsyncParsableCommand {
     @Option(help: ArgumentHelp("How the reports name this host when it probes published ports (default: its host name).", valueName: "name"))
     var clientName: String?
 
+    @Option(
+        help: ArgumentHelp(
+            "The overlay networks' MTU as containers see it (Docker's default 1450): every data path must carry it plus VXLAN's 50 bytes (and ESP's 26 when the profile is encrypted). With --docker or --swarm it is read from the overlay networks. `off`: no path MTU measurement.",
+            valueName: "bytes|off"))
+    var overlayMTU: String?
+
     @OptionGroup var output: OutputOptions
 
     @Flag(help: "Also audit the AWS security groups and network ACLs of the nodes, and put the rule behind each finding beside it.")
@@ -189,7 +195,8 @@ struct CheckCommand: AsyncParsableCommand {
         }
         let token = try deployment?.token ?? ClusterToken.load(path: tokenFile ?? "")
         let vantage = try targets.isEmpty ? nil : makeVantage(inv, token: token)
-        let options = CheckOptions(timeout: timeout.policy, attempts: attempts)
+        var options = CheckOptions(timeout: timeout.policy, attempts: attempts)
+        options.pathMTUNeeded = try await pathMTUNeeded(discovery, profile: prof)
         let progress = Self.progress(options)
 
         // Ctrl-C or SIGTERM: stop waiting, ask the agents for what they have so far (a few seconds at most),
@@ -279,6 +286,30 @@ struct CheckCommand: AsyncParsableCommand {
 }
 
 extension CheckCommand {
+    /// The packet size every data path must carry: from `--overlay-mtu`, else the live overlay networks', else
+    /// Docker's default; nil for `--overlay-mtu off`.
+    func pathMTUNeeded(_ discovery: DockerDiscovery.Discovery?, profile: Profile) async throws -> Int? {
+        let encrypted = profile.enabledKinds.contains { $0.proto == .esp }
+        switch overlayMTU {
+        case "off"?:
+            return nil
+        case let text?:
+            guard let mtu = Int(text) else { throw InputError(source: "--overlay-mtu", "expected a number of bytes or `off`, got \"\(text)\"") }
+            let needed = PathMTU.needed(overlayMTU: mtu, encrypted: encrypted)
+            guard (PathMTU.floor...PathMTU.largestProbe).contains(needed) else {
+                throw InputError(
+                    source: "--overlay-mtu",
+                    "\(mtu) needs \(needed)-byte packets on the data path, outside the \(PathMTU.floor)...\(PathMTU.largestProbe) this check can measure"
+                )
+            }
+            return needed
+        case nil:
+            guard let discovery else { return OverlayNetworks.defaultOption }
+            let needed = try await OverlayNetworks.neededPacketSize(discovery.endpoint)
+            return min(max(needed, PathMTU.floor), PathMTU.largestProbe)
+        }
+    }
+
     /// The published ports to probe: `--published`'s, and with the Engine API at hand the live services' (which
     /// replace a `--published` port of the same number).
     func publishedTargets(_ discovery: DockerDiscovery.Discovery?, profile: Profile) async throws -> [PublishedTarget] {
@@ -351,8 +382,17 @@ extension CheckCommand {
         var head = coordinator.resultsHead(complete: complete)
         var groups = CheckGroups(nodes: head.nodes, nodeFindings: head.nodeFindings)
         // Both passes decide on every core; grouping and writing take the blocks in plan order.
-        coordinator.forEachBlock(complete: complete, nonces: false, produce: Merge.keepChecks) { for c in $0 { groups.add(c) } }
+        var smallPaths: [CheckResult] = []
+        coordinator.forEachBlock(complete: complete, nonces: false, produce: Merge.keepChecks) {
+            for c in $0 {
+                groups.add(c)
+                if c.pathMTU?.tooSmall == true { smallPaths.append(c) }
+            }
+        }
         groups.finish()
+        let mtuFindings = PathMTUFindings.findings(smallPaths)
+        head.nodeFindings += mtuFindings
+        groups.nodeFindings += mtuFindings
         // The published ports' checks are few (one per node and port) and kept whole: explain them from those.
         // (Their data path to the tasks is not looked up at this size.)
         var published = head

@@ -14,6 +14,9 @@ public struct CheckOptions: Sendable {
     public var attempts: Int = ProbeTiming.defaultAttempts
     /// How long to wait for an agent's control endpoint to answer hello or log.
     public var controlTimeoutMs: Int = 3000
+    /// The packet size the overlay needs on every data path (`PathMTU`): each data-path probe that answers is
+    /// followed by the path MTU ladder and compared with it. nil: no ladder.
+    public var pathMTUNeeded: Int? = PathMTU.needed(overlayMTU: PathMTU.defaultOverlayMTU, encrypted: false)
     /// The control protocol to speak: this build's, another only to test how agents of another version are met.
     var protocolVersion = ControlProtocol.version
 

@@ -4,6 +4,7 @@ import Logging
 import NIOConcurrencyHelpers
 import NIOCore
 import SwarmProbeCore
+import SwarmProbeReport
 
 struct ProbeKey: Hashable, Sendable {
     var target: IPAddress
@@ -163,7 +164,10 @@ public final class Coordinator: Sendable {
         let longest =
             up.lazy.flatMap { a in nodes.lazy.filter { $0.name != a.name }.map { pathTimeout(a, $0) } }.max()
             ?? options.nominalTimeoutMs
-        gathered.withLockedValue { $0.longestTimeoutMs = longest }
+        gathered.withLockedValue {
+            $0.longestTimeoutMs = longest
+            $0.pathMTUNeeded = kinds.contains(where: \.dataPath) ? options.pathMTUNeeded : nil
+        }
         progress(.probing(paths: up.count * (nodes.count - 1) * kinds.count, timeoutMs: longest))
         // An agent answers its plan about one probe timeout after it gets it; past that plus a margin it
         // is gone (killed, or its node went down), and the check goes on without it.
@@ -183,7 +187,7 @@ public final class Coordinator: Sendable {
             let planTimeout = probes.compactMap(\.timeoutMs).max() ?? longest
             return RunRequest(
                 runID: runID, nodes: peers, probes: probes, timeoutMs: max(planTimeout, RunRequest.timeoutRangeMs.lowerBound),
-                attempts: options.attempts)
+                attempts: options.attempts, pathMTUNeeded: options.pathMTUNeeded)
         }
         // Every plan is encoded before the first leaves, so the agents start within milliseconds of each
         // other and the check ends one timeout after its last agent starts. Encoding inside each request's
@@ -281,6 +285,7 @@ public final class Coordinator: Sendable {
         forEachResult(complete: complete) { checks.append($0) }
         var r = resultsHead(complete: complete)
         r.checks = checks
+        r.nodeFindings += PathMTUFindings.findings(checks)
         r.summary = Summary(checks: checks, complete: complete, nodeFindings: r.nodeFindings)
         return r
     }

@@ -17,6 +17,8 @@ public struct Gathered: Sendable {
     public var controlRTTMicros: [String: Int] = [:]
     /// The longest probe timeout any path got.
     public var longestTimeoutMs: Int?
+    /// What the data path's path MTU was measured against (the agents were asked for the ladder); nil: not asked.
+    public var pathMTUNeeded: Int?
     /// When each phase ended, ms after the check began.
     public var phaseEndsMs: [Int] = []
     /// Published ports and who probed them (`check --published`, or a live swarm's services); none: no vantage.

@@ -124,6 +124,7 @@ public enum Merge {
         /// Per published port, its index in the sent tables' kinds, and each node's listener for it.
         let publishedKindIDs: [UInt32?]
         let publishedListeners: [[ListenerState?]]
+        let pathMTUNeeded: Int?
 
         init(inventory: Inventory, profile: Profile, gathered g: Gathered, complete: Bool, nonces: Bool) {
             let kinds = profile.enabledKinds
@@ -157,6 +158,7 @@ public enum Merge {
                     health: table == nil ? nil : .up, sent: table, sentAddress: nil, log: nil, capture: nil, listeners: [],
                     interfaceTap: false, nflogTap: false, captureLossy: false, missed: nil)
             }
+            pathMTUNeeded = g.pathMTUNeeded
             publishedKindIDs = g.published.map { t in g.sent.kinds.firstIndex(of: t.port).map { UInt32($0) } }
             publishedListeners = g.published.map { t in
                 nodes.map { n in g.hello[n.name]?.listeners.first { $0.kind == t.port } }
@@ -245,6 +247,15 @@ public enum Merge {
                     sourceAddresses: sources.map { sourceAddresses[Int($0)] }.sorted { $0.description < $1.description },
                     capture: capture)
             }
+            var pathMTU: PathMTUResult?
+            if let t = from.sent, let target = to.sentAddress, let kindIndex, let ladder = t.ladder(target: target, kind: kindIndex) {
+                if nonces { sent?.mtu = ladder }
+                // A rung arrived when its target's agent logged it or its interface tap saw it.
+                pathMTU = ladder.measure(needed: pathMTUNeeded) { nonce in
+                    let key = LookupKey.nonce(nonce)
+                    return to.log?.index[key] != nil || (to.capture?.nonces[key] ?? 0) & CaptureIndex.inboundInterface != 0
+                }
+            }
             let input = VerdictInput(
                 kind: kindID, fromName: fromName, toName: toNode.name,
                 expectedSource: fromAddress,
@@ -258,9 +269,11 @@ public enum Merge {
             }
             // A pass that only counts and groups needs no sentence per healthy path.
             let detail = decision.verdict == .open && !nonces ? "" : CheckDetail.sentence(decision, input)
-            return CheckResult(
+            var result = CheckResult(
                 from: fromName, to: toNode.name, kind: kind, required: required,
                 decision: decision, detail: detail, sender: sent, receiver: receiver)
+            result.pathMTU = pathMTU
+            return result
         }
     }
 

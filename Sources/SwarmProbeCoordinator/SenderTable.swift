@@ -23,6 +23,8 @@ struct SenderTable: Sendable {
     var odd: [String] = []
     var ports: [Int32] = []
     var details: [String] = []
+    /// Path MTU ladders, few (one per data-path row that answered), by row key.
+    var ladders: [UInt64: MTULadder] = [:]
 
     static func key(target: UInt32, kind: UInt32) -> UInt64 { UInt64(target) << 16 | UInt64(kind) }
 
@@ -64,13 +66,17 @@ struct SenderTable: Sendable {
                 flags: isOdd ? 1 : 0, portCount: UInt16(clamping: e.sourcePorts.count),
                 rttMicros: e.rttMicros.map { Int32(clamping: $0) } ?? -1, detail: detail,
                 nonceStart: Int32(nonceStart), portStart: Int32(portStart))
-            pairs.append((SenderTable.key(target: addresses.id(key.target), kind: UInt32(kindID!)), row))
+            let rowKey = SenderTable.key(target: addresses.id(key.target), kind: UInt32(kindID!))
+            pairs.append((rowKey, row))
+            if let mtu = e.mtu { ladders[rowKey] = mtu }
         }
         index = SortedIndex(pairs)
         // A nonce list longer than 255 is not something an agent sends; the row keeps the first 255.
     }
 
     func row(target: UInt32, kind: UInt32) -> SentRow? { index[SenderTable.key(target: target, kind: kind)] }
+
+    func ladder(target: UInt32, kind: UInt32) -> MTULadder? { ladders.isEmpty ? nil : ladders[SenderTable.key(target: target, kind: kind)] }
 
     func nonceTexts(_ r: SentRow) -> [String] {
         let start = Int(r.nonceStart), n = Int(r.nonceCount)
@@ -113,6 +119,7 @@ struct SentStore: Sendable {
             for (i, key) in t.index.keys.enumerated() {
                 let k = ProbeKey(target: addresses.list[Int(key >> 16)], kind: kinds[Int(key & 0xffff)])
                 out[k] = t.evidence(t.index.values[i])
+                out[k]?.mtu = t.ladders[key]
             }
             return out
         }

@@ -88,8 +88,12 @@ public struct RunRequest: Sendable, Equatable {
     public var probes: [ProbeOrder]
     public var timeoutMs: Int
     public var attempts: Int
+    /// Measure the data path's path MTU after its probe answers, against an overlay that needs packets of this
+    /// many bytes (`PathMTU`); nil: no ladder.
+    public var pathMTUNeeded: Int?
 
-    public init(runID: String, nodes: [PeerRef], probes: [ProbeOrder], timeoutMs: Int, attempts: Int) {
+    public init(runID: String, nodes: [PeerRef], probes: [ProbeOrder], timeoutMs: Int, attempts: Int, pathMTUNeeded: Int? = nil) {
+        self.pathMTUNeeded = pathMTUNeeded
         self.runID = runID
         self.nodes = nodes
         self.probes = probes
@@ -115,6 +119,9 @@ public struct RunRequest: Sendable, Equatable {
         }
         guard RunRequest.attemptsRange.contains(attempts) else {
             throw InputError(source: src, "field `attempts`: \(attempts) is outside \(RunRequest.attemptsRange)")
+        }
+        if let n = pathMTUNeeded, !(PathMTU.floor...PathMTU.largestProbe).contains(n) {
+            throw InputError(source: src, "field `path_mtu_needed`: \(n) is outside \(PathMTU.floor)...\(PathMTU.largestProbe)")
         }
         let addresses = Set(nodes.map(\.address))
         guard addresses.contains(selfAddress) else {

@@ -12,8 +12,13 @@ public struct NodeFinding: Codable, Sendable, Equatable, Hashable {
     public var required: Bool
     /// The published port the finding explains (`8080/tcp`); nil for a finding about the node itself.
     public var port: KindID?
+    /// The other nodes of a finding about paths from this node (`path-mtu-below-overlay`); nil otherwise.
+    public var peers: [String]?
 
-    public init(node: String, code: String, detail: String, fix: String? = nil, required: Bool, port: KindID? = nil) {
+    public init(
+        node: String, code: String, detail: String, fix: String? = nil, required: Bool, port: KindID? = nil, peers: [String]? = nil
+    ) {
+        self.peers = peers
         self.port = port
         self.node = node
         self.code = code
@@ -22,7 +27,7 @@ public struct NodeFinding: Codable, Sendable, Equatable, Hashable {
         self.required = required
     }
 
-    enum CodingKeys: String, CodingKey { case node, code, detail, fix, required, port }
+    enum CodingKeys: String, CodingKey { case node, code, detail, fix, required, port, peers }
 
     /// `fix` is written as null when there is none, as the results document writes it.
     public func encode(to encoder: any Encoder) throws {
@@ -33,5 +38,6 @@ public struct NodeFinding: Codable, Sendable, Equatable, Hashable {
         try c.encode(fix, forKey: .fix)
         try c.encode(required, forKey: .required)
         try c.encodeIfPresent(port, forKey: .port)
+        try c.encodeIfPresent(peers, forKey: .peers)
     }
 }

@@ -8,7 +8,7 @@ import Crypto
 ///     4  version       1   1
 ///     5  type          1   1 probe, 2 echo
 ///     6  protocol      1   6 tcp, 17 udp, 50 esp
-///     7  flags         1   0
+///     7  flags         1   bit 0: short echo (a path MTU probe: the echo leaves its padding out)
 ///     8  target port   2   0 for ESP
 ///    10  reply port    2   where the echo goes (the probe's source port)
 ///    12  time          8   milliseconds since 1970, sender's clock
@@ -20,7 +20,7 @@ import Crypto
 ///    86  padding       P   zeros
 ///  86+P  HMAC-SHA256  32   over everything before it, key derived from the token
 ///
-/// An echo has the same length as its probe and never more.
+/// An echo has the same length as its probe and never more; a short-echo probe's echo has no padding.
 public struct ProbePacket: Sendable, Equatable {
     public enum PacketType: UInt8, Sendable { case probe = 1, echo = 2 }
 
@@ -29,8 +29,8 @@ public struct ProbePacket: Sendable, Equatable {
     public static let headerSize = 86
     public static let macSize = 32
     public static let minimumSize = headerSize + macSize
-    /// Largest padding accepted: probes stay within one jumbo frame.
-    public static let maximumPadding = 8800
+    /// Largest padding accepted: probes stay within one jumbo frame (a 9001-byte path MTU probe over IPv6).
+    public static let maximumPadding = 8900
     public static var maximumSize: Int { minimumSize + maximumPadding }
 
     public var type: PacketType
@@ -43,11 +43,14 @@ public struct ProbePacket: Sendable, Equatable {
     public var sender: IPAddress
     public var target: IPAddress
     public var padding: Int
+    /// The echo carries no padding: the probe measures the path one way (its size), not both.
+    public var shortEcho: Bool
 
     public init(
         type: PacketType, proto: TransportProtocol, targetPort: UInt16, replyPort: UInt16, timeMs: UInt64,
-        nonce: [UInt8], runID: [UInt8], sender: IPAddress, target: IPAddress, padding: Int = 0
+        nonce: [UInt8], runID: [UInt8], sender: IPAddress, target: IPAddress, padding: Int = 0, shortEcho: Bool = false
     ) {
+        self.shortEcho = shortEcho
         precondition(nonce.count == 16 && runID.count == 16 && (0...ProbePacket.maximumPadding).contains(padding))
         self.type = type
         self.proto = proto
@@ -63,11 +66,12 @@ public struct ProbePacket: Sendable, Equatable {
 
     public var size: Int { ProbePacket.minimumSize + padding }
 
-    /// The echo an agent sends back: same identity, same size, its own clock.
+    /// The echo an agent sends back: same identity, same size (no padding for a short-echo probe), its own clock.
     public func echo(timeMs: UInt64) -> ProbePacket {
         var e = self
         e.type = .echo
         e.timeMs = timeMs
+        if shortEcho { e.padding = 0 }
         return e
     }
 
@@ -82,7 +86,7 @@ public struct ProbePacket: Sendable, Equatable {
         b.append(ProbePacket.version)
         b.append(type.rawValue)
         b.append(ProbePacket.protoByte(proto))
-        b.append(0)
+        b.append(shortEcho ? 1 : 0)
         b.appendBE(targetPort)
         b.appendBE(replyPort)
         b.appendBE(timeMs)
@@ -134,7 +138,7 @@ public struct ProbePacket: Sendable, Equatable {
             ProbePacket(
                 type: type, proto: proto, targetPort: b.readBE16(8), replyPort: b.readBE16(10),
                 timeMs: b.readBE64(12), nonce: Array(b[20..<36]), runID: Array(b[36..<52]),
-                sender: sender, target: target, padding: pad))
+                sender: sender, target: target, padding: pad, shortEcho: b[7] & 1 != 0))
     }
 
     static func protoByte(_ p: TransportProtocol) -> UInt8 {

@@ -19,6 +19,9 @@ public struct CheckResult: Codable, Sendable, Equatable {
     public var receiver: ReceiverEvidence?
     /// Set on a published-port check (from the coordinator's vantage to a node); nil between nodes.
     public var published: PublishedCheck?
+    /// Set on a data-path check whose ladder ran (`PathMTU`): written as `path_mtu` (bytes of the largest IP
+    /// packet that arrived), `path_mtu_limit`, `path_mtu_below` and `path_mtu_needed`.
+    public var pathMTU: PathMTUResult?
 
     public init(
         from: String, to: String, kind: TrafficKind, required: Bool, decision: Decision, detail: String,
@@ -45,6 +48,7 @@ public struct CheckResult: Codable, Sendable, Equatable {
     enum CodingKeys: String, CodingKey {
         case from, to, port, proto = "protocol", kind, required, verdict, location = "where", reason, detail
         case unexpectedSources = "unexpected_sources", evidence, published
+        case pathMTU = "path_mtu", pathMTULimit = "path_mtu_limit", pathMTUBelow = "path_mtu_below", pathMTUNeeded = "path_mtu_needed"
     }
     enum EvidenceKeys: String, CodingKey { case sender, receiver }
 
@@ -62,6 +66,12 @@ public struct CheckResult: Codable, Sendable, Equatable {
         try c.encode(detail, forKey: .detail)
         if !unexpectedSources.isEmpty { try c.encode(unexpectedSources, forKey: .unexpectedSources) }
         try c.encodeIfPresent(published, forKey: .published)
+        if let m = pathMTU {
+            try c.encode(m.bytes, forKey: .pathMTU)
+            try c.encodeIfPresent(m.limit, forKey: .pathMTULimit)
+            try c.encodeIfPresent(m.below, forKey: .pathMTUBelow)
+            try c.encodeIfPresent(m.needed, forKey: .pathMTUNeeded)
+        }
         var e = c.nestedContainer(keyedBy: EvidenceKeys.self, forKey: .evidence)
         try e.encode(sender, forKey: .sender)
         try e.encode(receiver, forKey: .receiver)
@@ -81,6 +91,11 @@ public struct CheckResult: Codable, Sendable, Equatable {
         detail = try c.decode(String.self, forKey: .detail)
         unexpectedSources = try c.decodeIfPresent([IPAddress].self, forKey: .unexpectedSources) ?? []
         published = try c.decodeIfPresent(PublishedCheck.self, forKey: .published)
+        if let bytes = try c.decodeIfPresent(Int.self, forKey: .pathMTU) {
+            pathMTU = PathMTUResult(
+                bytes: bytes, limit: try c.decodeIfPresent(PathMTULimit.self, forKey: .pathMTULimit),
+                below: try c.decodeIfPresent(Int.self, forKey: .pathMTUBelow), needed: try c.decodeIfPresent(Int.self, forKey: .pathMTUNeeded))
+        }
         let e = try c.nestedContainer(keyedBy: EvidenceKeys.self, forKey: .evidence)
         sender = try e.decodeIfPresent(SenderEvidence.self, forKey: .sender)
         receiver = try e.decodeIfPresent(ReceiverEvidence.self, forKey: .receiver)

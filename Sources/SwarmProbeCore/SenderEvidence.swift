@@ -35,11 +35,14 @@ public struct SenderEvidence: Codable, Sendable, Equatable {
     /// got it). Filled in by the coordinator from the sender's log (`LogResponse.missedAnswers`); nil when
     /// no answer was seen or the sender has no interface tap.
     public var missedAnswerMs: Int?
+    /// The data path's path MTU ladder, sent once the small probe answered (`PathMTU`); nil on other kinds.
+    public var mtu: MTULadder?
 
     public init(
         outcome: ProbeOutcome, attempts: Int, rttMicros: Int? = nil, detail: String? = nil,
-        nonces: [String] = [], sourcePort: Int? = nil, sourcePorts: [Int] = [], missedAnswerMs: Int? = nil
+        nonces: [String] = [], sourcePort: Int? = nil, sourcePorts: [Int] = [], missedAnswerMs: Int? = nil, mtu: MTULadder? = nil
     ) {
+        self.mtu = mtu
         self.outcome = outcome
         self.attempts = attempts
         self.rttMicros = rttMicros
@@ -51,7 +54,7 @@ public struct SenderEvidence: Codable, Sendable, Equatable {
 
     enum CodingKeys: String, CodingKey {
         case outcome, attempts, rttMicros = "rtt_micros", detail, nonces, sourcePort = "source_port", sourcePorts = "source_ports"
-        case missedAnswerMs = "missed_answer_ms"
+        case missedAnswerMs = "missed_answer_ms", mtu
     }
 
     public init(from decoder: any Decoder) throws {
@@ -67,6 +70,7 @@ public struct SenderEvidence: Codable, Sendable, Equatable {
             sourcePorts = try c.decodeIfPresent(Int.self, forKey: .sourcePort).map { [$0] } ?? []
         }
         missedAnswerMs = try c.decodeIfPresent(Int.self, forKey: .missedAnswerMs)
+        mtu = try c.decodeIfPresent(MTULadder.self, forKey: .mtu)
     }
 
     /// `source_port` is the first attempt's port (as before retries); `source_ports` lists them all when
@@ -81,6 +85,7 @@ public struct SenderEvidence: Codable, Sendable, Equatable {
         try c.encodeIfPresent(sourcePort, forKey: .sourcePort)
         if sourcePorts.count > 1 { try c.encode(sourcePorts, forKey: .sourcePorts) }
         try c.encodeIfPresent(missedAnswerMs, forKey: .missedAnswerMs)
+        try c.encodeIfPresent(mtu, forKey: .mtu)
     }
 }
 

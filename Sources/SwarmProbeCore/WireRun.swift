@@ -7,6 +7,7 @@ extension RunRequest: WireMessage {
         w.raw("{\"run_id\":"); w.string(runID)
         w.raw(",\"timeout_ms\":"); w.int(timeoutMs)
         w.raw(",\"attempts\":"); w.int(attempts)
+        if let n = pathMTUNeeded { w.raw(",\"path_mtu_needed\":"); w.int(n) }
         w.raw(",\"nodes\":[")
         for (i, n) in nodes.enumerated() {
             if i > 0 { w.raw(",") }
@@ -27,12 +28,13 @@ extension RunRequest: WireMessage {
     }
 
     public init(reading r: WireReader) throws(WireError) {
-        var runID: String?, nodes: [PeerRef]?, probes: [ProbeOrder]?, timeout: Int?, attempts: Int?
+        var runID: String?, nodes: [PeerRef]?, probes: [ProbeOrder]?, timeout: Int?, attempts: Int?, mtuNeeded: Int?
         try r.fields { key throws(WireError) in
             switch key {
             case "run_id": runID = try r.string()
             case "timeout_ms": timeout = Int(try r.int())
             case "attempts": attempts = Int(try r.int())
+            case "path_mtu_needed": mtuNeeded = try r.optionalInt()
             case "nodes": nodes = try r.list { () throws(WireError) in try PeerRef(reading: r) }
             case "probes": probes = try r.list { () throws(WireError) in try ProbeOrder(reading: r) }
             default: return false
@@ -41,7 +43,7 @@ extension RunRequest: WireMessage {
         }
         self.init(
             runID: try r.required(runID, "run_id"), nodes: try r.required(nodes, "nodes"), probes: try r.required(probes, "probes"),
-            timeoutMs: try r.required(timeout, "timeout_ms"), attempts: try r.required(attempts, "attempts"))
+            timeoutMs: try r.required(timeout, "timeout_ms"), attempts: try r.required(attempts, "attempts"), pathMTUNeeded: mtuNeeded)
     }
 }
 
@@ -133,12 +135,13 @@ extension SenderEvidence: WireMessage {
         if let p = sourcePort { w.raw(",\"source_port\":"); w.int(p) }
         if sourcePorts.count > 1 { w.raw(",\"source_ports\":"); w.ints(sourcePorts) }
         if let m = missedAnswerMs { w.raw(",\"missed_answer_ms\":"); w.int(m) }
+        if let mtu { w.raw(",\"mtu\":"); mtu.write(to: &w) }
         w.raw("}")
     }
 
     public init(reading r: WireReader) throws(WireError) {
         var outcome: ProbeOutcome?, attempts: Int?, rtt: Int?, detail: String?, nonces: [String] = []
-        var port: Int?, ports: [Int]?, missed: Int?
+        var port: Int?, ports: [Int]?, missed: Int?, mtu: MTULadder?
         try r.fields { key throws(WireError) in
             switch key {
             case "outcome": outcome = try r.enumCase(ProbeOutcome.self)
@@ -149,6 +152,7 @@ extension SenderEvidence: WireMessage {
             case "source_port": port = try r.optionalInt()
             case "source_ports": ports = try r.list { () throws(WireError) in Int(try r.int()) }
             case "missed_answer_ms": missed = try r.optionalInt()
+            case "mtu": mtu = try r.isNull() ? nil : try MTULadder(reading: r)
             default: return false
             }
             return true
@@ -156,6 +160,6 @@ extension SenderEvidence: WireMessage {
         // `source_ports` when there were several, else the single `source_port`.
         self.init(
             outcome: try r.required(outcome, "outcome"), attempts: try r.required(attempts, "attempts"), rttMicros: rtt,
-            detail: detail, nonces: nonces, sourcePorts: ports ?? port.map { [$0] } ?? [], missedAnswerMs: missed)
+            detail: detail, nonces: nonces, sourcePorts: ports ?? port.map { [$0] } ?? [], missedAnswerMs: missed, mtu: mtu)
     }
 }

@@ -163,8 +163,24 @@ public final class Lab: @unchecked Sendable {
                 """)
             return
         }
+        if case let .routedHop(from, to, mtu) = fault {
+            try routeThroughSwitch(from: from, to: to, mtu: mtu)
+            return
+        }
         let (namespace, rule) = nftRule(fault)
         try nft(namespace, Lab.preamble(namespace == switchNamespace) + rule + "\n")
+    }
+
+    /// The switch namespace becomes a router for `from -> to`: it forwards on br0 (without redirects, which
+    /// would let `from` go around it) and its route to `to` carries `mtu` bytes, so it sends "fragmentation
+    /// needed" for larger packets with Don't Fragment set, as a tunnel's or VPN's router does.
+    private func routeThroughSwitch(from: String, to: String, mtu: Int) throws {
+        let target = node(to).address
+        for (key, value) in [("net.ipv4.ip_forward", "1"), ("net.ipv4.conf.all.send_redirects", "0"), ("net.ipv4.conf.br0.send_redirects", "0")] {
+            try Program.run(["ip", "netns", "exec", switchNamespace, "sysctl", "-qw", "\(key)=\(value)"])
+        }
+        try Program.run(["ip", "-n", switchNamespace, "route", "replace", "\(target)/32", "dev", "br0", "mtu", "lock", "\(mtu)"])
+        try Program.run(["ip", "-n", node(from).namespace, "route", "replace", "\(target)/32", "via", "\(coordinatorAddress)", "dev", "eth0"])
     }
 
     /// Takes a network drop out again (the path works from the next packet on).
@@ -182,9 +198,11 @@ public final class Lab: @unchecked Sendable {
         var scripts: [String: [String]] = [:]
         var order: [String] = []
         for fault in batch {
-            if case .sourceNAT = fault {
+            switch fault {
+            case .sourceNAT, .routedHop:
                 try inject(fault)
                 continue
+            default: break
             }
             let (namespace, rule) = nftRule(fault)
             if scripts[namespace] == nil { order.append(namespace) }
@@ -241,8 +259,13 @@ public final class Lab: @unchecked Sendable {
         case let .answersDroppedBySender(name, from, kind):
             let source = from.map { "ip saddr \(node($0).address) " } ?? ""
             return (node(name).namespace, "add rule inet spfw input \(source)\(Lab.match(kind, port: "sport")) drop")
-        case .sourceNAT:
-            preconditionFailure("sourceNAT is not one nft rule")
+        case let .bigPacketDrop(from, to, kind, above):
+            return (
+                switchNamespace,
+                "add rule bridge spnet filt ip saddr \(address(from)) ip daddr \(address(to)) \(Lab.match(kind, port: "dport")) ip length > \(above) drop"
+            )
+        case .sourceNAT, .routedHop:
+            preconditionFailure("\(fault) is not one nft rule")
         }
     }
 

@@ -34,6 +34,12 @@ public enum LabFault: Sendable, CustomStringConvertible {
     /// `node`'s own firewall drops the answers of this kind coming back from `from` (nil: from everyone):
     /// an input rule on the source port that does not accept established traffic first.
     case answersDroppedBySender(node: String, from: String?, kind: KindID)
+    /// The network silently drops `from -> to` packets of this kind longer than `above` bytes (IP length): a
+    /// path MTU black hole (a tunnel or firewall that drops what it cannot carry and says nothing).
+    case bigPacketDrop(from: String, to: String, kind: KindID, above: Int)
+    /// `from`'s packets to `to` go through a router (the switch namespace, routing on br0) whose route to `to`
+    /// carries `mtu` bytes: larger packets with Don't Fragment set get "fragmentation needed" back.
+    case routedHop(from: String, to: String, mtu: Int)
 
     public var description: String {
         switch self {
@@ -43,6 +49,8 @@ public enum LabFault: Sendable, CustomStringConvertible {
         case let .sourceNAT(n, k): return "\(n)'s \(k) traffic leaves from a second address"
         case let .randomLoss(n, p): return "\(n)'s link loses \(p) % of its packets each way"
         case let .answersDroppedBySender(n, f, k): return "\(n)'s firewall drops the answers of \(k) from \(f ?? "everyone")"
+        case let .bigPacketDrop(f, t, k, above): return "network silently drops \(k) packets over \(above) bytes \(f) -> \(t)"
+        case let .routedHop(f, t, mtu): return "\(f) -> \(t) crosses a router whose next hop carries \(mtu) bytes"
         }
     }
 }

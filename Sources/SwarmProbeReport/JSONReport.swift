@@ -110,6 +110,14 @@ public enum JSONReport {
             out.write(",\"fix\":"); if let fix = f.fix { out.string(fix) } else { out.write("null") }
             out.write(",\"required\":\(f.required)")
             if let port = f.port { out.write(",\"port\":"); out.string(port.description) }
+            if let peers = f.peers {
+                out.write(",\"peers\":[")
+                for (i, p) in peers.enumerated() {
+                    if i > 0 { out.write(",") }
+                    out.string(p)
+                }
+                out.write("]")
+            }
             out.write("}")
         }
         out.write(first ? "],\n" : "\n  ],\n")
@@ -158,6 +166,12 @@ public enum JSONReport {
             if let s = p.service { l.string(s) } else { l.raw("null") }
             l.raw(",\"mode\":"); l.string(p.mode.rawValue)
             l.raw("}")
+        }
+        if let m = c.pathMTU {
+            l.raw(",\"path_mtu\":"); l.int(m.bytes)
+            if let limit = m.limit { l.raw(",\"path_mtu_limit\":"); l.string(limit.rawValue) }
+            if let below = m.below { l.raw(",\"path_mtu_below\":"); l.int(below) }
+            if let needed = m.needed { l.raw(",\"path_mtu_needed\":"); l.int(needed) }
         }
         l.raw(",\"evidence\":{\"sender\":")
         if let s = c.sender { s.write(to: &l) } else { l.raw("null") }
