@@ -127,6 +127,13 @@ struct DemoCommand: AsyncParsableCommand {
                     "\(c.from) -> \(c.to) \(c.kindID): expected \(v.rawValue)\(w.map { "/\($0.rawValue)" } ?? ""), got \(c.verdict.rawValue)\(c.location.map { "/\($0.rawValue)" } ?? "")"
                 )
             }
+            // And the path MTU of every data path that answered: what the faults let through, else all of it.
+            if let m = c.pathMTU {
+                let limit = scenario.expectedPathMTU(from: c.from, to: c.to)
+                if limit.map({ m.bytes != $0 }) ?? m.tooSmall {
+                    mismatches.append("\(c.from) -> \(c.to) path MTU: expected \(limit.map(String.init) ?? "what the overlay needs"), got \(m.bytes)")
+                }
+            }
         }
         print("")
         if mismatches.isEmpty {

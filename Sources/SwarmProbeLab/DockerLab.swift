@@ -252,11 +252,11 @@ public final class DockerSwarmLab: @unchecked Sendable {
         return ip
     }
 
-    /// `docker exec NAME ping -c COUNT -W 1 IP`: did any echo come back?
-    public func ping(fromContainer name: String, to ip: String, count: Int = 2) -> Bool {
+    /// `docker exec NAME ping -c COUNT -W 1 [-s SIZE] IP`: did any echo come back? `size`: ICMP payload bytes.
+    public func ping(fromContainer name: String, to ip: String, count: Int = 2, size: Int? = nil) -> Bool {
         guard let node = lock.withLock({ containers[name] }) else { return false }
         let r = try? Program.capture(
-            dockerCommand(["exec", name, "ping", "-c", "\(count)", "-W", "1", ip]),
+            dockerCommand(["exec", name, "ping", "-c", "\(count)", "-W", "1"] + (size.map { ["-s", "\($0)"] } ?? []) + [ip]),
             environment: env(node), timeout: TimeInterval(count + 10))
         return r?.status == 0
     }

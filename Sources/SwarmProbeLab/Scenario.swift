@@ -46,12 +46,27 @@ public struct LabScenario: Sendable {
             // w1's own firewall dropping m1's answers on cluster management (no "established" accept before it):
             // w1's capture sees the SYN-ACKs arrive.
             .answersDroppedBySender(node: "w1", from: "m1", kind: KindID(proto: .tcp, port: 2377)),
+            // A VPN between m2 and w1 that drops VXLAN packets it cannot carry, and says nothing.
+            .bigPacketDrop(from: "m2", to: "w1", kind: KindID(proto: .udp, port: 4789), above: 1400),
             // The load balancer's security group admits the published port on every node but w2.
             .networkDrop(from: Lab.coordinator, to: "w2", kind: KindID(proto: .tcp, port: 8080)),
             // m1's firewall drops the published port: nobody opened it there.
             .hostFirewall(node: "m1", from: nil, kind: KindID(proto: .tcp, port: 8080), reject: false),
         ],
         published: [KindID(proto: .tcp, port: 8080)])
+
+    /// The path MTU the faults leave `from -> to` on the data path (the size a black hole or a router lets
+    /// through); nil: nothing in the lab limits it.
+    public func expectedPathMTU(from: String, to: String) -> Int? {
+        for fault in faults {
+            switch fault {
+            case let .bigPacketDrop(f, t, _, above) where f == from && t == to: return above
+            case let .routedHop(f, t, mtu) where f == from && t == to: return mtu
+            default: continue
+            }
+        }
+        return nil
+    }
 
     /// What a check must conclude for `from -> to` on `kind`, given the faults.
     /// `capture`: whether the target has capture taps (then silent drops get their layer).

@@ -133,6 +133,55 @@ struct SwarmCheckTests {
         #expect(swarmLeftovers(swarm).isEmpty, "\(swarmLeftovers(swarm))")
     }
 
+    @Test("path MTU on a live swarm: a black hole over 1400 bytes breaks large overlay transfers, and the check says so")
+    func pathMTU() throws {
+        let swarm = try DockerSwarmLab(nodes: [("m1", .manager), ("w1", .worker), ("w2", .worker)])
+        defer { swarm.destroy() }
+        let tag = "swarmprobe-agent:test-\(UInt32.random(in: 0...UInt32.max))"
+        _ = try buildAgentImage(swarm, tag: tag)
+
+        // What Docker gives containers: the driver MTU option minus VXLAN's 50 bytes (1500 when unset).
+        try swarm.runContainer(node: "w1", name: "c1")
+        try swarm.runContainer(node: "w2", name: "c2")
+        #expect(try swarm.docker("w1", ["exec", "c1", "cat", "/sys/class/net/eth0/mtu"]).trimmingCharacters(in: .whitespacesAndNewlines) == "1450")
+        _ = try swarm.docker("m1", ["network", "create", "-d", "overlay", "--attachable", "-o", "com.docker.network.driver.mtu=1400", "small"])
+        _ = try swarm.docker(
+            "w1", ["run", "-d", "--name", "s1", "--network", "small", "--stop-signal", "SIGKILL", swarm.image, "sleep", "1000000000"],
+            timeout: 60)
+        #expect(try swarm.docker("w1", ["exec", "s1", "cat", "/sys/class/net/eth0/mtu"]).trimmingCharacters(in: .whitespacesAndNewlines) == "1350")
+        _ = try swarm.docker("w1", ["rm", "-f", "s1"])
+
+        // Ground truth: the path between w1 and w2 drops VXLAN packets over 1400 bytes, both ways, silently.
+        let ip2 = try swarm.containerIP("c2")
+        #expect(swarm.ping(fromContainer: "c1", to: ip2, count: 1, size: 1400), "a full-size overlay packet passes before the fault")
+        let vxlan = KindID(proto: .udp, port: 4789)
+        try swarm.inject(.bigPacketDrop(from: "w1", to: "w2", kind: vxlan, above: 1400))
+        try swarm.inject(.bigPacketDrop(from: "w2", to: "w1", kind: vxlan, above: 1400))
+        #expect(swarm.ping(fromContainer: "c1", to: ip2, count: 1, size: 56), "small overlay packets still pass")
+        #expect(!swarm.ping(fromContainer: "c1", to: ip2, count: 2, size: 1400), "a 1428-byte overlay packet (1478 on the wire) must vanish")
+
+        // The check: every port open, the path MTU measured from the target's taps (nothing answers on the
+        // kernel's VXLAN port), the two cut paths found, against the overlay networks' need read from the API.
+        let run = try runSwarmCheck(swarm, image: tag)
+        #expect(run.status == 1, "\(run.stderr)")
+        let r = run.results
+        let nameOf = Dictionary(uniqueKeysWithValues: swarm.lab.nodes.map { ($0.address, $0.name) })
+        let byAddress = Dictionary(uniqueKeysWithValues: r.nodes.map { ($0.name, nameOf[$0.address] ?? $0.name) })
+        let dataPath = r.checks.filter { $0.kindID == vxlan }
+        #expect(dataPath.count == 6 && dataPath.allSatisfy { $0.verdict == .open }, "\(dataPath.map(\.detail))")
+        for c in dataPath {
+            let from = byAddress[c.from]!, to = byAddress[c.to]!
+            let m = try #require(c.pathMTU, "\(from) -> \(to): no path MTU")
+            let cut = Set([from, to]) == Set(["w1", "w2"])
+            #expect(m.bytes == (cut ? 1400 : 1500) && m.needed == 1500, "\(from) -> \(to): \(m)")
+            #expect(m.limit == (cut ? .blackHole : nil), "\(from) -> \(to): \(m)")
+        }
+        let findings = r.nodeFindings.filter { $0.code == "path-mtu-below-overlay" }
+        #expect(Set(findings.map { byAddress[$0.node]! }) == ["w1", "w2"], "\(r.nodeFindings)")
+        #expect(findings.allSatisfy { $0.peers?.count == 1 && $0.fix?.contains("com.docker.network.driver.mtu=1400") == true })
+        #expect(swarmLeftovers(swarm).isEmpty, "\(swarmLeftovers(swarm))")
+    }
+
     /// Runs `swarmprobe check --swarm` against the lab's manager from the switch namespace.
     func runSwarmCheck(_ swarm: DockerSwarmLab, image: String, extra: [String] = []) throws -> CheckRun {
         let lab = swarm.lab
