@@ -35,12 +35,12 @@ final class CaptureTaps: Sendable {
     var interfaceActive: Bool { states.contains { $0.tap == .interface && $0.active } }
 
     /// What the taps keep of each packet and how much they buffer. A probe with every header in front of it
-    /// (NFLOG's TLVs, IPv6, UDP, VXLAN, inner Ethernet) stays under 400 bytes; the interface tap keeps whole
-    /// path MTU probes too (up to a jumbo frame), so it can authenticate their arrival on a port it only
-    /// watches. Its ring is 1 MiB (resident while the agent runs). It reads the ring in batches 10 ms apart, which saves the agent a wake-up per packet; a log request still finds every
-    /// packet captured before it.
-    static let captureOptions = CaptureOptions(
-        snapshotLength: Int32(ProbePacket.maximumSize + 128), bufferSize: 1 << 20, coalesceMilliseconds: 10)
+    /// (NFLOG's TLVs, IPv6, UDP, VXLAN, inner Ethernet) stays under 400 bytes (a path MTU probe's size is a
+    /// trailer after its authenticated part), so 512 keep it whole, and
+    /// small slots let a 1 MiB ring (resident while the agent runs) hold about 1,700 packets. The interface
+    /// tap reads its ring in batches 10 ms apart, which saves the agent a wake-up per packet and loses
+    /// nothing below ~170,000 packets a second; a log request still finds every packet captured before it.
+    static let captureOptions = CaptureOptions(snapshotLength: 512, bufferSize: 1 << 20, coalesceMilliseconds: 10)
     /// NFLOG hands over one packet per netlink message of several KiB, into a socket buffer capped by
     /// `net.core.rmem_max` (some 50 packets on a stock Debian): it is read at once, since waiting between
     /// reads would overflow it in a large check's burst and turn silent drops here into `where: unknown`.

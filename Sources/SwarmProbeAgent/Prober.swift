@@ -82,6 +82,7 @@ final class Prober: Sendable {
         let nonces = (0..<count).map { Array(pool[($0 * 16)..<($0 * 16 + 16)]) }
         let end: ProbeEnd
         var mtu: MTULadder?
+        var ladderAfter = false
         let began = NIODeadline.now()  // before its socket: errs on the side of late
         let beganMs = Int64(nowMs())
         switch order.kind.proto {
@@ -96,7 +97,7 @@ final class Prober: Sendable {
                 mtu = await alongside
             } else {
                 end = await probeDatagram(order, nonces: nonces, runID: runID, timeout: timeout, framed: framed, pacing: pacing)
-                if ladder && end.outcome == .answered { mtu = await mtuLadder(order, runID: runID, timeout: timeout, needed: pathMTUNeeded) }
+                ladderAfter = ladder && end.outcome == .answered
             }
         case .esp:
             if let esp {
@@ -116,6 +117,8 @@ final class Prober: Sendable {
         // Round trips from datagrams only: a TCP probe's time includes TCP's own retransmission timers
         // (a lost segment costs 200 ms or more), which says nothing about the path's round trip.
         if end.outcome == .answered, order.kind.proto != .tcp, let rtt = end.rttMicros { pacing.add(micros: rtt) }
+        // The path MTU ladder once the probe answered, after the run's pacing has the probe's own timing.
+        if ladderAfter { mtu = await mtuLadder(order, runID: runID, timeout: timeout, needed: pathMTUNeeded) }
         let used = end.sentNonces ?? Array(nonces.prefix(max(1, end.attemptsSent)))
         let evidence = SenderEvidence(
             outcome: end.outcome, attempts: end.attemptsSent, rttMicros: end.rttMicros,
@@ -130,11 +133,11 @@ final class Prober: Sendable {
         )
     }
 
-    private func packet(_ order: ProbeOrder, nonce: [UInt8], runID: [UInt8], replyPort: Int, padding: Int = 0) -> [UInt8] {
+    private func packet(_ order: ProbeOrder, nonce: [UInt8], runID: [UInt8], replyPort: Int, trailer: Int = 0) -> [UInt8] {
         ProbePacket(
             type: .probe, proto: order.kind.proto, targetPort: UInt16(order.kind.port ?? 0),
             replyPort: UInt16(replyPort), timeMs: nowMs(), nonce: nonce, runID: runID,
-            sender: address, target: order.target, padding: padding, shortEcho: padding > 0
+            sender: address, target: order.target, trailer: trailer
         ).encode(auth: auth)
     }
 
@@ -154,9 +157,9 @@ final class Prober: Sendable {
         let headers = PathMTU.headers(toward: order.target) + ProbePacket.minimumSize
         let loop = group.next()
         let promise = loop.makePromise(of: MTULadder.self)
-        let auth = self.auth, observed = order.observed
+        let auth = self.auth, observed = order.observed, target = order.target, interfaceMTU = self.interfaceMTU
         let makePacket: @Sendable (_ nonce: [UInt8], _ size: Int, _ replyPort: Int) -> [UInt8] = { [self] nonce, size, port in
-            VXLANFrame.wrap(packet(order, nonce: nonce, runID: runID, replyPort: port, padding: max(1, size - headers)))
+            VXLANFrame.wrap(packet(order, nonce: nonce, runID: runID, replyPort: port, trailer: max(1, size - headers)))
         }
         let bootstrap = DatagramBootstrap(group: loop)
             .channelOption(.ipOption(.init(rawValue: 10)), value: 3)  // IP_MTU_DISCOVER = IP_PMTUDISC_PROBE
@@ -167,8 +170,8 @@ final class Prober: Sendable {
                     }
                     try channel.pipeline.syncOperations.addHandler(
                         MTULadderClient(
-                            auth: auth, remote: remote, rungs: rungs, timeout: timeout, observed: observed, makePacket: makePacket,
-                            promise: promise))
+                            auth: auth, target: target, remote: remote, rungs: rungs, timeout: timeout, observed: observed,
+                            interfaceMTU: interfaceMTU, makePacket: makePacket, promise: promise))
                 }
             }
         do {

@@ -32,6 +32,12 @@ struct MeshBenchCommand: AsyncParsableCommand {
             valueName: "duration"))
     var timeout: String?
 
+    @Option(
+        help: ArgumentHelp(
+            "Passed verbatim to `check --overlay-mtu` (`off`: no path MTU ladder, to see what it costs); not given: check's default.",
+            valueName: "bytes|off"))
+    var overlayMTU: String?
+
     @Option(help: ArgumentHelp("Checks per configuration (the table shows the median).", valueName: "n"))
     var runs: Int = 3
 
@@ -222,6 +228,7 @@ struct MeshBenchCommand: AsyncParsableCommand {
             "--token-file", token, "--json", json, "--quiet",
         ]
         if let timeout { args += ["--timeout", timeout] }
+        if let overlayMTU { args += ["--overlay-mtu", overlayMTU] }
         let child = try MeasuredProcess(args, directory: lab.directory, label: "check-\(run)", timeout: 600)
         children.add(child.pid)
         let m = child.wait()

@@ -30,14 +30,14 @@ public enum PathMTU {
         return mtu
     }
 
-    /// The sizes probed on a path whose sender's interface carries `interfaceMTU`: every 10 bytes from 1400 to
-    /// 1500 (where tunnels, VPNs and cloud edges cut), a few below, the size the overlay needs, the jumbo sizes
-    /// clouds use inside, and the interface's own MTU; none above the interface (the kernel would refuse it).
+    /// The sizes probed on a path whose sender's interface carries `interfaceMTU`, against an overlay that needs
+    /// `needed`: that size, seven below it down to 1280 (closest where tunnels, VPNs and cloud edges cut: 10, 20,
+    /// 40, 60, 100, 150 bytes under), and the interface's own MTU when it is larger (a jumbo path); none above the
+    /// interface (the kernel would refuse it). Without a need, Docker's default 1500.
     public static func ladder(interfaceMTU: Int, needed: Int?) -> [Int] {
-        var sizes: Set<Int> = [floor, 1350]
-        for s in stride(from: 1400, through: 1500, by: 10) { sizes.insert(s) }
-        for s in [2000, 4000, 8000, 9000, 9001, interfaceMTU] { sizes.insert(s) }
-        if let needed { sizes.insert(needed) }
+        let top = needed ?? 1500
+        var sizes: Set<Int> = [floor, top, min(interfaceMTU, largestProbe)]
+        for below in [10, 20, 40, 60, 100, 150] { sizes.insert(top - below) }
         return sizes.filter { $0 >= floor && $0 <= interfaceMTU && $0 <= largestProbe }.sorted()
     }
 

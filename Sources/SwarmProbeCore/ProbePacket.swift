@@ -8,7 +8,7 @@ import Crypto
 ///     4  version       1   1
 ///     5  type          1   1 probe, 2 echo
 ///     6  protocol      1   6 tcp, 17 udp, 50 esp
-///     7  flags         1   bit 0: short echo (a path MTU probe: the echo leaves its padding out)
+///     7  flags         1   bit 0: a trailer follows the HMAC (a path MTU probe)
 ///     8  target port   2   0 for ESP
 ///    10  reply port    2   where the echo goes (the probe's source port)
 ///    12  time          8   milliseconds since 1970, sender's clock
@@ -19,8 +19,11 @@ import Crypto
 ///    84  pad length    2
 ///    86  padding       P   zeros
 ///  86+P  HMAC-SHA256  32   over everything before it, key derived from the token
+/// 118+P  trailer       T   zeros, not authenticated, only when flag bit 0 is set: what makes a path MTU
+///                          probe its size, after the authenticated part so that a tap keeping 512 bytes of
+///                          each packet can still authenticate it
 ///
-/// An echo has the same length as its probe and never more; a short-echo probe's echo has no padding.
+/// An echo has the same length as its probe and never more; a probe's trailer is never echoed.
 public struct ProbePacket: Sendable, Equatable {
     public enum PacketType: UInt8, Sendable { case probe = 1, echo = 2 }
 
@@ -29,9 +32,10 @@ public struct ProbePacket: Sendable, Equatable {
     public static let headerSize = 86
     public static let macSize = 32
     public static let minimumSize = headerSize + macSize
-    /// Largest padding accepted: probes stay within one jumbo frame (a 9001-byte path MTU probe over IPv6).
-    public static let maximumPadding = 8900
-    public static var maximumSize: Int { minimumSize + maximumPadding }
+    /// Largest padding accepted: probes stay within one jumbo frame.
+    public static let maximumPadding = 8800
+    /// Largest packet accepted, trailer included: a 9001-byte path MTU probe over IPv4 or IPv6.
+    public static let maximumSize = 9001 - 36
 
     public var type: PacketType
     public var proto: TransportProtocol
@@ -43,14 +47,14 @@ public struct ProbePacket: Sendable, Equatable {
     public var sender: IPAddress
     public var target: IPAddress
     public var padding: Int
-    /// The echo carries no padding: the probe measures the path one way (its size), not both.
-    public var shortEcho: Bool
+    /// Bytes of zeros after the HMAC (a path MTU probe's size); its echo has none, so it measures the way there only.
+    public var trailer: Int
 
     public init(
         type: PacketType, proto: TransportProtocol, targetPort: UInt16, replyPort: UInt16, timeMs: UInt64,
-        nonce: [UInt8], runID: [UInt8], sender: IPAddress, target: IPAddress, padding: Int = 0, shortEcho: Bool = false
+        nonce: [UInt8], runID: [UInt8], sender: IPAddress, target: IPAddress, padding: Int = 0, trailer: Int = 0
     ) {
-        self.shortEcho = shortEcho
+        self.trailer = trailer
         precondition(nonce.count == 16 && runID.count == 16 && (0...ProbePacket.maximumPadding).contains(padding))
         self.type = type
         self.proto = proto
@@ -64,14 +68,14 @@ public struct ProbePacket: Sendable, Equatable {
         self.padding = padding
     }
 
-    public var size: Int { ProbePacket.minimumSize + padding }
+    public var size: Int { ProbePacket.minimumSize + padding + trailer }
 
-    /// The echo an agent sends back: same identity, same size (no padding for a short-echo probe), its own clock.
+    /// The echo an agent sends back: same identity, same size but for the trailer, its own clock.
     public func echo(timeMs: UInt64) -> ProbePacket {
         var e = self
         e.type = .echo
         e.timeMs = timeMs
-        if shortEcho { e.padding = 0 }
+        e.trailer = 0
         return e
     }
 
@@ -86,7 +90,7 @@ public struct ProbePacket: Sendable, Equatable {
         b.append(ProbePacket.version)
         b.append(type.rawValue)
         b.append(ProbePacket.protoByte(proto))
-        b.append(shortEcho ? 1 : 0)
+        b.append(trailer > 0 ? 1 : 0)
         b.appendBE(targetPort)
         b.appendBE(replyPort)
         b.appendBE(timeMs)
@@ -97,6 +101,7 @@ public struct ProbePacket: Sendable, Equatable {
         b.appendBE(UInt16(padding))
         b += [UInt8](repeating: 0, count: padding)
         b += auth.mac(b)
+        b += [UInt8](repeating: 0, count: trailer)
         return b
     }
 
@@ -126,9 +131,12 @@ public struct ProbePacket: Sendable, Equatable {
         guard let type = PacketType(rawValue: b[5]) else { return .failure(.badType) }
         guard let proto = protoFromByte(b[6]) else { return .failure(.badProtocol) }
         let pad = Int(b.readBE16(84))
-        guard pad <= maximumPadding, b.count == minimumSize + pad else { return .failure(.badLength) }
+        let hasTrailer = b[7] & 1 != 0
+        guard pad <= maximumPadding, hasTrailer ? b.count > minimumSize + pad : b.count == minimumSize + pad else {
+            return .failure(.badLength)
+        }
         let macStart = headerSize + pad
-        guard auth.isValid(b[macStart...], for: b[0..<macStart]) else {
+        guard auth.isValid(b[macStart..<(macStart + macSize)], for: b[0..<macStart]) else {
             return .failure(.badMAC)
         }
         guard let sender = IPAddress(bytes16: Array(b[52..<68])), let target = IPAddress(bytes16: Array(b[68..<84])) else {
@@ -138,7 +146,7 @@ public struct ProbePacket: Sendable, Equatable {
             ProbePacket(
                 type: type, proto: proto, targetPort: b.readBE16(8), replyPort: b.readBE16(10),
                 timeMs: b.readBE64(12), nonce: Array(b[20..<36]), runID: Array(b[36..<52]),
-                sender: sender, target: target, padding: pad, shortEcho: b[7] & 1 != 0))
+                sender: sender, target: target, padding: pad, trailer: b.count - minimumSize - pad))
     }
 
     static func protoByte(_ p: TransportProtocol) -> UInt8 {

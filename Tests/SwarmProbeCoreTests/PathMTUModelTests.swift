@@ -13,19 +13,16 @@ struct PathMTUModelTests {
         #expect(PathMTU.overlayMTU(driverOption: 9001, encrypted: false) == 8951)
     }
 
-    @Test("the ladder: every 10 bytes from 1400 to 1500, what is needed, the jumbo sizes, never above the interface")
+    @Test("the ladder: what is needed, seven sizes below it down to 1280, the interface when larger; never above it")
     func ladder() {
-        #expect(
-            PathMTU.ladder(interfaceMTU: 1500, needed: 1500)
-                == [1280, 1350, 1400, 1410, 1420, 1430, 1440, 1450, 1460, 1470, 1480, 1490, 1500])
-        #expect(PathMTU.ladder(interfaceMTU: 1450, needed: 1500).last == 1450)
-        #expect(PathMTU.ladder(interfaceMTU: 1500, needed: 1376).contains(1376))
-        let jumbo = PathMTU.ladder(interfaceMTU: 9001, needed: 1500)
-        #expect(jumbo.suffix(6) == [1500, 2000, 4000, 8000, 9000, 9001])
+        #expect(PathMTU.ladder(interfaceMTU: 1500, needed: 1500) == [1280, 1350, 1400, 1440, 1460, 1480, 1490, 1500])
+        #expect(PathMTU.ladder(interfaceMTU: 1450, needed: 1500) == [1280, 1350, 1400, 1440, 1450])
+        #expect(PathMTU.ladder(interfaceMTU: 9001, needed: 1500).suffix(2) == [1500, 9001])
+        #expect(PathMTU.ladder(interfaceMTU: 9001, needed: 9001) == [1280, 8851, 8901, 8941, 8961, 8981, 8991, 9001])
         #expect(PathMTU.ladder(interfaceMTU: 65_535, needed: nil).last == PathMTU.largestProbe)
-        // Every rung fits a probe's padding, over IPv4 and IPv6.
+        // Every rung fits a probe, over IPv4 and IPv6.
         let v6 = IPAddress("2001:db8::1")!
-        #expect(PathMTU.largestProbe - PathMTU.headers(toward: v6) - ProbePacket.minimumSize <= ProbePacket.maximumPadding)
+        #expect(PathMTU.largestProbe - PathMTU.headers(toward: v6) <= ProbePacket.maximumSize)
     }
 
     static func ladder(_ outcomes: [(Int, MTURungOutcome)], reported: Int? = nil) -> MTULadder {
@@ -86,20 +83,26 @@ struct PathMTUModelTests {
         }
     }
 
-    @Test("a short-echo probe: padding authenticated, the echo without it, never larger than the probe")
-    func shortEcho() throws {
+    @Test("a path MTU probe: its trailer after the authenticated part, never echoed, and a 512-byte capture still authenticates it")
+    func trailer() throws {
         let key = ClusterToken(secret: Array(repeating: 9, count: 32)).probeAuthenticator
         let p = ProbePacket(
             type: .probe, proto: .udp, targetPort: 4789, replyPort: 40000, timeMs: 1, nonce: Array(repeating: 7, count: 16),
-            runID: Array(repeating: 1, count: 16), sender: IPAddress("198.18.0.1")!, target: IPAddress("198.18.0.2")!, padding: 1300,
-            shortEcho: true)
-        let decoded = try ProbePacket.decode(p.encode(auth: key), auth: key).get()
-        #expect(decoded.shortEcho && decoded.padding == 1300)
-        let echo = decoded.echo(timeMs: 2)
-        #expect(echo.padding == 0 && echo.encode(auth: key).count == ProbePacket.minimumSize)
-        var plain = p
-        plain.shortEcho = false
-        #expect(try ProbePacket.decode(plain.encode(auth: key), auth: key).get().echo(timeMs: 2).padding == 1300)
+            runID: Array(repeating: 1, count: 16), sender: IPAddress("198.18.0.1")!, target: IPAddress("198.18.0.2")!, trailer: 1300)
+        let bytes = p.encode(auth: key)
+        #expect(bytes.count == ProbePacket.minimumSize + 1300)
+        let decoded = try ProbePacket.decode(bytes, auth: key).get()
+        #expect(decoded.trailer == 1300 && decoded.padding == 0)
+        #expect(decoded.echo(timeMs: 2).encode(auth: key).count == ProbePacket.minimumSize)
+        // What a tap keeping 512 bytes of the frame hands over: the authenticated part and some of the trailer.
+        #expect(try ProbePacket.decode(bytes.prefix(440), auth: key).get().nonce == p.nonce)
+        // Without the flag, extra bytes are refused as before; a tampered authenticated part is refused with it.
+        var unflagged = bytes
+        unflagged[7] = 0
+        #expect(throws: ProbePacket.DecodeError.self) { try ProbePacket.decode(unflagged, auth: key).get() }
+        var tampered = bytes
+        tampered[30] ^= 1
+        #expect(throws: ProbePacket.DecodeError.self) { try ProbePacket.decode(tampered, auth: key).get() }
     }
 
     @Test("a check's path MTU in the results: flat keys, read back the same")

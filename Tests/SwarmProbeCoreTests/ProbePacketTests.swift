@@ -112,7 +112,9 @@ struct ProbePacketTests {
         BadPacket(name: "flipped first MAC bit", bytes: mutated { $0[ProbePacket.headerSize] ^= 0x80 }, error: .badMAC),
         BadPacket(name: "changed time", bytes: mutated { $0[19] ^= 0x01 }, error: .badMAC),
         BadPacket(name: "changed sender address", bytes: mutated { $0[67] ^= 0x01 }, error: .badMAC),
-        BadPacket(name: "changed flags", bytes: mutated { $0[7] = 1 }, error: .badMAC),
+        BadPacket(name: "changed flags", bytes: mutated { $0[7] = 2 }, error: .badMAC),
+        // The trailer flag set on a probe with no trailer: its length no longer adds up.
+        BadPacket(name: "trailer flag without a trailer", bytes: mutated { $0[7] = 1 }, error: .badLength),
         BadPacket(name: "probe turned into echo", bytes: mutated { $0[5] = 2 }, error: .badMAC),
         BadPacket(name: "non-zero padding byte", bytes: mutated({ $0[86] = 1 }, padding: 2), error: .badMAC),
         BadPacket(name: "wrong key", bytes: samplePacket().encode(key: probeKey), key: [UInt8](repeating: 0x43, count: 32), error: .badMAC),
