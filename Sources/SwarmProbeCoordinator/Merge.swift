@@ -248,13 +248,12 @@ public enum Merge {
                     capture: capture)
             }
             var pathMTU: PathMTUResult?
-            if let t = from.sent, let target = to.sentAddress, let kindIndex, let ladder = t.ladder(target: target, kind: kindIndex) {
-                if nonces { sent?.mtu = ladder }
+            if let t = from.sent, let target = to.sentAddress, let kindIndex, kind.dataPath {
                 // A rung arrived when its target's agent logged it or its interface tap saw it.
-                pathMTU = ladder.measure(needed: pathMTUNeeded) { nonce in
-                    let key = LookupKey.nonce(nonce)
-                    return to.log?.index[key] != nil || (to.capture?.nonces[key] ?? 0) & CaptureIndex.inboundInterface != 0
+                pathMTU = t.pathMTU(target: target, kind: kindIndex, needed: pathMTUNeeded) { key in
+                    to.log?.index[key] != nil || (to.capture?.nonces[key] ?? 0) & CaptureIndex.inboundInterface != 0
                 }
+                if nonces, pathMTU != nil { sent?.mtu = t.ladder(target: target, kind: kindIndex) }
             }
             let input = VerdictInput(
                 kind: kindID, fromName: fromName, toName: toNode.name,

@@ -23,8 +23,8 @@ struct SenderTable: Sendable {
     var odd: [String] = []
     var ports: [Int32] = []
     var details: [String] = []
-    /// Path MTU ladders, few (one per data-path row that answered), by row key.
-    var ladders: [UInt64: MTULadder] = [:]
+    /// Path MTU ladders (one per data-path row that answered), by row key.
+    var ladders = LadderTable()
 
     static func key(target: UInt32, kind: UInt32) -> UInt64 { UInt64(target) << 16 | UInt64(kind) }
 
@@ -68,7 +68,7 @@ struct SenderTable: Sendable {
                 nonceStart: Int32(nonceStart), portStart: Int32(portStart))
             let rowKey = SenderTable.key(target: addresses.id(key.target), kind: UInt32(kindID!))
             pairs.append((rowKey, row))
-            if let mtu = e.mtu { ladders[rowKey] = mtu }
+            if let mtu = e.mtu { ladders.add(rowKey, mtu) }
         }
         index = SortedIndex(pairs)
         // A nonce list longer than 255 is not something an agent sends; the row keeps the first 255.
@@ -76,7 +76,11 @@ struct SenderTable: Sendable {
 
     func row(target: UInt32, kind: UInt32) -> SentRow? { index[SenderTable.key(target: target, kind: kind)] }
 
-    func ladder(target: UInt32, kind: UInt32) -> MTULadder? { ladders.isEmpty ? nil : ladders[SenderTable.key(target: target, kind: kind)] }
+    func ladder(target: UInt32, kind: UInt32) -> MTULadder? { ladders.isEmpty ? nil : ladders.ladder(SenderTable.key(target: target, kind: kind)) }
+
+    func pathMTU(target: UInt32, kind: UInt32, needed: Int?, seen: (UInt64) -> Bool) -> PathMTUResult? {
+        ladders.isEmpty ? nil : ladders.measure(SenderTable.key(target: target, kind: kind), needed: needed, seen: seen)
+    }
 
     func nonceTexts(_ r: SentRow) -> [String] {
         let start = Int(r.nonceStart), n = Int(r.nonceCount)
@@ -119,7 +123,7 @@ struct SentStore: Sendable {
             for (i, key) in t.index.keys.enumerated() {
                 let k = ProbeKey(target: addresses.list[Int(key >> 16)], kind: kinds[Int(key & 0xffff)])
                 out[k] = t.evidence(t.index.values[i])
-                out[k]?.mtu = t.ladders[key]
+                out[k]?.mtu = t.ladders.ladder(key)
             }
             return out
         }

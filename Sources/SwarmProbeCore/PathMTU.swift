@@ -91,15 +91,24 @@ public struct MTULadder: Sendable, Equatable {
     /// The verdict on the path: the largest rung that arrived (answered, or seen by the target by `arrived`
     /// on its nonce), and why the next one did not.
     public func measure(needed: Int?, arrived: (String) -> Bool) -> PathMTUResult? {
-        let reached = rungs.filter { $0.outcome == .answered || arrived($0.nonce) }
+        PathMTU.measure(rungs.map { ($0.size, $0.outcome, arrived($0.nonce)) }, reportedMTU: reportedMTU, needed: needed)
+    }
+}
+
+extension PathMTU {
+    /// The largest rung that arrived (answered at the sender, or `seen` by the target), and how the next one
+    /// died: a "fragmentation needed" (a rung's or the kernel's), else a black hole; nil when none arrived.
+    /// A router's MTU between what arrived and what did not is exact.
+    public static func measure(
+        _ rungs: [(size: Int, outcome: MTURungOutcome, seen: Bool)], reportedMTU: Int?, needed: Int?
+    ) -> PathMTUResult? {
+        let reached = rungs.filter { $0.outcome == .answered || $0.seen }
         guard let largest = reached.map(\.size).max() else { return nil }
-        let failed = rungs.filter { $0.size > largest && !reached.contains($0) }.sorted { $0.size < $1.size }
+        let failed = rungs.filter { $0.size > largest && !($0.outcome == .answered || $0.seen) }.sorted { $0.size < $1.size }
         var limit: PathMTULimit?
-        if let first = failed.first {
+        if !failed.isEmpty && failed.contains(where: { $0.outcome != .sendFailed }) {
             limit = failed.contains { $0.outcome == .fragNeeded } || reportedMTU != nil ? .fragNeeded : .blackHole
-            if first.outcome == .sendFailed && !failed.contains(where: { $0.outcome != .sendFailed }) { limit = nil }
         }
-        // A frag-needed that names an MTU between what arrived and what did not is exact.
         var bytes = largest
         if let r = reportedMTU, r > largest, r < (failed.first?.size ?? Int.max) { bytes = r }
         return PathMTUResult(bytes: bytes, limit: limit, below: failed.first?.size, needed: needed)
