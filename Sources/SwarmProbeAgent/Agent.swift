@@ -140,8 +140,17 @@ public final class Agent: Service, Sendable {
         let service = ControlService(
             address: cfg.address, controlPort: cfg.controlPort, profile: cfg.profile, token: cfg.token,
             listeners: currentListeners,
-            taps: taps, responder: responder, prober: prober, logger: logger, hostFacts: { await HostFactsReader.readOffThread(address: cfg.address) }
+            taps: taps, responder: responder, prober: prober, logger: logger,
+            hostFacts: { await HostFactsReader.readOffThread(address: cfg.address, peers: $0) }
         )
+        // An address on none of this host's interfaces binds nothing (EADDRNOTAVAIL): the agent still serves its
+        // control endpoint, on every address, so a coordinator reaching the node (its `control` address, NAT) hears
+        // why in the hello (`host.addresses`) rather than finding no agent.
+        let held = SourceAddress.isLocal(cfg.address)
+        let controlAddress = held ? cfg.address : (cfg.address.isIPv4 ? IPAddress.v4(0, 0, 0, 0) : IPAddress("::")!)
+        if !held {
+            logger.warning("\(cfg.address) is on none of this host's interfaces: listening for the coordinator on \(controlAddress) only")
+        }
         let control: any Channel
         let connections = ControlConnections(limit: 128)
         do {
@@ -159,11 +168,11 @@ public final class Agent: Service, Sendable {
                         try channel.pipeline.syncOperations.addHandler(ControlHTTPHandler(service: service, tracker: connections))
                     }
                 }
-                .bind(to: cfg.address.socketAddress(port: cfg.controlPort)).get()
+                .bind(to: controlAddress.socketAddress(port: cfg.controlPort)).get()
         } catch {
             for ch in channels { try? await ch.close() }
             throw AgentStartupError(
-                description: "cannot open the control endpoint on \(cfg.address):\(cfg.controlPort): \(Agent.describeBindError(error, kind: nil))")
+                description: "cannot open the control endpoint on \(controlAddress):\(cfg.controlPort): \(Agent.describeBindError(error, kind: nil))")
         }
         channels.append(control)
         onReady(states, control.localAddress?.port ?? cfg.controlPort)

@@ -27,8 +27,9 @@ final class ControlService: Sendable {
     let responder: Responder
     let prober: Prober
     let logger: Logger
-    /// Reads the host's routing-mesh facts for a hello (`HostFactsReader`); nil: none to report.
-    let hostFacts: @Sendable () async -> HostFacts?
+    /// Reads the host's facts for a hello (`HostFactsReader`), with the source address toward each peer it names;
+    /// nil: none to report.
+    let hostFacts: @Sendable ([IPAddress]) async -> HostFacts?
     private let replay = NIOLockedValueBox(ReplayGuard(windowMs: 60_000, capacity: 65_536))
     /// Bytes of request bodies buffered across all connections; past the budget new bodies are refused.
     private let buffered = NIOLockedValueBox(0)
@@ -80,7 +81,7 @@ final class ControlService: Sendable {
     init(
         address: IPAddress, controlPort: Int, profile: Profile, token: ClusterToken, listeners: @escaping @Sendable () -> [ListenerState],
         taps: CaptureTaps?, responder: Responder, prober: Prober, logger: Logger,
-        hostFacts: @escaping @Sendable () async -> HostFacts? = { nil }
+        hostFacts: @escaping @Sendable ([IPAddress]) async -> HostFacts? = { _ in nil }
     ) {
         self.hostFacts = hostFacts
         self.address = address
@@ -125,7 +126,7 @@ final class ControlService: Sendable {
                     return ControlReply(status: .conflict, body: errorBody(why), requestNonce: nonce)
                 }
                 let reading = ContinuousClock.now
-                let host = await hostFacts()
+                let host = await hostFacts(request.peers)
                 let micros = (ContinuousClock.now - reading).components
                 let hello = HelloResponse(
                     agentVersion: SwarmProbeVersion.current, address: address, timeMs: Int64(nowMs()),

@@ -5,6 +5,17 @@ import SwarmProbeCore
 /// The source address this host's kernel picks toward a destination: a UDP socket connected there (which
 /// sends nothing) and asked for its own address.
 public enum SourceAddress {
+    /// Whether this host can bind `address`: the kernel's local table holds it (an interface's address, or any of
+    /// 127.0.0.0/8). False only for EADDRNOTAVAIL; another failure says nothing against it.
+    public static func isLocal(_ address: IPAddress) -> Bool {
+        guard let local = try? address.socketAddress(port: 0) else { return false }
+        let fd = socket(address.isIPv4 ? AF_INET : AF_INET6, Int32(SOCK_DGRAM.rawValue), 0)
+        guard fd >= 0 else { return true }
+        defer { close(fd) }
+        let bound = local.withSockAddr { a, length in bind(fd, a, socklen_t(length)) }
+        return bound == 0 || errno != EADDRNOTAVAIL
+    }
+
     public static func toward(_ destination: IPAddress) -> IPAddress? {
         guard let remote = try? destination.socketAddress(port: 9) else { return nil }
         let family = destination.isIPv4 ? AF_INET : AF_INET6

@@ -47,8 +47,9 @@ struct ControlClient: Sendable {
     }
 
     /// The agent's hello, if it speaks this coordinator's protocol; `.incompatible` naming both versions if not.
-    func hello(_ node: Node, timeout: TimeAmount) async throws(AgentCallError) -> HelloResponse {
-        let request = HelloRequest(protocolVersion: protocolVersion)
+    /// `peers`: the nodes' addresses, toward which the agent reads its kernel's source address.
+    func hello(_ node: Node, peers: [IPAddress] = [], timeout: TimeAmount) async throws(AgentCallError) -> HelloResponse {
+        let request = HelloRequest(protocolVersion: protocolVersion, peers: peers)
         let answer = try await send(prepare(node, path: ControlPath.hello, request), timeout: timeout)
         func incompatible(_ agent: Int, _ agentVersion: String?) -> AgentCallError {
             AgentCallError(

@@ -97,6 +97,7 @@ public final class Coordinator: Sendable {
         // 1. Hello: who is up, what they hold, their clocks.
         // Nodes known to have no agent (`unavailable`) are not contacted.
         let contacting = gathered.withLockedValue { g in nodes.filter { g.health[$0.name] == nil } }
+        let peerAddresses = nodes.map(\.address)
         progress(.contacting(agents: nodes.count))
         // At most `helloConcurrency` hellos in flight: each round trip then measures the network and the
         // agent, not this process working through a thousand requests at once (auto timeouts come from it).
@@ -107,7 +108,7 @@ public final class Coordinator: Sendable {
                     let t0 = nowMs()
                     let m0 = NIODeadline.now()
                     do throws(AgentCallError) {
-                        let hello = try await client.hello(node, timeout: controlTimeout)
+                        let hello = try await client.hello(node, peers: peerAddresses, timeout: controlTimeout)
                         // Less the time the agent spent reading its host facts (nft): the network's round trip.
                         let rtt = max(0, Int((NIODeadline.now() - m0).nanoseconds / 1000) - (hello.hostFactsMicros ?? 0))
                         let t1 = nowMs()
@@ -117,6 +118,9 @@ public final class Coordinator: Sendable {
                                 .down,
                                 "the agent at \(node.control) serves address \(hello.address), but the inventory says \(node.address); restart it with --address \(node.address)"
                             )
+                        } else if let held = hello.host?.addresses, !held.contains(where: { $0.address == node.address }) {
+                            // Nothing of the node's is bound there, nor reached there: its paths say nothing (the node finding says why).
+                            health = AgentHealth(.down, "\(node.address) is on none of the node's interfaces: the agent could bind nothing there")
                         }
                         let offset = Int(hello.timeMs) - Int((t0 + t1) / 2)
                         gathered.withLockedValue {
@@ -317,7 +321,7 @@ public final class Coordinator: Sendable {
             durationMs: Int(Date().timeIntervalSince(started) * 1000), timeoutMs: g.longestTimeoutMs ?? options.nominalTimeoutMs,
             complete: complete, nodes: Merge.nodeResults(inventory: inventory, gathered: g), checks: [],
             timeoutPolicy: options.timeout == .auto ? "auto" : "fixed", attempts: options.attempts,
-            nodeFindings: Merge.nodeFindings(inventory: inventory, gathered: g, subnets: meshSubnets))
+            nodeFindings: Merge.nodeFindings(inventory: inventory, gathered: g, subnets: meshSubnets, encrypted: profile.encrypted))
         if let v = g.vantage {
             r.routingMesh = RoutingMesh(client: v.name, clientAddress: v.address, ports: g.published.map(RoutingMesh.Port.init))
         }

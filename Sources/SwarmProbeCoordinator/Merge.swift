@@ -308,8 +308,12 @@ public enum Merge {
     /// machine (the loopback demo), not swarm nodes, and its settings are not theirs.
     /// And a node whose clock is off this host's by more than swarm tolerates, measured at the hello (or told by
     /// an agent that refused the hello for its time).
-    public static func nodeFindings(inventory: Inventory, gathered g: Gathered, subnets: MeshSubnets = .docker) -> [NodeFinding] {
-        inventory.nodes.flatMap { node -> [NodeFinding] in
+    /// `encrypted`: the profile probes ESP (the encrypted overlay), so the kernel's IPsec support matters.
+    public static func nodeFindings(
+        inventory: Inventory, gathered g: Gathered, subnets: MeshSubnets = .docker, encrypted: Bool = false
+    ) -> [NodeFinding] {
+        let names = Dictionary(inventory.nodes.map { ($0.address, $0.name) }, uniquingKeysWith: { a, _ in a })
+        return inventory.nodes.flatMap { node -> [NodeFinding] in
             var out: [NodeFinding] = []
             if let sure = g.clockOffsetSureMs[node.name], let offset = g.clockOffsetMs[node.name],
                 let f = HostFindings.clockFinding(node: node.name, offsetMs: offset, sureMs: sure)
@@ -319,7 +323,10 @@ public enum Merge {
             guard let hello = g.hello[node.name], let facts = hello.host, hello.address == node.address,
                 !loopback.contains(where: { $0.contains(node.address) })
             else { return out }
-            return out + HostFindings.findings(node: node.name, facts: facts, subnets: subnets)
+            return out
+                + HostFindings.findings(
+                    node: node.name, facts: facts, subnets: subnets,
+                    context: HostFindings.Context(address: node.address, peerNames: names, encrypted: encrypted))
         }
     }
 

@@ -10,14 +10,17 @@ public enum ControlPath {
     public static let stop = "/v1/stop"
 }
 
-/// The coordinator's greeting: which protocol it speaks.
+/// The coordinator's greeting: which protocol it speaks, and the nodes' addresses, toward which the agent reads
+/// the source address its kernel would pick (`HostFacts.otherSources`). Nothing is sent to them.
 public struct HelloRequest: Sendable, Equatable {
     public var protocolVersion: Int
     public var toolVersion: String?
+    public var peers: [IPAddress]
 
-    public init(protocolVersion: Int = ControlProtocol.version, toolVersion: String? = SwarmProbeVersion.current) {
+    public init(protocolVersion: Int = ControlProtocol.version, toolVersion: String? = SwarmProbeVersion.current, peers: [IPAddress] = []) {
         self.protocolVersion = protocolVersion
         self.toolVersion = toolVersion
+        self.peers = peers
     }
 }
 

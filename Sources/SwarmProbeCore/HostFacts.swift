@@ -16,11 +16,23 @@ public struct HostFacts: Codable, Sendable, Equatable, Hashable {
     public var forwardChains: [ForwardChain]?
     /// The interface holding the agent's address: what VXLAN leaves by.
     public var interface: InterfaceFacts?
+    /// The addresses the host holds that could be advertised (loopback, link-local and Docker's own interfaces
+    /// left out), the agent's own always included when held: without it, its address is on no interface.
+    public var addresses: [HostAddress]?
+    /// The peers toward which the kernel would send from another address than the agent's, grouped by that
+    /// address; empty: every peer gets the agent's address; nil: not read (no peers named in the hello).
+    public var otherSources: [SourceChoice]?
+    /// What the encrypted overlay needs of the kernel (IPsec), each as loaded, built in, a module, or missing.
+    public var ipsec: IPsecSupport?
 
     public init(
         ipForward: Bool? = nil, forwardPolicy: String? = nil, routes: [HostRoute] = [], ingressPorts: [PublishedPort]? = nil,
-        forwardChains: [ForwardChain]? = nil, interface: InterfaceFacts? = nil
+        forwardChains: [ForwardChain]? = nil, interface: InterfaceFacts? = nil, addresses: [HostAddress]? = nil,
+        otherSources: [SourceChoice]? = nil, ipsec: IPsecSupport? = nil
     ) {
+        self.addresses = addresses
+        self.otherSources = otherSources
+        self.ipsec = ipsec
         self.interface = interface
         self.ipForward = ipForward
         self.forwardPolicy = forwardPolicy
@@ -31,7 +43,7 @@ public struct HostFacts: Codable, Sendable, Equatable, Hashable {
 
     enum CodingKeys: String, CodingKey {
         case ipForward = "ip_forward", forwardPolicy = "forward_policy", routes, ingressPorts = "ingress_ports"
-        case forwardChains = "forward_chains", interface
+        case forwardChains = "forward_chains", interface, addresses, otherSources = "other_sources", ipsec
     }
 
     /// iptables-nft's `ip filter FORWARD`, the chain Docker writes its rules into; nil when it is not there.

@@ -16,6 +16,9 @@ public struct Profile: Sendable, Equatable {
 
     public func kind(_ id: KindID) -> TrafficKind? { enabledKinds.first { $0.kindID == id } }
 
+    /// ESP is probed: the swarm runs encrypted overlays (`--opt encrypted`), so its nodes need IPsec.
+    public var encrypted: Bool { enabledKinds.contains { $0.proto == .esp } }
+
     /// The profile as it is after `docker swarm init --data-path-port N`.
     public func withDataPathPort(_ port: Int) throws(InputError) -> Profile {
         guard (1...65535).contains(port) else {

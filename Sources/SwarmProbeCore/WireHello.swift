@@ -4,21 +4,24 @@ extension HelloRequest: WireMessage {
     public func write(to w: inout JSONLine) {
         w.raw("{\"protocol\":"); w.int(protocolVersion)
         if let v = toolVersion { w.raw(",\"tool_version\":"); w.string(v) }
+        if !peers.isEmpty { w.raw(",\"peers\":"); w.strings(peers.map(\.description)) }
         w.raw("}")
     }
 
-    /// A coordinator from before protocol versions sent `{}`: protocol 1.
+    /// A coordinator from before protocol versions sent `{}`: protocol 1. One from before `peers` names none
+    /// (an agent from before skips the key): the agent then reads no source addresses, and nothing else changes.
     public init(reading r: WireReader) throws(WireError) {
-        var version = 1, tool: String?
+        var version = 1, tool: String?, peers: [IPAddress] = []
         try r.fields { key throws(WireError) in
             switch key {
             case "protocol": version = try r.int(in: 0...Int(Int32.max))
             case "tool_version": tool = try r.optionalString()
+            case "peers": peers = try r.isNull() ? [] : try r.list { () throws(WireError) in try r.address() }
             default: return false
             }
             return true
         }
-        self.init(protocolVersion: version, toolVersion: tool)
+        self.init(protocolVersion: version, toolVersion: tool, peers: peers)
     }
 }
 
@@ -177,6 +180,33 @@ extension HostFacts: WireMessage {
             if let c = i.txChecksumIPGeneric { w.raw(c ? ",\"tx_checksum_ip_generic\":true" : ",\"tx_checksum_ip_generic\":false") }
             w.raw("}")
         }
+        if let list = addresses {
+            w.raw(",\"addresses\":[")
+            for (i, a) in list.enumerated() {
+                w.raw(i == 0 ? "{\"address\":" : ",{\"address\":"); w.string(a.address.description)
+                w.raw(",\"device\":"); w.string(a.device)
+                w.raw("}")
+            }
+            w.raw("]")
+        }
+        if let groups = otherSources {
+            w.raw(",\"other_sources\":[")
+            for (i, g) in groups.enumerated() {
+                w.raw(i == 0 ? "{\"source\":" : ",{\"source\":"); w.string(g.source.description)
+                if let d = g.device { w.raw(",\"device\":"); w.string(d) }
+                w.raw(",\"peers\":"); w.strings(g.peers.map(\.description))
+                w.raw("}")
+            }
+            w.raw("]")
+        }
+        if let ipsec {
+            // Keys written in full: the writer takes only literals.
+            w.raw(",\"ipsec\":{\"esp4\":"); w.optionalState(ipsec.esp4)
+            w.raw(",\"xfrm_user\":"); w.optionalState(ipsec.xfrmUser)
+            w.raw(",\"aes_gcm\":"); w.optionalState(ipsec.aesGCM)
+            w.raw(",\"xt_u32\":"); w.optionalState(ipsec.xtU32)
+            w.raw("}")
+        }
         w.raw("}")
     }
 
@@ -205,6 +235,25 @@ extension HostFacts: WireMessage {
             case "forward_chains":
                 facts.forwardChains = try r.isNull() ? nil : try r.list { () throws(WireError) in try ForwardChain(reading: r) }
             case "interface": facts.interface = try r.isNull() ? nil : try InterfaceFacts(reading: r)
+            case "addresses":
+                facts.addresses =
+                    try r.isNull()
+                    ? nil
+                    : try r.list { () throws(WireError) in
+                        var address: IPAddress?, device: String?
+                        try r.fields { key throws(WireError) in
+                            switch key {
+                            case "address": address = try r.address()
+                            case "device": device = try r.string()
+                            default: return false
+                            }
+                            return true
+                        }
+                        return HostAddress(address: try r.required(address, "address"), device: try r.required(device, "device"))
+                    }
+            case "other_sources":
+                facts.otherSources = try r.isNull() ? nil : try r.list { () throws(WireError) in try SourceChoice(reading: r) }
+            case "ipsec": facts.ipsec = try r.isNull() ? nil : try IPsecSupport(reading: r)
             default: return false
             }
             return true
@@ -232,6 +281,41 @@ extension InterfaceFacts {
     }
 }
 
+extension SourceChoice {
+    init(reading r: WireReader) throws(WireError) {
+        var source: IPAddress?, device: String?, peers: [IPAddress]?
+        try r.fields { key throws(WireError) in
+            switch key {
+            case "source": source = try r.address()
+            case "device": device = try r.optionalString()
+            case "peers": peers = try r.list { () throws(WireError) in try r.address() }
+            default: return false
+            }
+            return true
+        }
+        self.init(source: try r.required(source, "source"), device: device, peers: try r.required(peers, "peers"))
+    }
+}
+
+extension IPsecSupport {
+    /// A part this agent does not know (a later one) is skipped; a state it does not know is an error.
+    init(reading r: WireReader) throws(WireError) {
+        var s = IPsecSupport()
+        try r.fields { key throws(WireError) in
+            func state() throws(WireError) -> State? { try r.isNull() ? nil : try r.enumCase(State.self) }
+            switch key {
+            case "esp4": s.esp4 = try state()
+            case "xfrm_user": s.xfrmUser = try state()
+            case "aes_gcm": s.aesGCM = try state()
+            case "xt_u32": s.xtU32 = try state()
+            default: return false
+            }
+            return true
+        }
+        self = s
+    }
+}
+
 extension ForwardChain {
     init(reading r: WireReader) throws(WireError) {
         var family: String?, table: String?, chain: String?, policy: String?, jumps: [String] = []
@@ -253,6 +337,12 @@ extension ForwardChain {
             family: try r.required(family, "family"), table: try r.required(table, "table"), chain: try r.required(chain, "chain"),
             policy: try r.required(policy, "policy"), jumps: jumps, acceptsPublished: try r.required(accepts, "accepts_published"),
             endsInDrop: try r.required(endsInDrop, "ends_in_drop"))
+    }
+}
+
+extension JSONLine {
+    fileprivate mutating func optionalState(_ state: IPsecSupport.State?) {
+        if let state { string(state.rawValue) } else { raw("null") }
     }
 }
 

@@ -136,18 +136,31 @@ public final class SSHDeployment: AgentDeployment, @unchecked Sendable {
             return fail(name, "starting the agent: \(error)", progress)
         }
         lock.withLock { remote[name]?.session = session }
-        if let failure = await waitReady(session, log: log) { return fail(name, failure, progress) }
+        if let failure = await waitReady(
+            session, log: log, dialed: ssh.node.control.host == ssh.node.address.description ? ssh.node.address : nil)
+        {
+            return fail(name, failure, progress)
+        }
         progress(DeployEvent(name, .started))
         return nil
     }
 
+    /// What the agent logs when its address is on none of the host's interfaces.
+    static let addressNotHeld = "is on none of this host's interfaces"
+
     /// Waits for the agent's ready line; returns why it did not come.
-    private func waitReady(_ session: ChildProcess, log: String) async -> String? {
+    /// `dialed`: the agent's address when the coordinator reaches it there (no `control` of its own in the inventory).
+    private func waitReady(_ session: ChildProcess, log: String, dialed: IPAddress?) async -> String? {
         await blocking {
             let deadline = Date().addingTimeInterval(30)
             while Date() < deadline {
                 let text = (try? String(contentsOfFile: log, encoding: .utf8)) ?? ""
-                if text.contains("swarmprobe agent ready") { return nil }
+                if text.contains("swarmprobe agent ready") {
+                    // Its address is not the node's: the coordinator, which dials that address, would find nobody there.
+                    guard let address = dialed, text.contains(Self.addressNotHeld) else { return nil }
+                    return
+                        "its address \(address) is on none of the node's interfaces (the agent binds nothing there): correct the inventory's address"
+                }
                 if let exit = session.poll() {
                     let last = text.split(whereSeparator: \.isNewline).last.map(String.init) ?? "exit \(exit.status)"
                     return exit.status == 255 ? "ssh: \(last)" : "the agent did not start: \(last)"

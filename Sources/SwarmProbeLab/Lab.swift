@@ -121,6 +121,19 @@ public final class Lab: @unchecked Sendable {
         try Program.run(["ip", "netns", "exec", node(name).namespace, "tee", "/proc/sys/net/ipv4/ip_forward"], input: on ? "1\n" : "0\n")
     }
 
+    /// Gives a node a second address on its lab interface (eth0), as a second NIC or a secondary IP would.
+    public func addAddress(_ name: String, _ address: IPAddress) throws {
+        try Program.run(["ip", "-n", node(name).namespace, "addr", "add", "\(address)/\(Lab.prefixLength)", "dev", "eth0"])
+    }
+
+    /// A host route toward `peer`'s address whose source is `source` (`ip route add PEER/32 dev eth0 src SOURCE`):
+    /// the kernel then sends to that peer from `source`, whatever a program advertises.
+    public func addSourceRoute(_ name: String, toward peer: String, source: IPAddress) throws {
+        try Program.run([
+            "ip", "-n", node(name).namespace, "route", "add", "\(node(peer).address)/32", "dev", "eth0", "src", source.description,
+        ])
+    }
+
     /// Adds a route through the node's lab interface (eth0): a site's route, for the host checks.
     public func addRoute(_ name: String, _ prefix: CIDR) throws {
         try Program.run(["ip", "-n", node(name).namespace, "route", "add", prefix.description, "dev", "eth0"])
@@ -337,9 +350,10 @@ public final class Lab: @unchecked Sendable {
     /// `user`: run the agents as this unprivileged user (`runuser`), to see them without capture privileges.
     /// `leanBinary`: run the agent-only `swarmprobe-agent` at that path instead of `binary agent`.
     /// `clockAhead`: seconds a node's agent sees its wall clock ahead (negative: behind), through libfaketime.
+    /// `addresses`: a node's agent started with this `--address` rather than the node's (one it may not hold).
     public func startAgents(
         binary: String, tokenFile: String, extraArguments: [String] = [], only: [String]? = nil,
-        user: String? = nil, leanBinary: String? = nil, clockAhead: [String: Int] = [:]
+        user: String? = nil, leanBinary: String? = nil, clockAhead: [String: Int] = [:], addresses: [String: IPAddress] = [:]
     ) throws {
         let asUser = user.map { ["runuser", "-u", $0, "--"] } ?? []
         let command = leanBinary.map { [$0] } ?? [binary, "agent"]
@@ -348,7 +362,8 @@ public final class Lab: @unchecked Sendable {
             let faked = clockAhead[node.name].map { ["env", "FAKETIME_DONT_FAKE_MONOTONIC=1", "faketime", "-f", String(format: "%+ds", $0)] } ?? []
             return AgentSupervisor.Spec(
                 name: node.name, launcher: ["ip", "netns", "exec", node.namespace] + asUser + faked,
-                arguments: command + ["--address", node.address.description, "--token-file", tokenFile] + extraArguments)
+                arguments: command + ["--address", (addresses[node.name] ?? node.address).description, "--token-file", tokenFile]
+                    + extraArguments)
         }
         try agents.start(specs)
     }

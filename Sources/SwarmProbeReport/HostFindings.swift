@@ -13,6 +13,12 @@ import SwarmProbeCore
 /// - `clock-offset` (required): the node's clock is more than 1 s off the coordinator's.
 /// - `checksum-offload-vxlan` (required): the interface's driver is one known to corrupt VXLAN checksums and its
 ///   transmit checksum offload is on.
+/// - `advertise-address-not-local` (required): the node's address (the inventory's, the swarm's advertise address)
+///   is on none of its interfaces.
+/// - `source-address-differs` (required): toward some peers the kernel would send from another address than the
+///   advertised one (moby#53004); one finding per such address, naming the peers.
+/// - `ipsec-unsupported` (required, only when the profile probes ESP): the kernel lacks part of what the
+///   encrypted overlay needs.
 /// - `route-overlaps-ingress`, `route-overlaps-gateway-bridge` (required when the route lies inside that
 ///   subnet: its hosts exist and are shadowed; information when the route only covers it),
 ///   `route-overlaps-address-pool` (information: an overlay breaks only when given an overlapping /24).
@@ -29,6 +35,25 @@ public enum HostFindings {
         case routeOverlapsAddressPool = "route-overlaps-address-pool"
         case checksumOffloadVxlan = "checksum-offload-vxlan"
         case clockOffset = "clock-offset"
+        case advertiseAddressNotLocal = "advertise-address-not-local"
+        case sourceAddressDiffers = "source-address-differs"
+        case ipsecUnsupported = "ipsec-unsupported"
+    }
+
+    /// What the check knows beyond the node's own facts.
+    public struct Context: Sendable {
+        /// The node's address as the check uses it (the inventory's, or the swarm's advertise address).
+        public var address: IPAddress?
+        /// Every node's name by address, to name peers.
+        public var peerNames: [IPAddress: String]
+        /// The profile probes ESP: the swarm runs encrypted overlays.
+        public var encrypted: Bool
+
+        public init(address: IPAddress? = nil, peerNames: [IPAddress: String] = [:], encrypted: Bool = false) {
+            self.address = address
+            self.peerNames = peerNames
+            self.encrypted = encrypted
+        }
     }
 
     /// A clock surely more than `ClockOffset.toleranceMs` off this host's (`sureMs`: the least the offset can be,
@@ -45,8 +70,16 @@ public enum HostFindings {
             required: true)
     }
 
-    public static func findings(node: String, facts: HostFacts, subnets: MeshSubnets = .docker) -> [NodeFinding] {
+    public static func findings(node: String, facts: HostFacts, subnets: MeshSubnets = .docker, context: Context = Context()) -> [NodeFinding] {
         var out: [NodeFinding] = []
+        if let address = context.address {
+            if let f = addressFinding(node: node, address: address, held: facts.addresses) {
+                out.append(f)
+            } else {
+                out += sourceFindings(node: node, address: address, facts.otherSources ?? [], names: context.peerNames)
+            }
+        }
+        if context.encrypted, let f = ipsecFinding(node: node, facts.ipsec) { out.append(f) }
         if facts.ipForward == false {
             // dockerd turns forwarding on as it starts: before Docker runs here (pre-flight) 0 is what a fresh host has.
             let docker = facts.dockerChainsPresent
@@ -68,6 +101,66 @@ public enum HostFindings {
             if let f = routeFinding(node: node, route: route, subnets: subnets) { out.append(f) }
         }
         return out
+    }
+
+    /// The node's address on none of its interfaces: nothing binds there, peers' packets to it reach another host
+    /// or none (a typo, an address from another machine, a public address behind NAT).
+    static func addressFinding(node: String, address: IPAddress, held: [HostAddress]?) -> NodeFinding? {
+        guard let held, !held.contains(where: { $0.address == address }) else { return nil }
+        let list = held.isEmpty ? "none it could advertise" : held.map(\.description).joined(separator: ", ")
+        let other = held.first { $0.address.isIPv4 == address.isIPv4 }?.address.description ?? "ADDR"
+        return NodeFinding(
+            node: node, code: Code.advertiseAddressNotLocal.rawValue,
+            detail: "its address \(address) is on none of its interfaces (it holds \(list)): swarm's ports bind nothing there, and what "
+                + "peers send to \(address) never reaches it (moby#26167)",
+            fix: "advertise an address \(node) holds: `docker swarm leave`, then `docker swarm join --advertise-addr \(other) --token TOKEN "
+                + "MANAGER:2377` (a manager: `docker node demote` it first); or correct the inventory (`address: \(other)`)",
+            required: true)
+    }
+
+    /// Peers toward which the kernel picks another source than the advertised address, one finding per such address.
+    static func sourceFindings(node: String, address: IPAddress, _ groups: [SourceChoice], names: [IPAddress: String]) -> [NodeFinding] {
+        groups.map { g in
+            let others = names.keys.filter { $0 != address && $0.isIPv4 == address.isIPv4 }
+            let peers: String
+            if others.count > 1 && Set(others).isSubset(of: g.peers) {
+                peers = "every other node"
+            } else {
+                let named = g.peers.map { names[$0] ?? $0.description }
+                peers = named.count <= 5 ? named.joined(separator: ", ") : named.prefix(4).joined(separator: ", ") + " and \(named.count - 4) more"
+            }
+            let on = g.device.map { " (\($0))" } ?? ""
+            let sample = g.peers[0]
+            return NodeFinding(
+                node: node, code: Code.sourceAddressDiffers.rawValue,
+                detail: "toward \(peers) its kernel sends from \(g.source)\(on), not from its advertise address \(address): VXLAN and gossip "
+                    + "arrive from an address peers and their security groups do not expect, and are dropped (moby#53004)",
+                fix: "make the route toward \(g.peers.count == 1 ? "it" : "them") use \(address): `ip route get \(sample)` on \(node) shows it; "
+                    + "replace it with `src \(address)` (e.g. `ip route replace \(sample)/32 dev \(g.device ?? "DEV") src \(address)`), or "
+                    + "advertise \(g.source) instead (`docker swarm join --advertise-addr \(g.source)`)",
+                required: true)
+        }
+    }
+
+    /// What each part of the encrypted overlay is, for a person.
+    static let ipsecWords: [String: (what: String, config: String, module: String)] = [
+        "esp4": ("ESP (esp4)", "CONFIG_INET_ESP", "esp4"),
+        "xfrm_user": ("the xfrm interface dockerd programs IPsec through (xfrm_user)", "CONFIG_XFRM_USER", "xfrm_user"),
+        "aes_gcm": ("AES-GCM for IPsec (rfc4106(gcm(aes)), module gcm)", "CONFIG_CRYPTO_GCM", "gcm"),
+        "xt_u32": ("iptables' u32 match Docker marks encrypted VXLAN with (xt_u32)", "CONFIG_NETFILTER_XT_MATCH_U32", "xt_u32"),
+    ]
+
+    /// The profile runs encrypted overlays and the kernel lacks some of what they need.
+    static func ipsecFinding(node: String, _ s: IPsecSupport?) -> NodeFinding? {
+        guard let missing = s?.missing, !missing.isEmpty else { return nil }
+        let words = missing.compactMap { ipsecWords[$0] }
+        return NodeFinding(
+            node: node, code: Code.ipsecUnsupported.rawValue,
+            detail: "its kernel lacks what encrypted overlays (`--opt encrypted`) need: \(words.map(\.what).joined(separator: ", ")); "
+                + "containers on them cannot start or reach each other (libnetwork#1439, moby#45686)",
+            fix: "install the kernel's extra modules (`apt-get install linux-modules-extra-$(uname -r)` on Ubuntu) and `modprobe "
+                + "\(words.map(\.module).joined(separator: " "))`, or run a kernel built with \(words.map(\.config).joined(separator: ", "))",
+            required: true)
     }
 
     /// Drivers whose transmit checksum offload is known to corrupt VXLAN-encapsulated packets: the overlay's traffic

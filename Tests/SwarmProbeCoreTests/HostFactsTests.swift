@@ -193,7 +193,15 @@ struct HostFactsTests {
                 family: "ip", table: "filter", chain: "FORWARD", policy: "drop", jumps: ["DOCKER-USER", "DOCKER-INGRESS"], acceptsPublished: true),
             ForwardChain(family: "inet", table: "firewalld", chain: "filter_FORWARD", policy: "accept", endsInDrop: true),
         ],
-        interface: InterfaceFacts(name: "ens192", mtu: 1500, driver: "vmxnet3", txChecksumming: true, txChecksumIPGeneric: true))
+        interface: InterfaceFacts(name: "ens192", mtu: 1500, driver: "vmxnet3", txChecksumming: true, txChecksumIPGeneric: true),
+        addresses: [
+            HostAddress(address: .v4(198, 18, 1, 11), device: "ens192"), HostAddress(address: IPAddress("2001:db8::11")!, device: "ens192"),
+        ],
+        otherSources: [
+            SourceChoice(source: .v4(198, 18, 2, 11), device: "ens224", peers: [.v4(198, 18, 1, 12), .v4(198, 18, 1, 13)]),
+            SourceChoice(source: .v4(203, 0, 113, 9), peers: [.v4(198, 18, 1, 14)]),
+        ],
+        ipsec: IPsecSupport(esp4: .module, xfrmUser: .builtin, aesGCM: .loaded, xtU32: .missing))
 
     @Test(
         "ethtool -k: the transmit checksum offloads of vmxnet3, ena and virtio, as saved",
@@ -216,6 +224,82 @@ struct HostFactsTests {
         #expect(HostFactsParser.ethtoolFeatures("Cannot get device features: Operation not supported\nx: maybe\n").isEmpty)
     }
 
+    // MARK: IPsec
+
+    /// The sources as the agent reads them, from saved files; nil: that file was not there.
+    static func kernel(
+        loaded: String? = nil, builtin: String? = nil, dep: String? = nil, config: String? = nil, crypto: String? = nil
+    ) throws -> HostFactsParser.KernelSources {
+        HostFactsParser.KernelSources(
+            loaded: try loaded.map { HostFactsParser.loadedModules(try text($0)) },
+            builtin: try builtin.map { HostFactsParser.moduleList(try text($0)) },
+            onDisk: try dep.map { HostFactsParser.moduleList(try text($0)) },
+            config: try config.map { HostFactsParser.kernelConfig(try text($0)) },
+            crypto: try crypto.map { HostFactsParser.cryptoAlgorithms(try text($0)) })
+    }
+
+    struct IPsecCase: Sendable, CustomStringConvertible {
+        var name: String
+        var sources: @Sendable () throws -> HostFactsParser.KernelSources
+        /// esp4, xfrm_user, aes_gcm, xt_u32.
+        var expected: IPsecSupport?
+        var description: String { name }
+    }
+
+    static let ipsecCases: [IPsecCase] = [
+        IPsecCase(
+            name: "Ubuntu, nothing loaded yet: modules on disk, GCM built in",
+            sources: { try kernel(loaded: "proc-modules-fresh.txt", builtin: "modules.builtin-ubuntu.txt", dep: "modules.dep-ubuntu.txt") },
+            expected: IPsecSupport(esp4: .module, xfrmUser: .module, aesGCM: .builtin, xtU32: .module)),
+        IPsecCase(
+            name: "Ubuntu on a swarm with an encrypted overlay: loaded",
+            sources: {
+                try kernel(
+                    loaded: "proc-modules-ubuntu.txt", builtin: "modules.builtin-ubuntu.txt", dep: "modules.dep-ubuntu.txt",
+                    crypto: "proc-crypto-aesni.txt")
+            }, expected: IPsecSupport(esp4: .loaded, xfrmUser: .loaded, aesGCM: .loaded, xtU32: .loaded)),
+        IPsecCase(
+            name: "a cloud kernel without linux-modules-extra: esp4 and xt_u32 missing",
+            sources: { try kernel(loaded: "proc-modules-fresh.txt", builtin: "modules.builtin-ubuntu.txt", dep: "modules.dep-ubuntu-no-extra.txt") },
+            expected: IPsecSupport(esp4: .missing, xfrmUser: .module, aesGCM: .builtin, xtU32: .missing)),
+        IPsecCase(
+            name: "a kernel without modules (this lab's): its config says",
+            sources: { try kernel(config: "kernel-config-nomodules.txt", crypto: "proc-crypto-nomodules.txt") },
+            expected: IPsecSupport(esp4: .missing, xfrmUser: .builtin, aesGCM: .missing, xtU32: .builtin)),
+        IPsecCase(
+            name: "a config saying module, no modules.dep: a module",
+            sources: { HostFactsParser.KernelSources(config: HostFactsParser.kernelConfig("CONFIG_INET_ESP=m\nCONFIG_XFRM_USER=y\n")) },
+            expected: IPsecSupport(esp4: .module, xfrmUser: .builtin, aesGCM: .missing, xtU32: .missing)),
+        IPsecCase(
+            name: "only /proc/crypto: AES-GCM known ready, the rest unknown",
+            sources: { try kernel(crypto: "proc-crypto-aesni.txt") }, expected: IPsecSupport(aesGCM: .loaded)),
+        IPsecCase(
+            name: "only /proc/modules, esp4 not in it: unknown, not missing",
+            sources: { try kernel(loaded: "proc-modules-ubuntu.txt") },
+            expected: IPsecSupport(esp4: .loaded, xfrmUser: .loaded, xtU32: .loaded)),
+        IPsecCase(name: "nothing readable: nothing claimed", sources: { HostFactsParser.KernelSources() }, expected: nil),
+    ]
+
+    @Test("what the encrypted overlay needs, from the kernel's lists, config and crypto table", arguments: ipsecCases)
+    func ipsec(_ c: IPsecCase) throws {
+        #expect(HostFactsParser.ipsec(try c.sources()) == c.expected)
+    }
+
+    @Test("the lists' spellings: .ko with any compression, - read as _, comments and junk skipped")
+    func kernelLists() {
+        #expect(HostFactsParser.moduleList("kernel/net/ipv4/esp4.ko\nkernel/a/aesni-intel.ko.xz: x.ko\n\njunk\n") == ["esp4", "aesni_intel"])
+        #expect(HostFactsParser.loadedModules("esp4 24576 2 - Live 0x0\n\n") == ["esp4"])
+        let config = HostFactsParser.kernelConfig("# comment\nCONFIG_A=y\n# CONFIG_B is not set\nCONFIG_C=\"x\"\nCONFIG_D\n")
+        #expect(config == ["CONFIG_A": "y", "CONFIG_B": "n", "CONFIG_C": "x"])
+        #expect(HostFactsParser.cryptoAlgorithms("name : gcm(aes)\ndriver: generic-gcm\nmodule : kernel\n") == ["gcm(aes)", "generic-gcm"])
+        #expect(
+            HostFactsParser.ipsec(HostFactsParser.KernelSources(loaded: [], builtin: [], onDisk: [], config: [:], crypto: []))
+                == IPsecSupport(
+                    esp4: .missing, xfrmUser: .missing, aesGCM: .missing, xtU32: .missing))
+    }
+
+    // MARK: The hello
+
     static func hello(_ host: HostFacts?, micros: Int? = nil) -> HelloResponse {
         HelloResponse(
             agentVersion: "1.2.3", address: .v4(198, 18, 1, 11), timeMs: 1_790_000_000_000, profile: "swarm",
@@ -224,7 +308,10 @@ struct HostFactsTests {
 
     @Test(
         "the hello carries the facts and reads them back; facts not read stay absent",
-        arguments: [facts, HostFacts(), HostFacts(ipForward: true, forwardChains: []), HostFacts(ingressPorts: [])])
+        arguments: [
+            facts, HostFacts(), HostFacts(ipForward: true, forwardChains: []), HostFacts(ingressPorts: []),
+            HostFacts(addresses: [], otherSources: [], ipsec: IPsecSupport(esp4: .missing)),
+        ])
     func helloRoundTrip(_ host: HostFacts) throws {
         let hello = Self.hello(host, micros: 12_345)
         let bytes = WireCodec.encode(hello)
@@ -233,6 +320,23 @@ struct HostFactsTests {
         let text = String(decoding: bytes, as: UTF8.self)
         #expect(text.contains("\"ip_forward\"") == (host.ipForward != nil))
         #expect(text.contains("\"forward_chains\"") == (host.forwardChains != nil))
+    }
+
+    @Test("the hello request names the peers; one from before names none, an agent from before skips them")
+    func helloPeers() throws {
+        let request = HelloRequest(protocolVersion: 2, toolVersion: "9.9", peers: [.v4(198, 18, 1, 11), IPAddress("2001:db8::2")!])
+        let bytes = WireCodec.encode(request)
+        #expect(try WireCodec.decode(HelloRequest.self, from: bytes, source: "hello") == request)
+        #expect(String(decoding: bytes, as: UTF8.self).contains(#""peers":["198.18.1.11","2001:db8::2"]"#))
+        let none = HelloRequest(protocolVersion: 2, toolVersion: nil)
+        #expect(!String(decoding: WireCodec.encode(none), as: UTF8.self).contains("peers"))
+        #expect(try WireCodec.decode(HelloRequest.self, from: Array(#"{"protocol":2}"#.utf8), source: "hello").peers.isEmpty)
+        do {
+            _ = try WireCodec.decode(HelloRequest.self, from: Array(#"{"protocol":2,"peers":["nope"]}"#.utf8), source: "hello")
+            Issue.record("accepted a bad peer")
+        } catch {
+            #expect(error.description.hasPrefix("hello: field `peers[0]`: not an IP address"), "\(error.description)")
+        }
     }
 
     @Test("an agent from before host facts says nothing of them: nil, not an error")
@@ -259,6 +363,18 @@ struct HostFactsTests {
             (#""host":[]"#, "hello: field `host`: expected an object"),
             (#""host":{"routes":[],"interface":{"mtu":1500}}"#, "hello: field `host.interface.name` is missing"),
             (#""host":{"routes":[],"interface":{"name":"eth0","mtu":9}}"#, "hello: field `host.interface.mtu`: 9 is outside"),
+            (
+                #""host":{"routes":[],"addresses":[{"address":"10.0.0.300","device":"eth0"}]}"#,
+                "hello: field `host.addresses[0].address`: not an IP address"
+            ),
+            (#""host":{"routes":[],"addresses":[{"address":"10.0.0.3"}]}"#, "hello: field `host.addresses[0].device` is missing"),
+            (#""host":{"routes":[],"other_sources":[{"source":"10.0.0.3"}]}"#, "hello: field `host.other_sources[0].peers` is missing"),
+            (
+                #""host":{"routes":[],"other_sources":[{"source":"10.0.0.3","peers":["x"]}]}"#,
+                "hello: field `host.other_sources[0].peers[0]`: not an IP address"
+            ),
+            (#""host":{"routes":[],"ipsec":{"esp4":"maybe"}}"#, "hello: field `host.ipsec.esp4`: unknown value \"maybe\""),
+            (#""host":{"routes":[],"ipsec":[]}"#, "hello: field `host.ipsec`: expected an object"),
             (#""host_facts_micros":-1"#, "hello: field `host_facts_micros`: -1 is outside"),
         ])
     func badFacts(_ member: String, _ message: String) throws {
@@ -279,7 +395,7 @@ struct HostFactsTests {
         let text = String(decoding: data, as: UTF8.self)
         for key in [
             "ip_forward", "forward_policy", "routes", "ingress_ports", "forward_chains", "accepts_published", "ends_in_drop", "interface",
-            "tx_checksum_ip_generic",
+            "tx_checksum_ip_generic", "addresses", "other_sources", "ipsec", "xfrm_user", "aes_gcm", "xt_u32",
         ] {
             #expect(text.contains("\"\(key)\""), "\(key)")
         }

@@ -73,4 +73,86 @@ struct HostFactsLabTests {
             #expect(w1.forwardChains == [ForwardChain(family: "inet", table: "hostfw", chain: "forward", policy: "drop")])
         }
     }
+
+    @Test("a node advertised on an address it does not hold: its agent still answers, and the check names the address, what it holds, the fix")
+    func advertiseAddressNotLocal() throws {
+        let scenario = LabScenario(name: "notlocal", nodes: [("m1", .manager), ("w1", .worker), ("w2", .worker)], faults: [])
+        try withLab(scenario, startAgents: false) { lab, token in
+            let w1 = lab.node("w1").address
+            let stray = IPAddress.v4(198, 18, 1, 200)
+            try lab.startAgents(binary: swarmprobeBinary(), tokenFile: token, addresses: ["w1": stray])
+            // The inventory advertises w1 on an address nobody holds; its agent is reached on the one it does.
+            let inventory = lab.inventoryYAML().replacingOccurrences(
+                of: "address: \(w1)\n", with: "address: \(stray)\n    control: \(w1):\(Defaults.controlPort)\n")
+            let run = try runCheck(lab, token: token, inventory: inventory)
+            #expect(run.status == 1, "\(run.stderr)")
+            let found = run.results.nodeFindings.map { "\($0.node) \($0.code)" }
+            #expect(found == ["w1 advertise-address-not-local"], "\(run.results.nodeFindings)")
+            let f = try #require(run.results.nodeFindings.first)
+            #expect(f.required && f.detail.contains("\(stray) is on none of its interfaces (it holds \(w1) (eth0))"), "\(f.detail)")
+            #expect(f.fix?.contains("--advertise-addr \(w1)") == true, "\(f.fix ?? "")")
+
+            let node = try #require(run.results.nodes.first { $0.name == "w1" })
+            #expect(node.host?.addresses == [HostAddress(address: w1, device: "eth0")], "\(String(describing: node.host))")
+            #expect(node.agent.status == .down && (node.agent.detail ?? "").contains("none of the node's interfaces"), "\(node.agent)")
+            // Its paths say nothing; the others' are open.
+            #expect(run.results.checks.filter { $0.from == "w1" || $0.to == "w1" }.allSatisfy { $0.verdict == .agentDown })
+            #expect(run.results.checks.filter { $0.from != "w1" && $0.to != "w1" }.allSatisfy { $0.verdict == .open })
+            #expect(run.markdown.contains("advertise-address-not-local"))
+        }
+    }
+
+    @Test("a more specific route toward one peer with another source address: source-address-differs names the peer, the address, the device")
+    func sourceAddressDiffers() throws {
+        let scenario = LabScenario(name: "srcaddr", nodes: [("m1", .manager), ("w1", .worker), ("w2", .worker)], faults: [])
+        try withLab(scenario) { lab, token in
+            let second = lab.natAddress("w1")
+            try lab.addAddress("w1", second)
+            try lab.addSourceRoute("w1", toward: "w2", source: second)
+            let run = try runCheck(lab, token: token)
+            #expect(run.status == 1, "\(run.stderr)")
+            // The agents' probes bind the advertise address: every path is open, the host fact alone tells.
+            #expect(run.results.checks.allSatisfy { $0.verdict == .open }, "\(run.results.checks.filter { $0.verdict != .open }.map(\.detail))")
+            let found = run.results.nodeFindings.map { "\($0.node) \($0.code)" }
+            #expect(found == ["w1 source-address-differs"], "\(run.results.nodeFindings)")
+            let f = try #require(run.results.nodeFindings.first)
+            let w1 = lab.node("w1").address, w2 = lab.node("w2").address
+            #expect(
+                f.required && f.detail.hasPrefix("toward w2 its kernel sends from \(second) (eth0), not from its advertise address \(w1)"),
+                "\(f.detail)")
+            #expect(f.fix?.contains("ip route replace \(w2)/32 dev eth0 src \(w1)") == true, "\(f.fix ?? "")")
+
+            let hosts = Dictionary(uniqueKeysWithValues: run.results.nodes.map { ($0.name, $0.host) })
+            #expect(hosts["w1"]??.otherSources == [SourceChoice(source: second, device: "eth0", peers: [w2])])
+            #expect(hosts["w1"]??.addresses == [HostAddress(address: w1, device: "eth0"), HostAddress(address: second, device: "eth0")])
+            for name in ["m1", "w2"] { #expect(hosts[name]??.otherSources == [], "\(name)") }
+        }
+    }
+
+    @Test("the encrypted profile: this kernel's IPsec support read on every node, a finding exactly when a part is missing")
+    func ipsecOnThisKernel() throws {
+        let scenario = LabScenario(name: "ipsec", nodes: [("m1", .manager), ("w1", .worker)], faults: [])
+        try withLab(scenario, agentArguments: ["--profile", encryptedProfile]) { lab, token in
+            let run = try runCheck(lab, token: token, extra: ["--profile", encryptedProfile])
+            let ipsec = run.results.nodes.map { $0.host?.ipsec }
+            // One kernel for all namespaces: the same reading on each, and one that says something.
+            let first = try #require(ipsec.first ?? nil)
+            #expect(ipsec.allSatisfy { $0 == first }, "\(ipsec)")
+            #expect(first.parts.contains { $0.state != nil }, "\(first)")
+            let findings = run.results.nodeFindings.filter { $0.code == "ipsec-unsupported" }
+            if first.missing.isEmpty {
+                #expect(findings.isEmpty)
+            } else {
+                #expect(findings.map(\.node) == ["m1", "w1"] && findings.allSatisfy(\.required), "\(findings)")
+                for part in first.missing {
+                    #expect(findings.allSatisfy { $0.detail.contains("(\(part == "aes_gcm" ? "rfc4106" : part)") }, "\(part): \(findings)")
+                }
+                #expect(run.status == 1)
+            }
+            // The default profile does not ask: no such finding whatever the kernel lacks.
+            lab.stopAgents()
+            try lab.startAgents(binary: swarmprobeBinary(), tokenFile: token)
+            #expect(try runCheck(lab, token: token).results.nodeFindings.allSatisfy { $0.code != "ipsec-unsupported" })
+        }
+    }
 }

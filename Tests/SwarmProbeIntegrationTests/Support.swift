@@ -36,8 +36,9 @@ struct CheckRun {
 }
 
 /// Runs `swarmprobe check` in the lab's switch namespace and parses what it wrote.
-func runCheck(_ lab: Lab, token: String, extra: [String] = [], timeout: String = "1000ms") throws -> CheckRun {
-    let inventory = try lab.write("inventory.yaml", lab.inventoryYAML())
+/// `inventory`: YAML in place of the lab's own.
+func runCheck(_ lab: Lab, token: String, extra: [String] = [], timeout: String = "1000ms", inventory yaml: String? = nil) throws -> CheckRun {
+    let inventory = try lab.write("inventory.yaml", yaml ?? lab.inventoryYAML())
     let json = lab.directory.appendingPathComponent("results-\(UUID().uuidString).json").path
     let report = lab.directory.appendingPathComponent("report-\(UUID().uuidString).md").path
     let r = try lab.runInSwitch(

@@ -44,6 +44,7 @@ struct HostFindingsTests {
         var name: String
         var facts: @Sendable () throws -> HostFacts
         var subnets: MeshSubnets = .docker
+        var context = HostFindings.Context()
         /// `code` for a required finding, `(code)` for information, in order.
         var expected: [String]
         var description: String { name }
@@ -115,6 +116,120 @@ struct HostFindingsTests {
             expected: ["route-overlaps-ingress"]),
     ]
 
+    // The node w1 at 10.0.1.11 among m1, w2, w3 (10.0.1.10, .12, .13).
+    static let w1 = IPAddress("10.0.1.11")!
+    static let names: [IPAddress: String] = [
+        IPAddress("10.0.1.10")!: "m1", w1: "w1", IPAddress("10.0.1.12")!: "w2", IPAddress("10.0.1.13")!: "w3",
+    ]
+    static let held = [HostAddress(address: w1, device: "eth0"), HostAddress(address: IPAddress("10.0.2.11")!, device: "eth1")]
+
+    /// The address, source and IPsec rules as a table: the facts an agent read, what the check knows, the findings.
+    static let addressCases: [Case] = [
+        Case(
+            name: "the advertise address held: nothing", facts: { HostFacts(addresses: held, otherSources: []) },
+            context: .init(address: w1, peerNames: names), expected: []),
+        Case(
+            name: "an address the node does not hold", facts: { HostFacts(addresses: held, otherSources: []) },
+            context: .init(address: IPAddress("10.0.1.99")!, peerNames: names), expected: ["advertise-address-not-local"]),
+        Case(
+            name: "not held, and so every peer from elsewhere: only the address finding",
+            facts: {
+                HostFacts(
+                    addresses: [HostAddress(address: IPAddress("10.0.2.11")!, device: "eth1")],
+                    otherSources: [SourceChoice(source: IPAddress("10.0.2.11")!, device: "eth1", peers: [IPAddress("10.0.1.10")!])])
+            }, context: .init(address: w1, peerNames: names), expected: ["advertise-address-not-local"]),
+        Case(
+            name: "addresses not read (an agent from before): nothing claimed", facts: { HostFacts() },
+            context: .init(address: w1, peerNames: names), expected: []),
+        Case(
+            name: "one source address toward two peers: one finding",
+            facts: {
+                HostFacts(
+                    addresses: held,
+                    otherSources: [
+                        SourceChoice(source: IPAddress("10.0.2.11")!, device: "eth1", peers: [IPAddress("10.0.1.12")!, IPAddress("10.0.1.13")!])
+                    ])
+            }, context: .init(address: w1, peerNames: names), expected: ["source-address-differs"]),
+        Case(
+            name: "two source addresses: one finding each",
+            facts: {
+                HostFacts(
+                    addresses: held,
+                    otherSources: [
+                        SourceChoice(source: IPAddress("10.0.2.11")!, device: "eth1", peers: [IPAddress("10.0.1.12")!]),
+                        SourceChoice(source: IPAddress("10.0.3.11")!, peers: [IPAddress("10.0.1.13")!]),
+                    ])
+            }, context: .init(address: w1, peerNames: names), expected: ["source-address-differs", "source-address-differs"]),
+        Case(
+            name: "IPsec missing, the profile not encrypted: nothing",
+            facts: { HostFacts(ipsec: IPsecSupport(esp4: .missing, xfrmUser: .builtin, aesGCM: .missing, xtU32: .builtin)) },
+            context: .init(encrypted: false), expected: []),
+        Case(
+            name: "IPsec missing, the profile encrypted",
+            facts: { HostFacts(ipsec: IPsecSupport(esp4: .missing, xfrmUser: .builtin, aesGCM: .missing, xtU32: .builtin)) },
+            context: .init(encrypted: true), expected: ["ipsec-unsupported"]),
+        Case(
+            name: "IPsec as modules, loaded and built in: available",
+            facts: { HostFacts(ipsec: IPsecSupport(esp4: .module, xfrmUser: .loaded, aesGCM: .builtin, xtU32: .module)) },
+            context: .init(encrypted: true), expected: []),
+        Case(
+            name: "IPsec unknown (nothing readable): nothing claimed", facts: { HostFacts(ipsec: IPsecSupport()) },
+            context: .init(encrypted: true), expected: []),
+    ]
+
+    @Test(arguments: addressCases)
+    func addressSourceIPsec(_ c: Case) throws {
+        let found = HostFindings.findings(node: "w1", facts: try c.facts(), context: c.context)
+        #expect(found.map { $0.required ? $0.code : "(\($0.code))" } == c.expected)
+        for f in found {
+            #expect(!f.detail.isEmpty && !(f.fix ?? "").isEmpty && !f.detail.contains("\n"))
+        }
+    }
+
+    @Test("the words: the address and what the node holds; the peers by name, the source, the device, the route fix; what IPsec lacks")
+    func addressSourceIPsecWords() throws {
+        let ctx = HostFindings.Context(address: IPAddress("10.0.1.99")!, peerNames: Self.names, encrypted: true)
+        let notLocal = try #require(HostFindings.findings(node: "w1", facts: HostFacts(addresses: Self.held), context: ctx).first)
+        #expect(
+            notLocal.detail.contains("10.0.1.99 is on none of its interfaces (it holds 10.0.1.11 (eth0), 10.0.2.11 (eth1))"), "\(notLocal.detail)")
+        #expect(notLocal.fix?.contains("docker swarm join --advertise-addr 10.0.1.11") == true, "\(notLocal.fix ?? "")")
+
+        let two = SourceChoice(source: IPAddress("10.0.2.11")!, device: "eth1", peers: [IPAddress("10.0.1.12")!, IPAddress("10.0.1.13")!])
+        let differs = try #require(
+            HostFindings.findings(
+                node: "w1", facts: HostFacts(addresses: Self.held, otherSources: [two]),
+                context: .init(address: Self.w1, peerNames: Self.names)
+            ).first)
+        #expect(
+            differs.detail.hasPrefix("toward w2, w3 its kernel sends from 10.0.2.11 (eth1), not from its advertise address 10.0.1.11"),
+            "\(differs.detail)")
+        #expect(differs.fix?.contains("ip route replace 10.0.1.12/32 dev eth1 src 10.0.1.11") == true, "\(differs.fix ?? "")")
+        var all = two
+        all.peers.insert(IPAddress("10.0.1.10")!, at: 0)
+        let every = try #require(
+            HostFindings.findings(
+                node: "w1", facts: HostFacts(addresses: Self.held, otherSources: [all]), context: .init(address: Self.w1, peerNames: Self.names)
+            ).first)
+        #expect(every.detail.hasPrefix("toward every other node its kernel"), "\(every.detail)")
+        let many = SourceChoice(source: IPAddress("10.0.2.11")!, peers: (20..<29).map { IPAddress("10.0.1.\($0)")! })
+        let more = try #require(
+            HostFindings.findings(
+                node: "w1", facts: HostFacts(addresses: Self.held, otherSources: [many]), context: .init(address: Self.w1, peerNames: Self.names)
+            ).first)
+        #expect(
+            more.detail.hasPrefix("toward 10.0.1.20, 10.0.1.21, 10.0.1.22, 10.0.1.23 and 5 more its kernel sends from 10.0.2.11,"), "\(more.detail)")
+
+        let ipsec = try #require(
+            HostFindings.findings(
+                node: "w1", facts: HostFacts(ipsec: IPsecSupport(esp4: .missing, xfrmUser: .builtin, aesGCM: .missing, xtU32: .loaded)),
+                context: .init(encrypted: true)
+            ).first)
+        #expect(ipsec.detail.contains("ESP (esp4), AES-GCM") && !ipsec.detail.contains("xfrm_user"), "\(ipsec.detail)")
+        #expect(
+            ipsec.fix?.contains("`modprobe esp4 gcm`") == true && ipsec.fix?.contains("CONFIG_INET_ESP, CONFIG_CRYPTO_GCM") == true,
+            "\(ipsec.fix ?? "")")
+    }
+
     @Test(
         "a clock finding only when the offset is surely past 1 s, worded with the best estimate",
         arguments: [(1_400, 900, nil), (1_400, 1_100, "1.4 s ahead of"), (-90_000, -89_000, "1 min 30 s behind"), (200, 0, nil)])
@@ -125,7 +240,7 @@ struct HostFindingsTests {
 
     @Test(arguments: cases)
     func findings(_ c: Case) throws {
-        let found = HostFindings.findings(node: "w1", facts: try c.facts(), subnets: c.subnets)
+        let found = HostFindings.findings(node: "w1", facts: try c.facts(), subnets: c.subnets, context: c.context)
         #expect(found.map { $0.required ? $0.code : "(\($0.code))" } == c.expected)
         for f in found {
             #expect(f.node == "w1")
