@@ -268,7 +268,7 @@ struct HostFindingsTests {
         #expect(routes.map(\.detail).contains { $0.hasPrefix("route 172.16.0.0/12 dev wg0 covers docker_gwbridge's 172.18.0.0/16") })
     }
 
-    @Test("docs/results.md lists every node finding code, and no other")
+    @Test("docs/results.md lists every node finding code (the hosts' and the data paths' MTU), and no other")
     func codesDocumented() throws {
         let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
         let doc = try String(contentsOf: root.appendingPathComponent("docs/results.md"), encoding: .utf8)
@@ -279,7 +279,7 @@ struct HostFindingsTests {
             return code.contains("-") ? code : nil  // the key table's rows (`node`, `code`, ...) are single words
         }
         #expect(listed.count == Set(listed).count, "listed twice: \(listed)")
-        #expect(Set(listed) == Set(HostFindings.Code.allCases.map(\.rawValue)))
+        #expect(Set(listed) == Set(HostFindings.Code.allCases.map(\.rawValue) + [PathMTUFindings.code]))
     }
 
     // MARK: In the results and the reports
