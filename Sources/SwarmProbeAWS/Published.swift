@@ -54,22 +54,6 @@ public enum AWSClients: Sendable, Hashable, CustomStringConvertible {
     }
 }
 
-extension AWSAudit {
-    /// `--published` as given: `PORT/tcp` or `PORT/udp`, separated by commas (the option may be repeated).
-    public static func parsePublished(_ values: [String]) throws(InputError) -> [PublishedPort] {
-        var out: [PublishedPort] = []
-        for text in values.flatMap({ $0.split(separator: ",", omittingEmptySubsequences: false) }) {
-            let t = text.trimmingCharacters(in: .whitespaces)
-            guard let k = KindID(t), k.proto != .esp else {
-                throw InputError(source: "--published", "`\(t)` is not PORT/PROTO: a port 1-65535 and tcp or udp (8080/tcp)")
-            }
-            if !out.contains(k) { out.append(k) }
-        }
-        guard !out.isEmpty else { throw InputError(source: "--published", "give PORT/PROTO (8080/tcp)") }
-        return out
-    }
-}
-
 /// The `--clients` as the audit used them: for a group, the CIDRs its traffic is taken to come from (network ACL
 /// rules are CIDRs), and where they come from.
 public struct AWSClientAddresses: Codable, Sendable, Equatable {

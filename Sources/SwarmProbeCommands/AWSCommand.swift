@@ -118,7 +118,8 @@ struct AWSAuditCommand: AsyncParsableCommand {
         if published.isEmpty {
             throw InputError(source: "--clients", "needs --published PORT/PROTO (the published ports the clients reach, 8080/tcp)")
         }
-        let ports = try AWSAudit.parsePublished(published)
+        // One list, as `check --published` takes it (the option may be repeated here).
+        let ports = try PublishedTarget.parsePorts(published.joined(separator: ","), source: "--published")
         if clients.isEmpty {
             throw InputError(source: "--published", "needs --clients CIDR|sg-ID (who reaches the published ports: a load balancer's group or CIDRs)")
         }

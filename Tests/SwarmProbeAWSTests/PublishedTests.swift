@@ -237,18 +237,6 @@ import Testing
     }
 
     @Test(arguments: [
-        (["8080"], "--published: `8080` is not PORT/PROTO: a port 1-65535 and tcp or udp (8080/tcp)"),
-        (["8080/tcp,"], "--published: `` is not PORT/PROTO: a port 1-65535 and tcp or udp (8080/tcp)"),
-        (["0/tcp"], "--published: `0/tcp` is not PORT/PROTO: a port 1-65535 and tcp or udp (8080/tcp)"),
-        (["8080/sctp"], "--published: `8080/sctp` is not PORT/PROTO: a port 1-65535 and tcp or udp (8080/tcp)"),
-        (["esp"], "--published: `esp` is not PORT/PROTO: a port 1-65535 and tcp or udp (8080/tcp)"),
-    ])
-    func badPublished(_ values: [String], _ message: String) {
-        let e = #expect(throws: InputError.self) { try AWSAudit.parsePublished(values) }
-        #expect(e?.description == message)
-    }
-
-    @Test(arguments: [
         ("nonsense", "--clients: `nonsense` is neither a CIDR (203.0.113.0/24) nor a security group id (sg-0123abcd)"),
         ("sg-", "--clients: `sg-` is neither a CIDR (203.0.113.0/24) nor a security group id (sg-0123abcd)"),
         ("sg-ABC", "--clients: `sg-ABC` is neither a CIDR (203.0.113.0/24) nor a security group id (sg-0123abcd)"),
@@ -262,7 +250,6 @@ import Testing
     }
 
     @Test func goodFlagValues() throws {
-        #expect(try AWSAudit.parsePublished(["8080/tcp, 53/udp", "8080/tcp"]) == [KindID("8080/tcp")!, KindID("53/udp")!])
         #expect(
             try AWSClients.parse(["sg-0abc123,203.0.113.0/24", "2001:db8::/64"]) == [
                 .group("sg-0abc123"), .cidr(CIDR("203.0.113.0/24")!), .cidr(CIDR("2001:db8::/64")!),

@@ -8,7 +8,9 @@ struct PublishedTests {
         #expect(try PublishedTarget.parsePorts("8080/tcp,53/udp", source: "--published") == [KindID("8080/tcp")!, KindID("53/udp")!])
         #expect(try PublishedTarget.parsePorts(" 443/tcp ", source: "--published") == [KindID("443/tcp")!])
         for bad in ["8080", "8080/sctp", "esp", "0/tcp", "70000/udp", "8080/tcp,", "tcp/8080"] {
-            #expect(throws: InputError.self, "\(bad)") { try PublishedTarget.parsePorts(bad, source: "--published") }
+            let e = #expect(throws: InputError.self, "\(bad)") { try PublishedTarget.parsePorts(bad, source: "--published") }
+            let word = bad == "8080/tcp," ? "" : bad
+            #expect(e?.description == "--published: \"\(word)\" is not a published port (PORT/tcp or PORT/udp, e.g. 8080/tcp)")
         }
         do {
             _ = try PublishedTarget.parsePorts("8080/tcp,8080/tcp", source: "--published")

@@ -651,7 +651,7 @@ struct AWSMotoTests {
 
     /// Bad `--published`/`--clients` values: one line naming the flag, exit 2, before anything is read.
     @Test(arguments: [
-        (["--published", "8080"], "swarmprobe: --published: `8080` is not PORT/PROTO: a port 1-65535 and tcp or udp (8080/tcp)"),
+        (["--published", "8080"], "swarmprobe: --published: \"8080\" is not a published port (PORT/tcp or PORT/udp, e.g. 8080/tcp)"),
         (
             ["--published", "8080/tcp", "--clients", "nonsense"],
             "swarmprobe: --clients: `nonsense` is neither a CIDR (203.0.113.0/24) nor a security group id (sg-0123abcd)"
