@@ -55,6 +55,10 @@ public struct HostFacts: Codable, Sendable, Equatable, Hashable {
     /// ports); nil when that chain is not there.
     public var forwardJumpsToIngress: Bool? { dockerForwardChain.map { $0.jumps.contains(ForwardChain.dockerIngress) } }
 
+    /// The forward-hook chains that drop by default and let nothing published through: each one keeps
+    /// published ports out of the ingress network.
+    public var chainsDroppingPublished: [ForwardChain] { (forwardChains ?? []).filter { $0.blocksByDefault && !$0.acceptsPublished } }
+
     /// Whether Docker's chains are hooked on forward (a base chain jumps to a `DOCKER-*` chain): dockerd runs
     /// here and manages iptables.
     public var dockerChainsPresent: Bool { forwardChains?.contains { $0.jumpsToDocker } ?? false }

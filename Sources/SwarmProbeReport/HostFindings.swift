@@ -184,7 +184,7 @@ public enum HostFindings {
     static func forwardFindings(node: String, facts: HostFacts) -> [NodeFinding] {
         let ports = facts.ingressPorts ?? []
         var out: [NodeFinding] = []
-        for chain in facts.forwardChains ?? [] where chain.blocksByDefault && !chain.acceptsPublished {
+        for chain in facts.chainsDroppingPublished {
             let blocks = chain.policy == "drop" ? "has policy drop" : "ends in a rule that drops everything"
             let letThrough =
                 chain.isDockers

@@ -127,7 +127,7 @@ public enum RoutingMeshExplanation {
                     )
                 }
             }
-            if let chain = host.forwardChains?.first(where: { $0.blocksByDefault && !$0.acceptsPublished }) {
+            if let chain = host.chainsDroppingPublished.first {
                 return (
                     "forward-drop",
                     "\(node)'s \(chain.name) drops by default and nothing in it lets the routing mesh's traffic through",
