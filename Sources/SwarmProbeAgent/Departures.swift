@@ -95,13 +95,16 @@ enum Departures {
 }
 
 /// The sender's own firewall refusing a send (EPERM from sendmsg or connect: netfilter's output hook dropped
-/// the packet) is certain without a tap: such reports say so in `SenderEvidence.egressBlocked`.
+/// the packet) is certain without a tap: such reports say so in `SenderEvidence.egressBlocked`. A UDP probe
+/// keeps its socket after a refused try and ends silent with the error as its detail (`UDPProbeClient`);
+/// ESP and TCP end `send-failed`.
 enum SendRefusal {
     static let text = String(cString: strerror(EPERM))
 
     static func marked(_ reports: [ProbeReport]) -> [ProbeReport] {
         reports.map { r in
-            guard r.evidence.outcome == .sendFailed, r.evidence.egressBlocked == nil, r.evidence.detail?.contains(text) == true else { return r }
+            let e = r.evidence
+            guard e.outcome == .sendFailed || e.outcome == .timeout, e.egressBlocked == nil, e.detail?.contains(text) == true else { return r }
             var r = r
             r.evidence.egressBlocked = .sendRefused
             return r

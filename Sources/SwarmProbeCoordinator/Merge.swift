@@ -226,7 +226,9 @@ public enum Merge {
             if let missed = from.missed, sent?.outcome == .timeout {
                 sent?.missedAnswerMs = missed[ProbeKey(target: toNode.address, kind: kindID)]
             }
-            if let neverLeft = from.neverLeft, sent?.outcome == .timeout, neverLeft.contains(ProbeKey(target: toNode.address, kind: kindID)) {
+            if let neverLeft = from.neverLeft, sent?.outcome == .timeout, sent?.egressBlocked == nil,
+                neverLeft.contains(ProbeKey(target: toNode.address, kind: kindID))
+            {
                 sent?.egressBlocked = .notSeenLeaving
             }
 

@@ -25,7 +25,7 @@ public enum CheckDetail {
             return "\(from) could not send the probe (\(sent?.detail ?? "local error")); fix the sender and run again"
         case .droppedBySenderFirewall:
             let rule = "an output rule on \(from) (nftables/iptables output chain, ufw's outgoing policy) drops \(kind) to \(to)"
-            if sent?.outcome == .sendFailed {
+            if sent?.egressBlocked == .sendRefused {
                 return "\(from)'s own firewall refused to send the probe to \(to) (\(sent?.detail ?? "EPERM")): \(rule); the probe never left \(from)"
             }
             let seen = (sent?.attempts ?? 1) == 1 ? "never saw the probe" : "saw none of its \(sent!.attempts) tries"

@@ -129,8 +129,11 @@ struct DeparturesTests {
             ProbeReport(
                 target: a, kind: esp, evidence: SenderEvidence(outcome: .sendFailed, attempts: 1, detail: "sendmsg: \(SendRefusal.text) (errno: 1)")),
             ProbeReport(target: b, kind: udp, evidence: SenderEvidence(outcome: .sendFailed, attempts: 0, detail: "Address already in use")),
-            ProbeReport(target: b, kind: tcp, evidence: SenderEvidence(outcome: .timeout, attempts: 3, detail: SendRefusal.text)),
+            // UDP: the socket stays, and the probe ends silent with the refused try's error.
+            ProbeReport(target: b, kind: vxlan, evidence: SenderEvidence(outcome: .timeout, attempts: 3, detail: SendRefusal.text)),
+            ProbeReport(target: b, kind: tcp, evidence: SenderEvidence(outcome: .timeout, attempts: 3)),
+            ProbeReport(target: b, kind: esp, evidence: SenderEvidence(outcome: .unreachable, attempts: 1, detail: SendRefusal.text)),
         ]
-        #expect(SendRefusal.marked(reports).map(\.evidence.egressBlocked) == [.sendRefused, .sendRefused, nil, nil])
+        #expect(SendRefusal.marked(reports).map(\.evidence.egressBlocked) == [.sendRefused, .sendRefused, nil, .sendRefused, nil, nil])
     }
 }

@@ -121,6 +121,10 @@ public let verdictTable: [VerdictCase] = [
         sent: held(.sendFailed, .sendRefused, attempts: 1), got: nil, .blocked, .senderFirewall, why: .droppedBySenderFirewall,
         detail: ["never left m1"]),
     VerdictCase(
+        "udp silent after a try refused with EPERM (its socket stays): the sender's own firewall", kind: .udp4789,
+        sent: held(.timeout, .sendRefused, detail: "Operation not permitted"), got: got(.listening, kind: .udp4789),
+        .blocked, .senderFirewall, why: .droppedBySenderFirewall, detail: ["m1's own firewall refused to send"]),
+    VerdictCase(
         "silent, and the sender's tap saw no try leave: the sender's own firewall", sent: held(.timeout, .notSeenLeaving),
         got: got(.listening, capture: cap(at: false, past: false)), .blocked, .senderFirewall, why: .droppedBySenderFirewall,
         detail: ["m1's interface tap saw none of its 3 tries to w1 leave", "output rule on m1"]),
