@@ -30,7 +30,7 @@ public enum AWSCombine {
             case (.blocked, .open):
                 summary.outsideAWS += 1
                 let place =
-                    c.location == .hostFirewall
+                    c.location == .hostFirewall || c.location == .senderFirewall
                     ? "" : " Look at the target's own firewall or at what lies outside AWS (a VPN, an on-premises firewall, routing)."
                 results.checks[i].detail +=
                     " AWS security groups and network ACLs allow this path, so the block is not in AWS's configuration.\(place)"

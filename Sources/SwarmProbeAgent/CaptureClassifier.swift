@@ -62,6 +62,21 @@ struct CaptureClassifier: Sendable {
         return ArrivedAnswer(kind: kind, peer: p.source, localPort: p.destinationPort ?? 0, nonce: packet.nonce, timeMs: p.timestamp / 1000)
     }
 
+    /// One of this agent's own probes leaving (interface tap only): a SYN from this address to a probed
+    /// port, or an authenticated probe this agent sent. Only looked at once `record` and `arrival` passed.
+    func departure(_ p: CapturedPacket) -> Departure? {
+        guard p.source == address, p.destination != address else { return nil }
+        let kind = KindID(proto: p.proto, port: p.destinationPort)
+        guard kinds.contains(kind) else { return nil }
+        if p.proto == .tcp {
+            guard p.isSYN, !p.isACK, let port = p.sourcePort else { return nil }
+            return Departure(kind: kind, peer: p.destination, localPort: port, nonceKey: 0, timeMs: p.timestamp / 1000)
+        }
+        guard let packet = decode(p.payload, kind: kind), packet.type == .probe, packet.sender == address else { return nil }
+        return Departure(
+            kind: kind, peer: p.destination, localPort: p.sourcePort ?? 0, nonceKey: Departure.key(packet.nonce), timeMs: p.timestamp / 1000)
+    }
+
     private func decode(_ payload: [UInt8], kind: KindID) -> ProbePacket? {
         let inner: ArraySlice<UInt8>
         if framed.contains(kind) {

@@ -20,16 +20,28 @@ final class CaptureTaps: Sendable {
     /// Answers to this agent's own probes arriving at its interface (`MissedAnswers`).
     private let arrivals: NIOLockedValueBox<CaptureLog<ArrivedAnswer>>
     private let table: String?
+    /// This agent's own probes leaving its interface (`Departures`), the interface tap's session, when it
+    /// began (wall clock, ms), and the kinds its filter lets through.
+    private let departures: NIOLockedValueBox<CaptureLog<Departure>>
+    private let interfaceSession: CaptureSession?
+    let interfaceSinceMs: Int64
+    let watchedKinds: Set<KindID>
 
     private init(
         states: [TapState], sessions: [CaptureSession], log: NIOLockedValueBox<CaptureLog<CaptureRecord>>,
-        arrivals: NIOLockedValueBox<CaptureLog<ArrivedAnswer>>, table: String?
+        arrivals: NIOLockedValueBox<CaptureLog<ArrivedAnswer>>, table: String?,
+        departures: NIOLockedValueBox<CaptureLog<Departure>>, interfaceSession: CaptureSession?, interfaceSinceMs: Int64,
+        watchedKinds: Set<KindID>
     ) {
         self.states = states
         self.sessions = sessions
         self.log = log
         self.arrivals = arrivals
         self.table = table
+        self.departures = departures
+        self.interfaceSession = interfaceSession
+        self.interfaceSinceMs = interfaceSinceMs
+        self.watchedKinds = watchedKinds
     }
 
     var interfaceActive: Bool { states.contains { $0.tap == .interface && $0.active } }
@@ -51,6 +63,9 @@ final class CaptureTaps: Sendable {
         let kinds = profile.enabledKinds.map(\.kindID)
         let log = NIOLockedValueBox(CaptureLog<CaptureRecord>(capacity: 131_072))
         let arrivals = NIOLockedValueBox(CaptureLog<ArrivedAnswer>(capacity: 65_536))
+        let departures = NIOLockedValueBox(CaptureLog<Departure>(capacity: 65_536))
+        var interfaceSession: CaptureSession?
+        let interfaceSince = Int64(nowMs())
         let classifier = CaptureClassifier(
             address: address, kinds: Set(kinds), framed: profile.framedKinds,
             auth: token.probeAuthenticator)
@@ -67,9 +82,12 @@ final class CaptureTaps: Sendable {
                         log.withLockedValue { $0.append(r) }
                     } else if let a = classifier.arrival(packet) {
                         arrivals.withLockedValue { $0.append(a) }
+                    } else if let d = classifier.departure(packet) {
+                        departures.withLockedValue { $0.append(d) }
                     }
                 }
                 sessions.append(session)
+                interfaceSession = session
                 states.append(TapState(tap: .interface, active: true, device: device))
             } catch {
                 states.append(TapState(tap: .interface, active: false, device: device, detail: "\(error)"))
@@ -103,7 +121,9 @@ final class CaptureTaps: Sendable {
             let why = inactive.map { "\($0.tap.rawValue): \($0.detail ?? "unavailable")" }.joined(separator: "; ")
             logger.warning("capture taps unavailable (\(why)); silent drops will be reported with where: unknown")
         }
-        return CaptureTaps(states: states, sessions: sessions, log: log, arrivals: arrivals, table: installed)
+        return CaptureTaps(
+            states: states, sessions: sessions, log: log, arrivals: arrivals, table: installed, departures: departures,
+            interfaceSession: interfaceSession, interfaceSinceMs: interfaceSince, watchedKinds: Set(kinds))
     }
 
     func records(since timeMs: Int64) -> [CaptureRecord] {
@@ -116,10 +136,27 @@ final class CaptureTaps: Sendable {
         arrivals.withLockedValue { $0.records(since: timeMs, now: Int64(nowMs())) }
     }
 
+    /// This agent's probes that left its interface since `timeMs`. Call after `lost()`, as `arrivals`.
+    func departures(since timeMs: Int64) -> [Departure] {
+        departures.withLockedValue { $0.records(since: timeMs, now: Int64(nowMs())) }
+    }
+
+    /// Departures pushed out of their bounded log so far (kept apart from `lost()`, which judges the
+    /// evidence about other agents' probes).
+    var departuresOverwritten: Int { departures.withLockedValue { $0.overwritten } }
+
+    /// Whether the interface tap has been running, without failing, since before `timeMs`: only then does
+    /// its not seeing a probe leave say anything.
+    func interfaceWatched(since timeMs: Int64) -> Bool {
+        guard let s = interfaceSession, interfaceSinceMs <= timeMs else { return false }
+        return s.failure == nil
+    }
+
     /// Forgets the records older than `cutoff`.
     func forget(olderThan cutoff: Int64) {
         log.withLockedValue { $0.drop(olderThan: cutoff) }
         arrivals.withLockedValue { $0.drop(olderThan: cutoff) }
+        departures.withLockedValue { $0.drop(olderThan: cutoff) }
     }
 
     /// Packets lost so far: dropped by the kernel or the interface before the taps read them (the

@@ -4,6 +4,7 @@ import NIOConcurrencyHelpers
 import NIOCore
 import NIOHTTP1
 import NIOPosix
+import SwarmProbeCapture
 import SwarmProbeCore
 
 /// What the control endpoint answers, independent of HTTP plumbing.
@@ -69,6 +70,10 @@ final class ControlService: Sendable {
         /// (`missed`) once its log is served, which a retried log request gets again.
         var silent: [SilentProbe] = []
         var missed: [MissedAnswer]?
+        /// Of those silent probes, the ones its interface tap never saw leave, once its log is served; and
+        /// the departures the tap's log had overwritten when the run began.
+        var neverLeft: [NeverLeftProbe]?
+        var departuresLost = 0
         /// Its probes as they end, for a stop request; kept for the latest run only, until its log is served.
         var progress: RunProgress?
     }
@@ -157,7 +162,9 @@ final class ControlService: Sendable {
                     // Past the arrivals' minute nothing can match a silent probe any more.
                     for (id, r) in starts where !r.silent.isEmpty && started - r.timeMs > 60_000 { starts[id]?.silent = [] }
                     for id in starts.keys { starts[id]?.progress = nil }
-                    starts[request.runID] = RunRecord(timeMs: started, lost: lostBefore, servedBefore: servedBefore, progress: progress)
+                    starts[request.runID] = RunRecord(
+                        timeMs: started, lost: lostBefore, servedBefore: servedBefore,
+                        departuresLost: taps?.departuresOverwritten ?? 0, progress: progress)
                 }
                 logger.info("control: run \(request.runID.prefix(8)): \(request.probes.count) probes, timeout \(request.timeoutMs) ms")
                 // On its own task, so that a stop request can cancel the probes in flight.
@@ -171,7 +178,7 @@ final class ControlService: Sendable {
                 if !silent.isEmpty { runStarts.withLockedValue { $0[request.runID]?.silent = silent } }
                 logger.info(
                     "control: run \(request.runID.prefix(8)): \(request.probes.count) probes done in \(Int64(nowMs()) - started) ms (\(pace))")
-                return ok(RunResponse(runID: request.runID, results: results), nonce)
+                return ok(RunResponse(runID: request.runID, results: SendRefusal.marked(results)), nonce)
             case ControlPath.stop:
                 let request = try WireCodec.decode(StopRequest.self, from: body, source: "stop request")
                 guard let progress = runStarts.withLockedValue({ $0[request.runID]?.progress }) else {
@@ -183,7 +190,7 @@ final class ControlService: Sendable {
                     if starts[request.runID]?.missed == nil { starts[request.runID]?.silent = silent }
                 }
                 logger.info("control: run \(request.runID.prefix(8)): stopped by the coordinator; \(reports.count) probes had ended")
-                return ok(RunResponse(runID: request.runID, results: reports), nonce)
+                return ok(RunResponse(runID: request.runID, results: SendRefusal.marked(reports)), nonce)
             case ControlPath.log:
                 let request = try WireCodec.decode(LogRequest.self, from: body, source: "log request")
                 let (entries, truncated) = responder.log(runID: request.runID)
@@ -210,9 +217,24 @@ final class ControlService: Sendable {
                         )
                     }
                 }
+                // Its own silent probes that never left: its own firewall kept them in.
+                var neverLeft: [NeverLeftProbe] = start?.neverLeft ?? []
+                if let start, start.neverLeft == nil, !start.silent.isEmpty, let taps, lost == 0,
+                    taps.departuresOverwritten == start.departuresLost, taps.interfaceWatched(since: start.timeMs)
+                {
+                    neverLeft = Departures.neverLeft(
+                        silent: start.silent, departures: taps.departures(since: start.timeMs - 1_000), watched: taps.watchedKinds,
+                        local: Set(NetworkInterfaces.addresses().map(\.address) + [address]),
+                        unresolved: Departures.unresolvedNeighbours())
+                    if !neverLeft.isEmpty {
+                        logger.notice(
+                            "capture: run \(request.runID.prefix(8)): \(neverLeft.count) of \(start.silent.count) silent probes never left this node (its own firewall's output rules)"
+                        )
+                    }
+                }
                 let response = LogResponse(
                     runID: request.runID, entries: entries, truncated: truncated, capture: capture,
-                    captureLost: lost, missedAnswers: missed)
+                    captureLost: lost, missedAnswers: missed, neverLeft: neverLeft)
                 let reply = ok(response, nonce)
                 // Only a run this agent carried out marks the end of what later runs need (not the log of a
                 // run refused here, or one this agent never heard of).
@@ -221,6 +243,7 @@ final class ControlService: Sendable {
                     logServedMs.withLockedValue { $0 = max($0 ?? served, served) }
                     runStarts.withLockedValue { starts in
                         starts[request.runID]?.missed = missed
+                        starts[request.runID]?.neverLeft = neverLeft
                         starts[request.runID]?.silent = []
                         starts[request.runID]?.progress = nil
                     }

@@ -185,8 +185,13 @@ final class UDPProbeClient: ChannelInboundHandler {
     }
 
     func channelInactive(context: ChannelHandlerContext) {
-        settle(
-            ProbeEnd(outcome: lastError == nil ? .timeout : .sendFailed, detail: lastError ?? "socket closed", attemptsSent: sentAt.count), context)
+        // A send the kernel refused (EPERM: this host's output firewall) closes the socket before the write's
+        // failure reaches `handle(error:)`: settle once it has, so the error is the probe's.
+        context.eventLoop.assumeIsolated().execute { [self] in
+            settle(
+                ProbeEnd(outcome: lastError == nil ? .timeout : .sendFailed, detail: lastError ?? "socket closed", attemptsSent: sentAt.count),
+                context)
+        }
         context.fireChannelInactive()
     }
 }

@@ -34,6 +34,8 @@ public struct Gathered: Sendable {
     var captured: [String: CaptureIndex] = [:]
     /// sender name -> (target, kind) -> ms after silence its interface saw the answer to a silent probe arrive
     var missed: [String: [ProbeKey: Int]] = [:]
+    /// sender name -> (target, kind) of its silent probes its interface tap never saw leave
+    var neverLeft: [String: Set<ProbeKey>] = [:]
 
     public init() {}
 
@@ -77,6 +79,7 @@ public struct Gathered: Sendable {
         } else {
             missed[node.name] = nil
         }
+        neverLeft[node.name] = log.neverLeft.isEmpty ? nil : Set(log.neverLeft.map { ProbeKey(target: $0.peer, kind: $0.kind) })
         if log.captureLost > 0 { captureLost[node.name] = log.captureLost }
     }
 }

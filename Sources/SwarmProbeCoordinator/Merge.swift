@@ -82,8 +82,10 @@ public enum Merge {
         final class End: Sendable {
             init(
                 health: AgentHealth?, sent: SenderTable?, sentAddress: UInt32?, log: ReceiveTable?, capture: CaptureIndex?,
-                listeners: [ListenerState?], interfaceTap: Bool, nflogTap: Bool, captureLossy: Bool, missed: [ProbeKey: Int]?
+                listeners: [ListenerState?], interfaceTap: Bool, nflogTap: Bool, captureLossy: Bool, missed: [ProbeKey: Int]?,
+                neverLeft: Set<ProbeKey>? = nil
             ) {
+                self.neverLeft = neverLeft
                 self.captureLossy = captureLossy
                 self.missed = missed
                 self.health = health
@@ -106,6 +108,8 @@ public enum Merge {
             let captureLossy: Bool
             /// Answers to this node's own silent probes that its interface saw arrive (`Gathered.missed`).
             let missed: [ProbeKey: Int]?
+            /// This node's own silent probes its interface never saw leave (`Gathered.neverLeft`).
+            let neverLeft: Set<ProbeKey>?
         }
         let kinds: [TrafficKind]
         let nodes: [Node]
@@ -140,7 +144,7 @@ public enum Merge {
                     listeners: kinds.map { k in hello?.listeners.first { $0.kind == k.kindID } },
                     interfaceTap: taps.contains { $0.tap == .interface && $0.active },
                     nflogTap: taps.contains { $0.tap == .nflog && $0.active },
-                    captureLossy: g.captureLost[n.name] != nil, missed: g.missed[n.name])
+                    captureLossy: g.captureLost[n.name] != nil, missed: g.missed[n.name], neverLeft: g.neverLeft[n.name])
             }
             kindIDs = kinds.map { k in g.sent.kinds.firstIndex(of: k.kindID).map { UInt32($0) } }
             sourceAddresses = g.received.addresses.list
@@ -221,6 +225,11 @@ public enum Merge {
             var sent = row.map { from.sent!.evidence($0, nonces: nonces) }
             if let missed = from.missed, sent?.outcome == .timeout {
                 sent?.missedAnswerMs = missed[ProbeKey(target: toNode.address, kind: kindID)]
+            }
+            if let neverLeft = from.neverLeft, sent?.outcome == .timeout, sent?.egressBlocked == nil,
+                neverLeft.contains(ProbeKey(target: toNode.address, kind: kindID))
+            {
+                sent?.egressBlocked = .notSeenLeaving
             }
 
             var receiver: ReceiverEvidence?

@@ -5,7 +5,8 @@ struct SentRow: Sendable {
     var outcome: UInt8
     var attempts: UInt8
     var nonceCount: UInt8
-    /// Bit 0: the nonces are not 16-byte hex and sit as text in `odd`.
+    /// Bit 0: the nonces are not 16-byte hex and sit as text in `odd`. Bit 1: the send was refused by the
+    /// sender's own firewall (`EgressBlock.sendRefused`).
     var flags: UInt8
     var portCount: UInt16
     var rttMicros: Int32  // -1: none
@@ -63,7 +64,7 @@ struct SenderTable: Sendable {
             let row = SentRow(
                 outcome: UInt8(SenderTable.outcomes.firstIndex(of: e.outcome)!),
                 attempts: UInt8(clamping: e.attempts), nonceCount: UInt8(clamping: e.nonces.count),
-                flags: isOdd ? 1 : 0, portCount: UInt16(clamping: e.sourcePorts.count),
+                flags: (isOdd ? 1 : 0) | (e.egressBlocked == .sendRefused ? 2 : 0), portCount: UInt16(clamping: e.sourcePorts.count),
                 rttMicros: e.rttMicros.map { Int32(clamping: $0) } ?? -1, detail: detail,
                 nonceStart: Int32(nonceStart), portStart: Int32(portStart))
             let rowKey = SenderTable.key(target: addresses.id(key.target), kind: UInt32(kindID!))
@@ -104,7 +105,8 @@ struct SenderTable: Sendable {
             outcome: SenderTable.outcomes[Int(r.outcome)], attempts: Int(r.attempts),
             rttMicros: r.rttMicros >= 0 ? Int(r.rttMicros) : nil,
             detail: r.detail >= 0 ? details[Int(r.detail)] : nil,
-            nonces: nonces ? nonceTexts(r) : [], sourcePorts: sourcePorts(r).map { Int($0) })
+            nonces: nonces ? nonceTexts(r) : [], sourcePorts: sourcePorts(r).map { Int($0) },
+            egressBlocked: r.flags & 2 != 0 ? .sendRefused : nil)
     }
 }
 

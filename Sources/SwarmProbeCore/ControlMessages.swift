@@ -232,10 +232,12 @@ public struct LogResponse: Sendable, Equatable {
     public var captureLost: Int
     /// Answers to this agent's own silent probes of the run that its interface tap saw arrive.
     public var missedAnswers: [MissedAnswer]
+    /// This agent's own silent probes of the run that its interface tap never saw leave (`NeverLeftProbe`).
+    public var neverLeft: [NeverLeftProbe]
 
     public init(
         runID: String, entries: [ReceiveLogEntry], truncated: Bool, capture: [CaptureRecord] = [], captureLost: Int = 0,
-        missedAnswers: [MissedAnswer] = []
+        missedAnswers: [MissedAnswer] = [], neverLeft: [NeverLeftProbe] = []
     ) {
         self.runID = runID
         self.entries = entries
@@ -243,6 +245,7 @@ public struct LogResponse: Sendable, Equatable {
         self.capture = capture
         self.captureLost = captureLost
         self.missedAnswers = missedAnswers
+        self.neverLeft = neverLeft
     }
 }
 

@@ -9,6 +9,8 @@ public enum Reason: String, Codable, Sendable, CaseIterable {
     case answerDroppedAtSender = "answer-dropped-at-sender"
     case badAnswer = "bad-answer"
     case sendFailed = "send-failed"
+    /// The probe never left the sender: its own firewall's output rules kept it in (`SenderEvidence.egressBlocked`).
+    case droppedBySenderFirewall = "dropped-by-sender-firewall"
 
     // An agent could not vouch for the path.
     case senderAgentDown = "sender-agent-down"

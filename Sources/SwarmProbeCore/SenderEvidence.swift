@@ -16,6 +16,16 @@ public enum ProbeOutcome: String, Codable, Sendable, CaseIterable {
     case sendFailed = "send-failed"
 }
 
+/// How the sender knows its own host kept a probe from leaving (`dropped-by-sender-firewall`).
+public enum EgressBlock: String, Codable, Sendable, CaseIterable {
+    /// The kernel refused the send with EPERM: an output rule of the sender's own firewall (nftables,
+    /// iptables, ufw) or an egress policy of its cgroup. Certain, no tap needed.
+    case sendRefused = "send-refused"
+    /// The sender's interface tap, running over the whole probe with nothing lost, saw none of its tries
+    /// leave: they were dropped inside the sender, before its interface (an output rule that drops).
+    case notSeenLeaving = "not-seen-leaving"
+}
+
 public struct SenderEvidence: Codable, Sendable, Equatable {
     public var outcome: ProbeOutcome
     public var attempts: Int
@@ -37,10 +47,15 @@ public struct SenderEvidence: Codable, Sendable, Equatable {
     public var missedAnswerMs: Int?
     /// The data path's path MTU ladder, sent once the small probe answered (`PathMTU`); nil on other kinds.
     public var mtu: MTULadder?
+    /// The probe never left the sender: how the sender knows (a refused send, set by its agent; no try seen
+    /// leaving by its interface tap, filled in by the coordinator from `LogResponse.neverLeft`). nil: no such
+    /// evidence, which is not evidence that it left.
+    public var egressBlocked: EgressBlock?
 
     public init(
         outcome: ProbeOutcome, attempts: Int, rttMicros: Int? = nil, detail: String? = nil,
-        nonces: [String] = [], sourcePort: Int? = nil, sourcePorts: [Int] = [], missedAnswerMs: Int? = nil, mtu: MTULadder? = nil
+        nonces: [String] = [], sourcePort: Int? = nil, sourcePorts: [Int] = [], missedAnswerMs: Int? = nil, mtu: MTULadder? = nil,
+        egressBlocked: EgressBlock? = nil
     ) {
         self.mtu = mtu
         self.outcome = outcome
@@ -50,11 +65,13 @@ public struct SenderEvidence: Codable, Sendable, Equatable {
         self.nonces = nonces
         self.sourcePorts = sourcePorts.isEmpty ? (sourcePort.map { [$0] } ?? []) : sourcePorts
         self.missedAnswerMs = missedAnswerMs
+        self.egressBlocked = egressBlocked
     }
 
     enum CodingKeys: String, CodingKey {
         case outcome, attempts, rttMicros = "rtt_micros", detail, nonces, sourcePort = "source_port", sourcePorts = "source_ports"
         case missedAnswerMs = "missed_answer_ms", mtu
+        case egressBlocked = "egress_blocked"
     }
 
     public init(from decoder: any Decoder) throws {
@@ -71,6 +88,7 @@ public struct SenderEvidence: Codable, Sendable, Equatable {
         }
         missedAnswerMs = try c.decodeIfPresent(Int.self, forKey: .missedAnswerMs)
         mtu = try c.decodeIfPresent(MTULadder.self, forKey: .mtu)
+        egressBlocked = try c.decodeIfPresent(EgressBlock.self, forKey: .egressBlocked)
     }
 
     /// `source_port` is the first attempt's port (as before retries); `source_ports` lists them all when
@@ -86,6 +104,7 @@ public struct SenderEvidence: Codable, Sendable, Equatable {
         if sourcePorts.count > 1 { try c.encode(sourcePorts, forKey: .sourcePorts) }
         try c.encodeIfPresent(missedAnswerMs, forKey: .missedAnswerMs)
         try c.encodeIfPresent(mtu, forKey: .mtu)
+        try c.encodeIfPresent(egressBlocked, forKey: .egressBlocked)
     }
 }
 
@@ -106,5 +125,19 @@ public struct MissedAnswer: Sendable, Equatable {
         self.kind = kind
         self.timeMs = timeMs
         self.afterMs = afterMs
+    }
+}
+
+/// A probe of a run that ended in silence and that the sender's interface tap, running over its whole
+/// window with nothing lost, never saw leave (none of its tries): its own host kept it in. The sender
+/// lists only these (`LogResponse.neverLeft`), so a probe that is not listed may have left or not.
+public struct NeverLeftProbe: Sendable, Equatable, Hashable {
+    /// The probe's target and kind.
+    public var peer: IPAddress
+    public var kind: KindID
+
+    public init(peer: IPAddress, kind: KindID) {
+        self.peer = peer
+        self.kind = kind
     }
 }

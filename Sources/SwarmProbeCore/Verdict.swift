@@ -15,6 +15,9 @@ public enum Where: String, Codable, Sendable, CaseIterable {
     case network
     /// Reached the target's interface, then dropped or rejected by the target's own firewall.
     case hostFirewall = "host-firewall"
+    /// Never left the sender: its own firewall's output rules kept it in. The fix is on the sender, not the
+    /// target, hence a place of its own rather than `host-firewall`, which every reader takes for the target's.
+    case senderFirewall = "sender-firewall"
     /// The target got it and answered; the answer never came back.
     case returnPath = "return-path"
     /// No receiver evidence could tell.
@@ -93,12 +96,19 @@ public func decide(_ input: VerdictInput) -> Decision {
     case .answered: return make(.open, nil, .answered)
     case .connected: return make(.open, nil, .handshakeOnly)
     case .badAnswer: return make(.inconclusive, nil, .badAnswer)
-    case .sendFailed: return make(.inconclusive, nil, .sendFailed)
+    case .sendFailed:
+        // EPERM: the sender's own output rules refused the send.
+        return sent.egressBlocked != nil ? make(.blocked, .senderFirewall, .droppedBySenderFirewall) : make(.inconclusive, nil, .sendFailed)
     case .timeout:
         // The sender's own interface saw the answer arrive after all.
         if let after = sent.missedAnswerMs {
             return missedAnswerWasLate(afterMs: after)
                 ? make(.open, nil, .answerLate) : make(.blocked, .returnPath, .answerDroppedAtSender)
+        }
+        // Its interface never saw the probe leave: its own firewall kept it in, whatever the target's agent
+        // (down or not) can say, unless the target saw it arrive after all (then the sender's tap missed it).
+        if sent.egressBlocked != nil && !arrived(input.receiver) {
+            return make(.blocked, .senderFirewall, .droppedBySenderFirewall)
         }
     case .refused, .unreachable:
         break
@@ -149,6 +159,13 @@ public func decide(_ input: VerdictInput) -> Decision {
         if mode != .listening && input.kind.proto != .tcp { return make(.inconclusive, nil, .noListenerToConfirm) }
         return make(.blocked, .unknown, .silentUnknownLayer)
     }
+}
+
+/// Whether the target's agent or taps saw the probe (or its answer): then it left the sender.
+private func arrived(_ got: ReceiverEvidence?) -> Bool {
+    guard let got else { return false }
+    let cap = got.capture
+    return got.received > 0 || cap?.seenAtInterface == true || cap?.seenPastFirewall == true || cap?.answerSeenLeaving == true
 }
 
 /// A live service's published port, not answered: only the target's interface tap can say how far it got (its

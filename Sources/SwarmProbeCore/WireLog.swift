@@ -22,12 +22,22 @@ extension LogResponse: WireMessage {
             if i > 0 { w.raw(",") }
             m.write(to: &w)
         }
-        w.raw("]}")
+        w.raw("]")
+        // Only when there are some: an older coordinator skips the key, a newer one reads none from an older agent.
+        if !neverLeft.isEmpty {
+            w.raw(",\"never_left\":[")
+            for (i, p) in neverLeft.enumerated() {
+                if i > 0 { w.raw(",") }
+                p.write(to: &w)
+            }
+            w.raw("]")
+        }
+        w.raw("}")
     }
 
     public init(reading r: WireReader) throws(WireError) {
         var runID: String?, entries: [ReceiveLogEntry]?, truncated: Bool?
-        var capture: [CaptureRecord] = [], lost = 0, missed: [MissedAnswer] = []
+        var capture: [CaptureRecord] = [], lost = 0, missed: [MissedAnswer] = [], neverLeft: [NeverLeftProbe] = []
         try r.fields { key throws(WireError) in
             switch key {
             case "run_id": runID = try r.string()
@@ -36,13 +46,15 @@ extension LogResponse: WireMessage {
             case "entries": entries = try r.list { () throws(WireError) in try ReceiveLogEntry(reading: r) }
             case "capture": capture = try r.list { () throws(WireError) in try CaptureRecord(reading: r) }
             case "missed_answers": missed = try r.list { () throws(WireError) in try MissedAnswer(reading: r) }
+            case "never_left": neverLeft = try r.list { () throws(WireError) in try NeverLeftProbe(reading: r) }
             default: return false
             }
             return true
         }
         self.init(
             runID: try r.required(runID, "run_id"), entries: try r.required(entries, "entries"),
-            truncated: try r.required(truncated, "truncated"), capture: capture, captureLost: lost, missedAnswers: missed)
+            truncated: try r.required(truncated, "truncated"), capture: capture, captureLost: lost, missedAnswers: missed,
+            neverLeft: neverLeft)
     }
 }
 
@@ -143,5 +155,26 @@ extension MissedAnswer: WireMessage {
         self.init(
             peer: try r.required(peer, "peer"), kind: try r.required(kind, "kind"), timeMs: try r.required(time, "time_ms"),
             afterMs: try r.required(after, "after_ms"))
+    }
+}
+
+extension NeverLeftProbe: WireMessage {
+    public func write(to w: inout JSONLine) {
+        w.raw("{\"peer\":"); w.string(peer.description)
+        w.raw(",\"kind\":"); w.string(kind.description)
+        w.raw("}")
+    }
+
+    public init(reading r: WireReader) throws(WireError) {
+        var peer: IPAddress?, kind: KindID?
+        try r.fields { key throws(WireError) in
+            switch key {
+            case "peer": peer = try r.address()
+            case "kind": kind = try r.kind()
+            default: return false
+            }
+            return true
+        }
+        self.init(peer: try r.required(peer, "peer"), kind: try r.required(kind, "kind"))
     }
 }

@@ -136,12 +136,13 @@ extension SenderEvidence: WireMessage {
         if sourcePorts.count > 1 { w.raw(",\"source_ports\":"); w.ints(sourcePorts) }
         if let m = missedAnswerMs { w.raw(",\"missed_answer_ms\":"); w.int(m) }
         if let mtu { w.raw(",\"mtu\":"); mtu.write(to: &w) }
+        if let e = egressBlocked { w.raw(",\"egress_blocked\":"); w.string(e.rawValue) }
         w.raw("}")
     }
 
     public init(reading r: WireReader) throws(WireError) {
         var outcome: ProbeOutcome?, attempts: Int?, rtt: Int?, detail: String?, nonces: [String] = []
-        var port: Int?, ports: [Int]?, missed: Int?, mtu: MTULadder?
+        var port: Int?, ports: [Int]?, missed: Int?, mtu: MTULadder?, egress: EgressBlock?
         try r.fields { key throws(WireError) in
             switch key {
             case "outcome": outcome = try r.enumCase(ProbeOutcome.self)
@@ -153,6 +154,7 @@ extension SenderEvidence: WireMessage {
             case "source_ports": ports = try r.list { () throws(WireError) in Int(try r.int()) }
             case "missed_answer_ms": missed = try r.optionalInt()
             case "mtu": mtu = try r.isNull() ? nil : try MTULadder(reading: r)
+            case "egress_blocked": egress = EgressBlock(rawValue: try r.string())  // a newer agent's way: no claim
             default: return false
             }
             return true
@@ -160,6 +162,7 @@ extension SenderEvidence: WireMessage {
         // `source_ports` when there were several, else the single `source_port`.
         self.init(
             outcome: try r.required(outcome, "outcome"), attempts: try r.required(attempts, "attempts"), rttMicros: rtt,
-            detail: detail, nonces: nonces, sourcePorts: ports ?? port.map { [$0] } ?? [], missedAnswerMs: missed, mtu: mtu)
+            detail: detail, nonces: nonces, sourcePorts: ports ?? port.map { [$0] } ?? [], missedAnswerMs: missed, mtu: mtu,
+            egressBlocked: egress)
     }
 }

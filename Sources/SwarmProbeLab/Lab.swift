@@ -234,6 +234,7 @@ public final class Lab: @unchecked Sendable {
             : """
             table inet spfw {
               chain input { type filter hook input priority 0; policy accept; }
+              chain output { type filter hook output priority 0; policy accept; }
             }
 
             """
@@ -272,6 +273,10 @@ public final class Lab: @unchecked Sendable {
         case let .answersDroppedBySender(name, from, kind):
             let source = from.map { "ip saddr \(node($0).address) " } ?? ""
             return (node(name).namespace, "add rule inet spfw input \(source)\(Lab.match(kind, port: "sport")) drop")
+        case let .senderFirewall(name, to, kind):
+            // New traffic only: the answers it sends to others' probes are the replies of their connections.
+            let dest = to.map { "ip daddr \(node($0).address) " } ?? ""
+            return (node(name).namespace, "add rule inet spfw output ct state new \(dest)\(Lab.match(kind, port: "dport")) drop")
         case let .bigPacketDrop(from, to, kind, above):
             return (
                 switchNamespace,

@@ -40,6 +40,10 @@ public enum LabFault: Sendable, CustomStringConvertible {
     /// `from`'s packets to `to` go through a router (the switch namespace, routing on br0) whose route to `to`
     /// carries `mtu` bytes: larger packets with Don't Fragment set get "fragmentation needed" back.
     case routedHop(from: String, to: String, mtu: Int)
+    /// `node`'s own firewall drops the probes of this kind it sends to `to` (nil: to everyone): an output rule
+    /// on new connections (a hardened image's OUTPUT policy of DROP, ufw's `default deny outgoing`). What
+    /// others send it, and its answers to them, pass.
+    case senderFirewall(node: String, to: String?, kind: KindID)
 
     public var description: String {
         switch self {
@@ -51,6 +55,7 @@ public enum LabFault: Sendable, CustomStringConvertible {
         case let .answersDroppedBySender(n, f, k): return "\(n)'s firewall drops the answers of \(k) from \(f ?? "everyone")"
         case let .bigPacketDrop(f, t, k, above): return "network silently drops \(k) packets over \(above) bytes \(f) -> \(t)"
         case let .routedHop(f, t, mtu): return "\(f) -> \(t) crosses a router whose next hop carries \(mtu) bytes"
+        case let .senderFirewall(n, t, k): return "\(n)'s own firewall drops its outgoing \(k) to \(t ?? "everyone")"
         }
     }
 }

@@ -90,6 +90,10 @@ public struct LabScenario: Sendable {
                 return (.blocked, .returnPath)
             case .sourceNAT:
                 continue
+            case let .senderFirewall(n, t, k) where n == from && (t == nil || t == to) && k == kind:
+                // UDP and ESP: the kernel refuses the send (EPERM), certain without a tap. TCP: the SYN is dropped
+                // silently; only the sender's interface tap (there when the lab captures) tells.
+                return (.blocked, kind.proto == .tcp && !capture ? .unknown : .senderFirewall)
             case let .answersDroppedBySender(n, f, k) where n == from && (f == nil || f == to) && k == kind:
                 // The answer reaches the sender's interface: its tap says so (capture); without one, as any
                 // return path (a UDP target logs what it answered, a TCP one nothing).

@@ -11,6 +11,7 @@ enum Cell {
             switch c.location ?? .unknown {
             case .network: base = "NET"
             case .hostFirewall: base = "FW"
+            case .senderFirewall: base = "OUT"
             case .returnPath: base = "RET"
             case .unknown: base = "??"
             }
@@ -28,6 +29,7 @@ enum Cell {
         ("ok", "open"),
         ("NET", "blocked in the network"),
         ("FW", "blocked by the target's own firewall"),
+        ("OUT", "blocked by the sender's own firewall (never left it)"),
         ("RET", "blocked on the return path"),
         ("??", "blocked, place unknown"),
         ("cl", "closed (nothing listens)"),

@@ -23,6 +23,13 @@ public enum CheckDetail {
             return "an answer came back from \(to) but failed authentication: is the agent there using another token file?"
         case .sendFailed:
             return "\(from) could not send the probe (\(sent?.detail ?? "local error")); fix the sender and run again"
+        case .droppedBySenderFirewall:
+            let rule = "an output rule on \(from) (nftables/iptables output chain, ufw's outgoing policy) drops \(kind) to \(to)"
+            if sent?.egressBlocked == .sendRefused {
+                return "\(from)'s own firewall refused to send the probe to \(to) (\(sent?.detail ?? "EPERM")): \(rule); the probe never left \(from)"
+            }
+            let seen = (sent?.attempts ?? 1) == 1 ? "never saw the probe" : "saw none of its \(sent!.attempts) tries"
+            return "no answer, and \(from)'s interface tap \(seen) to \(to) leave: \(rule) before the probe leaves \(from)"
         case .answerLate:
             let after = sent?.missedAnswerMs ?? 0
             let when = after <= 0 ? "as" : "\(after) ms after"

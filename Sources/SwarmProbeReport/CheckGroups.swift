@@ -97,7 +97,7 @@ public struct CheckGroups: Sendable {
         finish()
     }
 
-    static let symbols = 8
+    static let symbols = 9
 
     private func node(_ name: String) -> Int { nodeIndex[name] ?? -1 }
     private func group(_ node: Int) -> Int { node >= 0 ? groups.groupOf[node] : groups.count }
@@ -116,6 +116,7 @@ public struct CheckGroups: Sendable {
             case .hostFirewall: return 2
             case .returnPath: return 3
             case .unknown: return 4
+            case .senderFirewall: return 8
             }
         case .closed: return 5
         case .agentDown: return 6
@@ -179,7 +180,7 @@ public struct CheckGroups: Sendable {
             return
         }
         let location = c.verdict == .blocked ? (c.location ?? .unknown) : nil
-        let key = (k * 8 + sym)
+        let key = k * CheckGroups.symbols + sym
         if c.required {
             CheckGroups.add(
                 c, key: key, location: location, kindName: kinds[k].name, from: f, to: t, fg: fg, tg: tg,
@@ -256,7 +257,7 @@ public struct CheckGroups: Sendable {
 
     public func summary(complete: Bool) -> Summary { Summary(counter, complete: complete, nodeFindings: nodeFindings) }
 
-    /// The checks of one kind from one group to another, per matrix symbol (`Cell.legend` order) and required.
+    /// The checks of one kind from one group to another, per matrix symbol (`symbolIndex` order) and required.
     func cell(kind: Int, from: Int, to: Int) -> ArraySlice<Int> {
         let base = cellBase(kind: kind, from: from, to: to)
         return cells[base..<base + CheckGroups.symbols * 2]

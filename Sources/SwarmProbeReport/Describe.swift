@@ -39,6 +39,7 @@ func describe(_ v: Verdict, _ w: Where?) -> String {
         switch w ?? .unknown {
         case .network: return "blocked in the network"
         case .hostFirewall: return "blocked by the target's own firewall"
+        case .senderFirewall: return "blocked by the sender's own firewall"
         case .returnPath: return "blocked on the return path"
         case .unknown: return "blocked, place unknown"
         }
@@ -78,6 +79,7 @@ func describe(_ s: SenderEvidence?) -> String {
     if let m = s.missedAnswerMs {
         out += m < 0 ? "; answer captured arriving \(-m) ms before it gave up" : "; answer captured arriving \(m) ms after it gave up"
     }
+    if s.egressBlocked == .notSeenLeaving { out += "; never captured leaving" }
     return out
 }
 

@@ -13,10 +13,13 @@ struct CauseFinding {
 }
 
 struct TargetChecks {
+    /// The target; for a finding blocked by the sender's own firewall, the sender (`isSender`).
     var target: String
-    /// In inventory order of the sender.
+    /// In inventory order of the sender (of the target, when grouped by sender).
     var checks: [CheckResult]
     var sources: [String] { checks.map(\.from) }
+    /// Grouped by sender: its own firewall keeps these probes in, so the fix is its, whatever the targets.
+    var isSender: Bool { checks.first?.location == .senderFirewall }
 }
 
 /// A node whose agent could not vouch for the checks it takes part in.

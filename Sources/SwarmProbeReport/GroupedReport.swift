@@ -66,12 +66,14 @@ public enum GroupedReport {
     static func cellText(_ counts: ArraySlice<Int>) -> String {
         let c = Array(counts)
         if c.allSatisfy({ $0 == 0 }) { return "." }
-        let symbols = ["ok", "NET", "FW", "RET", "??", "cl", "dn", "?"]
+        // `CheckGroups.symbolIndex` order: the sender's firewall came last, so the others kept their slots.
+        let symbols = ["ok", "NET", "FW", "RET", "??", "cl", "dn", "?", "OUT"]
+        let count = min(symbols.count, c.count / 2)
         var parts: [String] = []
-        for s in 1..<symbols.count {
+        for s in 1..<count {
             if c[s * 2 + 1] > 0 { parts.append("\(symbols[s]) \(c[s * 2 + 1])") }
         }
-        for s in 1..<symbols.count {
+        for s in 1..<count {
             if c[s * 2] > 0 { parts.append("(\(symbols[s]) \(c[s * 2]))") }
         }
         return parts.isEmpty ? "ok" : parts.joined(separator: " ")
@@ -151,6 +153,13 @@ public enum GroupedReport {
                 seen: seen,
                 fix: "Accept inbound \(rule) from the swarm's nodes in the own firewall of \(targets), "
                     + "e.g. `nft insert rule inet filter input \(match) accept` restricted to the nodes' subnets.")
+        case (.blocked, .senderFirewall?):
+            return Explanation(
+                seen: seen,
+                fix: "The probes never leave \(senders): their own firewall's output rules drop them. On each sender accept outgoing \(rule) "
+                    + "to the swarm's nodes before any drop, e.g. `nft insert rule inet filter output \(Remedy.outputMatch(c.kind)) accept`, "
+                    + "`iptables -I OUTPUT \(Remedy.iptablesMatch(c.kind)) -j ACCEPT` or `\(Remedy.ufwOut(c.kind, to: nil))`, restricted to the nodes' subnets."
+            )
         case (.blocked, .returnPath?) where c.pairs.first.map({ Remedy.droppedBySender($0.sample) }) == true:
             return Explanation(
                 seen: seen,

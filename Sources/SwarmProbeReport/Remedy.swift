@@ -37,9 +37,11 @@ enum Remedy {
         "Unexpected source address: \(m.labeled(s.sender))"
     }
 
-    /// The heading of one target inside a finding: `To wrk-1 (198.18.1.13), from mgr-1, mgr-2`.
+    /// The heading of one target inside a finding: `To wrk-1 (198.18.1.13), from mgr-1, mgr-2`; of a sender
+    /// whose own firewall keeps its probes in (grouped by sender): `From wrk-1 (198.18.1.13), to mgr-1, mgr-2`.
     static func subject(_ t: TargetChecks, _ m: ReportModel) -> String {
-        "To \(m.labeled(t.target)), from \(t.sources.joined(separator: ", "))"
+        if t.isSender { return "From \(m.labeled(t.target)), to \(t.checks.map(\.to).joined(separator: ", "))" }
+        return "To \(m.labeled(t.target)), from \(t.sources.joined(separator: ", "))"
     }
 
     /// What was seen on the way to one target, and the fix.
@@ -60,6 +62,18 @@ enum Remedy {
                     "Traffic from \(senders) reaches \(c)'s interface on \(k), then \(c)'s own firewall (nftables/iptables/ufw/firewalld) rejects or drops it."
                     + decidedBy(t, k),
                 fix: "Add an accept rule on \(cAddr) for inbound \(rule) from \(sendersAddr)" + firewallExamples(k, sources: t.sources, m) + ".")
+        case (.blocked, .senderFirewall?):
+            // Grouped by sender: `t.target` is the node whose own firewall keeps the probes in.
+            let a = t.target, aAddr = m.labeled(a)
+            let targets = t.checks.map(\.to)
+            let targetsText = targets.joined(separator: ", ")
+            return Explanation(
+                seen:
+                    "\(a)'s probes on \(k) to \(targetsText) never leave \(a): its own firewall (an nftables/iptables output rule, "
+                    + "an OUTPUT policy of DROP, ufw's `default deny outgoing`) drops them before its network interface, so nothing between "
+                    + "the nodes and nothing on \(targetsText) is to blame." + decidedBy(t, k),
+                fix: "On \(aAddr) (not on \(targetsText)), accept outgoing \(rule) to \(m.labeledList(targets)) before any drop"
+                    + outputExamples(k, targets: targets, m) + ".")
         case (.blocked, .returnPath?):
             let ports = k.port == nil ? "IP protocol 50 (ESP)" : "\(k.proto.rawValue.uppercased()) ephemeral ports 1024-65535"
             // Answers the senders' own interfaces saw arrive, dropped by the senders' own firewalls.
@@ -118,7 +132,7 @@ enum Remedy {
     /// The evidence that decided a blocked finding, from its first check, in words.
     static func decidedBy(_ t: TargetChecks, _ k: KindID) -> String {
         guard let check = t.checks.first else { return "" }
-        let c = t.target, from = check.from
+        let c = check.to, from = check.from
         let cap = check.receiver?.capture
         let what = k.proto == .tcp ? "SYN" : "probe"
         switch check.location {
@@ -140,6 +154,12 @@ enum Remedy {
                 return " Decided by capture: the tap on \(c)'s interface saw the \(what) from \(from) arrive; \(c)'s agent never got it."
             }
             return ""
+        case .senderFirewall?:
+            if check.sender?.egressBlocked == .sendRefused {
+                return
+                    " Decided by: \(from)'s kernel refused to send the \(what) (\(check.sender?.detail ?? "EPERM")), which only a local output rule does."
+            }
+            return " Decided by capture: the tap on \(from)'s interface never saw the \(what) to \(c) leave."
         case .returnPath?:
             if droppedBySender(check), let after = check.sender?.missedAnswerMs {
                 return
@@ -217,6 +237,44 @@ enum Remedy {
                 " ESP is IP protocol 50, not a port: it needs its own rule (\"all TCP\" / \"all UDP\" rules do not cover it), and it does not pass NAT (moby#37115)."
         case .tcp: return ""
         }
+    }
+
+    /// An nft match for outgoing traffic of a kind: `udp dport 7946`, `meta l4proto esp`.
+    static func outputMatch(_ k: KindID) -> String {
+        k.port.map { "\(k.proto.rawValue) dport \($0)" } ?? "meta l4proto esp"
+    }
+
+    /// The iptables match of the same: `-p udp --dport 7946`, `-p esp`.
+    static func iptablesMatch(_ k: KindID) -> String {
+        "-p \(k.proto.rawValue)" + (k.port.map { " --dport \($0)" } ?? "")
+    }
+
+    /// ufw's rule for outgoing traffic of a kind, to one address or anywhere: `ufw allow out to 198.18.1.12 port 7946 proto udp`.
+    static func ufwOut(_ k: KindID, to address: IPAddress?) -> String {
+        let dest = address.map(\.description) ?? "any"
+        if let port = k.port {
+            return address == nil ? "ufw allow out \(port)/\(k.proto.rawValue)" : "ufw allow out to \(dest) port \(port) proto \(k.proto.rawValue)"
+        }
+        return "ufw allow out to \(dest) proto esp"
+    }
+
+    /// `, e.g. `nft insert rule inet filter output ...` (nftables), `iptables -I OUTPUT ...` or `ufw allow out ...``:
+    /// output rules on a sender for the targets whose address is known. Inserted, not appended: an explicit drop
+    /// rule at the chain's end would come first.
+    private static func outputExamples(_ k: KindID, targets: [String], _ m: ReportModel) -> String {
+        let addresses = targets.compactMap { m.nodes[$0]?.address }
+        guard !addresses.isEmpty else { return "" }
+        let match = outputMatch(k)
+        var nft: [String] = []
+        var ipt: [String] = []
+        for (family, tool, group) in [("ip", "iptables", addresses.filter(\.isIPv4)), ("ip6", "ip6tables", addresses.filter { !$0.isIPv4 })]
+        where !group.isEmpty {
+            let set = group.count == 1 ? group[0].description : "{ " + group.map(\.description).joined(separator: ", ") + " }"
+            nft.append("`nft insert rule inet filter output \(family) daddr \(set) \(match) accept`")
+            ipt.append("`\(tool) -I OUTPUT -d \(group.map(\.description).joined(separator: ",")) \(iptablesMatch(k)) -j ACCEPT`")
+        }
+        let ufw = "`\(ufwOut(k, to: addresses.count == 1 ? addresses[0] : nil))`"
+        return ", e.g. " + nft.joined(separator: " and ") + " (nftables), " + ipt.joined(separator: " and ") + " (iptables) or " + ufw + " (ufw)"
     }
 
     /// `, e.g. `nft ...` (nftables) or `ufw ...` (ufw)`, for the sources whose address is known.

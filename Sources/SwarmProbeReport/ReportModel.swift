@@ -82,16 +82,19 @@ struct ReportModel {
                 causes.append(CauseFinding(verdict: c.verdict, location: location, kind: c.kindID, kindName: c.kind, targets: []))
                 i = causes.count - 1
             }
-            if let t = causes[i].targets.firstIndex(where: { $0.target == c.to }) {
+            // The sender's own firewall is the sender's to fix: grouped by sender, not by target.
+            let node = location == .senderFirewall ? c.from : c.to
+            if let t = causes[i].targets.firstIndex(where: { $0.target == node }) {
                 causes[i].targets[t].checks.append(c)
             } else {
-                causes[i].targets.append(TargetChecks(target: c.to, checks: [c]))
+                causes[i].targets.append(TargetChecks(target: node, checks: [c]))
             }
         }
         for i in causes.indices {
             causes[i].targets.sort { byNode($0.target, $1.target) }
             for t in causes[i].targets.indices {
-                causes[i].targets[t].checks.sort { byNode($0.from, $1.from) }
+                let bySender = causes[i].targets[t].isSender
+                causes[i].targets[t].checks.sort { bySender ? byNode($0.to, $1.to) : byNode($0.from, $1.from) }
             }
         }
         causeFindings = causes.enumerated().sorted { a, b in

@@ -81,7 +81,8 @@ public enum RoutingMeshExplanation {
                     "\(node) answered \(what), but the answer never reached \(c.client): a stateless rule on the way back (a network ACL without outbound 1024-65535 to the clients) or asymmetric routing",
                     "allow outbound 1024-65535 to the clients' addresses in the network ACL of \(node)'s subnet, and check that \(node) routes the clients back the way they came"
                 )
-            case .unknown:
+            case .unknown, .senderFirewall:
+                // The vantage has no taps and marks no refused send: never the sender's firewall here.
                 break
             }
         case .inconclusive:

@@ -51,6 +51,7 @@ enum RoutingMeshSection {
             switch c.location ?? .unknown {
             case .network: w = "blocked in the network"
             case .hostFirewall: w = "blocked by the node's firewall"
+            case .senderFirewall: w = "blocked by the sender's own firewall"
             case .returnPath: w = "the answer was lost on the way back"
             case .unknown: w = "blocked, where unknown"
             }

@@ -289,6 +289,7 @@ struct UDPProbeClientTests {
     func closed() throws {
         let p = try start()
         try p.channel.close().wait()
+        p.loop.run()  // settled on the loop's next turn, after any failure of the write that closed it
         let end = try #require(p.end)
         #expect(end.outcome == .timeout)
         #expect(end.detail == "socket closed")

@@ -23,7 +23,7 @@ struct WireCodecTests {
             let evidence = SenderEvidence(
                 outcome: ProbeOutcome.allCases[i % ProbeOutcome.allCases.count], attempts: tries,
                 rttMicros: i % 4 == 0 ? nil : 17 * i, detail: detail, nonces: nonces, sourcePorts: ports,
-                missedAnswerMs: i % 6 == 1 ? i - 500 : nil)
+                missedAnswerMs: i % 6 == 1 ? i - 500 : nil, egressBlocked: i % 9 == 2 ? EgressBlock.allCases[i % 2] : nil)
             return ProbeReport(target: addresses[i % 4], kind: kinds[i % 4], evidence: evidence)
         }
         return RunResponse(runID: Hex.encode(randomBytes(16)), results: results)
@@ -61,9 +61,10 @@ struct WireCodecTests {
         let missed = (0..<(records / 3)).map { i in
             MissedAnswer(peer: addresses[i % 4], kind: kinds[i % 4], timeMs: Int64(1_790_000_000_000 + i), afterMs: i * 7 - 500)
         }
+        let neverLeft = (0..<(seed % 3 == 0 ? 0 : records / 5)).map { i in NeverLeftProbe(peer: addresses[i % 4], kind: kinds[(i + 1) % 4]) }
         return LogResponse(
             runID: seed == 1 ? awkward : Hex.encode(randomBytes(16)), entries: log, truncated: seed % 2 == 0,
-            capture: capture, captureLost: seed % 7, missedAnswers: missed)
+            capture: capture, captureLost: seed % 7, missedAnswers: missed, neverLeft: neverLeft)
     }
 
     static var hello: HelloResponse {

@@ -88,5 +88,8 @@ struct GroupedFindingTests {
         counts[1 * 2 + 1] = 3  // NET, required
         counts[5 * 2] = 2  // cl, not required
         #expect(GroupedReport.cellText(counts[...]) == "NET 3 (cl 2)")
+        counts += [0, 0]
+        counts[8 * 2 + 1] = 4  // OUT (the sender's own firewall), required
+        #expect(GroupedReport.cellText(counts[...]) == "NET 3 OUT 4 (cl 2)")
     }
 }

@@ -41,6 +41,13 @@ public func missed(_ ms: Int, _ outcome: ProbeOutcome = .timeout) -> SenderEvide
     return e
 }
 
+/// A probe the sender's own host kept in (`egressBlocked`).
+public func held(_ outcome: ProbeOutcome, _ how: EgressBlock, attempts: Int = 3, detail: String? = nil) -> SenderEvidence {
+    var e = sent(outcome, attempts: attempts, detail: detail)
+    e.egressBlocked = how
+    return e
+}
+
 public func got(
     _ mode: ListenerState.Mode?, kind: KindID = .tcp7946, detail: String? = nil, received: Int = 0, answered: Int = 0,
     from sources: [IPAddress] = [], capture: CaptureEvidence? = nil
@@ -103,6 +110,44 @@ public let verdictTable: [VerdictCase] = [
         "send failed", kind: .udp7946, sent: sent(.sendFailed, detail: "EADDRINUSE"), got: got(.listening, kind: .udp7946),
         .inconclusive, why: .sendFailed, detail: ["m1 could not send", "EADDRINUSE"]),
     VerdictCase("send failed without detail", sent: sent(.sendFailed), got: nil, .inconclusive, why: .sendFailed, detail: ["local error"]),
+    // 2c. The probe never left the sender: its own firewall's output rules (egressBlocked).
+    VerdictCase(
+        "send refused with EPERM: the sender's own firewall, whatever the target saw", kind: .udp7946,
+        sent: held(.sendFailed, .sendRefused, attempts: 1, detail: "Operation not permitted"), got: got(.listening, kind: .udp7946),
+        .blocked, .senderFirewall, why: .droppedBySenderFirewall,
+        detail: ["m1's own firewall refused to send", "Operation not permitted", "output rule on m1"]),
+    VerdictCase(
+        "send refused with EPERM, the target's agent down: still the sender's", kind: .esp, receiverAgent: AgentHealth(.down),
+        sent: held(.sendFailed, .sendRefused, attempts: 1), got: nil, .blocked, .senderFirewall, why: .droppedBySenderFirewall,
+        detail: ["never left m1"]),
+    VerdictCase(
+        "udp silent after a try refused with EPERM (its socket stays): the sender's own firewall", kind: .udp4789,
+        sent: held(.timeout, .sendRefused, detail: "Operation not permitted"), got: got(.listening, kind: .udp4789),
+        .blocked, .senderFirewall, why: .droppedBySenderFirewall, detail: ["m1's own firewall refused to send"]),
+    VerdictCase(
+        "silent, and the sender's tap saw no try leave: the sender's own firewall", sent: held(.timeout, .notSeenLeaving),
+        got: got(.listening, capture: cap(at: false, past: false)), .blocked, .senderFirewall, why: .droppedBySenderFirewall,
+        detail: ["m1's interface tap saw none of its 3 tries to w1 leave", "output rule on m1"]),
+    VerdictCase(
+        "silent udp never seen leaving, no tap on the target", kind: .udp4789, sent: held(.timeout, .notSeenLeaving),
+        got: got(.listening, kind: .udp4789), .blocked, .senderFirewall, why: .droppedBySenderFirewall),
+    VerdictCase(
+        "silent, never seen leaving, the target's agent down: still the sender's", receiverAgent: AgentHealth(.down),
+        sent: held(.timeout, .notSeenLeaving), got: nil, .blocked, .senderFirewall, why: .droppedBySenderFirewall),
+    VerdictCase(
+        "never seen leaving, yet the target's tap saw it arrive: the target's evidence wins", sent: held(.timeout, .notSeenLeaving),
+        got: got(.listening, capture: cap(at: true, past: false)), .blocked, .hostFirewall, why: .droppedByTargetFirewall),
+    VerdictCase(
+        "never seen leaving, yet the target's agent logged it: the target's evidence wins", kind: .udp7946,
+        sent: held(.timeout, .notSeenLeaving), got: got(.listening, kind: .udp7946, received: 2, answered: 2), .blocked, .returnPath,
+        why: .answerLostOnReturn),
+    VerdictCase(
+        "an answer the sender's tap saw arrive outweighs its not seeing the probe leave", kind: .udp7946,
+        sent: {
+            var e = held(.timeout, .notSeenLeaving)
+            e.missedAnswerMs = 300
+            return e
+        }(), got: got(.listening, kind: .udp7946, received: 3, answered: 3), .open, why: .answerLate),
 
     // 3. Not answered, and the receiver's agent is not there: never blocked.
     VerdictCase(
