@@ -5,7 +5,7 @@ import SwarmProbeCore
 
 /// The path MTU ladder to one target (`PathMTU.ladder`): every size at once from one socket with Don't Fragment
 /// set and the kernel's cached path MTU ignored (`IP_PMTUDISC_PROBE`), each rung tried again halfway through the
-/// timeout unless answered. Echoes come back short, so a rung measures the way there only. The socket is not
+/// timeout unless answered (on a port only watched, where nothing answers, every rung goes twice). Echoes come back short, so a rung measures the way there only. The socket is not
 /// connected: a router's "fragmentation needed" then never becomes a socket error (which a later send would take
 /// from NIO's read), but the kernel still learns the MTU it names for that destination, and `RouteMTU` reads
 /// it back once the ladder ends. Ends when every rung is answered or the timeout is up: at most one timeout
@@ -24,9 +24,6 @@ final class MTULadderClient: ChannelInboundHandler {
     private let target: IPAddress
     private let remote: SocketAddress
     private let timeout: TimeAmount
-    /// Send each rung once and wait only for the kernel to learn of a "fragmentation needed" (the target's taps
-    /// confirm arrival: nothing answers on a port the kernel holds).
-    private let observed: Bool
     /// The sender's interface MTU: a route MTU below it was learned from a router.
     private let interfaceMTU: Int
     private let promise: EventLoopPromise<MTULadder>
@@ -38,7 +35,7 @@ final class MTULadderClient: ChannelInboundHandler {
     private var settled = false
 
     init(
-        auth: ProbeAuthenticator, target: IPAddress, remote: SocketAddress, rungs: [Rung], timeout: TimeAmount, observed: Bool,
+        auth: ProbeAuthenticator, target: IPAddress, remote: SocketAddress, rungs: [Rung], timeout: TimeAmount,
         interfaceMTU: Int, makePacket: @escaping @Sendable ([UInt8], Int, Int) -> [UInt8], promise: EventLoopPromise<MTULadder>
     ) {
         self.auth = auth
@@ -46,7 +43,6 @@ final class MTULadderClient: ChannelInboundHandler {
         self.remote = remote
         self.rungs = rungs
         self.timeout = timeout
-        self.observed = observed
         self.interfaceMTU = interfaceMTU
         self.makePacket = makePacket
         self.promise = promise
@@ -57,10 +53,9 @@ final class MTULadderClient: ChannelInboundHandler {
         let port = context.channel.localAddress?.port ?? 0
         packets = rungs.map { makePacket($0.nonce, $0.size, port) }
         sendPending(context)
+        // Every rung twice unless answered, so that one lost datagram does not lower the path MTU.
         let loop = context.eventLoop.assumeIsolated()
-        if !observed {
-            timers.append(loop.scheduleTask(in: .nanoseconds(timeout.nanoseconds / 2)) { [self] in sendPending(context) })
-        }
+        timers.append(loop.scheduleTask(in: .nanoseconds(timeout.nanoseconds / 2)) { [self] in sendPending(context) })
         timers.append(loop.scheduleTask(in: timeout) { [self] in settle(context) })
     }
 

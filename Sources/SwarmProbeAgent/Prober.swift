@@ -153,16 +153,21 @@ final class Prober: Sendable {
             return nil
         }
         let sizes = PathMTU.ladder(interfaceMTU: interfaceMTU, needed: needed)
+        guard !sizes.isEmpty else { return nil }  // an interface below 1280: nothing to probe
         let pool = randomBytes(16 * sizes.count)
         let headers = PathMTU.headers(toward: order.target) + ProbePacket.minimumSize
         let loop = group.next()
         let promise = loop.makePromise(of: MTULadder.self)
-        let auth = self.auth, observed = order.observed, target = order.target, interfaceMTU = self.interfaceMTU
+        let auth = self.auth, target = order.target, interfaceMTU = self.interfaceMTU
         let makePacket: @Sendable (_ nonce: [UInt8], _ size: Int, _ replyPort: Int) -> [UInt8] = { [self] nonce, size, port in
             VXLANFrame.wrap(packet(order, nonce: nonce, runID: runID, replyPort: port, trailer: max(1, size - headers)))
         }
+        // Don't Fragment, the cached path MTU ignored: IP_MTU_DISCOVER (10) or, toward IPv6, IPV6_MTU_DISCOVER (23),
+        // set to IP_PMTUDISC_PROBE (3). Linux takes the IPv4 option on an IPv6 socket and ignores it.
+        let discover: ChannelOptions.Types.SocketOption =
+            target.isIPv4 ? .ipOption(.init(rawValue: 10)) : .init(level: .ipv6, name: .init(rawValue: 23))
         let bootstrap = DatagramBootstrap(group: loop)
-            .channelOption(.ipOption(.init(rawValue: 10)), value: 3)  // IP_MTU_DISCOVER = IP_PMTUDISC_PROBE
+            .channelOption(discover, value: 3)
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     let rungs = sizes.enumerated().map { i, size in
@@ -170,7 +175,7 @@ final class Prober: Sendable {
                     }
                     try channel.pipeline.syncOperations.addHandler(
                         MTULadderClient(
-                            auth: auth, target: target, remote: remote, rungs: rungs, timeout: timeout, observed: observed,
+                            auth: auth, target: target, remote: remote, rungs: rungs, timeout: timeout,
                             interfaceMTU: interfaceMTU, makePacket: makePacket, promise: promise))
                 }
             }

@@ -78,7 +78,7 @@ struct CheckCommand: AsyncParsableCommand {
 
     @Option(
         help: ArgumentHelp(
-            "The overlay networks' MTU as containers see it (Docker's default 1450): every data path must carry it plus VXLAN's 50 bytes (and ESP's 26 when the profile is encrypted). With --docker or --swarm it is read from the overlay networks. `off`: no path MTU measurement.",
+            "The overlay networks' MTU as containers see it (Docker's default: 1450, or 1424 when encrypted; either needs 1500-byte packets): every data path must carry it plus VXLAN's 50 bytes (and ESP's 26 when the profile is encrypted). Not given: 1500-byte packets, or with --docker or --swarm what the overlay networks need. `off`: no path MTU measurement.",
             valueName: "bytes|off"))
     var overlayMTU: String?
 

@@ -258,10 +258,13 @@ public enum Merge {
             }
             var pathMTU: PathMTUResult?
             if let t = from.sent, let target = to.sentAddress, let kindIndex, kind.dataPath {
-                // A rung arrived when its target's agent logged it or its interface tap saw it.
+                // A rung arrived when its target's agent logged it or its interface tap saw it. Where only the tap
+                // can tell (nothing answers on a port the kernel holds), a tap that lost packets cannot say a rung
+                // did not arrive: no measurement rather than a false black hole.
                 pathMTU = t.pathMTU(target: target, kind: kindIndex, needed: pathMTUNeeded) { key in
                     to.log?.index[key] != nil || (to.capture?.nonces[key] ?? 0) & CaptureIndex.inboundInterface != 0
                 }
+                if to.captureLossy, listener?.mode == .observing { pathMTU = nil }
                 if nonces, pathMTU != nil { sent?.mtu = t.ladder(target: target, kind: kindIndex) }
             }
             let input = VerdictInput(

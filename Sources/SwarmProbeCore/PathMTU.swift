@@ -191,7 +191,8 @@ extension MTURung {
             switch key {
             case "size": size = try r.int(in: 0...PathMTU.largestProbe)
             case "nonce": nonce = try r.string()
-            case "outcome": outcome = try r.enumCase(MTURungOutcome.self)
+            // An outcome a newer agent knows and this build does not: no claim about that rung.
+            case "outcome": outcome = MTURungOutcome(rawValue: try r.string()) ?? .sendFailed
             default: return false
             }
             return true

@@ -93,7 +93,7 @@ public struct CheckResult: Codable, Sendable, Equatable {
         published = try c.decodeIfPresent(PublishedCheck.self, forKey: .published)
         if let bytes = try c.decodeIfPresent(Int.self, forKey: .pathMTU) {
             pathMTU = PathMTUResult(
-                bytes: bytes, limit: try c.decodeIfPresent(PathMTULimit.self, forKey: .pathMTULimit),
+                bytes: bytes, limit: (try? c.decodeIfPresent(PathMTULimit.self, forKey: .pathMTULimit)) ?? nil,
                 below: try c.decodeIfPresent(Int.self, forKey: .pathMTUBelow), needed: try c.decodeIfPresent(Int.self, forKey: .pathMTUNeeded))
         }
         let e = try c.nestedContainer(keyedBy: EvidenceKeys.self, forKey: .evidence)

@@ -38,12 +38,12 @@ public enum PathMTUFindings {
         }
         let detail =
             "\(from) -> \(to.joined(separator: ", ")): the data path (\(port)) carries IP packets of at most \(m.bytes) bytes and "
-            + "\(how); the overlay needs \(needed) (its containers' MTU plus VXLAN's \(PathMTU.vxlanOverhead) bytes), so small "
+            + "\(how); the overlay needs \(needed) (its containers' MTU plus VXLAN's \(PathMTU.vxlanOverhead) bytes, and ESP's when encrypted), so small "
             + "requests work and large transfers hang"
         let fix =
             "raise the MTU of the path between \(from) and \(to.count == 1 ? to[0] : "those nodes") to \(needed) bytes (VPN, tunnel, "
             + "peering or cloud edge), or create the overlay networks to fit it: `docker network create -d overlay "
-            + "-o com.docker.network.driver.mtu=\(m.bytes) NAME` (Docker gives containers \(m.bytes - PathMTU.vxlanOverhead)), "
+            + "-o com.docker.network.driver.mtu=\(m.bytes) NAME` (Docker gives containers \(m.bytes - PathMTU.vxlanOverhead), less when encrypted), "
             + "ingress included (`docker network rm ingress`, then `docker network create --ingress -d overlay "
             + "-o com.docker.network.driver.mtu=\(m.bytes) ingress`)"
         return NodeFinding(node: from, code: code, detail: detail, fix: fix, required: true, peers: to)

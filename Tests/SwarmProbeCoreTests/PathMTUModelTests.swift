@@ -59,6 +59,15 @@ struct PathMTUModelTests {
         #expect(m?.bytes == 1400 && m?.limit == nil && m?.below == 1500)
     }
 
+    @Test("a rung outcome this build does not know (a newer agent's) is no claim about that rung, not a lost report")
+    func unknownOutcome() throws {
+        let text = #"{"rungs":[{"size":1400,"nonce":"ab","outcome":"answered"},{"size":1500,"nonce":"cd","outcome":"later"}]}"#
+        let ladder = try WireCodec.decode(MTULadder.self, from: Array(text.utf8), source: "test")
+        #expect(ladder.rungs.map(\.outcome) == [.answered, .sendFailed])
+        let m = ladder.measure(needed: 1500) { _ in false }
+        #expect(m?.bytes == 1400 && m?.limit == nil)
+    }
+
     @Test("the ladder and the request field travel on the control wire and come back the same")
     func wire() throws {
         let e = SenderEvidence(
