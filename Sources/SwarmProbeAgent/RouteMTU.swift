@@ -7,16 +7,13 @@ import SwarmProbeCore
 /// a smaller one for that destination (kept about ten minutes).
 enum RouteMTU {
     static func toward(_ destination: IPAddress) -> Int? {
-        guard let remote = try? destination.socketAddress(port: 9) else { return nil }
-        let v4 = destination.isIPv4
-        let fd = socket(v4 ? AF_INET : AF_INET6, Int32(SOCK_DGRAM.rawValue), 0)
-        guard fd >= 0 else { return nil }
-        defer { close(fd) }
-        guard remote.withSockAddr({ address, length in connect(fd, address, socklen_t(length)) }) == 0 else { return nil }
-        var mtu: CInt = 0
-        var length = socklen_t(MemoryLayout<CInt>.size)
-        // IP_MTU (14) and IPV6_MTU (24): not in Glibc's module.
-        let got = getsockopt(fd, v4 ? CInt(IPPROTO_IP) : CInt(IPPROTO_IPV6), v4 ? 14 : 24, &mtu, &length)
-        return got == 0 && mtu > 0 ? Int(mtu) : nil
+        SourceAddress.connected(toward: destination) { fd in
+            var mtu: CInt = 0
+            var length = socklen_t(MemoryLayout<CInt>.size)
+            // IP_MTU (14) and IPV6_MTU (24): not in Glibc's module.
+            let v4 = destination.isIPv4
+            let got = getsockopt(fd, v4 ? CInt(IPPROTO_IP) : CInt(IPPROTO_IPV6), v4 ? 14 : 24, &mtu, &length)
+            return got == 0 && mtu > 0 ? Int(mtu) : nil
+        }
     }
 }

@@ -17,13 +17,22 @@ public enum SourceAddress {
     }
 
     public static func toward(_ destination: IPAddress) -> IPAddress? {
+        connected(toward: destination) { fd in name(fd) }
+    }
+
+    /// `body` on a UDP socket connected toward `destination` (a route lookup; nothing is sent), closed after;
+    /// nil when the socket cannot be made or connected. `RouteMTU` asks the same socket for the route's MTU.
+    static func connected<T>(toward destination: IPAddress, _ body: (CInt) -> T?) -> T? {
         guard let remote = try? destination.socketAddress(port: 9) else { return nil }
-        let family = destination.isIPv4 ? AF_INET : AF_INET6
-        let fd = socket(family, Int32(SOCK_DGRAM.rawValue), 0)
+        let fd = socket(destination.isIPv4 ? AF_INET : AF_INET6, Int32(SOCK_DGRAM.rawValue), 0)
         guard fd >= 0 else { return nil }
         defer { close(fd) }
-        let connected = remote.withSockAddr { address, length in connect(fd, address, socklen_t(length)) }
-        guard connected == 0 else { return nil }
+        guard remote.withSockAddr({ address, length in connect(fd, address, socklen_t(length)) }) == 0 else { return nil }
+        return body(fd)
+    }
+
+    /// The socket's own address.
+    private static func name(_ fd: CInt) -> IPAddress? {
         var storage = sockaddr_storage()
         var length = socklen_t(MemoryLayout<sockaddr_storage>.size)
         let named = withUnsafeMutablePointer(to: &storage) {
